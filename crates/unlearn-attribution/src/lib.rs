@@ -1,1 +1,54 @@
-//! placeholder
+//! Datamodel estimators and the linear datamodeling score (ALGORITHMS.md §6).
+//!
+//! Inputs are the subset masks of `M` models over `n` train points ([`Masks`], `M × n`, 0/1) and
+//! the outputs of those models on `T` targets ([`Outputs`], `M × T`, e.g. logits flattened
+//! point-major `t = point · C + class`, or one margin per point). An [`Estimator`] fits a
+//! [`Datamodel`]: `β` (`n × T`, in original 0/1 mask units: the predicted change of output `t`
+//! when train point `i` is included) and an intercept per target, so that the prediction for a
+//! mask row `x` is `intercept[t] + Σ_i x[i] β[i, t]`.
+//!
+//! Estimators: [`DiffOfMeans`], [`Ridge`] (λ chosen on held-out models, refitted on all) and
+//! [`Lasso`] (regularisation path, λ per target on held-out models). Hyper-parameters go
+//! params → `check()` → validated estimator, like linfa.
+//!
+//! Rows only: DMM and DM-Direct need `Σ_{i∈F} β[i, ·]` for a forget set `F`.
+//! [`Estimator::fit_rows_sum`] computes only that: for difference of means and ridge it never
+//! forms the other rows of β ([`PreparedFit`] keeps the solved system for repeated forget sets);
+//! the lasso has no closed form and runs the full fit.
+//!
+//! Quality: [`lds`] scores a datamodel on held-out models with [`spearman`] correlations;
+//! [`split_models`] splits a zoo deterministically.
+//!
+//! Pure Rust (nalgebra + rayon), no burn dependency.
+
+mod data;
+mod datamodel;
+mod error;
+mod lasso;
+mod lds;
+mod linalg;
+mod mean;
+mod ridge;
+
+pub use data::{Masks, ModelSplit, Outputs, split_models};
+pub use datamodel::{Datamodel, LambdaSelection, PreparedFit};
+pub use error::{AttributionError, Result};
+pub use lasso::{Lasso, LassoParams, LassoReport};
+pub use lds::{Lds, average_ranks, lds, lds_from_predictions, spearman};
+pub use mean::DiffOfMeans;
+pub use ridge::{Ridge, RidgeParams, default_ridge_grid};
+
+/// A datamodel estimator (validated parameters).
+pub trait Estimator {
+    /// Fits β (all rows) and the intercept.
+    fn fit(&self, masks: &Masks<'_>, outputs: &Outputs<'_>) -> Result<Datamodel>;
+
+    /// `Σ_{i ∈ rows} β[i, ·]` (length `T`), computing no more than the estimator needs; `rows`
+    /// must be distinct and in range.
+    fn fit_rows_sum(
+        &self,
+        masks: &Masks<'_>,
+        outputs: &Outputs<'_>,
+        rows: &[usize],
+    ) -> Result<Vec<f32>>;
+}

@@ -1,1 +1,40 @@
-fn main() {}
+//! `unlearn`: machine unlearning experiments from the command line. Only glue: every piece of
+//! work is done by the library crates.
+
+mod commands;
+mod common;
+
+use clap::{Parser, Subcommand};
+
+/// Make trained models forget data, and measure how well they did.
+#[derive(Parser)]
+#[command(name = "unlearn", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a zoo of models (originals, oracles or subset models) and save their logits.
+    Train(commands::train::TrainArgs),
+    /// Draw random training subsets (for datamodels) and save them as a mask file.
+    Masks(commands::masks::MasksArgs),
+    /// Draw a forget set (random or from given classes) and save it as an index file.
+    ForgetSet(commands::forget_set::ForgetSetArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(args) => commands::train::run(args),
+        Command::Masks(args) => commands::masks::run(args),
+        Command::ForgetSet(args) => commands::forget_set::run(args),
+    };
+    if let Err(error) = result {
+        // One line: the chain of causes joined, so the cause and the fix stay together.
+        let message = error.chain().map(|e| e.to_string()).collect::<Vec<_>>().join(": ");
+        eprintln!("error: {message}");
+        std::process::exit(2);
+    }
+}

@@ -1,1 +1,29 @@
-//! placeholder
+//! Evaluation library of `unlearn`: margins, KLoM, membership inference, accuracy gaps,
+//! report tables and plots. Pure Rust over plain slices (no tensor dependency).
+//!
+//! Conventions: per-model quantities are row-major `models × points` buffers (model-major:
+//! model `m`, point `j` at `m * points + j`); logits are `models × points × classes`.
+//! The exact metric definitions are those of the project's `ALGORITHMS.md` (§1 margins,
+//! §2 KLoM, §9 Δ and ToW, §10 membership inference).
+
+mod accuracy;
+mod error;
+mod io;
+mod klom;
+mod margins;
+mod mia;
+mod plot;
+mod report;
+mod summary;
+mod ulira;
+
+pub use accuracy::{SplitAccuracy, accuracy_delta, split_accuracy, split_accuracy_per_model, tow};
+pub use error::{EvalError, Result};
+pub use io::atomic_write;
+pub use klom::{Direction, KLOM_BINS, KLOM_CLIP, KLOM_EPS, klom, klom_point, retrain_noise_floor};
+pub use margins::{confidences, margins, predictions};
+pub use mia::{Logistic1d, MIA_RIDGE, MiaResult, mia_efficacy};
+pub use plot::{PlotFiles, plot_curves, plot_klom_histograms, plot_scatter};
+pub use report::{EvalRow, EvalTable};
+pub use summary::{SplitSummary, Splits, Summary, percentile, select, summarize_splits};
+pub use ulira::{ULIRA_VAR_FLOOR, UliraResult, auc, ulira};

@@ -1,1 +1,24 @@
+//! Device-agnostic burn architectures for unlearn: logistic regression, MLP, a small CNN and
+//! ResNet-9.
+//!
+//! Every model is a *stack* of `K` independent models that share tensor operations: parameters
+//! carry the model axis first (linear weights `[K, in, out]`, convolutions as grouped
+//! convolutions with `K·out` filters), so training 100 small models costs about as many kernel
+//! launches as training one. `K = 1` is the ordinary single model. Each model of a stack is
+//! initialised from its own seed, so a model's parameters do not depend on which stack it is in.
+//!
+//! Inputs are `[K, batch, features]` (images flattened channel-major), outputs `[K, batch,
+//! classes]` logits.
+
+pub mod config;
+pub mod init;
+pub mod layers;
+pub mod mlp;
+pub mod cnn;
+pub mod resnet9;
+pub mod model;
+pub mod stacking;
+
 pub use burn;
+pub use config::{InputSpec, ModelConfig, ModelError};
+pub use model::Model;

@@ -1,1 +1,21 @@
-//! placeholder
+//! Training for unlearn: recipes (optimiser, schedule, epochs), a manual burn-autodiff loop that
+//! trains a stack of models in the same tensor operations, and seeded model zoos written as
+//! resumable, atomically written artifacts.
+
+pub mod backend;
+pub mod error;
+pub mod recipe;
+pub mod schedule;
+pub mod optimizer;
+pub mod loss;
+pub mod trainer;
+pub mod inference;
+pub mod manifest;
+pub mod zoo;
+
+pub use backend::Backend;
+pub use error::TrainError;
+pub use recipe::{OptimizerConfig, Recipe};
+pub use schedule::Schedule;
+pub use trainer::{Member, TrainSet, train_stack};
+pub use zoo::{Zoo, ZooKind, ZooSpec, train_zoo};

@@ -1,0 +1,5 @@
+//! One module per subcommand.
+
+pub mod forget_set;
+pub mod masks;
+pub mod train;

@@ -1,0 +1,159 @@
+//! `unlearn train`: a zoo of models and their logits.
+
+use crate::common::{BackendArgs, DataArgs, output_file, progress_bar};
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Instant;
+use unlearn_data::{ForgetSet, SubsetMasks};
+use unlearn_models::ModelConfig;
+use unlearn_train::manifest::InputRef;
+use unlearn_train::recipe::RECIPE_NAMES;
+use unlearn_train::{Recipe, ZooKind, ZooSpec, train_zoo};
+
+/// Train N models from one recipe: on the full training set (originals), on the retain set of a
+/// forget set (oracles), or on the subsets of a mask file (datamodels). Re-running the same
+/// command resumes an interrupted zoo; finished models are not retrained.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    /// Named recipe (architecture + optimiser + schedule): logistic, mlp, cnn, resnet9.
+    #[arg(long, default_value = "mlp")]
+    pub recipe: String,
+    /// A recipe as a JSON file (see README); overrides --recipe.
+    #[arg(long)]
+    pub recipe_file: Option<PathBuf>,
+    /// Architecture, overriding the recipe's: logistic, mlp, cnn, resnet9.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Hidden widths of the MLP, e.g. `64,64`.
+    #[arg(long, value_delimiter = ',')]
+    pub hidden: Option<Vec<usize>>,
+    /// Epochs, overriding the recipe's.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Batch size, overriding the recipe's.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Peak learning rate, overriding the recipe's.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Number of models.
+    #[arg(long, default_value_t = 1)]
+    pub models: usize,
+    /// Model i is seeded with first-seed + i (use disjoint ranges for independent zoos).
+    #[arg(long, default_value_t = 0)]
+    pub first_seed: u64,
+    /// Train on the retain set S \ F of this forget set (index file: .npy or one per line).
+    #[arg(long, conflicts_with = "subsets")]
+    pub forget_set: Option<PathBuf>,
+    /// Train model i on row i of this subset-mask file (from `unlearn masks`).
+    #[arg(long)]
+    pub subsets: Option<PathBuf>,
+    /// Models trained together in one set of tensor operations (1 = one at a time).
+    #[arg(long, default_value_t = 32)]
+    pub stack: usize,
+    /// Output directory of the zoo.
+    #[arg(long, default_value = "runs/train")]
+    pub out: PathBuf,
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    let (prepared, info) = args.data.load()?;
+    let recipe = recipe(&args)?;
+    let n_train = prepared.train.len();
+    let kind = if let Some(path) = &args.forget_set {
+        let forget = ForgetSet::load(path, n_train)?;
+        ZooKind::Retain { forget, source: input_ref(path)? }
+    } else if let Some(path) = &args.subsets {
+        let masks = SubsetMasks::load_npy(path)?;
+        ZooKind::Subsets { masks, source: input_ref(path)? }
+    } else {
+        ZooKind::Full
+    };
+    if args.stack == 0 {
+        bail!("--stack must be ≥ 1");
+    }
+    let spec = ZooSpec { recipe, kind, models: args.models, first_seed: args.first_seed, stack: args.stack };
+    let device = args.backend.backend.device()?;
+    output_file(&args.out.join("manifest.json"))?;
+    let started = Instant::now();
+    let bar = progress_bar(args.models as u64, "train");
+    let zoo = train_zoo(&spec, &prepared, info, &args.out, &device, &bar)?;
+    bar.finish();
+    let accuracies: Vec<f64> = (0..zoo.models).map(|i| validation_accuracy(&zoo, i)).collect();
+    let mean = accuracies.iter().sum::<f64>() / accuracies.len() as f64;
+    let min = accuracies.iter().cloned().fold(f64::INFINITY, f64::min);
+    let max = accuracies.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    println!(
+        "{} models ({}, {}) on {} training points in {:.1} s; validation accuracy mean {:.2} % (min {:.2} %, max {:.2} %)",
+        zoo.models,
+        spec.recipe.model.name(),
+        zoo.manifest.kind,
+        spec_points(&zoo),
+        started.elapsed().as_secs_f64(),
+        100.0 * mean,
+        100.0 * min,
+        100.0 * max
+    );
+    println!("logits: {} (models × points × classes = {} × {} × {}, f32)", zoo.dir.join("logits.npy").display(), zoo.models, zoo.points, zoo.classes);
+    Ok(())
+}
+
+fn spec_points(zoo: &unlearn_train::Zoo) -> usize {
+    zoo.manifest.dataset.n_train
+}
+
+/// Share of validation points model `i` classifies correctly.
+fn validation_accuracy(zoo: &unlearn_train::Zoo, i: usize) -> f64 {
+    let n_train = zoo.manifest.dataset.n_train;
+    let logits = zoo.model_logits(i);
+    let c = zoo.classes;
+    let correct = (n_train..zoo.points)
+        .filter(|&p| {
+            let row = &logits[p * c..(p + 1) * c];
+            let best = (0..c).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap_or(0);
+            best as u32 == zoo.labels[p]
+        })
+        .count();
+    correct as f64 / (zoo.points - n_train).max(1) as f64
+}
+
+/// The recipe from --recipe / --recipe-file with the flag overrides applied.
+fn recipe(args: &TrainArgs) -> Result<Recipe> {
+    let mut recipe = match &args.recipe_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading recipe {}", path.display()))?;
+            serde_json::from_str::<Recipe>(&text).with_context(|| format!("{}: not a valid recipe", path.display()))?
+        }
+        None => Recipe::named(&args.recipe)?,
+    };
+    if let Some(name) = &args.model {
+        recipe.model = ModelConfig::from_name(name)
+            .with_context(|| format!("unknown model '{name}'; choose one of {RECIPE_NAMES}"))?;
+    }
+    if let Some(hidden) = &args.hidden {
+        match &mut recipe.model {
+            ModelConfig::Mlp { hidden: h } => *h = hidden.clone(),
+            other => bail!("--hidden applies to the mlp model, not {}", other.name()),
+        }
+    }
+    if let Some(e) = args.epochs {
+        recipe.epochs = e;
+    }
+    if let Some(b) = args.batch_size {
+        recipe.batch_size = b;
+    }
+    if let Some(lr) = args.lr {
+        recipe.lr = lr;
+    }
+    recipe.validate()?;
+    Ok(recipe)
+}
+
+fn input_ref(path: &std::path::Path) -> Result<InputRef> {
+    Ok(InputRef { path: path.display().to_string(), sha256: unlearn_data::sha256_file(path)? })
+}

@@ -1,0 +1,102 @@
+//! Small file helpers shared by every writer and loader: atomic writes,
+//! whole-file reads with transparent gunzip, and file hashing.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{DataError, Result};
+
+/// Distinguishes temporary names of concurrent writers inside one process.
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes `path` atomically: `write` fills a temporary file in the same
+/// directory (`.NAME.tmp-PID-N`), which is flushed, synced and then renamed over
+/// `path`. Readers therefore see either the old file or the complete new one,
+/// never a half-written one. Missing parent directories are created.
+///
+/// On any error the temporary file is removed and `path` is left untouched.
+pub fn atomic_write<F>(path: impl AsRef<Path>, write: F) -> Result<()>
+where
+    F: FnOnce(&mut dyn Write) -> io::Result<()>,
+{
+    let path = path.as_ref();
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| DataError::invalid(format!("{}: not a file path", path.display())))?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&dir).map_err(|e| DataError::io(&dir, "cannot create directory", e))?;
+
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}-{}",
+        file_name.to_string_lossy(),
+        std::process::id(),
+        TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| -> io::Result<()> {
+        let file = File::create(&tmp)?;
+        let mut writer = BufWriter::new(file);
+        write(&mut writer)?;
+        let file = writer.into_inner().map_err(|e| e.into_error())?;
+        // Sync before the rename so a crash cannot leave a renamed but empty file.
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(DataError::io(path, "cannot write", e));
+    }
+    Ok(())
+}
+
+/// [`atomic_write`] of a byte slice.
+pub fn atomic_write_bytes(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
+    atomic_write(path, |w| w.write_all(bytes))
+}
+
+/// SHA-256 of a file's bytes, as lowercase hex.
+pub fn sha256_file(path: impl AsRef<Path>) -> Result<String> {
+    let path = path.as_ref();
+    let file = File::open(path).map_err(|e| DataError::io(path, "cannot open", e))?;
+    let mut reader = BufReader::new(file);
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .map_err(|e| DataError::io(path, "cannot read", e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Reads a whole file, gunzipping it when its name ends in `.gz` or its first
+/// two bytes are the gzip magic (downloaded files are often renamed).
+pub fn read_maybe_gz(path: impl AsRef<Path>) -> Result<Vec<u8>> {
+    let path = path.as_ref();
+    let raw = fs::read(path).map_err(|e| DataError::io(path, "cannot read", e))?;
+    let named_gz = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    if named_gz || raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .map_err(|e| {
+                DataError::format(
+                    path,
+                    format!("cannot gunzip ({e}); the file is corrupt or not gzip data"),
+                )
+            })?;
+        Ok(out)
+    } else {
+        Ok(raw)
+    }
+}

@@ -1,0 +1,238 @@
+//! `.npy` array I/O on top of the `npyz` crate.
+//!
+//! Readers accept the dtypes numpy users actually produce (f64 where f32 is
+//! wanted, any integer width where i64 is wanted), return the data in C order
+//! whatever the file's order, and report the file and element on failure.
+//! Writers are atomic (see [`crate::atomic_write`]).
+
+use std::path::Path;
+
+use npyz::{DType, Deserialize, NpyFile, Order, TypeChar, WriterBuilder};
+
+use crate::error::{DataError, Result};
+use crate::fileio::atomic_write;
+
+/// Writes a C-order f32 array of the given shape.
+pub fn write_npy_f32(path: impl AsRef<Path>, shape: &[usize], data: &[f32]) -> Result<()> {
+    write_npy(path.as_ref(), shape, data)
+}
+
+/// Writes a C-order i64 array of the given shape.
+pub fn write_npy_i64(path: impl AsRef<Path>, shape: &[usize], data: &[i64]) -> Result<()> {
+    write_npy(path.as_ref(), shape, data)
+}
+
+/// Writes a C-order u8 array of the given shape.
+pub fn write_npy_u8(path: impl AsRef<Path>, shape: &[usize], data: &[u8]) -> Result<()> {
+    write_npy(path.as_ref(), shape, data)
+}
+
+/// Reads a float array (`f32` or `f64`, converted) as `(shape, C-order data)`.
+pub fn read_npy_f32(path: impl AsRef<Path>) -> Result<(Vec<usize>, Vec<f32>)> {
+    let path = path.as_ref();
+    let bytes = read_bytes(path)?;
+    let npy = parse_header(path, &bytes)?;
+    let (kind, size) = scalar_kind(path, &npy)?;
+    let data = match (kind, size) {
+        (TypeChar::Float, 4) => read_all::<f32>(path, npy)?,
+        (TypeChar::Float, 8) => convert(read_all::<f64>(path, npy)?, |x| x as f32),
+        _ => {
+            return Err(wrong_dtype(path, &npy, "a float array (f32 or f64)"));
+        }
+    };
+    Ok(data)
+}
+
+/// Reads an integer array of any width and signedness as i64
+/// `(shape, C-order data)`. Unsigned 64-bit values above `i64::MAX` are an error.
+pub fn read_npy_i64(path: impl AsRef<Path>) -> Result<(Vec<usize>, Vec<i64>)> {
+    let path = path.as_ref();
+    let bytes = read_bytes(path)?;
+    let npy = parse_header(path, &bytes)?;
+    read_ints(path, npy, false)
+}
+
+/// Reads a u8 array. `bool` files are accepted (as 0/1), and so is any integer
+/// dtype whose values all fit in 0..=255.
+pub fn read_npy_u8(path: impl AsRef<Path>) -> Result<(Vec<usize>, Vec<u8>)> {
+    let path = path.as_ref();
+    let bytes = read_bytes(path)?;
+    let npy = parse_header(path, &bytes)?;
+    let (shape, wide) = read_ints(path, npy, true)?;
+    let mut out = Vec::with_capacity(wide.len());
+    for (i, v) in wide.into_iter().enumerate() {
+        let byte = u8::try_from(v).map_err(|_| {
+            DataError::record(path, "element", i, format!("value {v} does not fit in u8"))
+        })?;
+        out.push(byte);
+    }
+    Ok((shape, out))
+}
+
+/// Reads an integer or (when `allow_bool`) boolean array as i64.
+pub(crate) fn read_ints(
+    path: &Path,
+    npy: NpyFile<&[u8]>,
+    allow_bool: bool,
+) -> Result<(Vec<usize>, Vec<i64>)> {
+    let (kind, size) = scalar_kind(path, &npy)?;
+    let (shape, data) = match (kind, size) {
+        (TypeChar::Int, 1) => convert(read_all::<i8>(path, npy)?, i64::from),
+        (TypeChar::Int, 2) => convert(read_all::<i16>(path, npy)?, i64::from),
+        (TypeChar::Int, 4) => convert(read_all::<i32>(path, npy)?, i64::from),
+        (TypeChar::Int, 8) => read_all::<i64>(path, npy)?,
+        (TypeChar::Uint, 1) => convert(read_all::<u8>(path, npy)?, i64::from),
+        (TypeChar::Uint, 2) => convert(read_all::<u16>(path, npy)?, i64::from),
+        (TypeChar::Uint, 4) => convert(read_all::<u32>(path, npy)?, i64::from),
+        (TypeChar::Uint, 8) => {
+            let (shape, data) = read_all::<u64>(path, npy)?;
+            let mut out = Vec::with_capacity(data.len());
+            for (i, v) in data.into_iter().enumerate() {
+                out.push(i64::try_from(v).map_err(|_| {
+                    DataError::record(path, "element", i, format!("value {v} is too large"))
+                })?);
+            }
+            (shape, out)
+        }
+        (TypeChar::Bool, 1) if allow_bool => {
+            convert(read_all::<bool>(path, npy)?, i64::from)
+        }
+        _ => {
+            let wanted = if allow_bool {
+                "an integer or bool array"
+            } else {
+                "an integer array"
+            };
+            return Err(wrong_dtype(path, &npy, wanted));
+        }
+    };
+    Ok((shape, data))
+}
+
+/// Reads the whole file; arrays here are small enough, and parsing from a
+/// slice is much faster than element-wise reads through a `BufReader`.
+pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| DataError::io(path, "cannot read", e))
+}
+
+pub(crate) fn parse_header<'a>(path: &Path, bytes: &'a [u8]) -> Result<NpyFile<&'a [u8]>> {
+    NpyFile::new(bytes)
+        .map_err(|e| DataError::format(path, format!("not a valid .npy file ({e})")))
+}
+
+fn scalar_kind(path: &Path, npy: &NpyFile<&[u8]>) -> Result<(TypeChar, u64)> {
+    match npy.dtype() {
+        DType::Plain(ts) => Ok((ts.type_char(), ts.size_field())),
+        other => Err(DataError::format(
+            path,
+            format!(
+                "structured dtype {} is not supported; save a plain numeric array",
+                other.descr()
+            ),
+        )),
+    }
+}
+
+fn wrong_dtype(path: &Path, npy: &NpyFile<&[u8]>, wanted: &str) -> DataError {
+    DataError::format(
+        path,
+        format!(
+            "wrong dtype {}: expected {wanted}",
+            npy.dtype().descr().trim_matches('\'')
+        ),
+    )
+}
+
+fn convert<A, B>((shape, data): (Vec<usize>, Vec<A>), f: impl Fn(A) -> B) -> (Vec<usize>, Vec<B>) {
+    (shape, data.into_iter().map(f).collect())
+}
+
+/// Reads every element as `T` and reorders Fortran-order data into C order.
+fn read_all<T: Deserialize + Copy>(
+    path: &Path,
+    npy: NpyFile<&[u8]>,
+) -> Result<(Vec<usize>, Vec<T>)> {
+    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    let order = npy.order();
+    let expected = npy.len();
+    let data = npy.into_vec::<T>().map_err(|e| {
+        DataError::format(
+            path,
+            format!("data truncated or unreadable ({e}); the header promises {expected} elements"),
+        )
+    })?;
+    let data = match order {
+        Order::C => data,
+        Order::Fortran => fortran_to_c(&data, &shape),
+    };
+    Ok((shape, data))
+}
+
+/// Reorders column-major data into row-major order.
+fn fortran_to_c<T: Copy>(data: &[T], shape: &[usize]) -> Vec<T> {
+    if shape.len() < 2 {
+        return data.to_vec();
+    }
+    // Fortran strides: the first axis varies fastest.
+    let mut f_strides = vec![1usize; shape.len()];
+    for axis in 1..shape.len() {
+        f_strides[axis] = f_strides[axis - 1] * shape[axis - 1];
+    }
+    let mut index = vec![0usize; shape.len()];
+    let mut out = Vec::with_capacity(data.len());
+    for _ in 0..data.len() {
+        let offset: usize = index.iter().zip(&f_strides).map(|(i, s)| i * s).sum();
+        out.push(data[offset]);
+        // Advance the C-order multi-index: the last axis varies fastest.
+        for axis in (0..shape.len()).rev() {
+            index[axis] += 1;
+            if index[axis] < shape[axis] {
+                break;
+            }
+            index[axis] = 0;
+        }
+    }
+    out
+}
+
+fn write_npy<T>(path: &Path, shape: &[usize], data: &[T]) -> Result<()>
+where
+    T: npyz::AutoSerialize + Copy,
+{
+    let expected: usize = shape.iter().product();
+    if expected != data.len() {
+        return Err(DataError::invalid(format!(
+            "{}: shape {shape:?} holds {expected} elements but {} were given",
+            path.display(),
+            data.len()
+        )));
+    }
+    let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
+    atomic_write(path, |w| {
+        let mut writer = npyz::WriteOptions::new()
+            .default_dtype()
+            .shape(&shape)
+            .writer(w)
+            .begin_nd()?;
+        writer.extend(data.iter().copied())?;
+        writer.finish()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fortran_order_is_reordered() {
+        // 2x3 matrix [[1,2,3],[4,5,6]] stored column-major.
+        let f = [1, 4, 2, 5, 3, 6];
+        assert_eq!(fortran_to_c(&f, &[2, 3]), vec![1, 2, 3, 4, 5, 6]);
+        // 2x2x2 array a[i][j][k] = 100i + 10j + k, column-major.
+        let f = [0, 100, 10, 110, 1, 101, 11, 111];
+        assert_eq!(
+            fortran_to_c(&f, &[2, 2, 2]),
+            vec![0, 1, 10, 11, 100, 101, 110, 111]
+        );
+    }
+}

@@ -1,0 +1,51 @@
+//! Small CNN: (3×3 conv → ReLU → 2×2 max-pool) per block, then a linear classifier.
+
+use crate::init::StackRng;
+use crate::layers::{StackedConv2d, StackedLinear, from_grouped_images, to_grouped_images};
+use burn::module::Module;
+use burn::tensor::activation::relu;
+use burn::tensor::module::max_pool2d;
+use burn::tensor::ops::MaxPoolOptions;
+use burn::tensor::{Device, Tensor};
+
+/// A stack of small CNNs.
+#[derive(Module, Debug)]
+pub struct Cnn {
+    /// Convolution blocks.
+    pub convs: Vec<StackedConv2d>,
+    /// Classifier on the flattened last feature map.
+    pub head: StackedLinear,
+    image: [usize; 3],
+}
+
+impl Cnn {
+    /// Builds the blocks for `image` = (channels, height, width).
+    pub fn new(rng: &mut StackRng, image: [usize; 3], channels: &[usize], classes: usize, device: &Device) -> Self {
+        let mut c_in = image[0];
+        let (mut h, mut w) = (image[1], image[2]);
+        let mut convs = Vec::new();
+        for &c_out in channels {
+            convs.push(StackedConv2d::new(rng, c_in, c_out, 3, true, device));
+            c_in = c_out;
+            h /= 2;
+            w /= 2;
+        }
+        let head = StackedLinear::new(rng, c_in * h * w, classes, true, device);
+        Self { convs, head, image }
+    }
+
+    /// `[K, batch, c·h·w]` → `[K, batch, classes]`.
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let models = x.dims()[0];
+        let mut x = to_grouped_images(x, self.image);
+        for conv in &self.convs {
+            x = max_pool2d(relu(conv.forward(x)), pool2());
+        }
+        self.head.forward(from_grouped_images(x, models))
+    }
+}
+
+/// 2×2 max-pool with stride 2.
+pub(crate) fn pool2() -> MaxPoolOptions<2> {
+    MaxPoolOptions::new([2, 2])
+}

@@ -1,0 +1,126 @@
+//! Serde configuration of an architecture and the input it is built for.
+
+use serde::{Deserialize, Serialize};
+
+/// What the data look like: flattened feature count, optional image shape, class count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputSpec {
+    /// Number of input features (for images: channels·height·width).
+    pub dim: usize,
+    /// `(channels, height, width)` when the features are an image.
+    pub image_shape: Option<[usize; 3]>,
+    /// Number of classes (width of the logits).
+    pub classes: usize,
+}
+
+/// An architecture, chosen by `kind` in JSON (`{"kind": "mlp", "hidden": [64]}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ModelConfig {
+    /// Multinomial logistic regression (one linear layer).
+    Logistic,
+    /// Fully connected network with ReLU between the hidden layers.
+    Mlp {
+        /// Widths of the hidden layers, input side first.
+        hidden: Vec<usize>,
+    },
+    /// Small CNN: per entry of `channels` a 3×3 convolution, ReLU and 2×2 max-pool, then a
+    /// linear classifier on the flattened features.
+    Cnn {
+        /// Output channels of each convolution block.
+        channels: Vec<usize>,
+    },
+    /// ResNet-9 in the fast "KakaoBrain" layout (ALGORITHMS.md §13), widths `width·{1,2,4,8}`
+    /// (64 gives the published 64-128-256-512) and logits scaled by `scale`.
+    #[serde(rename = "resnet9")]
+    ResNet9 {
+        /// Channels of the prep layer (published: 64).
+        width: usize,
+        /// Output multiplier (published: 0.125).
+        scale: f32,
+    },
+}
+
+/// Errors building a model for a given input.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ModelError {
+    /// The architecture needs image inputs but the dataset has none.
+    #[error("model '{model}' needs image inputs but the dataset is flat ({dim} features); use --model mlp or logistic, or an image dataset")]
+    NeedsImages { model: String, dim: usize },
+    /// The image shape does not account for the features.
+    #[error("image shape {shape:?} has {product} values but the data have {dim} features per row")]
+    ShapeMismatch { shape: [usize; 3], product: usize, dim: usize },
+    /// The image is too small for the pooling layers.
+    #[error("model '{model}' pools {pools} times, which needs height and width ≥ {need} (got {h}×{w}); use fewer layers or bigger images")]
+    TooSmall { model: String, pools: usize, need: usize, h: usize, w: usize },
+    /// A zero width or empty layer list.
+    #[error("model '{model}': {what}")]
+    Invalid { model: String, what: String },
+    /// Input batch does not match the model.
+    #[error("input has {got} features per row but the model was built for {expected}")]
+    InputWidth { expected: usize, got: usize },
+}
+
+impl ModelConfig {
+    /// Short name used on the command line.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ModelConfig::Logistic => "logistic",
+            ModelConfig::Mlp { .. } => "mlp",
+            ModelConfig::Cnn { .. } => "cnn",
+            ModelConfig::ResNet9 { .. } => "resnet9",
+        }
+    }
+
+    /// The default configuration of a named architecture.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "logistic" => ModelConfig::Logistic,
+            "mlp" => ModelConfig::Mlp { hidden: vec![64] },
+            "cnn" => ModelConfig::Cnn { channels: vec![16, 32] },
+            "resnet9" => ModelConfig::ResNet9 { width: 64, scale: 0.125 },
+            _ => return None,
+        })
+    }
+
+    /// Checks that this architecture can be built for `input`, before any training starts.
+    pub fn validate(&self, input: &InputSpec) -> Result<(), ModelError> {
+        let model = self.name().to_string();
+        if input.classes < 2 {
+            return Err(ModelError::Invalid { model, what: format!("needs at least 2 classes, the data have {}", input.classes) });
+        }
+        let pools = match self {
+            ModelConfig::Logistic => return Ok(()),
+            ModelConfig::Mlp { hidden } => {
+                if hidden.contains(&0) {
+                    return Err(ModelError::Invalid { model, what: "hidden widths must be > 0".into() });
+                }
+                return Ok(());
+            }
+            ModelConfig::Cnn { channels } => {
+                if channels.is_empty() || channels.contains(&0) {
+                    return Err(ModelError::Invalid { model, what: "channels must be a non-empty list of widths > 0".into() });
+                }
+                channels.len()
+            }
+            ModelConfig::ResNet9 { width, .. } => {
+                if *width == 0 {
+                    return Err(ModelError::Invalid { model, what: "width must be > 0".into() });
+                }
+                3
+            }
+        };
+        let Some(shape) = input.image_shape else {
+            return Err(ModelError::NeedsImages { model, dim: input.dim });
+        };
+        let product = shape.iter().product::<usize>();
+        if product != input.dim {
+            return Err(ModelError::ShapeMismatch { shape, product, dim: input.dim });
+        }
+        let need = 1 << pools;
+        if shape[1] < need || shape[2] < need {
+            return Err(ModelError::TooSmall { model, pools, need, h: shape[1], w: shape[2] });
+        }
+        Ok(())
+    }
+}

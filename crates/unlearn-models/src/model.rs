@@ -1,0 +1,56 @@
+//! The model a zoo trains: one of the architectures, built from a [`ModelConfig`].
+
+use crate::cnn::Cnn;
+use crate::config::{InputSpec, ModelConfig, ModelError};
+use crate::init::StackRng;
+use crate::mlp::Mlp;
+use crate::resnet9::ResNet9;
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+
+/// A stack of `K` models of one architecture (see the crate docs).
+#[derive(Module, Debug)]
+pub enum Model {
+    /// Logistic regression or MLP.
+    Mlp(Mlp),
+    /// Small CNN.
+    Cnn(Cnn),
+    /// ResNet-9.
+    ResNet9(ResNet9),
+}
+
+impl Model {
+    /// Builds a stack of `seeds.len()` models, model `k` initialised from `seeds[k]`.
+    pub fn init(config: &ModelConfig, input: &InputSpec, seeds: &[u64], device: &Device) -> Result<Self, ModelError> {
+        config.validate(input)?;
+        assert!(!seeds.is_empty(), "a stack needs at least one model");
+        let mut rng = StackRng::new(seeds);
+        Ok(match config {
+            ModelConfig::Logistic => Model::Mlp(Mlp::new(&mut rng, input.dim, &[], input.classes, device)),
+            ModelConfig::Mlp { hidden } => Model::Mlp(Mlp::new(&mut rng, input.dim, hidden, input.classes, device)),
+            ModelConfig::Cnn { channels } => {
+                let image = input.image_shape.expect("validated");
+                Model::Cnn(Cnn::new(&mut rng, image, channels, input.classes, device))
+            }
+            ModelConfig::ResNet9 { width, scale } => {
+                let image = input.image_shape.expect("validated");
+                Model::ResNet9(ResNet9::new(&mut rng, image, *width, *scale, input.classes, device))
+            }
+        })
+    }
+
+    /// Logits `[K, batch, classes]` for inputs `[K, batch, features]`.
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        match self {
+            Model::Mlp(m) => m.forward(x),
+            Model::Cnn(m) => m.forward(x),
+            Model::ResNet9(m) => m.forward(x),
+        }
+    }
+
+    /// Logits of every model for the same inputs `[batch, features]`: `[K, batch, classes]`.
+    pub fn forward_shared(&self, x: Tensor<2>, models: usize) -> Tensor<3> {
+        let [batch, dim] = x.dims();
+        self.forward(x.unsqueeze::<3>().expand([models, batch, dim]))
+    }
+}

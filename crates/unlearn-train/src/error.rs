@@ -1,0 +1,46 @@
+//! The crate's error type: one line each, naming the cause and, where there is one, the fix.
+
+use std::path::PathBuf;
+
+/// Errors from training and zoo handling.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The loss stopped being a finite number.
+    #[error("model {model}: loss became {value} at epoch {epoch}, step {step}; lower the learning rate (--lr) or check the data for NaN/huge values")]
+    NonFiniteLoss { model: usize, epoch: usize, step: usize, value: f32 },
+    /// Architecture and data do not fit together.
+    #[error(transparent)]
+    Model(#[from] unlearn_models::ModelError),
+    /// Data problems (loading, masks, forget sets).
+    #[error(transparent)]
+    Data(#[from] unlearn_data::DataError),
+    /// A recipe or option that cannot work.
+    #[error("invalid recipe: {0}")]
+    Recipe(String),
+    /// Unknown recipe name.
+    #[error("unknown recipe '{0}'; known recipes: {1}")]
+    UnknownRecipe(String, String),
+    /// Unknown backend name or backend not compiled in.
+    #[error("{0}")]
+    Backend(String),
+    /// The output directory holds a different zoo.
+    #[error("{dir}: holds a different zoo (config hash {found}, this run {expected}); choose another --out or delete it")]
+    DifferentZoo { dir: PathBuf, found: String, expected: String },
+    /// A zoo directory is missing files or is inconsistent.
+    #[error("{path}: {what}")]
+    Zoo { path: PathBuf, what: String },
+    /// Filesystem errors, with the path involved.
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    /// Checkpoint (burnpack) errors.
+    #[error("{path}: cannot read or write the checkpoint: {what}")]
+    Checkpoint { path: PathBuf, what: String },
+}
+
+impl TrainError {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| TrainError::Io { path, source }
+    }
+}

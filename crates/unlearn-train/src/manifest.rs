@@ -1,0 +1,103 @@
+//! The JSON manifest that describes a zoo and makes it resumable.
+
+use crate::recipe::Recipe;
+use crate::TrainError;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+/// Version of the on-disk zoo layout.
+pub const FORMAT: u32 = 1;
+
+/// The dataset a zoo was trained on, after the train/validation split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetInfo {
+    /// Name or path given by the user.
+    pub name: String,
+    /// sha256 of the full dataset's features and labels.
+    pub hash: String,
+    /// Training points (the first `n_train` evaluated points).
+    pub n_train: usize,
+    /// Validation points (the last `n_val` evaluated points).
+    pub n_val: usize,
+    /// Features per point.
+    pub dim: usize,
+    /// Number of classes.
+    pub classes: usize,
+    /// Image shape, when the features are images.
+    pub image_shape: Option<[usize; 3]>,
+    /// Share of the dataset held out for validation.
+    pub val_fraction: f64,
+    /// Seed of the split.
+    pub split_seed: u64,
+}
+
+/// A file a zoo depends on, identified by content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputRef {
+    /// Path as given.
+    pub path: String,
+    /// sha256 of its content.
+    pub sha256: String,
+}
+
+/// Everything that determines a zoo's models; its hash names the configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Layout version ([`FORMAT`]).
+    pub format: u32,
+    /// Version of unlearn that wrote it.
+    pub version: String,
+    /// `full`, `retain` or `subsets`.
+    pub kind: String,
+    /// Training recipe.
+    pub recipe: Recipe,
+    /// Dataset and split.
+    pub dataset: DatasetInfo,
+    /// Forget set (retain zoos: the oracles of that forget set).
+    pub forget_set: Option<InputRef>,
+    /// Subset masks (subset zoos).
+    pub masks: Option<InputRef>,
+    /// Seed of model `i`.
+    pub seeds: Vec<u64>,
+    /// Points each model passes forward and backward in training (the cost unit of §3).
+    pub examples_per_model: u64,
+    /// Hash of the fields above.
+    pub config_hash: String,
+    /// True once every model and the assembled logits are written.
+    pub complete: bool,
+}
+
+impl Manifest {
+    /// Hash of everything that determines the models (not `complete`, not `version`).
+    pub fn compute_hash(&self) -> String {
+        let key = serde_json::json!({
+            "format": self.format, "kind": self.kind, "recipe": self.recipe, "dataset": self.dataset,
+            "forget_set": self.forget_set.as_ref().map(|f| &f.sha256),
+            "masks": self.masks.as_ref().map(|m| &m.sha256), "seeds": self.seeds,
+        });
+        hex::encode(Sha256::digest(key.to_string().as_bytes()))[..16].to_string()
+    }
+
+    /// Reads `dir/manifest.json`.
+    pub fn load(dir: &Path) -> Result<Self, TrainError> {
+        let path = dir.join("manifest.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| TrainError::Zoo {
+            path: path.clone(),
+            what: format!("cannot read the zoo manifest ({e}); is this a directory written by `unlearn train`?"),
+        })?;
+        serde_json::from_str(&text).map_err(|e| TrainError::Zoo { path, what: format!("corrupt manifest: {e}") })
+    }
+
+    /// Writes `dir/manifest.json` atomically.
+    pub fn save(&self, dir: &Path) -> Result<(), TrainError> {
+        let text = serde_json::to_string_pretty(self).expect("manifest serialises");
+        let path = dir.join("manifest.json");
+        unlearn_data::atomic_write_bytes(&path, text.as_bytes()).map_err(TrainError::from)
+    }
+
+    /// Evaluated points per model: train then validation.
+    pub fn points(&self) -> usize {
+        self.dataset.n_train + self.dataset.n_val
+    }
+}

@@ -1,0 +1,116 @@
+//! A training recipe: architecture, optimiser, schedule, epochs, batch size.
+
+use crate::schedule::Schedule;
+use crate::TrainError;
+use serde::{Deserialize, Serialize};
+use unlearn_models::ModelConfig;
+
+/// The optimiser of a recipe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum OptimizerConfig {
+    /// SGD with (PyTorch-style, undampened) momentum and L2 weight decay added to the gradient.
+    Sgd {
+        /// Momentum (0 for plain SGD).
+        momentum: f64,
+        /// Nesterov momentum.
+        #[serde(default)]
+        nesterov: bool,
+        /// L2 penalty added to the gradient.
+        weight_decay: f32,
+    },
+    /// Adam (PyTorch's defaults; weight decay as L2 added to the gradient).
+    Adam {
+        /// First-moment decay.
+        #[serde(default = "beta1")]
+        beta1: f32,
+        /// Second-moment decay.
+        #[serde(default = "beta2")]
+        beta2: f32,
+        /// Denominator epsilon.
+        #[serde(default = "epsilon")]
+        epsilon: f32,
+        /// L2 penalty added to the gradient.
+        #[serde(default)]
+        weight_decay: f32,
+    },
+}
+
+fn beta1() -> f32 {
+    0.9
+}
+fn beta2() -> f32 {
+    0.999
+}
+fn epsilon() -> f32 {
+    1e-8
+}
+
+impl OptimizerConfig {
+    /// SGD with momentum 0.9 and weight decay 5e−4, the published baselines' optimiser.
+    pub fn sgd_default() -> Self {
+        OptimizerConfig::Sgd { momentum: 0.9, nesterov: false, weight_decay: 5e-4 }
+    }
+
+    /// Adam with PyTorch's defaults and no weight decay.
+    pub fn adam_default() -> Self {
+        OptimizerConfig::Adam { beta1: beta1(), beta2: beta2(), epsilon: epsilon(), weight_decay: 0.0 }
+    }
+}
+
+/// Everything needed to train one model from a seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipe {
+    /// Architecture.
+    pub model: ModelConfig,
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Examples per step (the last batch of an epoch may be smaller).
+    pub batch_size: usize,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Optimiser.
+    pub optimizer: OptimizerConfig,
+    /// Learning-rate schedule.
+    pub schedule: Schedule,
+    /// Label smoothing ε (0 = off).
+    #[serde(default)]
+    pub label_smoothing: f32,
+}
+
+/// Names accepted by [`Recipe::named`].
+pub const RECIPE_NAMES: &str = "logistic, mlp, cnn, resnet9";
+
+impl Recipe {
+    /// A named recipe, sized for the embedded digits dataset except `resnet9` (CIFAR-10, §13).
+    pub fn named(name: &str) -> Result<Self, TrainError> {
+        let sgd = OptimizerConfig::sgd_default();
+        let model = ModelConfig::from_name(name)
+            .ok_or_else(|| TrainError::UnknownRecipe(name.to_string(), RECIPE_NAMES.to_string()))?;
+        Ok(match name {
+            "logistic" => Recipe { model, epochs: 20, batch_size: 64, lr: 0.05, optimizer: sgd, schedule: Schedule::Cosine { final_fraction: 0.0 }, label_smoothing: 0.0 },
+            "mlp" => Recipe { model, epochs: 20, batch_size: 64, lr: 0.05, optimizer: sgd, schedule: Schedule::Triangular { peak_epoch: 4.0 }, label_smoothing: 0.0 },
+            "cnn" => Recipe { model, epochs: 15, batch_size: 64, lr: 0.05, optimizer: sgd, schedule: Schedule::Triangular { peak_epoch: 3.0 }, label_smoothing: 0.0 },
+            _ => Recipe { model, epochs: 24, batch_size: 512, lr: 0.4, optimizer: sgd, schedule: Schedule::Triangular { peak_epoch: 5.0 }, label_smoothing: 0.0 },
+        })
+    }
+
+    /// Checks the numbers before any training starts.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let bad = |s: &str| Err(TrainError::Recipe(s.to_string()));
+        if self.epochs == 0 {
+            return bad("epochs must be ≥ 1");
+        }
+        if self.batch_size == 0 {
+            return bad("batch_size must be ≥ 1");
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad("lr must be a positive number");
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return bad("label_smoothing must be in [0, 1)");
+        }
+        self.schedule.validate().map_err(TrainError::Recipe)
+    }
+}

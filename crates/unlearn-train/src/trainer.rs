@@ -1,0 +1,147 @@
+//! The training loop: a stack of models, each with its own seed, data order and training set,
+//! advanced in the same tensor operations.
+
+use crate::loss::cross_entropy_per_model;
+use crate::optimizer;
+use crate::recipe::Recipe;
+use crate::TrainError;
+use burn::module::Module;
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use unlearn_data::Dataset;
+use unlearn_models::{InputSpec, Model};
+
+/// Shuffling uses its own stream, so a model's initialisation and its data order are independent.
+const SHUFFLE_STREAM: u64 = 0x5348_5546_464c_4531;
+
+/// A training set on a device: features `[n, d]` and labels `[n]`.
+#[derive(Clone)]
+pub struct TrainSet {
+    /// Features, row-major.
+    pub x: Tensor<2>,
+    /// Labels.
+    pub y: Tensor<1, Int>,
+    /// What the model is built for.
+    pub input: InputSpec,
+}
+
+impl TrainSet {
+    /// Uploads `data` to `device`.
+    pub fn new(data: &Dataset, device: &Device) -> Self {
+        let n = data.len();
+        let x = Tensor::from_data(TensorData::new(data.features.clone(), [n, data.dim]), device);
+        let labels: Vec<i64> = data.labels.iter().map(|&l| l as i64).collect();
+        let y = Tensor::from_data(TensorData::new(labels, [n]), device);
+        let input = InputSpec { dim: data.dim, image_shape: data.image_shape, classes: data.classes };
+        Self { x, y, input }
+    }
+
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        self.x.dims()[0]
+    }
+
+    /// True when there are no points.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One model of a stack: where it stands in its zoo, its seed and the points it trains on.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// Index in the zoo, used in messages.
+    pub index: usize,
+    /// Seed of its initialisation and its data order.
+    pub seed: u64,
+    /// Indices into the training set.
+    pub indices: Vec<usize>,
+}
+
+/// Trains the stack `members` from scratch with `recipe`; returns it on the inference device.
+///
+/// All members must train on the same number of points (their batches line up). `on_epoch` is
+/// called after every epoch with the number of epochs done.
+pub fn train_stack(
+    recipe: &Recipe,
+    set: &TrainSet,
+    members: &[Member],
+    device: &Device,
+    on_epoch: &mut dyn FnMut(usize),
+) -> Result<Model, TrainError> {
+    recipe.validate()?;
+    let seeds: Vec<u64> = members.iter().map(|m| m.seed).collect();
+    let ad = device.clone().autodiff();
+    let model = Model::init(&recipe.model, &set.input, &seeds, &ad)?;
+    let trained = fit(recipe, model, set, members, &ad, on_epoch)?;
+    Ok(trained.valid())
+}
+
+/// Continues training `model` (a stack on an autodiff device) with `recipe` on `members`' points.
+pub fn fit(
+    recipe: &Recipe,
+    mut model: Model,
+    set: &TrainSet,
+    members: &[Member],
+    ad: &Device,
+    on_epoch: &mut dyn FnMut(usize),
+) -> Result<Model, TrainError> {
+    let per_model = members.first().map(|m| m.indices.len()).unwrap_or(0);
+    if per_model == 0 {
+        return Err(TrainError::Recipe("a model has no training points".into()));
+    }
+    if let Some(m) = members.iter().find(|m| m.indices.len() != per_model) {
+        return Err(TrainError::Recipe(format!(
+            "models of one stack must train on equally many points (model {} has {}, model {} has {}); use --stack 1",
+            members[0].index,
+            per_model,
+            m.index,
+            m.indices.len()
+        )));
+    }
+    let n = set.len();
+    if let Some(bad) = members.iter().flat_map(|m| m.indices.iter()).find(|&&i| i >= n) {
+        return Err(TrainError::Recipe(format!("training index {bad} is out of range for {n} points")));
+    }
+    let k = members.len();
+    let x = set.x.clone().to_device(ad);
+    let y = set.y.clone().to_device(ad);
+    let mut optim = optimizer::build(&recipe.optimizer);
+    let mut rngs: Vec<ChaCha8Rng> = members.iter().map(|m| ChaCha8Rng::seed_from_u64(m.seed ^ SHUFFLE_STREAM)).collect();
+    let mut orders: Vec<Vec<usize>> = members.iter().map(|m| m.indices.clone()).collect();
+    let batch = recipe.batch_size.min(per_model);
+    let steps = per_model.div_ceil(batch);
+    for epoch in 0..recipe.epochs {
+        for (order, rng) in orders.iter_mut().zip(rngs.iter_mut()) {
+            order.shuffle(rng);
+        }
+        for step in 0..steps {
+            let start = step * batch;
+            let len = batch.min(per_model - start);
+            let idx: Vec<i64> = orders.iter().flat_map(|o| o[start..start + len].iter().map(|&i| i as i64)).collect();
+            let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [k * len]), ad);
+            let xb = x.clone().select(0, idx.clone()).reshape([k, len, set.input.dim]);
+            let yb = y.clone().select(0, idx).reshape([k, len]);
+            let losses = cross_entropy_per_model(model.forward(xb), yb, recipe.label_smoothing);
+            check_finite(&losses, members, epoch, step)?;
+            let grads = GradientsParams::from_grads(losses.sum().backward(), &model);
+            let progress = epoch as f64 + (step + 1) as f64 / steps as f64;
+            let lr = recipe.schedule.lr(recipe.lr, progress, recipe.epochs);
+            model = optim.step(lr, model, grads);
+        }
+        on_epoch(epoch + 1);
+    }
+    Ok(model)
+}
+
+/// Stops with an error naming the first model whose loss is NaN or infinite.
+pub fn check_finite(losses: &Tensor<1>, members: &[Member], epoch: usize, step: usize) -> Result<(), TrainError> {
+    let values = losses.clone().into_data().try_into_vec::<f32>().unwrap_or_default();
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(k) => Err(TrainError::NonFiniteLoss { model: members[k].index, epoch: epoch + 1, step: step + 1, value: values[k] }),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,291 @@
+//! Seeded model zoos: many models from one recipe, written as resumable artifacts.
+//!
+//! Layout of a zoo directory:
+//! - `manifest.json`: recipe, dataset, seeds, inputs' hashes, config hash ([`Manifest`]);
+//! - `labels.npy`: labels of the evaluated points (int64, `P`), train points first, then validation;
+//! - `models/NNNNN.bpk`: model `N`'s checkpoint (burnpack);
+//! - `logits/NNNNN.npy`: model `N`'s logits on the evaluated points (f32, `P × C`);
+//! - `logits.npy`: all of them (f32, `M × P × C`), written once every model is done.
+//!
+//! Every file is written under a temporary name and renamed, and a model counts as done only
+//! when both its files exist, so an interrupted run resumes where it stopped.
+
+use crate::inference::{features, stack_logits};
+use crate::manifest::{DatasetInfo, FORMAT, InputRef, Manifest};
+use crate::trainer::{Member, TrainSet, train_stack};
+use crate::{Recipe, TrainError};
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+use indicatif::ProgressBar;
+use std::path::{Path, PathBuf};
+use unlearn_data::{ForgetSet, Prepared, SubsetMasks};
+use unlearn_models::{InputSpec, Model, stacking};
+
+/// Which points each model of a zoo trains on.
+#[derive(Debug, Clone)]
+pub enum ZooKind {
+    /// Every model on the full training set ("originals").
+    Full,
+    /// Every model on the training set without the forget set ("oracles").
+    Retain {
+        /// The forget set.
+        forget: ForgetSet,
+        /// Its file, recorded in the manifest.
+        source: InputRef,
+    },
+    /// Model `i` on the subset of mask row `i` (datamodels).
+    Subsets {
+        /// The masks (rows ≥ number of models).
+        masks: SubsetMasks,
+        /// Their file, recorded in the manifest.
+        source: InputRef,
+    },
+}
+
+impl ZooKind {
+    fn name(&self) -> &'static str {
+        match self {
+            ZooKind::Full => "full",
+            ZooKind::Retain { .. } => "retain",
+            ZooKind::Subsets { .. } => "subsets",
+        }
+    }
+
+    /// Training indices of model `i`.
+    fn indices(&self, i: usize, n_train: usize) -> Vec<usize> {
+        match self {
+            ZooKind::Full => (0..n_train).collect(),
+            ZooKind::Retain { forget, .. } => forget.retain_indices(n_train),
+            ZooKind::Subsets { masks, .. } => masks.row_indices(i),
+        }
+    }
+}
+
+/// What to train.
+#[derive(Debug, Clone)]
+pub struct ZooSpec {
+    /// Recipe of every model.
+    pub recipe: Recipe,
+    /// Which points each model trains on.
+    pub kind: ZooKind,
+    /// Number of models.
+    pub models: usize,
+    /// Model `i` has seed `first_seed + i`.
+    pub first_seed: u64,
+    /// Models trained together in one stack (1 = one at a time).
+    pub stack: usize,
+}
+
+/// Trains (or finishes) the zoo `spec` on `data` into `out`.
+///
+/// Models already written by an earlier run with the same configuration are kept, not retrained.
+pub fn train_zoo(
+    spec: &ZooSpec,
+    data: &Prepared,
+    dataset: DatasetInfo,
+    out: &Path,
+    device: &Device,
+    progress: &ProgressBar,
+) -> Result<Zoo, TrainError> {
+    spec.recipe.validate()?;
+    let n_train = data.train.len();
+    if let ZooKind::Subsets { masks, .. } = &spec.kind {
+        if masks.n != n_train {
+            return Err(TrainError::Recipe(format!(
+                "the masks cover {} points but the training split has {n_train}; make masks with --points {n_train}",
+                masks.n
+            )));
+        }
+        if masks.rows < spec.models {
+            return Err(TrainError::Recipe(format!("{} models asked for but the mask file has only {} rows", spec.models, masks.rows)));
+        }
+    }
+    if let ZooKind::Retain { forget, .. } = &spec.kind {
+        if let Some(&bad) = forget.indices.iter().find(|&&i| i >= n_train) {
+            return Err(TrainError::Recipe(format!("forget index {bad} is out of range for {n_train} training points")));
+        }
+    }
+    if spec.models == 0 {
+        return Err(TrainError::Recipe("--models must be ≥ 1".into()));
+    }
+    let input = InputSpec { dim: data.train.dim, image_shape: data.train.image_shape, classes: data.train.classes };
+    spec.recipe.model.validate(&input)?;
+
+    let per_model = spec.kind.indices(0, n_train).len();
+    let mut manifest = Manifest {
+        format: FORMAT,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        kind: spec.kind.name().to_string(),
+        recipe: spec.recipe.clone(),
+        dataset,
+        forget_set: match &spec.kind {
+            ZooKind::Retain { source, .. } => Some(source.clone()),
+            _ => None,
+        },
+        masks: match &spec.kind {
+            ZooKind::Subsets { source, .. } => Some(source.clone()),
+            _ => None,
+        },
+        seeds: (0..spec.models as u64).map(|i| spec.first_seed + i).collect(),
+        examples_per_model: (per_model * spec.recipe.epochs) as u64,
+        config_hash: String::new(),
+        complete: false,
+    };
+    manifest.config_hash = manifest.compute_hash();
+    prepare_dir(out, &manifest)?;
+
+    let labels: Vec<i64> = data.train.labels.iter().chain(&data.val.labels).map(|&l| l as i64).collect();
+    unlearn_data::write_npy_i64(&out.join("labels.npy"), &[labels.len()], &labels)?;
+
+    let todo: Vec<usize> = (0..spec.models).filter(|&i| !model_done(out, i)).collect();
+    progress.set_length(spec.models as u64);
+    progress.set_position((spec.models - todo.len()) as u64);
+    let set = TrainSet::new(&data.train, device);
+    let points = data.train.len() + data.val.len();
+    let x_eval = Tensor::cat(vec![features(&data.train, device), features(&data.val, device)], 0);
+    for chunk in todo.chunks(spec.stack.max(1)) {
+        let members: Vec<Member> = chunk
+            .iter()
+            .map(|&i| Member { index: i, seed: manifest.seeds[i], indices: spec.kind.indices(i, n_train) })
+            .collect();
+        let epochs = spec.recipe.epochs;
+        let first = chunk[0];
+        let stack = train_stack(&spec.recipe, &set, &members, device, &mut |e| {
+            progress.set_message(format!("models {first}..{} epoch {e}/{epochs}", first + chunk.len() - 1));
+        })?;
+        let logits = stack_logits(&stack, &x_eval, chunk.len());
+        let per = points * input.classes;
+        for (k, &i) in chunk.iter().enumerate() {
+            let single = stacking::extract(&stack, k, chunk.len());
+            save_model(&single, &model_path(out, i))?;
+            let part = &logits[k * per..(k + 1) * per];
+            unlearn_data::write_npy_f32(&logits_path(out, i), &[points, input.classes], part)?;
+            progress.inc(1);
+        }
+    }
+    assemble(out, &mut manifest, input.classes)?;
+    Zoo::load(out)
+}
+
+/// Creates `out` or checks that it holds the same configuration.
+fn prepare_dir(out: &Path, manifest: &Manifest) -> Result<(), TrainError> {
+    for sub in ["models", "logits"] {
+        std::fs::create_dir_all(out.join(sub)).map_err(TrainError::io(out.join(sub)))?;
+    }
+    if out.join("manifest.json").exists() {
+        let found = Manifest::load(out)?;
+        if found.config_hash != manifest.config_hash {
+            return Err(TrainError::DifferentZoo {
+                dir: out.to_path_buf(),
+                found: found.config_hash,
+                expected: manifest.config_hash.clone(),
+            });
+        }
+    }
+    manifest.save(out)
+}
+
+fn model_path(out: &Path, i: usize) -> PathBuf {
+    out.join("models").join(format!("{i:05}.bpk"))
+}
+
+fn logits_path(out: &Path, i: usize) -> PathBuf {
+    out.join("logits").join(format!("{i:05}.npy"))
+}
+
+fn model_done(out: &Path, i: usize) -> bool {
+    model_path(out, i).is_file() && logits_path(out, i).is_file()
+}
+
+/// Saves a checkpoint atomically.
+pub fn save_model(model: &Model, path: &Path) -> Result<(), TrainError> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("model");
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    model
+        .clone()
+        .save_file(&tmp)
+        .map_err(|e| TrainError::Checkpoint { path: path.to_path_buf(), what: e.to_string() })?;
+    std::fs::rename(&tmp, path).map_err(TrainError::io(path))
+}
+
+/// Writes `logits.npy` from the per-model files and marks the manifest complete.
+fn assemble(out: &Path, manifest: &mut Manifest, classes: usize) -> Result<(), TrainError> {
+    let points = manifest.points();
+    let mut all = Vec::with_capacity(manifest.seeds.len() * points * classes);
+    for i in 0..manifest.seeds.len() {
+        let path = logits_path(out, i);
+        let (shape, values) = unlearn_data::read_npy_f32(&path)?;
+        if shape != [points, classes] {
+            return Err(TrainError::Zoo { path, what: format!("logits of shape {shape:?}, expected [{points}, {classes}]; delete it to retrain that model") });
+        }
+        all.extend_from_slice(&values);
+    }
+    unlearn_data::write_npy_f32(&out.join("logits.npy"), &[manifest.seeds.len(), points, classes], &all)?;
+    manifest.complete = true;
+    manifest.save(out)
+}
+
+/// A finished zoo read back from disk.
+#[derive(Debug, Clone)]
+pub struct Zoo {
+    /// Its directory.
+    pub dir: PathBuf,
+    /// Its manifest.
+    pub manifest: Manifest,
+    /// Logits, `models × points × classes`, row-major.
+    pub logits: Vec<f32>,
+    /// Labels of the evaluated points (train first, then validation).
+    pub labels: Vec<u32>,
+    /// Number of models.
+    pub models: usize,
+    /// Evaluated points.
+    pub points: usize,
+    /// Classes.
+    pub classes: usize,
+}
+
+impl Zoo {
+    /// Reads a complete zoo.
+    pub fn load(dir: &Path) -> Result<Self, TrainError> {
+        let manifest = Manifest::load(dir)?;
+        if !manifest.complete {
+            return Err(TrainError::Zoo {
+                path: dir.to_path_buf(),
+                what: "the zoo is unfinished; re-run the same `unlearn train` command to complete it".into(),
+            });
+        }
+        let path = dir.join("logits.npy");
+        let (shape, logits) = unlearn_data::read_npy_f32(&path)?;
+        let (models, points, classes) = match shape[..] {
+            [m, p, c] => (m, p, c),
+            _ => return Err(TrainError::Zoo { path, what: format!("logits of shape {shape:?}, expected models × points × classes") }),
+        };
+        if points != manifest.points() || models != manifest.seeds.len() || classes != manifest.dataset.classes {
+            return Err(TrainError::Zoo { path, what: format!("logits of shape {shape:?} disagree with the manifest ({} models, {} points, {} classes)", manifest.seeds.len(), manifest.points(), manifest.dataset.classes) });
+        }
+        let label_path = dir.join("labels.npy");
+        let (_, labels) = unlearn_data::read_npy_i64(&label_path)?;
+        if labels.len() != points {
+            return Err(TrainError::Zoo { path: label_path, what: format!("{} labels for {points} points", labels.len()) });
+        }
+        let labels = labels.into_iter().map(|l| l as u32).collect();
+        Ok(Self { dir: dir.to_path_buf(), manifest, logits, labels, models, points, classes })
+    }
+
+    /// Logits of model `i` (`points × classes`).
+    pub fn model_logits(&self, i: usize) -> &[f32] {
+        let per = self.points * self.classes;
+        &self.logits[i * per..(i + 1) * per]
+    }
+
+    /// Loads model `i`'s checkpoint onto `device`.
+    pub fn load_model(&self, i: usize, device: &Device) -> Result<Model, TrainError> {
+        let d = &self.manifest.dataset;
+        let input = InputSpec { dim: d.dim, image_shape: d.image_shape, classes: d.classes };
+        let path = model_path(&self.dir, i);
+        let template = Model::init(&self.manifest.recipe.model, &input, &[self.manifest.seeds[i]], device)?;
+        template
+            .try_load_file(&path)
+            .map_err(|e| TrainError::Checkpoint { path, what: e.to_string() })
+    }
+}
