@@ -9,7 +9,7 @@ use crate::Estimator;
 use crate::data::{Masks, Outputs, check_fraction, check_pair, check_rows, split_models};
 use crate::datamodel::Datamodel;
 use crate::error::{AttributionError, Result};
-use crate::linalg::{axpy, design, dot, mask_means, output_means, par_gemm};
+use crate::linalg::{axpy, design, mask_means, output_means, par_gemm};
 
 /// Hyper-parameters of [`Lasso`], unchecked. Build with [`LassoParams::default`] and the setters,
 /// then [`LassoParams::check`].
@@ -44,7 +44,7 @@ impl Default for LassoParams {
             lambda_min_ratio: 0.01,
             held_out_fraction: 0.1,
             seed: 0,
-            tol: 1e-4,
+            tol: 1e-3,
             max_sweeps: 1000,
             early_stop: Some(3),
             refit: true,
@@ -138,6 +138,10 @@ pub struct LassoReport {
     pub mean_nonzero: f64,
     /// Mean index of the chosen λ on the path (0 = λ_max, i.e. β = 0).
     pub mean_chosen_index: f64,
+    /// Mean size of the active set at the end of a target's path.
+    pub mean_active: f64,
+    /// Mean number of coordinate visits per target (sweeps × active-set size).
+    pub mean_coordinate_visits: f64,
 }
 
 /// Lasso datamodels, validated parameters.
@@ -153,11 +157,15 @@ pub struct LassoReport {
 /// target**: the one with the lowest held-out squared error of that target (β = 0 at `λ_max`
 /// is a candidate). With `refit`, the target is then refitted on all `M` models at its λ.
 ///
-/// Solver: covariance coordinate descent. `G = XᵀX/M'` is formed once; per target
-/// `c = Xᵀ(y − ȳ)/M'`. Coordinate descent runs over an active set with its own compact copy of
-/// `G`, growing by the sequential strong rule, and is checked against the KKT conditions over
-/// all points; the full gradient is updated only for coefficients that changed. Targets run in
-/// parallel (rayon) in blocks whose `c` come from one GEMM.
+/// Solver: covariance coordinate descent. `G = XᵀX/M'` is formed once (stored in f32; all
+/// gradients and coefficients are f64); per target `c = Xᵀ(y − ȳ)/M'`. Coordinate descent runs
+/// over a working set with its own compact copy of `G`: passes over the whole working set
+/// alternate with passes over its non-zero coefficients only (kept at the front, so those
+/// passes touch a contiguous block). When the set has converged, the gradient over all points is
+/// brought up to date (only for coefficients that changed) and every KKT violator
+/// (`|X_jᵀ r|/M' > λ`) joins the set, until there is none. The inner loops are compiled for
+/// AVX-512 and AVX2 and picked at run time. Targets run in parallel (rayon) in blocks of 32
+/// whose `c` come from one GEMM.
 ///
 /// Rows only: the lasso has no closed form, so [`Estimator::fit_rows_sum`] runs the full fit and
 /// sums the requested rows.
@@ -171,10 +179,61 @@ const BLOCK: usize = 32;
 /// Gram diagonals below this are treated as constant columns (coefficient fixed at 0).
 const DIAG_EPS: f64 = 1e-12;
 
+/// Storage type of the Gram matrix (f32 halves its cache footprint; gradients stay f64).
+type Gv = f32;
+
+/// Widening to f64 for the mixed-precision kernels.
+trait Widen: Copy {
+    fn w(self) -> f64;
+}
+
+impl Widen for f32 {
+    #[inline(always)]
+    fn w(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Widen for f64 {
+    #[inline(always)]
+    fn w(self) -> f64 {
+        self
+    }
+}
+
+/// `y += a · x`, `x` widened to f64.
+#[inline(always)]
+fn axpy_w<T: Widen>(y: &mut [f64], a: f64, x: &[T]) {
+    for (yi, &xi) in y.iter_mut().zip(x) {
+        *yi += a * xi.w();
+    }
+}
+
+/// `Σ a_i b_i`, `a` widened to f64, eight accumulators.
+#[inline(always)]
+fn dot_w<T: Widen>(a: &[T], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f64; 8];
+    let ca = a.chunks_exact(8);
+    let cb = b.chunks_exact(8);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            acc[k] += x[k].w() * y[k];
+        }
+    }
+    let mut s = (acc[0] + acc[4]) + (acc[1] + acc[5]) + (acc[2] + acc[6]) + (acc[3] + acc[7]);
+    for (x, y) in ra.iter().zip(rb) {
+        s += x.w() * y;
+    }
+    s
+}
+
 struct Problem {
     n: usize,
     /// Row-major `n × n` (symmetric).
-    g: Vec<f64>,
+    g: Vec<Gv>,
     diag: Vec<f64>,
 }
 
@@ -186,13 +245,13 @@ impl Problem {
         let diag = (0..n).map(|j| g[(j, j)]).collect();
         Self {
             n,
-            g: g.as_slice().to_vec(),
+            g: g.as_slice().iter().map(|&v| v as Gv).collect(),
             diag,
         }
     }
 
-    #[inline]
-    fn row(&self, j: usize) -> &[f64] {
+    #[inline(always)]
+    fn row(&self, j: usize) -> &[Gv] {
         &self.g[j * self.n..(j + 1) * self.n]
     }
 }
@@ -200,21 +259,31 @@ impl Problem {
 const NONE: u32 = u32::MAX;
 
 /// Per-thread coordinate descent state for one target at a time.
+///
+/// The active set is held in positions `0..k` with a compact copy of its Gram block. Positions
+/// `nz..k` always have β = 0 (positions `< nz` may be zero too): passes over the non-zero
+/// coefficients touch only the `nz × nz` block, and the gradient of positions `nz..k` is then
+/// stale until the next full pass recomputes it.
 struct Cd {
     active: Vec<usize>,
     pos: Vec<u32>,
+    nz: usize,
     cap: usize,
     /// `cap × cap` row-major compact Gram of the active set.
-    gaa: Vec<f64>,
+    gaa: Vec<Gv>,
     beta: Vec<f64>,
     snap: Vec<f64>,
-    /// Gradient `c − G β` on the active set, always current.
+    /// Gradient `c − G β` on the active set (positions `nz..k` stale when `q_stale`).
     q_a: Vec<f64>,
+    q_stale: bool,
     /// Gradient on all points, current as of the last `sync`.
     q_full: Vec<f64>,
     /// Held-out predictions (centred), current as of the last `sync`.
     pred: Vec<f64>,
+    rowbuf: Vec<Gv>,
     sweeps_exhausted: bool,
+    /// Coordinate updates visited, for the report.
+    work: u64,
 }
 
 impl Cd {
@@ -222,14 +291,18 @@ impl Cd {
         Self {
             active: Vec::new(),
             pos: vec![NONE; n],
+            nz: 0,
             cap: 0,
             gaa: Vec::new(),
             beta: Vec::new(),
             snap: Vec::new(),
             q_a: Vec::new(),
+            q_stale: false,
             q_full: vec![0.0; n],
             pred: vec![0.0; h],
+            rowbuf: vec![0.0; n],
             sweeps_exhausted: false,
+            work: 0,
         }
     }
 
@@ -238,9 +311,11 @@ impl Cd {
             self.pos[j] = NONE;
         }
         self.active.clear();
+        self.nz = 0;
         self.beta.clear();
         self.snap.clear();
         self.q_a.clear();
+        self.q_stale = false;
         self.q_full.copy_from_slice(c);
         self.pred.iter_mut().for_each(|p| *p = 0.0);
         self.sweeps_exhausted = false;
@@ -251,13 +326,15 @@ impl Cd {
         let mut g = vec![0.0; new_cap * new_cap];
         let k = self.active.len();
         for r in 0..k {
-            g[r * new_cap..r * new_cap + k].copy_from_slice(&self.gaa[r * self.cap..r * self.cap + k]);
+            g[r * new_cap..r * new_cap + k]
+                .copy_from_slice(&self.gaa[r * self.cap..r * self.cap + k]);
         }
         self.gaa = g;
         self.cap = new_cap;
     }
 
-    /// Adds point `j` to the active set with β_j = 0.
+    /// Adds point `j` to the active set (at the end, so β_j = 0 outside the prefix).
+    #[inline(always)]
     fn add(&mut self, j: usize, p: &Problem, c: &[f64]) {
         debug_assert_eq!(self.pos[j], NONE);
         let k = self.active.len();
@@ -265,14 +342,16 @@ impl Cd {
             self.grow(p.n);
         }
         let cap = self.cap;
-        let row = p.row(j);
+        // stream the row once, then gather from L1
+        self.rowbuf.copy_from_slice(p.row(j));
         for (l, &a) in self.active.iter().enumerate() {
-            let v = row[a];
+            let v = self.rowbuf[a];
             self.gaa[k * cap + l] = v;
             self.gaa[l * cap + k] = v;
         }
-        self.gaa[k * cap + k] = row[j];
-        let q = c[j] - dot(&self.gaa[k * cap..k * cap + k], &self.beta[..k]);
+        self.gaa[k * cap + k] = self.rowbuf[j];
+        let nz = self.nz;
+        let q = c[j] - dot_w(&self.gaa[k * cap..k * cap + nz], &self.beta[..nz]);
         self.active.push(j);
         self.pos[j] = k as u32;
         self.beta.push(0.0);
@@ -280,22 +359,90 @@ impl Cd {
         self.q_a.push(q);
     }
 
-    /// Recomputes the active gradient from scratch (after setting β directly).
-    fn refresh_q_a(&mut self, c: &[f64]) {
+    /// Sets β on the whole active set (warm start) and recomputes every gradient.
+    fn set_beta(&mut self, values: &[f64], c: &[f64]) {
         let (k, cap) = (self.active.len(), self.cap);
+        self.beta[..k].copy_from_slice(&values[..k]);
+        self.nz = k;
         for r in 0..k {
             self.q_a[r] =
-                c[self.active[r]] - dot(&self.gaa[r * cap..r * cap + k], &self.beta[..k]);
+                c[self.active[r]] - dot_w(&self.gaa[r * cap..r * cap + k], &self.beta[..k]);
+        }
+        self.q_stale = false;
+    }
+
+    /// Recomputes the stale gradients of positions `nz..k`.
+    #[inline(always)]
+    fn refresh_stale(&mut self, c: &[f64]) {
+        if !self.q_stale {
+            return;
+        }
+        let (k, cap, nz) = (self.active.len(), self.cap, self.nz);
+        for r in nz..k {
+            self.q_a[r] =
+                c[self.active[r]] - dot_w(&self.gaa[r * cap..r * cap + nz], &self.beta[..nz]);
+        }
+        self.q_stale = false;
+    }
+
+    /// Swaps active positions `a` and `b` (rows and columns of the compact Gram too). The rows
+    /// are swapped as contiguous blocks; the columns are then rewritten from those rows by
+    /// symmetry (stores only, no strided loads).
+    #[inline(always)]
+    fn swap(&mut self, a: usize, b: usize) {
+        if a == b {
+            return;
+        }
+        let (k, cap) = (self.active.len(), self.cap);
+        self.active.swap(a, b);
+        self.pos[self.active[a]] = a as u32;
+        self.pos[self.active[b]] = b as u32;
+        self.beta.swap(a, b);
+        self.snap.swap(a, b);
+        self.q_a.swap(a, b);
+        let (lo, hi) = (a.min(b), a.max(b));
+        let (head, tail) = self.gaa.split_at_mut(hi * cap);
+        let row_lo = &mut head[lo * cap..lo * cap + k];
+        let row_hi = &mut tail[..k];
+        row_lo.swap_with_slice(row_hi);
+        row_lo.swap(lo, hi);
+        row_hi.swap(lo, hi);
+        for l in 0..k {
+            if l != lo && l != hi {
+                let (vlo, vhi) = (self.gaa[lo * cap + l], self.gaa[hi * cap + l]);
+                self.gaa[l * cap + lo] = vlo;
+                self.gaa[l * cap + hi] = vhi;
+            }
         }
     }
 
+    /// Moves the non-zero coefficients to the front; sets `nz` to their count.
+    #[inline(always)]
+    fn reorder(&mut self) {
+        let (mut lo, mut hi) = (0, self.active.len());
+        loop {
+            while lo < hi && self.beta[lo] != 0.0 {
+                lo += 1;
+            }
+            while lo < hi && self.beta[hi - 1] == 0.0 {
+                hi -= 1;
+            }
+            if lo >= hi {
+                break;
+            }
+            self.swap(lo, hi - 1);
+        }
+        self.nz = lo;
+    }
+
     /// Brings `q_full` and `pred` up to date with the coefficients changed since the last sync.
+    #[inline(always)]
     fn sync(&mut self, p: &Problem, x_ho: Option<&DMatrix<f64>>) {
         for r in 0..self.active.len() {
             let d = self.beta[r] - self.snap[r];
             if d != 0.0 {
                 let j = self.active[r];
-                axpy(&mut self.q_full, -d, p.row(j));
+                axpy_w(&mut self.q_full, -d, p.row(j));
                 if let Some(x) = x_ho {
                     axpy(&mut self.pred, d, x.column(j).as_slice());
                 }
@@ -304,68 +451,152 @@ impl Cd {
         }
     }
 
-    /// Coordinate descent over the active set at `lambda` until no coefficient moves by more
-    /// than `tol_abs` (scaled by `sqrt(G_jj)`) or `max_sweeps` sweeps.
-    fn sweep(&mut self, lambda: f64, tol_abs: f64, max_sweeps: usize) {
+    /// One coordinate-descent pass: over every active position (`full`, gradients kept current
+    /// everywhere) or over the prefix `0..nz` only; returns the largest move, scaled by
+    /// `sqrt(G_jj)`.
+    #[inline(always)]
+    fn pass(&mut self, lambda: f64, full: bool, c: &[f64]) -> f64 {
+        if full {
+            self.refresh_stale(c);
+        }
         let k = self.active.len();
+        let end = if full { k } else { self.nz };
         let cap = self.cap;
-        for _ in 0..max_sweeps {
-            let mut max_d = 0.0f64;
-            for r in 0..k {
-                let gjj = self.gaa[r * cap + r];
-                if gjj <= DIAG_EPS {
-                    continue;
-                }
-                let b = self.beta[r];
-                let z = self.q_a[r] + gjj * b;
-                let nb = soft(z, lambda) / gjj;
-                let d = nb - b;
-                if d != 0.0 {
-                    self.beta[r] = nb;
-                    axpy(&mut self.q_a[..k], -d, &self.gaa[r * cap..r * cap + k]);
-                    max_d = max_d.max(d.abs() * gjj.sqrt());
-                }
+        let mut max_d = 0.0f64;
+        for r in 0..end {
+            self.work += 1;
+            let gjj = self.gaa[r * cap + r].w();
+            if gjj <= DIAG_EPS {
+                continue;
             }
-            if max_d <= tol_abs {
-                return;
+            let b = self.beta[r];
+            let z = self.q_a[r] + gjj * b;
+            let nb = soft(z, lambda) / gjj;
+            let d = nb - b;
+            if d != 0.0 {
+                self.beta[r] = nb;
+                axpy_w(&mut self.q_a[..end], -d, &self.gaa[r * cap..r * cap + end]);
+                max_d = max_d.max(d.abs() * gjj.sqrt());
             }
         }
+        if full {
+            self.reorder();
+        } else if max_d > 0.0 && self.nz < k {
+            self.q_stale = true;
+        }
+        max_d
+    }
+
+    /// Coordinate descent over the active set at `lambda` until no coefficient moves by more
+    /// than `tol_abs` (scaled by `sqrt(G_jj)`) or `max_sweeps` passes: a full pass, then passes
+    /// over the non-zero prefix until it settles, repeated until a full pass is quiet.
+    #[inline(always)]
+    fn sweep(&mut self, lambda: f64, tol_abs: f64, max_sweeps: usize, c: &[f64]) {
+        let mut passes = 0;
+        while passes < max_sweeps {
+            passes += 1;
+            if self.pass(lambda, true, c) <= tol_abs {
+                return;
+            }
+            while passes < max_sweeps {
+                passes += 1;
+                if self.pass(lambda, false, c) <= tol_abs {
+                    break;
+                }
+            }
+        }
+        self.refresh_stale(c);
         self.sweeps_exhausted = true;
     }
 
-    /// Solves at `lambda`, warm-started from the current β (the solution at `lambda_prev`).
-    #[allow(clippy::too_many_arguments)]
+    /// Solves at `lambda`, warm-started from the current β (the solution at the previous λ).
+    /// Dispatches to a copy compiled for the widest SIMD the CPU has.
     fn solve(
         &mut self,
         lambda: f64,
-        lambda_prev: f64,
         p: &Problem,
         c: &[f64],
         x_ho: Option<&DMatrix<f64>>,
         tol_abs: f64,
         max_sweeps: usize,
     ) {
-        // Sequential strong rule: |q_j(β(λ_prev))| ≥ 2λ − λ_prev.
-        let strong = 2.0 * lambda - lambda_prev;
-        for j in 0..p.n {
-            if self.pos[j] == NONE && p.diag[j] > DIAG_EPS && self.q_full[j].abs() >= strong {
-                self.add(j, p, c);
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU supports the features this copy was compiled for.
+                return unsafe { self.solve_avx512(lambda, p, c, x_ho, tol_abs, max_sweeps) };
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: as above.
+                return unsafe { self.solve_avx2(lambda, p, c, x_ho, tol_abs, max_sweeps) };
             }
         }
+        self.solve_impl(lambda, p, c, x_ho, tol_abs, max_sweeps)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn solve_avx512(
+        &mut self,
+        lambda: f64,
+        p: &Problem,
+        c: &[f64],
+        x_ho: Option<&DMatrix<f64>>,
+        tol_abs: f64,
+        max_sweeps: usize,
+    ) {
+        self.solve_impl(lambda, p, c, x_ho, tol_abs, max_sweeps)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn solve_avx2(
+        &mut self,
+        lambda: f64,
+        p: &Problem,
+        c: &[f64],
+        x_ho: Option<&DMatrix<f64>>,
+        tol_abs: f64,
+        max_sweeps: usize,
+    ) {
+        self.solve_impl(lambda, p, c, x_ho, tol_abs, max_sweeps)
+    }
+
+    /// Working-set loop: coordinate descent on the active set, then a KKT check over all
+    /// points; every violator (`|q_j| > λ`) joins the active set, until there is none.
+    #[inline(always)]
+    fn solve_impl(
+        &mut self,
+        lambda: f64,
+        p: &Problem,
+        c: &[f64],
+        x_ho: Option<&DMatrix<f64>>,
+        tol_abs: f64,
+        max_sweeps: usize,
+    ) {
+        // `q_full` is current (the previous λ ended with a sync): admit the points that already
+        // violate the KKT conditions at this λ before the first sweep.
+        let kkt = lambda * (1.0 + 1e-9);
+        self.admit_violators(kkt, p, c);
         loop {
-            self.sweep(lambda, tol_abs, max_sweeps);
+            self.sweep(lambda, tol_abs, max_sweeps, c);
             self.sync(p, x_ho);
-            let kkt = lambda * (1.0 + 1e-9);
-            let before = self.active.len();
-            for j in 0..p.n {
-                if self.pos[j] == NONE && p.diag[j] > DIAG_EPS && self.q_full[j].abs() > kkt {
-                    self.add(j, p, c);
-                }
-            }
-            if self.active.len() == before {
+            if self.admit_violators(kkt, p, c) == 0 {
                 return;
             }
         }
+    }
+
+    /// Adds every point outside the active set with `|q_j| > threshold`; returns how many.
+    #[inline(always)]
+    fn admit_violators(&mut self, threshold: f64, p: &Problem, c: &[f64]) -> usize {
+        let before = self.active.len();
+        for j in 0..p.n {
+            if self.pos[j] == NONE && p.diag[j] > DIAG_EPS && self.q_full[j].abs() > threshold {
+                self.add(j, p, c);
+            }
+        }
+        self.active.len() - before
     }
 
     fn nonzeros(&self) -> Vec<(u32, f64)> {
@@ -378,7 +609,7 @@ impl Cd {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn soft(z: f64, l: f64) -> f64 {
     if z > l {
         z - l
@@ -398,6 +629,8 @@ struct TargetFit {
     path_len: usize,
     chosen: usize,
     exhausted: bool,
+    active: usize,
+    work: u64,
 }
 
 impl Lasso {
@@ -484,12 +717,10 @@ impl Lasso {
                                     for &(j, _) in &f.coef {
                                         cd.add(j as usize, pa, c);
                                     }
-                                    for (r, &(_, v)) in f.coef.iter().enumerate() {
-                                        cd.beta[r] = v;
-                                    }
-                                    cd.refresh_q_a(c);
+                                    let values: Vec<f64> = f.coef.iter().map(|&(_, v)| v).collect();
+                                    cd.set_beta(&values, c);
                                     cd.sync(pa, None);
-                                    cd.solve(f.lambda, f.lambda, pa, c, None, tol, prm.max_sweeps);
+                                    cd.solve(f.lambda, pa, c, None, tol, prm.max_sweeps);
                                     f.exhausted |= cd.sweeps_exhausted;
                                     f.coef = cd.nonzeros();
                                 }
@@ -527,12 +758,16 @@ impl Lasso {
                 report.mean_path_len += f.path_len as f64;
                 report.mean_nonzero += f.coef.len() as f64;
                 report.mean_chosen_index += f.chosen as f64;
+                report.mean_active += f.active as f64;
+                report.mean_coordinate_visits += f.work as f64;
             }
         }
         let tf = t.max(1) as f64;
         report.mean_path_len /= tf;
         report.mean_nonzero /= tf;
         report.mean_chosen_index /= tf;
+        report.mean_active /= tf;
+        report.mean_coordinate_visits /= tf;
         let dm = Datamodel::new(n, t, beta, intercept)?.with_lambdas(lambdas);
         Ok((dm, report))
     }
@@ -562,18 +797,19 @@ impl Lasso {
             path_len: 1,
             chosen: 0,
             exhausted: false,
+            active: 0,
+            work: 0,
         };
         if lambda_max <= 0.0 {
             return best;
         }
         let tol = prm.tol * rms(yf);
         cd.reset(c);
+        cd.work = 0;
         let mut best_sse: f64 = yh.iter().map(|v| v * v).sum();
-        let mut prev = lambda_max;
         for (k, &ratio) in path.iter().enumerate().skip(1) {
             let lambda = lambda_max * ratio;
-            cd.solve(lambda, prev, p, c, Some(xh), tol, prm.max_sweeps);
-            prev = lambda;
+            cd.solve(lambda, p, c, Some(xh), tol, prm.max_sweeps);
             best.path_len = k + 1;
             let sse: f64 = yh
                 .iter()
@@ -592,6 +828,8 @@ impl Lasso {
             }
         }
         best.exhausted = cd.sweeps_exhausted;
+        best.active = cd.active.len();
+        best.work = cd.work;
         best
     }
 }

@@ -105,32 +105,11 @@ pub(crate) fn centered_outputs_t(
 }
 
 /// `y += a · x`.
-#[inline]
+#[inline(always)]
 pub(crate) fn axpy(y: &mut [f64], a: f64, x: &[f64]) {
     for (yi, &xi) in y.iter_mut().zip(x) {
         *yi += a * xi;
     }
-}
-
-/// Dot product with eight independent accumulators (vectorises without fast-math).
-#[inline]
-pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0.0f64; 8];
-    let ca = a.chunks_exact(8);
-    let cb = b.chunks_exact(8);
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for k in 0..8 {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    let mut s = (acc[0] + acc[4]) + (acc[1] + acc[5]) + (acc[2] + acc[6]) + (acc[3] + acc[7]);
-    for (x, y) in ra.iter().zip(rb) {
-        s += x * y;
-    }
-    s
 }
 
 #[cfg(test)]
@@ -144,13 +123,5 @@ mod tests {
         let want = &a * &b;
         let got = par_gemm(a.as_view(), b.as_view());
         assert_eq!(got, want);
-    }
-
-    #[test]
-    fn dot_matches_naive() {
-        let a: Vec<f64> = (0..29).map(|i| i as f64 * 0.5).collect();
-        let b: Vec<f64> = (0..29).map(|i| 3.0 - i as f64).collect();
-        let naive: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-        assert!((dot(&a, &b) - naive).abs() < 1e-9);
     }
 }

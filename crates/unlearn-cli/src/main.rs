@@ -22,6 +22,8 @@ enum Command {
     Masks(commands::masks::MasksArgs),
     /// Draw a forget set (random or from given classes) and save it as an index file.
     ForgetSet(commands::forget_set::ForgetSetArgs),
+    /// The convex experiment: why matching outputs unlearns where descent on the retain set cannot.
+    Linear(commands::linear::LinearArgs),
 }
 
 fn main() {
@@ -30,6 +32,7 @@ fn main() {
         Command::Train(args) => commands::train::run(args),
         Command::Masks(args) => commands::masks::run(args),
         Command::ForgetSet(args) => commands::forget_set::run(args),
+        Command::Linear(args) => commands::linear::run(args),
     };
     if let Err(error) = result {
         // One line: the chain of causes joined, so the cause and the fix stay together.

@@ -82,7 +82,10 @@ pub fn read_cifar10_file(
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|e| DataError::io(path, "cannot read", e))?;
     if bytes.is_empty() {
-        return Err(DataError::format(path, "the file is empty; expected CIFAR-10 records"));
+        return Err(DataError::format(
+            path,
+            "the file is empty; expected CIFAR-10 records",
+        ));
     }
     let whole = bytes.len() / RECORD;
     let rest = bytes.len() % RECORD;

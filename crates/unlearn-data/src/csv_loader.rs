@@ -60,17 +60,20 @@ pub(crate) fn parse_csv(
             "the file is empty; expected a header row naming the columns",
         ));
     }
-    let label_idx = header.iter().position(|h| h == label_column).ok_or_else(|| {
-        DataError::line(
-            source,
-            1,
-            format!(
-                "no column named '{label_column}' in the header (columns: {}); \
+    let label_idx = header
+        .iter()
+        .position(|h| h == label_column)
+        .ok_or_else(|| {
+            DataError::line(
+                source,
+                1,
+                format!(
+                    "no column named '{label_column}' in the header (columns: {}); \
                  name the label column explicitly",
-                abbreviate(&header)
-            ),
-        )
-    })?;
+                    abbreviate(&header)
+                ),
+            )
+        })?;
     let dim = header.len() - 1;
 
     let mut features = Vec::new();
@@ -162,7 +165,12 @@ fn csv_error(source: &Path, e: csv::Error) -> DataError {
 /// Keeps error messages one readable line even for 3072-column headers.
 fn abbreviate(names: &[String]) -> String {
     const SHOWN: usize = 8;
-    let mut s = names.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    let mut s = names
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     if names.len() > SHOWN {
         s.push_str(&format!(", ... ({} in all)", names.len()));
     }

@@ -150,7 +150,15 @@ mod tests {
     use super::*;
 
     fn tiny() -> Dataset {
-        Dataset::new("t", vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], vec![0, 2, 1], 2, 3, None).unwrap()
+        Dataset::new(
+            "t",
+            vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            vec![0, 2, 1],
+            2,
+            3,
+            None,
+        )
+        .unwrap()
     }
 
     #[test]

@@ -84,7 +84,9 @@ pub fn sha256_file(path: impl AsRef<Path>) -> Result<String> {
 pub fn read_maybe_gz(path: impl AsRef<Path>) -> Result<Vec<u8>> {
     let path = path.as_ref();
     let raw = fs::read(path).map_err(|e| DataError::io(path, "cannot read", e))?;
-    let named_gz = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    let named_gz = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
     if named_gz || raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         flate2::read::MultiGzDecoder::new(&raw[..])

@@ -76,7 +76,8 @@ pub fn idx_files(dir: impl AsRef<Path>, partition: Partition) -> Option<(PathBuf
 /// [`idx_files`]). The data set is named after the directory.
 pub fn load_idx_dir(dir: impl AsRef<Path>, partition: Partition) -> Result<Dataset> {
     let dir = dir.as_ref();
-    let (images, labels) = idx_files(dir, partition).ok_or_else(|| missing(dir, partition, None))?;
+    let (images, labels) =
+        idx_files(dir, partition).ok_or_else(|| missing(dir, partition, None))?;
     let mut d = load_idx(images, labels)?;
     let base = dir
         .file_name()
@@ -113,8 +114,13 @@ fn missing(dir: &Path, partition: Partition, package: Option<&str>) -> DataError
              that holds the files"
         ));
     }
+    let data_set = if package.is_some() {
+        "Fashion-MNIST"
+    } else {
+        "IDX"
+    };
     DataError::Missing {
-        what: format!("IDX {partition} files"),
+        what: format!("{data_set} {partition} files"),
         hint,
     }
 }
@@ -125,7 +131,10 @@ fn be_u32(bytes: &[u8], at: usize) -> u32 {
 
 fn check_magic(path: &Path, bytes: &[u8], want: u32, header_len: usize) -> Result<()> {
     if bytes.len() < 4 {
-        return Err(DataError::format(path, "truncated header: the file is too short for IDX"));
+        return Err(DataError::format(
+            path,
+            "truncated header: the file is too short for IDX",
+        ));
     }
     let magic = be_u32(bytes, 0);
     if magic != want {
@@ -171,7 +180,10 @@ fn parse_images(path: &Path) -> Result<(usize, usize, usize, Vec<u8>)> {
     }
     let data_len = bytes.len() - 16;
     let expected = n.checked_mul(per_image).ok_or_else(|| {
-        DataError::format(path, format!("header declares an impossible {n} images of {rows}×{cols}"))
+        DataError::format(
+            path,
+            format!("header declares an impossible {n} images of {rows}×{cols}"),
+        )
     })?;
     if data_len < expected {
         let complete = data_len / per_image;

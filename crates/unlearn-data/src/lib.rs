@@ -34,6 +34,8 @@
 //! result on every platform. Every failure is a [`DataError`] whose message is
 //! one line naming the file, the line or record, and the cause.
 
+#![warn(missing_docs)]
+
 mod cifar;
 mod csv_loader;
 mod dataset;
@@ -57,11 +59,12 @@ pub use error::{DataError, Result};
 pub use fileio::{atomic_write, atomic_write_bytes, read_maybe_gz, sha256_file};
 pub use forget::ForgetSet;
 pub use idx::{
-    FASHION_MNIST_DIR, FASHION_MNIST_PACKAGE, idx_files, load_fashion_mnist, load_idx,
-    load_idx_dir,
+    FASHION_MNIST_DIR, FASHION_MNIST_PACKAGE, idx_files, load_fashion_mnist, load_idx, load_idx_dir,
 };
 pub use masks::SubsetMasks;
-pub use npy::{read_npy_f32, read_npy_i64, read_npy_u8, write_npy_f32, write_npy_i64, write_npy_u8};
+pub use npy::{
+    read_npy_f32, read_npy_i64, read_npy_u8, write_npy_f32, write_npy_i64, write_npy_u8,
+};
 pub use npy_pair::load_npy_pair;
 pub use partition::Partition;
 pub use resolve::{ACCEPTED_SPECS, resolve_dataset};

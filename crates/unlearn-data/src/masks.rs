@@ -74,7 +74,11 @@ impl SubsetMasks {
     /// # Panics
     /// If `i >= rows`.
     pub fn row(&self, i: usize) -> &[u8] {
-        assert!(i < self.rows, "mask row {i} out of range ({} rows)", self.rows);
+        assert!(
+            i < self.rows,
+            "mask row {i} out of range ({} rows)",
+            self.rows
+        );
         &self.data[i * self.n..(i + 1) * self.n]
     }
 

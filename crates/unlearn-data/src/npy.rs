@@ -94,9 +94,7 @@ pub(crate) fn read_ints(
             }
             (shape, out)
         }
-        (TypeChar::Bool, 1) if allow_bool => {
-            convert(read_all::<bool>(path, npy)?, i64::from)
-        }
+        (TypeChar::Bool, 1) if allow_bool => convert(read_all::<bool>(path, npy)?, i64::from),
         _ => {
             let wanted = if allow_bool {
                 "an integer or bool array"
@@ -116,8 +114,7 @@ pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>> {
 }
 
 pub(crate) fn parse_header<'a>(path: &Path, bytes: &'a [u8]) -> Result<NpyFile<&'a [u8]>> {
-    NpyFile::new(bytes)
-        .map_err(|e| DataError::format(path, format!("not a valid .npy file ({e})")))
+    NpyFile::new(bytes).map_err(|e| DataError::format(path, format!("not a valid .npy file ({e})")))
 }
 
 fn scalar_kind(path: &Path, npy: &NpyFile<&[u8]>) -> Result<(TypeChar, u64)> {

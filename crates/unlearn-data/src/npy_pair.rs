@@ -19,6 +19,13 @@ pub fn load_npy_pair(
     let lpath = labels_path.as_ref();
 
     let (fshape, features) = read_npy_f32(fpath)?;
+    // Checked first: with no data the shape's product is unbounded.
+    if features.is_empty() {
+        return Err(DataError::format(
+            fpath,
+            format!("features have shape {fshape:?}, which holds no data"),
+        ));
+    }
     let (n, dim, image_shape) = match fshape[..] {
         [n, d] => (n, d, None),
         [n, h, w] => (n, h * w, Some([1, h, w])),
@@ -34,7 +41,8 @@ pub fn load_npy_pair(
         }
     };
     if let Some(i) = features.iter().position(|x| !x.is_finite()) {
-        let (row, col) = if dim == 0 { (0, 0) } else { (i / dim, i % dim) };
+        // dim > 0 here: a non-finite value exists, so the rows are not empty.
+        let (row, col) = (i / dim, i % dim);
         return Err(DataError::record(
             fpath,
             "row",
@@ -68,12 +76,14 @@ pub fn load_npy_pair(
     for (i, &v) in raw.iter().enumerate() {
         let label = u32::try_from(v).map_err(|_| {
             let why = if v < 0 { "is negative" } else { "is too large" };
-            DataError::record(lpath, "element", i, format!("label {v} {why} (elements count from 0)"))
+            DataError::record(
+                lpath,
+                "element",
+                i,
+                format!("label {v} {why} (elements count from 0)"),
+            )
         })?;
         labels.push(label);
-    }
-    if labels.is_empty() {
-        return Err(DataError::format(fpath, "the data set has no rows"));
     }
     let classes = labels.iter().copied().max().map_or(0, |m| m as usize + 1);
     let name = fpath

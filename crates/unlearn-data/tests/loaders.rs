@@ -20,7 +20,12 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// Writes an npy file with numpy's default dtype for `T`.
-fn npy<T: npyz::AutoSerialize + Copy>(dir: &Path, name: &str, shape: &[u64], data: &[T]) -> PathBuf {
+fn npy<T: npyz::AutoSerialize + Copy>(
+    dir: &Path,
+    name: &str,
+    shape: &[u64],
+    data: &[T],
+) -> PathBuf {
     let p = dir.join(name);
     let mut buf = Vec::new();
     let mut w = npyz::WriteOptions::new()
@@ -73,7 +78,10 @@ fn csv_wrong_column_count_names_line() {
     let p = write(dir.path(), "bad.csv", b"a,b,label\n1,2,0\n3,1\n");
     let e = err_text(load_csv(&p, "label"));
     assert!(e.contains("bad.csv") && e.contains("line 3"), "{e}");
-    assert!(e.contains("expected 3 fields") && e.contains("found 2"), "{e}");
+    assert!(
+        e.contains("expected 3 fields") && e.contains("found 2"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -104,7 +112,10 @@ fn csv_bad_labels_are_rejected() {
     // Label beyond a requested class count.
     let p = write(dir.path(), "few.csv", b"a,label\n1,0\n1,4\n");
     let e = err_text(load_csv_with_classes(&p, "label", Some(3)));
-    assert!(e.contains("few.csv") && e.contains("data row 2") && e.contains("label 4"), "{e}");
+    assert!(
+        e.contains("few.csv") && e.contains("data row 2") && e.contains("label 4"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -113,7 +124,10 @@ fn csv_missing_label_column_and_empty_set() {
     let p = write(dir.path(), "nolabel.csv", b"a,b,target\n1,2,0\n");
     let e = err_text(load_csv(&p, "label"));
     assert!(e.contains("nolabel.csv") && e.contains("line 1"), "{e}");
-    assert!(e.contains("no column named 'label'") && e.contains("target"), "{e}");
+    assert!(
+        e.contains("no column named 'label'") && e.contains("target"),
+        "{e}"
+    );
 
     let p = write(dir.path(), "empty.csv", b"a,b,label\n");
     let e = err_text(load_csv(&p, "label"));
@@ -145,8 +159,15 @@ fn digits_has_expected_shape_and_labels() {
     assert_eq!(d.labels[0], 0);
     assert_eq!(&d.row(0)[..8], &[0.0, 0.0, 5.0, 13.0, 9.0, 1.0, 0.0, 0.0]);
     assert_eq!(d.labels[1796], 8);
-    assert_eq!(&d.row(1796)[..8], &[0.0, 0.0, 10.0, 14.0, 8.0, 1.0, 0.0, 0.0]);
-    assert!(d.features.iter().all(|&x| (0.0..=16.0).contains(&x) && x.fract() == 0.0));
+    assert_eq!(
+        &d.row(1796)[..8],
+        &[0.0, 0.0, 10.0, 14.0, 8.0, 1.0, 0.0, 0.0]
+    );
+    assert!(
+        d.features
+            .iter()
+            .all(|&x| (0.0..=16.0).contains(&x) && x.fract() == 0.0)
+    );
     assert_eq!(d.features.iter().copied().fold(0.0, f32::max), 16.0);
     // A second call gives the same data.
     assert_eq!(digits().content_hash(), d.content_hash());
@@ -205,7 +226,10 @@ fn cifar10_errors_name_file_and_record() {
     truncated.extend(&cifar_record(2, 0)[..100]);
     write(dir.path(), "data_batch_1.bin", &truncated);
     let e = err_text(load_cifar10_dir(dir.path(), Partition::Train));
-    assert!(e.contains("data_batch_1.bin") && e.contains("record 2"), "{e}");
+    assert!(
+        e.contains("data_batch_1.bin") && e.contains("record 2"),
+        "{e}"
+    );
     assert!(e.contains("truncated") && e.contains("100 of 3073"), "{e}");
 
     let mut bad_label = cifar_record(1, 0);
@@ -213,12 +237,18 @@ fn cifar10_errors_name_file_and_record() {
     bad_label.extend(cifar_record(10, 0));
     write(dir.path(), "data_batch_1.bin", &bad_label);
     let e = err_text(load_cifar10_dir(dir.path(), Partition::Train));
-    assert!(e.contains("data_batch_1.bin") && e.contains("record 3"), "{e}");
+    assert!(
+        e.contains("data_batch_1.bin") && e.contains("record 3"),
+        "{e}"
+    );
     assert!(e.contains("label 10"), "{e}");
 
     let empty = TempDir::new().unwrap();
     let e = err_text(load_cifar10_dir(empty.path(), Partition::Test));
-    assert!(e.contains("test_batch.bin") && e.contains("not found"), "{e}");
+    assert!(
+        e.contains("test_batch.bin") && e.contains("not found"),
+        "{e}"
+    );
     let e = err_text(load_cifar10_dir(empty.path(), Partition::Train));
     assert!(e.contains("data_batch_1.bin"), "{e}");
 }
@@ -244,7 +274,9 @@ fn idx_labels(labels: &[u8]) -> Vec<u8> {
 
 /// Three 2×3 images with pixel k of image i equal to 10·i + k.
 fn three_images() -> Vec<u8> {
-    let px: Vec<u8> = (0..3).flat_map(|i| (0..6).map(move |k| 10 * i + k)).collect();
+    let px: Vec<u8> = (0..3)
+        .flat_map(|i| (0..6).map(move |k| 10 * i + k))
+        .collect();
     idx_images(3, 2, 3, &px)
 }
 
@@ -267,7 +299,11 @@ fn idx_loads_plain_and_gzipped_files() {
     check_three(&load_idx(&imgs, &labs).unwrap());
 
     let imgs = write(dir.path(), "imgs-idx3-ubyte.gz", &gzip(&three_images()));
-    let labs = write(dir.path(), "labs-idx1-ubyte.gz", &gzip(&idx_labels(&[2, 0, 5])));
+    let labs = write(
+        dir.path(),
+        "labs-idx1-ubyte.gz",
+        &gzip(&idx_labels(&[2, 0, 5])),
+    );
     check_three(&load_idx(&imgs, &labs).unwrap());
 
     // Gzip detected by its magic bytes even without the .gz name.
@@ -279,9 +315,21 @@ fn idx_loads_plain_and_gzipped_files() {
 #[test]
 fn idx_directory_and_fashion_mnist_layout() {
     let dir = TempDir::new().unwrap();
-    write(dir.path(), "train-images-idx3-ubyte.gz", &gzip(&three_images()));
-    write(dir.path(), "train-labels-idx1-ubyte.gz", &gzip(&idx_labels(&[2, 0, 5])));
-    write(dir.path(), "t10k-images-idx3-ubyte", &idx_images(1, 2, 3, &[255; 6]));
+    write(
+        dir.path(),
+        "train-images-idx3-ubyte.gz",
+        &gzip(&three_images()),
+    );
+    write(
+        dir.path(),
+        "train-labels-idx1-ubyte.gz",
+        &gzip(&idx_labels(&[2, 0, 5])),
+    );
+    write(
+        dir.path(),
+        "t10k-images-idx3-ubyte",
+        &idx_images(1, 2, 3, &[255; 6]),
+    );
     write(dir.path(), "t10k-labels-idx1-ubyte", &idx_labels(&[1]));
 
     let d = load_fashion_mnist(dir.path(), Partition::Train).unwrap();
@@ -312,7 +360,10 @@ fn idx_bad_magic() {
     let labs = write(dir.path(), "labs", &idx_labels(&[2, 0, 5]));
     // Swapped arguments: each file has the other's magic.
     let e = err_text(load_idx(&labs, &imgs));
-    assert!(e.contains("labs") && e.contains("bad magic number 0x00000801"), "{e}");
+    assert!(
+        e.contains("labs") && e.contains("bad magic number 0x00000801"),
+        "{e}"
+    );
     assert!(e.contains("swapped"), "{e}");
 
     let mut junk = three_images();
@@ -406,12 +457,18 @@ fn npy_pair_errors() {
 
     let l = npy(dir.path(), "float_labels.npy", &[2], &[0f32, 1.]);
     let e = err_text(load_npy_pair(&f, &l));
-    assert!(e.contains("float_labels.npy") && e.contains("wrong dtype <f4"), "{e}");
+    assert!(
+        e.contains("float_labels.npy") && e.contains("wrong dtype <f4"),
+        "{e}"
+    );
 
     let fi = npy(dir.path(), "int_features.npy", &[2, 2], &[1i32, 2, 3, 4]);
     let l = npy(dir.path(), "y.npy", &[2], &[0i32, 1]);
     let e = err_text(load_npy_pair(&fi, &l));
-    assert!(e.contains("int_features.npy") && e.contains("wrong dtype <i4"), "{e}");
+    assert!(
+        e.contains("int_features.npy") && e.contains("wrong dtype <i4"),
+        "{e}"
+    );
 
     let l = npy(dir.path(), "neg.npy", &[2], &[0i16, -3]);
     let e = err_text(load_npy_pair(&f, &l));
@@ -422,9 +479,16 @@ fn npy_pair_errors() {
     let e = err_text(load_npy_pair(&v, &l));
     assert!(e.contains("vec.npy") && e.contains("shape [4]"), "{e}");
 
+    let none = npy::<f32>(dir.path(), "none.npy", &[0, 5], &[]);
+    let e = err_text(load_npy_pair(&none, &l));
+    assert!(e.contains("none.npy") && e.contains("no data"), "{e}");
+
     let nan = npy(dir.path(), "nan.npy", &[2, 2], &[1f32, 2., f32::NAN, 4.]);
     let e = err_text(load_npy_pair(&nan, &l));
-    assert!(e.contains("nan.npy") && e.contains("row 1") && e.contains("feature 0"), "{e}");
+    assert!(
+        e.contains("nan.npy") && e.contains("row 1") && e.contains("feature 0"),
+        "{e}"
+    );
 }
 
 // ---------------------------------------------------------------- resolve
@@ -435,7 +499,10 @@ fn resolve_dataset_accepts_each_form() {
 
     let dir = TempDir::new().unwrap();
     let csv = write(dir.path(), "t.csv", b"a,label\n1,0\n2,1\n");
-    assert_eq!(resolve_dataset(csv.to_str().unwrap()).unwrap().labels, vec![0, 1]);
+    assert_eq!(
+        resolve_dataset(csv.to_str().unwrap()).unwrap().labels,
+        vec![0, 1]
+    );
 
     let f = npy(dir.path(), "x.npy", &[1, 2], &[1f32, 2.]);
     let l = npy(dir.path(), "y.npy", &[1], &[0i64]);
@@ -449,7 +516,11 @@ fn resolve_dataset_accepts_each_form() {
 
     let idx = TempDir::new().unwrap();
     write(idx.path(), "train-images-idx3-ubyte", &three_images());
-    write(idx.path(), "train-labels-idx1-ubyte", &idx_labels(&[2, 0, 5]));
+    write(
+        idx.path(),
+        "train-labels-idx1-ubyte",
+        &idx_labels(&[2, 0, 5]),
+    );
     check_three(&resolve_dataset(idx.path().to_str().unwrap()).unwrap());
 
     // Only meaningful where the Debian package is absent, as on CI.
@@ -464,7 +535,10 @@ fn resolve_dataset_rejects_unknown_specs_listing_accepted_forms() {
     for spec in ["mnist-please", "a.txt,b.npy"] {
         let e = err_text(resolve_dataset(spec));
         assert!(e.contains(spec), "{e}");
-        assert!(e.contains("'digits'") && e.contains("FEATURES.npy,LABELS.npy"), "{e}");
+        assert!(
+            e.contains("'digits'") && e.contains("FEATURES.npy,LABELS.npy"),
+            "{e}"
+        );
     }
     let empty = TempDir::new().unwrap();
     let e = err_text(resolve_dataset(empty.path().to_str().unwrap()));

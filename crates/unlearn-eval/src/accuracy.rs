@@ -25,7 +25,7 @@ pub fn split_accuracy_per_model(
     if points == 0 || predictions.is_empty() {
         return Err(EvalError::Empty("predictions / labels".into()));
     }
-    if predictions.len() % points != 0 {
+    if !predictions.len().is_multiple_of(points) {
         return Err(EvalError::shape(
             "predictions",
             (predictions.len() / points + 1) * points,
@@ -76,7 +76,10 @@ impl SplitAccuracy {
     fn check_unit(&self, what: &str) -> Result<()> {
         for v in [self.forget, self.retain, self.validation] {
             if !(0.0..=1.0).contains(&v) {
-                return Err(EvalError::arg(what, format!("accuracy {v} is not a fraction in [0, 1]")));
+                return Err(EvalError::arg(
+                    what,
+                    format!("accuracy {v} is not a fraction in [0, 1]"),
+                ));
             }
         }
         Ok(())
@@ -115,7 +118,10 @@ mod tests {
         let labels = [0, 1, 2, 3];
         let preds = [0, 1, 0, 0, /* model 2 */ 0, 0, 2, 3];
         // split {0,1,2}: model 1 → 2/3, model 2 → 2/3 → 2/3
-        assert!(close(split_accuracy(&preds, &labels, &[0, 1, 2]).unwrap(), 2.0 / 3.0));
+        assert!(close(
+            split_accuracy(&preds, &labels, &[0, 1, 2]).unwrap(),
+            2.0 / 3.0
+        ));
         // split {3}: model 1 → 0, model 2 → 1 → 0.5
         assert!(close(split_accuracy(&preds, &labels, &[3]).unwrap(), 0.5));
         assert_eq!(

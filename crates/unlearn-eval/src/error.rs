@@ -113,7 +113,7 @@ pub(crate) fn models_of(what: &str, values: &[f32], points: usize) -> Result<usi
     if values.is_empty() {
         return Err(EvalError::Empty(format!("{what} (no models)")));
     }
-    if values.len() % points != 0 {
+    if !values.len().is_multiple_of(points) {
         let expected = (values.len() / points + 1) * points;
         return Err(EvalError::shape(what, expected, values.len()));
     }

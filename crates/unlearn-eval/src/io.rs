@@ -13,7 +13,10 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// A temporary path next to `dest`, unique within this process, ending in `suffix`
 /// (e.g. `.tmp`, or `.tmp.png` where a writer picks its format from the extension).
 pub(crate) fn temp_path_for(dest: &Path, suffix: &str) -> PathBuf {
-    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let tmp_name = format!(".{name}.{}.{n}{suffix}", std::process::id());
     match dest.parent() {
@@ -67,7 +70,10 @@ mod tests {
         atomic_write(&p, b"first").unwrap();
         atomic_write(&p, b"second").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"second");
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("out.txt")]);
         atomic_write(&dir.path().join("new/out.txt"), b"x").unwrap();
         assert_eq!(fs::read(dir.path().join("new/out.txt")).unwrap(), b"x");

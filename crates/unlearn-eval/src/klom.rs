@@ -81,7 +81,9 @@ fn kl(p: &[f64; KLOM_BINS], q: &[f64; KLOM_BINS]) -> f64 {
 /// sample sizes may differ). Both must be non-empty and NaN-free (±∞ is clipped to ±100).
 pub fn klom_point(u: &[f32], o: &[f32], direction: Direction) -> Result<f32> {
     if u.is_empty() || o.is_empty() {
-        return Err(EvalError::Empty("KLoM needs at least one margin on each side".into()));
+        return Err(EvalError::Empty(
+            "KLoM needs at least one margin on each side".into(),
+        ));
     }
     if u.iter().chain(o.iter()).any(|v| v.is_nan()) {
         return Err(EvalError::NonFinite("margins passed to KLoM (NaN)".into()));
@@ -115,7 +117,12 @@ fn klom_point_unchecked(u: &[f32], o: &[f32], direction: Direction) -> f32 {
 /// `unlearned` is `N_u × points` and `oracle` is `N_o × points`, both row-major (model-major,
 /// as returned by [`crate::margins`]); `N_u` and `N_o` are derived from the lengths and may
 /// differ. Returns one value per point. Parallel over points (rayon).
-pub fn klom(unlearned: &[f32], oracle: &[f32], points: usize, direction: Direction) -> Result<Vec<f32>> {
+pub fn klom(
+    unlearned: &[f32],
+    oracle: &[f32],
+    points: usize,
+    direction: Direction,
+) -> Result<Vec<f32>> {
     let n_u = models_of("unlearned margins", unlearned, points)?;
     let n_o = models_of("oracle margins", oracle, points)?;
     if unlearned.iter().any(|v| v.is_nan()) {
@@ -172,7 +179,12 @@ mod tests {
         assert_eq!(klom_point(&u, &u, Direction::OracleUnlearned).unwrap(), 0.0);
         // Same distribution, different sample sizes (each value duplicated).
         let o: Vec<f32> = u.iter().chain(u.iter()).copied().collect();
-        assert!(klom_point(&u, &o, Direction::UnlearnedOracle).unwrap().abs() < 1e-7);
+        assert!(
+            klom_point(&u, &o, Direction::UnlearnedOracle)
+                .unwrap()
+                .abs()
+                < 1e-7
+        );
     }
 
     #[test]
@@ -193,9 +205,15 @@ mod tests {
     #[test]
     fn degenerate_range_uses_lo_plus_one() {
         // All margins equal → hi = lo + 1; everything in bin 1 on both sides → 0.
-        assert_eq!(klom_point(&[2.0; 3], &[2.0; 5], Direction::UnlearnedOracle).unwrap(), 0.0);
+        assert_eq!(
+            klom_point(&[2.0; 3], &[2.0; 5], Direction::UnlearnedOracle).unwrap(),
+            0.0
+        );
         // Clipping makes 150 and 1e9 both 100 → identical → 0.
-        assert_eq!(klom_point(&[150.0], &[1e9], Direction::UnlearnedOracle).unwrap(), 0.0);
+        assert_eq!(
+            klom_point(&[150.0], &[1e9], Direction::UnlearnedOracle).unwrap(),
+            0.0
+        );
     }
 
     #[test]
@@ -206,8 +224,12 @@ mod tests {
         let d = klom_point(&[0.0, 0.0], &[0.0, 1000.0], Direction::UnlearnedOracle).unwrap();
         assert!(close(d, std::f32::consts::LN_2, 1e-6), "{d}");
         // −∞ is clipped to −100 as well: u = {−100, −100}, o = {−100, 100} → ln 2 again.
-        let d = klom_point(&[f32::NEG_INFINITY, -500.0], &[-100.0, 100.0], Direction::UnlearnedOracle)
-            .unwrap();
+        let d = klom_point(
+            &[f32::NEG_INFINITY, -500.0],
+            &[-100.0, 100.0],
+            Direction::UnlearnedOracle,
+        )
+        .unwrap();
         assert!(close(d, std::f32::consts::LN_2, 1e-6), "{d}");
         // Without clipping at 100, a value 99.9 vs 150 would land in different bins: with
         // clipping 150 → 100, range [0, 100], 99.9 → bin 20 and 100 → bin 20.

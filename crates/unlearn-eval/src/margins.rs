@@ -7,9 +7,18 @@
 
 use crate::error::{EvalError, Result};
 
-fn check(logits: &[f32], models: usize, points: usize, classes: usize, labels: &[u32]) -> Result<()> {
+fn check(
+    logits: &[f32],
+    models: usize,
+    points: usize,
+    classes: usize,
+    labels: &[u32],
+) -> Result<()> {
     if classes < 2 {
-        return Err(EvalError::dim("classes", format!("need at least 2, got {classes}")));
+        return Err(EvalError::dim(
+            "classes",
+            format!("need at least 2, got {classes}"),
+        ));
     }
     let expected = models
         .checked_mul(points)
@@ -107,7 +116,12 @@ pub fn confidences(
 /// are never selected unless the whole row is NaN, in which case class 0 is returned).
 ///
 /// `logits` is `models × points × classes` row-major; returns `models × points` row-major.
-pub fn predictions(logits: &[f32], models: usize, points: usize, classes: usize) -> Result<Vec<u32>> {
+pub fn predictions(
+    logits: &[f32],
+    models: usize,
+    points: usize,
+    classes: usize,
+) -> Result<Vec<u32>> {
     if classes == 0 {
         return Err(EvalError::dim("classes", "must be positive"));
     }

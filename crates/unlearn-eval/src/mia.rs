@@ -65,7 +65,9 @@ impl Logistic1d {
         let n_pos = y.iter().filter(|&&b| b).count();
         let n_neg = y.len() - n_pos;
         if n_pos == 0 || n_neg == 0 {
-            return Err(EvalError::Empty("logistic regression needs both classes".into()));
+            return Err(EvalError::Empty(
+                "logistic regression needs both classes".into(),
+            ));
         }
         let n = x.len() as f64;
         let mean = x.iter().sum::<f64>() / n;
@@ -174,7 +176,11 @@ pub fn mia_efficacy(
     forget: &[usize],
 ) -> Result<MiaResult> {
     let models = models_of("confidences", confidences, points)?;
-    for (name, idx) in [("retain", retain), ("validation", validation), ("forget", forget)] {
+    for (name, idx) in [
+        ("retain", retain),
+        ("validation", validation),
+        ("forget", forget),
+    ] {
         if idx.is_empty() {
             return Err(EvalError::Empty(format!("{name} split for MIA")));
         }
@@ -195,10 +201,19 @@ pub fn mia_efficacy(
                 .map(|&i| f64::from(row[i]))
                 .collect();
             let fit = Logistic1d::fit(&x, &y, MIA_RIDGE)?;
-            let non_members = forget.iter().filter(|&&i| !fit.predict(f64::from(row[i]))).count();
-            let tpr = retain.iter().filter(|&&i| fit.predict(f64::from(row[i]))).count() as f64
+            let non_members = forget
+                .iter()
+                .filter(|&&i| !fit.predict(f64::from(row[i])))
+                .count();
+            let tpr = retain
+                .iter()
+                .filter(|&&i| fit.predict(f64::from(row[i])))
+                .count() as f64
                 / retain.len() as f64;
-            let tnr = validation.iter().filter(|&&i| !fit.predict(f64::from(row[i]))).count() as f64
+            let tnr = validation
+                .iter()
+                .filter(|&&i| !fit.predict(f64::from(row[i])))
+                .count() as f64
                 / validation.len() as f64;
             Ok((non_members as f64 / forget.len() as f64, 0.5 * (tpr + tnr)))
         })

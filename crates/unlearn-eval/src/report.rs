@@ -76,18 +76,19 @@ impl EvalTable {
         floor: Option<&SplitSummary>,
     ) -> EvalTable {
         let delta = accuracy_delta(oracle_accuracy, method_accuracy);
-        let row = |split: &str, s: &Summary, acc: f64, d: f64, mia: Option<f64>, fl: Option<&Summary>| {
-            EvalRow {
-                split: split.to_string(),
-                klom_p95: s.p95,
-                klom_p99: s.p99,
-                klom_mean: s.mean,
-                accuracy: acc,
-                delta_accuracy: d,
-                mia_efficacy: mia,
-                floor_p95: fl.map(|f| f.p95),
-            }
-        };
+        let row =
+            |split: &str, s: &Summary, acc: f64, d: f64, mia: Option<f64>, fl: Option<&Summary>| {
+                EvalRow {
+                    split: split.to_string(),
+                    klom_p95: s.p95,
+                    klom_p99: s.p99,
+                    klom_mean: s.mean,
+                    accuracy: acc,
+                    delta_accuracy: d,
+                    mia_efficacy: mia,
+                    floor_p95: fl.map(|f| f.p95),
+                }
+            };
         EvalTable {
             rows: vec![
                 row(
@@ -160,7 +161,14 @@ impl EvalTable {
         let cells = self.cells();
         let width = |s: &str| s.chars().count();
         let widths: Vec<usize> = (0..headers.len())
-            .map(|c| cells.iter().map(|r| width(&r[c])).chain([width(headers[c])]).max().unwrap_or(0))
+            .map(|c| {
+                cells
+                    .iter()
+                    .map(|r| width(&r[c]))
+                    .chain([width(headers[c])])
+                    .max()
+                    .unwrap_or(0)
+            })
             .collect();
         let line = |row: &[String]| -> String {
             let parts: Vec<String> = row
@@ -168,7 +176,11 @@ impl EvalTable {
                 .enumerate()
                 .map(|(c, s)| {
                     let pad = " ".repeat(widths[c] - width(s));
-                    if c == 0 { format!("{s}{pad}") } else { format!("{pad}{s}") }
+                    if c == 0 {
+                        format!("{s}{pad}")
+                    } else {
+                        format!("{pad}{s}")
+                    }
                 })
                 .collect();
             parts.join("  ").trim_end().to_string()
@@ -190,7 +202,9 @@ impl EvalTable {
     pub fn to_markdown(&self) -> String {
         let headers = self.headers();
         let mut out = format!("| {} |\n", headers.join(" | "));
-        let align: Vec<&str> = (0..headers.len()).map(|c| if c == 0 { ":---" } else { "---:" }).collect();
+        let align: Vec<&str> = (0..headers.len())
+            .map(|c| if c == 0 { ":---" } else { "---:" })
+            .collect();
         out.push_str(&format!("| {} |\n", align.join(" | ")));
         for r in self.cells() {
             out.push_str(&format!("| {} |\n", r.join(" | ")));
@@ -271,7 +285,13 @@ mod tests {
             retain: 1.0,
             validation: 0.875,
         };
-        EvalTable::new(&klom, &method, &oracle, Some(0.125), with_floor.then_some(&floor))
+        EvalTable::new(
+            &klom,
+            &method,
+            &oracle,
+            Some(0.125),
+            with_floor.then_some(&floor),
+        )
     }
 
     #[test]
@@ -288,7 +308,9 @@ mod tests {
             ]
         );
         let csv = table(true).to_csv();
-        assert!(csv.starts_with("split,klom_p95,klom_p99,klom_mean,accuracy,delta_accuracy,mia_efficacy,floor_p95\n"));
+        assert!(csv.starts_with(
+            "split,klom_p95,klom_p99,klom_mean,accuracy,delta_accuracy,mia_efficacy,floor_p95\n"
+        ));
         assert!(csv.contains("\nretain,0.32,0.5,0.1,1,0,,0.25\n"));
     }
 
@@ -300,9 +322,18 @@ mod tests {
             lines[0],
             "| Split | P95 KLoM | P99 KLoM | Mean KLoM | Acc | ΔAcc (oracle−method) | MIA eff. | Floor P95 |"
         );
-        assert_eq!(lines[1], "| :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-        assert_eq!(lines[2], "| forget | 9.260 | 10.500 | 4.250 | 1.0000 | -0.2500 | 0.1250 | 0.500 |");
-        assert_eq!(lines[3], "| retain | 0.320 | 0.500 | 0.100 | 1.0000 | +0.0000 |  | 0.250 |");
+        assert_eq!(
+            lines[1],
+            "| :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        );
+        assert_eq!(
+            lines[2],
+            "| forget | 9.260 | 10.500 | 4.250 | 1.0000 | -0.2500 | 0.1250 | 0.500 |"
+        );
+        assert_eq!(
+            lines[3],
+            "| retain | 0.320 | 0.500 | 0.100 | 1.0000 | +0.0000 |  | 0.250 |"
+        );
         assert_eq!(lines.len(), 5);
 
         let text = table(false).to_text();
@@ -311,7 +342,10 @@ mod tests {
         assert!(lines[0].starts_with("Split       P95 KLoM"));
         assert!(lines[1].chars().all(|c| c == '-'));
         // Right-aligned numbers: the P95 column ends at the same character offset in each row.
-        let end_of = |l: &str, pat: &str| l.find(pat).map(|i| l[..i].chars().count() + pat.chars().count());
+        let end_of = |l: &str, pat: &str| {
+            l.find(pat)
+                .map(|i| l[..i].chars().count() + pat.chars().count())
+        };
         assert_eq!(end_of(lines[0], "P95 KLoM"), end_of(lines[2], "9.260"));
         assert_eq!(end_of(lines[0], "P95 KLoM"), end_of(lines[3], "0.320"));
         assert!(lines[2].ends_with("0.1250"));
@@ -325,7 +359,10 @@ mod tests {
         t.write_csv(&dir.path().join("t.csv")).unwrap();
         t.write_markdown(&dir.path().join("t.md")).unwrap();
         t.write_text(&dir.path().join("t.txt")).unwrap();
-        assert_eq!(std::fs::read_to_string(dir.path().join("t.csv")).unwrap(), t.to_csv());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("t.csv")).unwrap(),
+            t.to_csv()
+        );
         let back: EvalTable = serde_json::from_str(&t.to_json().unwrap()).unwrap();
         assert_eq!(back, t);
     }

@@ -8,7 +8,11 @@ use crate::error::{EvalError, Result, check_indices};
 /// numpy's `_lerp`: `a + t·(b − a)`, evaluated from the `b` side when `t ≥ 0.5` for accuracy.
 fn lerp(a: f64, b: f64, t: f64) -> f64 {
     let diff = b - a;
-    if t >= 0.5 { b - diff * (1.0 - t) } else { a + diff * t }
+    if t >= 0.5 {
+        b - diff * (1.0 - t)
+    } else {
+        a + diff * t
+    }
 }
 
 /// Percentile `q ∈ [0, 100]` of `values`, as numpy's default (`method="linear"`): with the
@@ -33,7 +37,10 @@ fn sorted_checked(values: &[f32], what: &str) -> Result<Vec<f64>> {
 
 fn percentile_sorted(sorted: &[f64], q: f64) -> Result<f64> {
     if !(0.0..=100.0).contains(&q) {
-        return Err(EvalError::arg("q", format!("percentile must be in [0, 100], got {q}")));
+        return Err(EvalError::arg(
+            "q",
+            format!("percentile must be in [0, 100], got {q}"),
+        ));
     }
     let n = sorted.len();
     let h = (n - 1) as f64 * (q / 100.0);

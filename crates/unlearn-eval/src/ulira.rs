@@ -109,7 +109,12 @@ impl Gauss {
 ///
 /// `unlearned` is `N_u × points`, `oracle` is `N_o × points` (row-major, model-major margins);
 /// `forget` lists the forget points' indices into `points`.
-pub fn ulira(unlearned: &[f32], oracle: &[f32], points: usize, forget: &[usize]) -> Result<UliraResult> {
+pub fn ulira(
+    unlearned: &[f32],
+    oracle: &[f32],
+    points: usize,
+    forget: &[usize],
+) -> Result<UliraResult> {
     let n_u = models_of("unlearned margins", unlearned, points)?;
     let n_o = models_of("oracle margins", oracle, points)?;
     if n_u < 2 || n_o < 2 {
@@ -123,7 +128,9 @@ pub fn ulira(unlearned: &[f32], oracle: &[f32], points: usize, forget: &[usize])
     }
     check_indices("forget indices", forget, points)?;
     if unlearned.iter().chain(oracle.iter()).any(|v| v.is_nan()) {
-        return Err(EvalError::NonFinite("margins passed to U-LiRA (NaN)".into()));
+        return Err(EvalError::NonFinite(
+            "margins passed to U-LiRA (NaN)".into(),
+        ));
     }
     let clip = |v: f32| f64::from(v.clamp(-100.0, 100.0));
     let mut pos = Vec::with_capacity(forget.len() * n_u);
@@ -196,13 +203,13 @@ mod tests {
     #[test]
     fn identical_gaussians_give_half() {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
-        let points = 40;
+        let points = 100;
         let u = sample(&mut rng, 16, points, 0.0, 1.0);
         let o = sample(&mut rng, 16, points, 0.0, 1.0);
         let forget: Vec<usize> = (0..points).collect();
         let r = ulira(&u, &o, points, &forget).unwrap();
-        assert!((r.auc - 0.5).abs() < 0.06, "{r:?}");
-        assert!((r.accuracy - 0.5).abs() < 0.08, "{r:?}");
+        assert!((r.auc - 0.5).abs() < 0.05, "{r:?}");
+        assert!((r.accuracy - 0.5).abs() < 0.05, "{r:?}");
         assert_eq!(r.n_unlearned, 16 * points);
     }
 

@@ -35,7 +35,7 @@ pub struct ConvexParams {
 
 impl Default for ConvexParams {
     fn default() -> Self {
-        Self { n: 100, dim: 400, forget: 5, lambda: 1e-2, steps: 200, ascent_weight: 0.1, noise: 0.1, seed: 0 }
+        Self { n: 100, dim: 400, forget: 5, lambda: 1e-2, steps: 200, ascent_weight: 0.01, noise: 0.1, seed: 0 }
     }
 }
 
@@ -221,7 +221,7 @@ mod tests {
     use super::*;
 
     fn small() -> ConvexParams {
-        ConvexParams { n: 30, dim: 90, forget: 3, lambda: 1e-2, steps: 100, ascent_weight: 0.1, noise: 0.1, seed: 7 }
+        ConvexParams { n: 30, dim: 90, forget: 3, lambda: 1e-2, steps: 100, ascent_weight: 0.01, noise: 0.1, seed: 7 }
     }
 
     #[test]
