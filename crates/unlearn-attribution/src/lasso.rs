@@ -257,6 +257,7 @@ impl Problem {
 }
 
 const NONE: u32 = u32::MAX;
+const PRESCAN: bool = false;
 
 /// Per-thread coordinate descent state for one target at a time.
 ///
@@ -281,6 +282,8 @@ struct Cd {
     /// Held-out predictions (centred), current as of the last `sync`.
     pred: Vec<f64>,
     rowbuf: Vec<Gv>,
+    /// Points waiting to join the active set.
+    pending: Vec<usize>,
     sweeps_exhausted: bool,
     /// Coordinate updates visited, for the report.
     work: u64,
@@ -301,6 +304,7 @@ impl Cd {
             q_full: vec![0.0; n],
             pred: vec![0.0; h],
             rowbuf: vec![0.0; n],
+            pending: Vec::new(),
             sweeps_exhausted: false,
             work: 0,
         }
@@ -321,42 +325,65 @@ impl Cd {
         self.sweeps_exhausted = false;
     }
 
-    fn grow(&mut self, n: usize) {
-        let new_cap = (self.cap * 2).max(64).min(n);
+    /// Makes room for `k` active points in the compact Gram.
+    fn reserve(&mut self, k: usize, n: usize) {
+        if k <= self.cap {
+            return;
+        }
+        let mut new_cap = self.cap.max(32);
+        while new_cap < k {
+            new_cap *= 2;
+        }
+        let new_cap = new_cap.min(n).max(k);
         let mut g = vec![0.0; new_cap * new_cap];
-        let k = self.active.len();
-        for r in 0..k {
-            g[r * new_cap..r * new_cap + k]
-                .copy_from_slice(&self.gaa[r * self.cap..r * self.cap + k]);
+        let old = self.active.len();
+        for r in 0..old {
+            g[r * new_cap..r * new_cap + old]
+                .copy_from_slice(&self.gaa[r * self.cap..r * self.cap + old]);
         }
         self.gaa = g;
         self.cap = new_cap;
     }
 
-    /// Adds point `j` to the active set (at the end, so β_j = 0 outside the prefix).
+    /// Adds the points `self.pending` to the active set, at the end (β = 0, outside the
+    /// prefix). The new rows are gathered from `G` once each; the new columns of the old rows
+    /// are then written row by row (contiguous within each row).
     #[inline(always)]
-    fn add(&mut self, j: usize, p: &Problem, c: &[f64]) {
-        debug_assert_eq!(self.pos[j], NONE);
+    fn add_pending(&mut self, p: &Problem, c: &[f64]) {
+        let s = self.pending.len();
+        if s == 0 {
+            return;
+        }
         let k = self.active.len();
-        if k == self.cap {
-            self.grow(p.n);
-        }
+        let total = k + s;
+        self.reserve(total, p.n);
         let cap = self.cap;
-        // stream the row once, then gather from L1
-        self.rowbuf.copy_from_slice(p.row(j));
-        for (l, &a) in self.active.iter().enumerate() {
-            let v = self.rowbuf[a];
-            self.gaa[k * cap + l] = v;
-            self.gaa[l * cap + k] = v;
+        for (i, &j) in self.pending.iter().enumerate() {
+            debug_assert_eq!(self.pos[j], NONE);
+            self.active.push(j);
+            self.pos[j] = (k + i) as u32;
         }
-        self.gaa[k * cap + k] = self.rowbuf[j];
+        for r in k..total {
+            // stream the row once, then gather from L1
+            self.rowbuf.copy_from_slice(p.row(self.active[r]));
+            let row = &mut self.gaa[r * cap..r * cap + total];
+            for (g, &a) in row.iter_mut().zip(&self.active) {
+                *g = self.rowbuf[a];
+            }
+        }
+        for l in 0..k {
+            for r in k..total {
+                self.gaa[l * cap + r] = self.gaa[r * cap + l];
+            }
+        }
         let nz = self.nz;
-        let q = c[j] - dot_w(&self.gaa[k * cap..k * cap + nz], &self.beta[..nz]);
-        self.active.push(j);
-        self.pos[j] = k as u32;
-        self.beta.push(0.0);
-        self.snap.push(0.0);
-        self.q_a.push(q);
+        for r in k..total {
+            let q = c[self.active[r]] - dot_w(&self.gaa[r * cap..r * cap + nz], &self.beta[..nz]);
+            self.beta.push(0.0);
+            self.snap.push(0.0);
+            self.q_a.push(q);
+        }
+        self.pending.clear();
     }
 
     /// Sets β on the whole active set (warm start) and recomputes every gradient.
@@ -577,7 +604,7 @@ impl Cd {
         // `q_full` is current (the previous λ ended with a sync): admit the points that already
         // violate the KKT conditions at this λ before the first sweep.
         let kkt = lambda * (1.0 + 1e-9);
-        self.admit_violators(kkt, p, c);
+        if PRESCAN { self.admit_violators(kkt, p, c); }
         loop {
             self.sweep(lambda, tol_abs, max_sweeps, c);
             self.sync(p, x_ho);
@@ -590,13 +617,15 @@ impl Cd {
     /// Adds every point outside the active set with `|q_j| > threshold`; returns how many.
     #[inline(always)]
     fn admit_violators(&mut self, threshold: f64, p: &Problem, c: &[f64]) -> usize {
-        let before = self.active.len();
+        self.pending.clear();
         for j in 0..p.n {
             if self.pos[j] == NONE && p.diag[j] > DIAG_EPS && self.q_full[j].abs() > threshold {
-                self.add(j, p, c);
+                self.pending.push(j);
             }
         }
-        self.active.len() - before
+        let s = self.pending.len();
+        self.add_pending(p, c);
+        s
     }
 
     fn nonzeros(&self) -> Vec<(u32, f64)> {
@@ -714,9 +743,9 @@ impl Lasso {
                                     let c = ca.column(tb);
                                     let c = c.as_slice();
                                     cd.reset(c);
-                                    for &(j, _) in &f.coef {
-                                        cd.add(j as usize, pa, c);
-                                    }
+                                    cd.pending.clear();
+                                    cd.pending.extend(f.coef.iter().map(|&(j, _)| j as usize));
+                                    cd.add_pending(pa, c);
                                     let values: Vec<f64> = f.coef.iter().map(|&(_, v)| v).collect();
                                     cd.set_beta(&values, c);
                                     cd.sync(pa, None);

@@ -22,6 +22,8 @@ enum Command {
     Masks(commands::masks::MasksArgs),
     /// Draw a forget set (random or from given classes) and save it as an index file.
     ForgetSet(commands::forget_set::ForgetSetArgs),
+    /// Score unlearned models against retrained oracles: KLoM, accuracy gaps, membership inference.
+    Eval(commands::eval::EvalArgs),
     /// The convex experiment: why matching outputs unlearns where descent on the retain set cannot.
     Linear(commands::linear::LinearArgs),
 }
@@ -33,6 +35,7 @@ fn main() {
         Command::Masks(args) => commands::masks::run(args),
         Command::ForgetSet(args) => commands::forget_set::run(args),
         Command::Linear(args) => commands::linear::run(args),
+        Command::Eval(args) => commands::eval::run(args),
     };
     if let Err(error) = result {
         // One line: the chain of causes joined, so the cause and the fix stay together.

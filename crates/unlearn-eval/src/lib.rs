@@ -8,6 +8,7 @@
 
 mod accuracy;
 mod error;
+mod evaluate;
 mod io;
 mod klom;
 mod margins;
@@ -19,6 +20,7 @@ mod ulira;
 
 pub use accuracy::{SplitAccuracy, accuracy_delta, split_accuracy, split_accuracy_per_model, tow};
 pub use error::{EvalError, Result};
+pub use evaluate::{EvalPoints, Evaluation, LogitsView, evaluate};
 pub use io::atomic_write;
 pub use klom::{Direction, KLOM_BINS, KLOM_CLIP, KLOM_EPS, klom, klom_point, retrain_noise_floor};
 pub use margins::{confidences, margins, predictions};

@@ -66,6 +66,9 @@ pub struct Manifest {
     pub config_hash: String,
     /// True once every model and the assembled logits are written.
     pub complete: bool,
+    /// For zoos made by an unlearning method: the method, its settings and its cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unlearning: Option<serde_json::Value>,
 }
 
 impl Manifest {
@@ -74,7 +77,7 @@ impl Manifest {
         let key = serde_json::json!({
             "format": self.format, "kind": self.kind, "recipe": self.recipe, "dataset": self.dataset,
             "forget_set": self.forget_set.as_ref().map(|f| &f.sha256),
-            "masks": self.masks.as_ref().map(|m| &m.sha256), "seeds": self.seeds,
+            "masks": self.masks.as_ref().map(|m| &m.sha256), "seeds": self.seeds, "unlearning": self.unlearning,
         });
         hex::encode(Sha256::digest(key.to_string().as_bytes()))[..16].to_string()
     }

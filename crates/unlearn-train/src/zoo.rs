@@ -130,6 +130,7 @@ pub fn train_zoo(
         examples_per_model: (per_model * spec.recipe.epochs) as u64,
         config_hash: String::new(),
         complete: false,
+        unlearning: None,
     };
     manifest.config_hash = manifest.compute_hash();
     prepare_dir(out, &manifest)?;

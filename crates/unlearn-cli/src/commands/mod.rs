@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod eval;
 pub mod forget_set;
 pub mod linear;
 pub mod masks;

@@ -1,0 +1,110 @@
+//! `unlearn eval`: score unlearned models against oracles.
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use std::path::{Path, PathBuf};
+use unlearn_data::ForgetSet;
+use unlearn_eval::{Direction, EvalPoints, LogitsView, evaluate, plot_klom_histograms};
+use unlearn_train::Zoo;
+
+/// Compare the unlearned models' outputs with retrained oracles: per-point KLoM (P95 / P99 /
+/// mean on forget, retain and validation), accuracies and their gap to the oracles, MIA
+/// efficacy and a U-LiRA attack. Writes eval.csv, eval.md, eval.json and klom_hist.png/.svg.
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Zoo of unlearned models (from `unlearn forget`, or originals from `unlearn train` to see
+    /// what doing nothing scores).
+    #[arg(long)]
+    pub unlearned: PathBuf,
+    /// Zoo of oracles: models retrained without the forget set (`unlearn train --forget-set`).
+    #[arg(long)]
+    pub oracles: PathBuf,
+    /// A second, disjoint zoo of oracles: scored against --oracles it gives the retrain noise floor.
+    #[arg(long)]
+    pub floor_oracles: Option<PathBuf>,
+    /// The forget set the oracles were trained without.
+    #[arg(long)]
+    pub forget_set: PathBuf,
+    /// Use D_KL(oracle ‖ unlearned) instead of the default D_KL(unlearned ‖ oracle).
+    #[arg(long)]
+    pub reverse: bool,
+    /// Output directory.
+    #[arg(long, default_value = "runs/eval")]
+    pub out: PathBuf,
+}
+
+fn view(zoo: &Zoo) -> LogitsView<'_> {
+    LogitsView { logits: &zoo.logits, models: zoo.models, points: zoo.points, classes: zoo.classes }
+}
+
+/// Checks that two zoos were made from the same data and split.
+pub fn same_data(a: &Zoo, b: &Zoo) -> Result<()> {
+    let (x, y) = (&a.manifest.dataset, &b.manifest.dataset);
+    if x.hash != y.hash || x.n_train != y.n_train || x.n_val != y.n_val || x.split_seed != y.split_seed {
+        bail!(
+            "{} and {} were made from different data or splits ({} / {} train points, dataset {} / {}); train both with the same --dataset, --val-fraction and --split-seed",
+            a.dir.display(),
+            b.dir.display(),
+            x.n_train,
+            y.n_train,
+            &x.hash[..12.min(x.hash.len())],
+            &y.hash[..12.min(y.hash.len())]
+        );
+    }
+    Ok(())
+}
+
+/// Checks that an oracle zoo was trained without this forget set.
+pub fn oracles_match(oracles: &Zoo, forget_path: &Path) -> Result<()> {
+    let sha = unlearn_data::sha256_file(forget_path)?;
+    match &oracles.manifest.forget_set {
+        Some(f) if f.sha256 == sha => Ok(()),
+        Some(f) => bail!(
+            "{} were trained without the forget set {} (a different file from {}); evaluate against oracles of the same forget set",
+            oracles.dir.display(),
+            f.path,
+            forget_path.display()
+        ),
+        None => bail!("{} is not an oracle zoo (trained on the full set); train oracles with `unlearn train --forget-set`", oracles.dir.display()),
+    }
+}
+
+pub fn run(args: EvalArgs) -> Result<()> {
+    let unlearned = Zoo::load(&args.unlearned).with_context(|| "loading --unlearned")?;
+    let oracles = Zoo::load(&args.oracles).with_context(|| "loading --oracles")?;
+    same_data(&unlearned, &oracles)?;
+    oracles_match(&oracles, &args.forget_set)?;
+    let floor = match &args.floor_oracles {
+        Some(dir) => {
+            let z = Zoo::load(dir).with_context(|| "loading --floor-oracles")?;
+            same_data(&z, &oracles)?;
+            oracles_match(&z, &args.forget_set)?;
+            if z.manifest.seeds.iter().any(|s| oracles.manifest.seeds.contains(s)) {
+                bail!("--floor-oracles share seeds with --oracles; train them with a disjoint --first-seed");
+            }
+            Some(z)
+        }
+        None => None,
+    };
+    let n_train = oracles.manifest.dataset.n_train;
+    let forget = ForgetSet::load(&args.forget_set, n_train)?;
+    let direction = if args.reverse { Direction::OracleUnlearned } else { Direction::UnlearnedOracle };
+    let points = EvalPoints { labels: &oracles.labels, n_train, forget: &forget.indices };
+    let result = evaluate(view(&unlearned), view(&oracles), floor.as_ref().map(view), &points, direction)?;
+    println!("{}", result.table.to_text());
+    println!(
+        "ToW {:.4}   U-LiRA AUC on the forget set {:.3} (0.5 = indistinguishable from retraining)   {} unlearned vs {} oracle models",
+        result.tow, result.ulira_auc, unlearned.models, oracles.models
+    );
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    result.table.write_csv(&args.out.join("eval.csv"))?;
+    result.table.write_markdown(&args.out.join("eval.md"))?;
+    let json = serde_json::to_string_pretty(&result)?;
+    unlearn_data::atomic_write_bytes(args.out.join("eval.json"), json.as_bytes())?;
+    let (retain, validation) = points.splits();
+    let pick = |idx: &[usize]| idx.iter().map(|&i| result.klom[i]).collect::<Vec<f32>>();
+    let (f, r, v) = (pick(&forget.indices), pick(&retain), pick(&validation));
+    let files = plot_klom_histograms(&args.out.join("klom_hist"), &[("forget", &f), ("retain", &r), ("validation", &v)])?;
+    println!("wrote eval.csv, eval.md, eval.json, {} and {} in {}", files.png.display(), files.svg.display(), args.out.display());
+    Ok(())
+}
