@@ -13,9 +13,7 @@ use std::time::Instant;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
-use unlearn_attribution::{
-    DiffOfMeans, Estimator, LassoParams, Masks, Outputs, RidgeParams, lds,
-};
+use unlearn_attribution::{DiffOfMeans, Estimator, LassoParams, Masks, Outputs, RidgeParams, lds};
 
 struct Data {
     masks: Vec<u8>,
@@ -151,7 +149,11 @@ fn main() {
     }
     if which.contains("lasso") {
         for &refit in &refits {
-            let lasso = LassoParams::default().refit(refit).tol(tol).check().unwrap();
+            let lasso = LassoParams::default()
+                .refit(refit)
+                .tol(tol)
+                .check()
+                .unwrap();
             let s = Instant::now();
             let (dm, report) = lasso.fit_with_report(&masks, &outputs).unwrap();
             let t_fit = s.elapsed().as_secs_f64();

@@ -23,12 +23,7 @@ pub struct Datamodel {
 
 impl Datamodel {
     /// Builds a datamodel from a row-major `points × targets` β and a per-target intercept.
-    pub fn new(
-        points: usize,
-        targets: usize,
-        beta: Vec<f32>,
-        intercept: Vec<f32>,
-    ) -> Result<Self> {
+    pub fn new(points: usize, targets: usize, beta: Vec<f32>, intercept: Vec<f32>) -> Result<Self> {
         if points.checked_mul(targets) != Some(beta.len()) {
             return Err(AttributionError::BufferLength {
                 what: "beta",
@@ -143,11 +138,13 @@ pub(crate) fn par_gemm_into<T: RealField + Copy>(
         return;
     }
     let w = column_block(p, 4);
-    out.par_chunks_mut(m * w).enumerate().for_each(|(ci, chunk)| {
-        let cols = chunk.len() / m;
-        let mut o = DMatrixViewMut::from_slice(chunk, m, cols);
-        o.gemm(T::one(), &a, &b.columns(ci * w, cols), T::zero());
-    });
+    out.par_chunks_mut(m * w)
+        .enumerate()
+        .for_each(|(ci, chunk)| {
+            let cols = chunk.len() / m;
+            let mut o = DMatrixViewMut::from_slice(chunk, m, cols);
+            o.gemm(T::one(), &a, &b.columns(ci * w, cols), T::zero());
+        });
 }
 
 /// How a regularisation strength was chosen on held-out models.
@@ -241,13 +238,11 @@ impl PreparedFit {
             return out;
         }
         let chunk = t.div_ceil(rayon::current_num_threads().max(1)).max(1024);
-        out.par_chunks_mut(chunk)
-            .enumerate()
-            .for_each(|(ci, o)| {
-                let y = self.yc_t.rows(ci * chunk, o.len());
-                let r = y * v;
-                o.copy_from_slice(r.as_slice());
-            });
+        out.par_chunks_mut(chunk).enumerate().for_each(|(ci, o)| {
+            let y = self.yc_t.rows(ci * chunk, o.len());
+            let r = y * v;
+            o.copy_from_slice(r.as_slice());
+        });
         out
     }
 

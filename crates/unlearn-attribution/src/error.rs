@@ -24,12 +24,18 @@ pub enum AttributionError {
     },
     /// A mask entry is neither 0 nor 1.
     #[error("mask value {value} at model {model}, point {point} is not 0 or 1")]
-    InvalidMaskValue { model: usize, point: usize, value: u8 },
+    InvalidMaskValue {
+        model: usize,
+        point: usize,
+        value: u8,
+    },
     /// An output is NaN or infinite.
     #[error("output at model {model}, target {target} is not finite")]
     NonFiniteOutput { model: usize, target: usize },
     /// A train point is in every subset or in none, so its effect cannot be estimated.
-    #[error("train point {point} is in {count} of {models} subsets; it must be in at least one and out of at least one")]
+    #[error(
+        "train point {point} is in {count} of {models} subsets; it must be in at least one and out of at least one"
+    )]
     DegeneratePoint {
         point: usize,
         count: usize,

@@ -121,7 +121,11 @@ pub fn lds_from_predictions(predicted: &Outputs<'_>, actual: &Outputs<'_>) -> Re
             pearson(&average_ranks(&p), &average_ranks(&a))
         })
         .collect();
-    let defined: Vec<f64> = per_target.iter().copied().filter(|v| v.is_finite()).collect();
+    let defined: Vec<f64> = per_target
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
     let mean = if defined.is_empty() {
         f64::NAN
     } else {

@@ -249,10 +249,11 @@ impl Ridge {
         debug_assert_eq!(r, q.ncols());
         let denom = (held.len() * t).max(1) as f64;
         let held_out_mse: Vec<f64> = sse.iter().map(|s| s / denom).collect();
-        let chosen = held_out_mse
-            .iter()
-            .enumerate()
-            .fold(0, |best, (i, &v)| if v < held_out_mse[best] { i } else { best });
+        let chosen =
+            held_out_mse.iter().enumerate().fold(
+                0,
+                |best, (i, &v)| if v < held_out_mse[best] { i } else { best },
+            );
         Ok(LambdaSelection {
             lambdas: p.lambdas.clone(),
             held_out_mse,
@@ -275,9 +276,9 @@ fn ridge_weights(x: &DMatrix<f64>, lambda: f64) -> Result<DMatrix<f64>> {
     for i in 0..a.nrows() {
         a[(i, i)] += lambda;
     }
-    let chol = a
-        .cholesky()
-        .ok_or_else(|| AttributionError::Numerical("ridge system is not positive definite".into()))?;
+    let chol = a.cholesky().ok_or_else(|| {
+        AttributionError::Numerical("ridge system is not positive definite".into())
+    })?;
     let cols = rhs.ncols();
     let rows = rhs.nrows();
     let mut sol = rhs;

@@ -31,7 +31,10 @@ fn diff_of_means_hand_example() {
     }
     // intercept = ȳ − Σ μ_i β_i, ȳ = (3.75, 2.25), μ = (0.5, 0.5, 0.75).
     let icpt = dm.intercept();
-    assert!((icpt[0] - 6.0).abs() < 1e-6 && (icpt[1] - 2.0).abs() < 1e-6, "{icpt:?}");
+    assert!(
+        (icpt[0] - 6.0).abs() < 1e-6 && (icpt[1] - 2.0).abs() < 1e-6,
+        "{icpt:?}"
+    );
     let rows = DiffOfMeans.fit_rows_sum(&m, &o, &[0, 2]).unwrap();
     assert!((rows[0] as f64 + 2.5 + 1.0 / 3.0).abs() < 1e-6);
     assert!((rows[1] as f64 + 3.5 - 5.0 / 3.0).abs() < 1e-6);
@@ -47,11 +50,15 @@ fn diff_of_means_recovers_linear_truth() {
     // Allow 5 sd per entry (180 entries; a miss is a ~1e-4 event overall).
     let t = s.targets;
     for tt in 0..t {
-        let ys: Vec<f64> = (0..s.models).map(|k| s.outputs[k * t + tt] as f64).collect();
+        let ys: Vec<f64> = (0..s.models)
+            .map(|k| s.outputs[k * t + tt] as f64)
+            .collect();
         let mean = ys.iter().sum::<f64>() / ys.len() as f64;
         let var = ys.iter().map(|y| (y - mean).powi(2)).sum::<f64>() / ys.len() as f64;
         for i in 0..s.points {
-            let c = (0..s.models).filter(|&k| s.masks[k * s.points + i] == 1).count() as f64;
+            let c = (0..s.models)
+                .filter(|&k| s.masks[k * s.points + i] == 1)
+                .count() as f64;
             let sd = (var * (1.0 / c + 1.0 / (s.models as f64 - c))).sqrt();
             let err = (dm.beta()[i * t + tt] as f64 - s.beta[i * t + tt]).abs();
             assert!(err <= 5.0 * sd, "point {i} target {tt}: err {err}, sd {sd}");
@@ -103,7 +110,10 @@ fn ridge_fixed_lambda_matches_naive_solve_primal_and_dual() {
         let dm = ridge.fit(&m, &o).unwrap();
         let (beta, icpt) = naive_ridge(&s, lambda);
         let scale = beta.iter().fold(0.0f64, |a, b| a.max(b.abs()));
-        assert!(max_abs_err(dm.beta(), &beta) <= 1e-4 * scale, "M={mm} n={n}");
+        assert!(
+            max_abs_err(dm.beta(), &beta) <= 1e-4 * scale,
+            "M={mm} n={n}"
+        );
         assert!(max_abs_err(dm.intercept(), &icpt) <= 1e-4 * (1.0 + scale));
         assert_eq!(dm.lambdas(), &[lambda]);
     }
@@ -123,7 +133,10 @@ fn ridge_recovers_linear_truth_and_rows_only_matches() {
     assert!(err < 0.03, "max abs err {err}, λ {:?}", prep.lambda());
     assert!(max_abs_err(dm.intercept(), &s.intercept) < 0.1);
     let sel = prep.selection().unwrap();
-    assert!(sel.chosen < sel.lambdas.len() - 1, "low noise must not pick the largest λ");
+    assert!(
+        sel.chosen < sel.lambdas.len() - 1,
+        "low noise must not pick the largest λ"
+    );
     for forget in [vec![0usize], vec![5, 9, 70, 79], (0..40).collect()] {
         let rows = ridge.fit_rows_sum(&m, &o, &forget).unwrap();
         assert_close_rel(&rows, &dm.rows_sum(&forget).unwrap(), 1e-4);
@@ -151,7 +164,10 @@ fn ridge_picks_more_regularisation_under_more_noise() {
         ridge.prepare(&m, &o).unwrap().lambda().unwrap()
     };
     let (low, high) = (lambda_at(0.01), lambda_at(3.0));
-    assert!(high > 10.0 * low, "λ(noise 3) = {high}, λ(noise 0.01) = {low}");
+    assert!(
+        high > 10.0 * low,
+        "λ(noise 3) = {high}, λ(noise 0.01) = {low}"
+    );
 }
 
 // ---------------------------------------------------------------- lasso
@@ -202,7 +218,12 @@ fn lasso_solution_satisfies_kkt_at_chosen_lambda() {
         };
         let (n, t, mm) = (s.points, s.targets, rows.len() as f64);
         let all_mu: Vec<f64> = (0..n)
-            .map(|i| (0..s.models).map(|k| s.masks[k * n + i] as f64).sum::<f64>() / s.models as f64)
+            .map(|i| {
+                (0..s.models)
+                    .map(|k| s.masks[k * n + i] as f64)
+                    .sum::<f64>()
+                    / s.models as f64
+            })
             .collect();
         let sd: Vec<f64> = all_mu.iter().map(|u| (u * (1.0 - u)).sqrt()).collect();
         let mu: Vec<f64> = (0..n)
@@ -210,7 +231,11 @@ fn lasso_solution_satisfies_kkt_at_chosen_lambda() {
             .collect();
         for tt in 0..t {
             let lambda = dm.lambdas()[tt];
-            let ybar = rows.iter().map(|&k| s.outputs[k * t + tt] as f64).sum::<f64>() / mm;
+            let ybar = rows
+                .iter()
+                .map(|&k| s.outputs[k * t + tt] as f64)
+                .sum::<f64>()
+                / mm;
             // residual of the centred problem in standardised units
             let resid: Vec<f64> = rows
                 .iter()
@@ -231,14 +256,20 @@ fn lasso_solution_satisfies_kkt_at_chosen_lambda() {
                 let b = dm.beta()[i * t + tt];
                 let slack = 1e-4 * lambda + 1e-5;
                 if b == 0.0 {
-                    assert!(g.abs() <= lambda + slack, "t{tt} i{i}: |g| {g} > λ {lambda}");
+                    assert!(
+                        g.abs() <= lambda + slack,
+                        "t{tt} i{i}: |g| {g} > λ {lambda}"
+                    );
                 } else {
                     let want = lambda * (b as f64).signum();
                     assert!((g - want).abs() <= slack, "t{tt} i{i}: g {g} vs {want}");
                 }
             }
             // the intercept is the fitted part's: ȳ − Σ μ_i β_i
-            let icpt = ybar - (0..n).map(|i| mu[i] * dm.beta()[i * t + tt] as f64).sum::<f64>();
+            let icpt = ybar
+                - (0..n)
+                    .map(|i| mu[i] * dm.beta()[i * t + tt] as f64)
+                    .sum::<f64>();
             assert!((dm.intercept()[tt] as f64 - icpt).abs() < 1e-4);
         }
     }
@@ -260,7 +291,11 @@ fn spearman_hand_examples() {
         unlearn_attribution::average_ranks(&[10.0, 20.0, 20.0, 30.0]),
         vec![1.0, 2.5, 2.5, 4.0]
     );
-    assert!(spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]).unwrap().is_nan());
+    assert!(
+        spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0])
+            .unwrap()
+            .is_nan()
+    );
     assert!(matches!(
         spearman(&[1.0], &[1.0, 2.0]),
         Err(AttributionError::DimensionMismatch { .. })
@@ -327,7 +362,10 @@ fn errors_are_reported_not_panicked() {
         ridge.fit(&m, &o39).err(),
         lasso.fit(&m, &o39).err(),
     ] {
-        assert!(matches!(e, Some(AttributionError::DimensionMismatch { .. })), "{e:?}");
+        assert!(
+            matches!(e, Some(AttributionError::DimensionMismatch { .. })),
+            "{e:?}"
+        );
     }
     // buffer length
     assert!(matches!(
@@ -339,31 +377,59 @@ fn errors_are_reported_not_panicked() {
     bad[23] = 2;
     assert_eq!(
         Masks::new(&bad, 40, 10).unwrap_err(),
-        AttributionError::InvalidMaskValue { model: 2, point: 3, value: 2 }
+        AttributionError::InvalidMaskValue {
+            model: 2,
+            point: 3,
+            value: 2
+        }
     );
     // non-finite output
     let mut nan = s.outputs.clone();
     nan[5] = f32::NAN;
     assert!(matches!(
         Outputs::new(&nan, 40, 2),
-        Err(AttributionError::NonFiniteOutput { model: 2, target: 1 })
+        Err(AttributionError::NonFiniteOutput {
+            model: 2,
+            target: 1
+        })
     ));
     // empty held-out set: 40 models × 0.01 rounds to 0
-    assert!(matches!(split_models(40, 0.01, 0), Err(AttributionError::EmptyHeldOut { .. })));
+    assert!(matches!(
+        split_models(40, 0.01, 0),
+        Err(AttributionError::EmptyHeldOut { .. })
+    ));
     let o = Outputs::new(&s.outputs, 40, 2).unwrap();
-    let tiny = RidgeParams::default().held_out_fraction(0.01).check().unwrap();
-    assert!(matches!(tiny.fit(&m, &o), Err(AttributionError::EmptyHeldOut { .. })));
-    let tiny = LassoParams::default().held_out_fraction(0.01).check().unwrap();
-    assert!(matches!(tiny.fit(&m, &o), Err(AttributionError::EmptyHeldOut { .. })));
+    let tiny = RidgeParams::default()
+        .held_out_fraction(0.01)
+        .check()
+        .unwrap();
+    assert!(matches!(
+        tiny.fit(&m, &o),
+        Err(AttributionError::EmptyHeldOut { .. })
+    ));
+    let tiny = LassoParams::default()
+        .held_out_fraction(0.01)
+        .check()
+        .unwrap();
+    assert!(matches!(
+        tiny.fit(&m, &o),
+        Err(AttributionError::EmptyHeldOut { .. })
+    ));
     // LDS with no held-out models
     let dm = DiffOfMeans.fit(&m, &o).unwrap();
     let em = Masks::new(&[], 0, 10).unwrap();
     let eo = Outputs::new(&[], 0, 2).unwrap();
-    assert!(matches!(lds(&dm, &em, &eo), Err(AttributionError::TooFewModels { got: 0, .. })));
+    assert!(matches!(
+        lds(&dm, &em, &eo),
+        Err(AttributionError::TooFewModels { got: 0, .. })
+    ));
     // rows: out of range, duplicate
     assert!(matches!(
         DiffOfMeans.fit_rows_sum(&m, &o, &[10]),
-        Err(AttributionError::RowOutOfRange { row: 10, points: 10 })
+        Err(AttributionError::RowOutOfRange {
+            row: 10,
+            points: 10
+        })
     ));
     assert!(matches!(
         ridge.fit_rows_sum(&m, &o, &[1, 1]),
@@ -377,14 +443,26 @@ fn errors_are_reported_not_panicked() {
     let ma = Masks::new(&always, 40, 10).unwrap();
     assert!(matches!(
         DiffOfMeans.fit(&ma, &o),
-        Err(AttributionError::DegeneratePoint { point: 4, count: 40, models: 40 })
+        Err(AttributionError::DegeneratePoint {
+            point: 4,
+            count: 40,
+            models: 40
+        })
     ));
     // invalid parameters
     assert!(RidgeParams::default().lambdas(vec![]).check().is_err());
     assert!(RidgeParams::default().lambda(-1.0).check().is_err());
     assert!(LassoParams::default().n_lambdas(1).check().is_err());
-    assert!(LassoParams::default().lambda_min_ratio(1.5).check().is_err());
+    assert!(
+        LassoParams::default()
+            .lambda_min_ratio(1.5)
+            .check()
+            .is_err()
+    );
     // datamodel/masks point mismatch in LDS
     let m9 = Masks::new(&s.masks[..40 * 9], 40, 9).unwrap();
-    assert!(matches!(lds(&dm, &m9, &o), Err(AttributionError::DimensionMismatch { .. })));
+    assert!(matches!(
+        lds(&dm, &m9, &o),
+        Err(AttributionError::DimensionMismatch { .. })
+    ));
 }

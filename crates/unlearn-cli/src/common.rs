@@ -54,8 +54,33 @@ impl DataArgs {
             image_shape: data.image_shape,
             val_fraction: self.val_fraction,
             split_seed: self.split_seed,
+            limit: self.limit,
+            label_column: self.label_column.clone(),
         };
         Ok((prepared, info))
+    }
+
+    /// The data a zoo was trained on, reloaded from its manifest and checked against its hash.
+    pub fn of_zoo(zoo: &unlearn_train::Zoo) -> Result<Prepared> {
+        let d = &zoo.manifest.dataset;
+        let args = DataArgs {
+            dataset: d.name.clone(),
+            label_column: d.label_column.clone(),
+            val_fraction: d.val_fraction,
+            split_seed: d.split_seed,
+            limit: d.limit,
+        };
+        let (prepared, info) = args.load().with_context(|| format!("reloading the data of {}", zoo.dir.display()))?;
+        if info.hash != d.hash {
+            anyhow::bail!(
+                "the dataset '{}' has changed since {} was trained (hash {} now, {} then); retrain the zoo",
+                d.name,
+                zoo.dir.display(),
+                &info.hash[..12],
+                &d.hash[..12.min(d.hash.len())]
+            );
+        }
+        Ok(prepared)
     }
 }
 

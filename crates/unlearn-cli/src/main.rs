@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 /// Make trained models forget data, and measure how well they did.
 #[derive(Parser)]
-#[command(name = "unlearn", version, about, long_about = None, propagate_version = true)]
+#[command(name = "unlearn", version, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -22,6 +22,8 @@ enum Command {
     Masks(commands::masks::MasksArgs),
     /// Draw a forget set (random or from given classes) and save it as an index file.
     ForgetSet(commands::forget_set::ForgetSetArgs),
+    /// Make the models of a zoo forget a set of points with one unlearning method.
+    Forget(commands::forget::ForgetArgs),
     /// Score unlearned models against retrained oracles: KLoM, accuracy gaps, membership inference.
     Eval(commands::eval::EvalArgs),
     /// The convex experiment: why matching outputs unlearns where descent on the retain set cannot.
@@ -36,6 +38,7 @@ fn main() {
         Command::ForgetSet(args) => commands::forget_set::run(args),
         Command::Linear(args) => commands::linear::run(args),
         Command::Eval(args) => commands::eval::run(args),
+        Command::Forget(args) => commands::forget::run(args),
     };
     if let Err(error) = result {
         // One line: the chain of causes joined, so the cause and the fix stay together.

@@ -48,6 +48,18 @@ impl Model {
         }
     }
 
+    /// Parameter ids of the classifier head (the last linear layer).
+    pub fn head_param_ids(&self) -> Vec<burn::module::ParamId> {
+        let head = match self {
+            Model::Mlp(m) => m.layers.last().expect("an MLP has an output layer"),
+            Model::Cnn(m) => &m.head,
+            Model::ResNet9(m) => &m.head,
+        };
+        let mut ids = vec![head.weight.id];
+        ids.extend(head.bias.as_ref().map(|b| b.id));
+        ids
+    }
+
     /// Logits of every model for the same inputs `[batch, features]`: `[K, batch, classes]`.
     pub fn forward_shared(&self, x: Tensor<2>, models: usize) -> Tensor<3> {
         let [batch, dim] = x.dims();

@@ -38,7 +38,8 @@ pub struct ResNet9 {
     layer2: ConvBlock,
     layer3: ConvBlock,
     res3: [ConvBlock; 2],
-    head: StackedLinear,
+    /// Classifier head.
+    pub head: StackedLinear,
     image: [usize; 3],
     scale: f32,
 }

@@ -18,7 +18,8 @@ impl ModuleMapper for Narrow {
         param
             .map(|t| {
                 let chunk = t.dims()[0] / models;
-                t.narrow(0, index * chunk, chunk)
+                // Detached: a new leaf, so it can track gradients of its own.
+                t.narrow(0, index * chunk, chunk).detach()
             })
             .set_require_grad(require_grad)
     }
@@ -55,7 +56,7 @@ impl ModuleMapper for Concat {
                 let mut dims = t.dims();
                 let models = pieces.len();
                 dims[0] = dims[0] / models * models;
-                Tensor::cat(pieces, 0).reshape(dims)
+                Tensor::cat(pieces, 0).reshape(dims).detach()
             })
             .set_require_grad(require_grad)
     }

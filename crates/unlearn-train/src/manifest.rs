@@ -30,6 +30,16 @@ pub struct DatasetInfo {
     pub val_fraction: f64,
     /// Seed of the split.
     pub split_seed: u64,
+    /// Only the first `limit` points were used (0 = all).
+    #[serde(default)]
+    pub limit: usize,
+    /// Label column of a CSV dataset.
+    #[serde(default = "default_label_column")]
+    pub label_column: String,
+}
+
+fn default_label_column() -> String {
+    "label".into()
 }
 
 /// A file a zoo depends on, identified by content.

@@ -169,7 +169,7 @@ pub fn train_zoo(
 }
 
 /// Creates `out` or checks that it holds the same configuration.
-fn prepare_dir(out: &Path, manifest: &Manifest) -> Result<(), TrainError> {
+pub fn prepare_dir(out: &Path, manifest: &Manifest) -> Result<(), TrainError> {
     for sub in ["models", "logits"] {
         std::fs::create_dir_all(out.join(sub)).map_err(TrainError::io(out.join(sub)))?;
     }
@@ -186,15 +186,18 @@ fn prepare_dir(out: &Path, manifest: &Manifest) -> Result<(), TrainError> {
     manifest.save(out)
 }
 
-fn model_path(out: &Path, i: usize) -> PathBuf {
+/// Checkpoint file of model `i`.
+pub fn model_path(out: &Path, i: usize) -> PathBuf {
     out.join("models").join(format!("{i:05}.bpk"))
 }
 
-fn logits_path(out: &Path, i: usize) -> PathBuf {
+/// Logits file of model `i`.
+pub fn logits_path(out: &Path, i: usize) -> PathBuf {
     out.join("logits").join(format!("{i:05}.npy"))
 }
 
-fn model_done(out: &Path, i: usize) -> bool {
+/// True when both files of model `i` exist.
+pub fn model_done(out: &Path, i: usize) -> bool {
     model_path(out, i).is_file() && logits_path(out, i).is_file()
 }
 
@@ -210,7 +213,7 @@ pub fn save_model(model: &Model, path: &Path) -> Result<(), TrainError> {
 }
 
 /// Writes `logits.npy` from the per-model files and marks the manifest complete.
-fn assemble(out: &Path, manifest: &mut Manifest, classes: usize) -> Result<(), TrainError> {
+pub fn assemble(out: &Path, manifest: &mut Manifest, classes: usize) -> Result<(), TrainError> {
     let points = manifest.points();
     let mut all = Vec::with_capacity(manifest.seeds.len() * points * classes);
     for i in 0..manifest.seeds.len() {

@@ -74,7 +74,10 @@ fn extend(mut s: Synth, models: usize, alpha: f64, rng: &mut ChaCha8Rng) -> Synt
         let mut y = s.intercept.clone();
         for (i, &x) in row.iter().enumerate() {
             if x == 1 {
-                for (yt, b) in y.iter_mut().zip(&s.beta[i * s.targets..(i + 1) * s.targets]) {
+                for (yt, b) in y
+                    .iter_mut()
+                    .zip(&s.beta[i * s.targets..(i + 1) * s.targets])
+                {
                     *yt += b;
                 }
             }
@@ -108,7 +111,11 @@ pub fn rel_l2_err(est: &[f32], truth: &[f64]) -> f64 {
 
 pub fn assert_close_rel(a: &[f32], b: &[f32], rel: f64) {
     assert_eq!(a.len(), b.len());
-    let scale = b.iter().map(|v| v.abs() as f64).fold(0.0, f64::max).max(1e-12);
+    let scale = b
+        .iter()
+        .map(|v| v.abs() as f64)
+        .fold(0.0, f64::max)
+        .max(1e-12);
     for (k, (x, y)) in a.iter().zip(b).enumerate() {
         let d = (*x as f64 - *y as f64).abs();
         assert!(

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod eval;
+pub mod forget;
 pub mod forget_set;
 pub mod linear;
 pub mod masks;

@@ -1,0 +1,139 @@
+//! `unlearn forget`: run an unlearning method on every original of a zoo.
+
+use crate::common::{BackendArgs, DataArgs, progress_bar};
+use anyhow::{Context as _, Result, bail};
+use clap::Args;
+use std::path::{Path, PathBuf};
+use unlearn_data::ForgetSet;
+use unlearn_methods::{Context, METHOD_NAMES, MethodConfig, unlearn_zoo};
+use unlearn_train::Zoo;
+use unlearn_train::manifest::InputRef;
+
+/// Make the models of a zoo forget a set of training points with one method, and write the
+/// unlearned zoo (logits and checkpoints) in `unlearn train`'s layout, ready for `unlearn eval`.
+#[derive(Args, Debug)]
+pub struct ForgetArgs {
+    /// Print every method with its hyper-parameters and defaults, then exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Method (see --list).
+    #[arg(long, required_unless_present = "list")]
+    pub method: Option<String>,
+    /// Zoo of original models (`unlearn train`).
+    #[arg(long, required_unless_present = "list")]
+    pub originals: Option<PathBuf>,
+    /// The points to forget (index file into the training split).
+    #[arg(long, required_unless_present = "list")]
+    pub forget_set: Option<PathBuf>,
+    /// Oracles whose outputs are Oracle Matching's targets; must not be the evaluation oracles.
+    #[arg(long)]
+    pub oracles: Option<PathBuf>,
+    /// Attribution directory from `unlearn attribute` (DM-Direct, DMM).
+    #[arg(long)]
+    pub attribution: Option<PathBuf>,
+    /// Hyper-parameters as a JSON object, e.g. {"epochs": 5, "lr": 0.001}.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// One hyper-parameter, key=value (repeatable; applied after --config).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Originals unlearned together in one stack.
+    #[arg(long, default_value_t = 32)]
+    pub stack: usize,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    /// Output directory of the unlearned zoo.
+    #[arg(long, default_value = "runs/forget")]
+    pub out: PathBuf,
+}
+
+/// Prints every method and its defaults.
+fn list() -> Result<()> {
+    for name in METHOD_NAMES {
+        let config = MethodConfig::default_for(name)?;
+        println!("{name:<14} {}", serde_json::to_string(&config.params())?);
+    }
+    println!("\noverride with --set key=value or --config FILE (a JSON object); localize a gradient method with --set 'localize={{\"kind\":\"del\",\"mask_share\":0.3}}'");
+    Ok(())
+}
+
+/// The method's configuration from its defaults, --config and --set.
+pub fn method_config(name: &str, config: Option<&Path>, sets: &[String]) -> Result<MethodConfig> {
+    let mut overrides = serde_json::Map::new();
+    if let Some(path) = config {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let value: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))?;
+        match value {
+            serde_json::Value::Object(map) => overrides.extend(map),
+            _ => bail!("{}: expected a JSON object of hyper-parameters", path.display()),
+        }
+    }
+    overrides.extend(MethodConfig::parse_sets(sets)?);
+    Ok(MethodConfig::with_overrides(name, &overrides)?)
+}
+
+/// Σ_{i∈F} β over every evaluated point, from an attribution directory.
+pub fn attribution_rows(dir: &Path, forget: &ForgetSet, points: usize, classes: usize) -> Result<Vec<f32>> {
+    let full = dir.join("beta.npy");
+    let (shape, beta) = unlearn_data::read_npy_f32(&full).with_context(|| format!("{}: run `unlearn attribute` first", dir.display()))?;
+    if shape.len() != 3 || shape[1] != points || shape[2] != classes {
+        bail!("{}: shape {shape:?}, expected [train points, {points}, {classes}]", full.display());
+    }
+    if let Some(&bad) = forget.indices.iter().find(|&&i| i >= shape[0]) {
+        bail!("{}: forget index {bad} is beyond its {} rows", full.display(), shape[0]);
+    }
+    let per = points * classes;
+    let mut sum = vec![0.0f32; per];
+    for &i in &forget.indices {
+        for (s, &b) in sum.iter_mut().zip(&beta[i * per..(i + 1) * per]) {
+            *s += b;
+        }
+    }
+    Ok(sum)
+}
+
+pub fn run(args: ForgetArgs) -> Result<()> {
+    if args.list {
+        return list();
+    }
+    let (Some(name), Some(originals_dir), Some(forget_path)) = (&args.method, &args.originals, &args.forget_set) else {
+        bail!("--method, --originals and --forget-set are required (or --list)");
+    };
+    let config = method_config(name, args.config.as_deref(), &args.sets)?;
+    let originals = Zoo::load(originals_dir).context("loading --originals")?;
+    let data = DataArgs::of_zoo(&originals)?;
+    let forget = ForgetSet::load(forget_path, data.train.len())?;
+    let target_oracles = match &args.oracles {
+        Some(dir) => Some(Zoo::load(dir).context("loading --oracles")?),
+        None => None,
+    };
+    let beta = match &args.attribution {
+        Some(dir) => Some(attribution_rows(dir, &forget, originals.points, originals.classes)?),
+        None => None,
+    };
+    let ctx = Context {
+        originals: &originals,
+        data: &data,
+        forget: &forget,
+        target_oracles: target_oracles.as_ref(),
+        beta_forget: beta.as_deref(),
+        device: args.backend.backend.device()?,
+    };
+    let forget_ref = InputRef { path: forget_path.display().to_string(), sha256: unlearn_data::sha256_file(forget_path)? };
+    let inputs = serde_json::json!({
+        "oracles": target_oracles.as_ref().map(|z| z.manifest.config_hash.clone()),
+        "attribution": args.attribution.as_ref().map(|d| d.display().to_string()),
+    });
+    let bar = progress_bar(originals.models as u64, name);
+    let summary = unlearn_zoo(&config, &ctx, &forget_ref, inputs, &args.out, args.stack, &bar)?;
+    bar.finish();
+    println!(
+        "{name}: {} unlearned models in {:.1} s; cost {:.4} of retraining ({} examples forward+backward per model) → {}",
+        summary.models,
+        summary.seconds,
+        summary.cost,
+        summary.examples_per_model,
+        args.out.display()
+    );
+    Ok(())
+}

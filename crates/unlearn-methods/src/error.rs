@@ -1,0 +1,24 @@
+//! The crate's error type.
+
+/// Errors of unlearning methods.
+#[derive(Debug, thiserror::Error)]
+pub enum MethodError {
+    /// Training, zoo or checkpoint problems.
+    #[error(transparent)]
+    Train(#[from] unlearn_train::TrainError),
+    /// Data problems.
+    #[error(transparent)]
+    Data(#[from] unlearn_data::DataError),
+    /// A method needs an input that was not given.
+    #[error("method '{method}' needs {what}")]
+    MissingInput { method: String, what: String },
+    /// Unknown method name.
+    #[error("unknown method '{0}'; `unlearn forget --list` shows the methods")]
+    UnknownMethod(String),
+    /// A hyper-parameter file or flag that does not fit the method.
+    #[error("method '{method}': {what}")]
+    Config { method: String, what: String },
+    /// Inputs that disagree with each other.
+    #[error("{0}")]
+    Mismatch(String),
+}

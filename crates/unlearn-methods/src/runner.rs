@@ -1,0 +1,94 @@
+//! Runs a method on every original of a zoo and writes the unlearned zoo in `unlearn train`'s
+//! layout (so `unlearn eval` reads it unchanged). Resumable: finished models are kept.
+
+use crate::config::MethodConfig;
+use crate::context::Context;
+use crate::methods::run_stack;
+use crate::MethodError;
+use indicatif::ProgressBar;
+use std::path::Path;
+use std::time::Instant;
+use unlearn_train::manifest::{InputRef, Manifest};
+use unlearn_train::zoo::{assemble, logits_path, model_done, model_path, prepare_dir, save_model};
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// Unlearned models written.
+    pub models: usize,
+    /// Examples passed forward and backward per unlearned model.
+    pub examples_per_model: u64,
+    /// Per-request cost as a fraction of retraining (§3).
+    pub cost: f64,
+    /// Wall-clock seconds of this run (models reused from an earlier run cost nothing here).
+    pub seconds: f64,
+}
+
+/// Runs `config` on every original of `ctx` (in stacks of `stack`) into `out`.
+pub fn unlearn_zoo(
+    config: &MethodConfig,
+    ctx: &Context<'_>,
+    forget_ref: &InputRef,
+    extra_inputs: serde_json::Value,
+    out: &Path,
+    stack: usize,
+    progress: &ProgressBar,
+) -> Result<RunSummary, MethodError> {
+    ctx.check()?;
+    let started = Instant::now();
+    let originals = ctx.originals;
+    let mut manifest: Manifest = originals.manifest.clone();
+    manifest.kind = "unlearned".into();
+    manifest.forget_set = Some(forget_ref.clone());
+    manifest.complete = false;
+    manifest.unlearning = Some(serde_json::json!({
+        "method": config.name(),
+        "params": config.params(),
+        "originals": { "path": originals.dir.display().to_string(), "config_hash": originals.manifest.config_hash },
+        "inputs": extra_inputs,
+    }));
+    manifest.config_hash = manifest.compute_hash();
+    prepare_dir(out, &manifest)?;
+    let labels: Vec<i64> = originals.labels.iter().map(|&l| l as i64).collect();
+    unlearn_data::write_npy_i64(out.join("labels.npy"), &[labels.len()], &labels)?;
+    let todo: Vec<usize> = (0..originals.models).filter(|&i| !model_done(out, i) || !makes_models(config) && !logits_path(out, i).is_file()).collect();
+    progress.set_length(originals.models as u64);
+    progress.set_position((originals.models - todo.len()) as u64);
+    let retrain = ctx.retrain_examples().max(1);
+    let mut examples = None;
+    let per = ctx.points() * ctx.classes();
+    for chunk in todo.chunks(stack.max(1)) {
+        let output = run_stack(config, ctx, chunk)?;
+        examples = Some(output.examples);
+        for (k, &i) in chunk.iter().enumerate() {
+            match &output.model {
+                Some(stack_model) => {
+                    let single = unlearn_models::stacking::extract(stack_model, k, chunk.len());
+                    save_model(&single, &model_path(out, i))?;
+                }
+                // Methods without a network still mark the model done, with the original's weights.
+                None => std::fs::copy(model_path(&originals.dir, i), model_path(out, i))
+                    .map(|_| ())
+                    .map_err(unlearn_train::TrainError::io(model_path(out, i)))?,
+            }
+            unlearn_data::write_npy_f32(logits_path(out, i), &[ctx.points(), ctx.classes()], &output.logits[k * per..(k + 1) * per])?;
+            progress.inc(1);
+        }
+    }
+    let examples = match examples {
+        Some(e) => e,
+        None => Manifest::load(out)?.unlearning.and_then(|u| u.get("examples_per_model").and_then(|e| e.as_u64())).unwrap_or(0),
+    };
+    let cost = examples as f64 / retrain as f64;
+    if let Some(u) = manifest.unlearning.as_mut().and_then(|u| u.as_object_mut()) {
+        u.insert("examples_per_model".into(), examples.into());
+        u.insert("retrain_examples".into(), retrain.into());
+        u.insert("cost".into(), cost.into());
+    }
+    assemble(out, &mut manifest, ctx.classes())?;
+    Ok(RunSummary { models: originals.models, examples_per_model: examples, cost, seconds: started.elapsed().as_secs_f64() })
+}
+
+fn makes_models(config: &MethodConfig) -> bool {
+    !matches!(config, MethodConfig::DoNothing | MethodConfig::DmDirect { .. })
+}
