@@ -14,19 +14,38 @@ fn mlp_recipe_reaches_95_percent_validation_accuracy_on_digits() {
     let device = Device::flex();
     let recipe = Recipe::named("mlp").unwrap();
     let set = TrainSet::new(&data.train, &device);
-    let members = [Member { index: 0, seed: 0, indices: (0..data.train.len()).collect() }];
+    let members = [Member {
+        index: 0,
+        seed: 0,
+        indices: (0..data.train.len()).collect(),
+    }];
     let mut epochs_seen = Vec::new();
-    let model = train_stack(&recipe, &set, &members, &device, &mut |e| epochs_seen.push(e)).unwrap();
-    assert_eq!(epochs_seen, (1..=recipe.epochs).collect::<Vec<_>>(), "on_epoch after every epoch");
+    let model = train_stack(&recipe, &set, &members, &device, &mut |e| {
+        epochs_seen.push(e)
+    })
+    .unwrap();
+    assert_eq!(
+        epochs_seen,
+        (1..=recipe.epochs).collect::<Vec<_>>(),
+        "on_epoch after every epoch"
+    );
 
     let logits = stack_logits(&model, &features(&data.val, &device), 1);
     let acc = accuracy(&logits, &data.val.labels, 10);
-    println!("mlp recipe ({} epochs): validation accuracy {:.2} %", recipe.epochs, 100.0 * acc);
+    println!(
+        "mlp recipe ({} epochs): validation accuracy {:.2} %",
+        recipe.epochs,
+        100.0 * acc
+    );
     assert!(acc >= 0.95, "validation accuracy {acc} < 0.95");
 
     // The same recipe from an untrained model is at chance level: the check above is not vacuous.
     let untrained = unlearn_models::Model::init(&recipe.model, &set.input, &[0], &device).unwrap();
-    let chance = accuracy(&stack_logits(&untrained, &features(&data.val, &device), 1), &data.val.labels, 10);
+    let chance = accuracy(
+        &stack_logits(&untrained, &features(&data.val, &device), 1),
+        &data.val.labels,
+        10,
+    );
     assert!(chance < 0.5, "untrained accuracy {chance}");
 }
 
@@ -37,9 +56,19 @@ fn huge_learning_rate_stops_with_non_finite_loss() {
     let mut recipe = Recipe::named("mlp").unwrap();
     recipe.lr = 1e6;
     let set = TrainSet::new(&data.train, &device);
-    let members = [Member { index: 0, seed: 0, indices: (0..data.train.len()).collect() }];
+    let members = [Member {
+        index: 0,
+        seed: 0,
+        indices: (0..data.train.len()).collect(),
+    }];
     let err = train_stack(&recipe, &set, &members, &device, &mut |_| {}).unwrap_err();
-    let TrainError::NonFiniteLoss { model, epoch, step, value } = &err else {
+    let TrainError::NonFiniteLoss {
+        model,
+        epoch,
+        step,
+        value,
+    } = &err
+    else {
         panic!("expected NonFiniteLoss, got {err:?}");
     };
     assert_eq!(*model, 0);
@@ -52,7 +81,10 @@ fn huge_learning_rate_stops_with_non_finite_loss() {
     assert!(msg.contains("model 0"), "{msg}");
     assert!(msg.contains(&format!("epoch {epoch}")), "{msg}");
     assert!(msg.contains(&format!("step {step}")), "{msg}");
-    assert!(msg.contains("--lr"), "the message should suggest the fix: {msg}");
+    assert!(
+        msg.contains("--lr"),
+        "the message should suggest the fix: {msg}"
+    );
     assert!(!msg.contains('\n'), "one line: {msg}");
 }
 
@@ -67,15 +99,38 @@ fn nan_features_name_the_model_epoch_and_step_of_the_first_non_finite_loss() {
     let device = Device::flex();
     let set = TrainSet::new(&data.train, &device);
     let recipe = small_mlp(2);
-    let clean = Member { index: 3, seed: 3, indices: (100..200).collect() };
-    let poisoned = Member { index: 5, seed: 5, indices: (0..100).collect() };
-    let err = train_stack(&recipe, &set, &[clean.clone(), poisoned], &device, &mut |_| {}).unwrap_err();
+    let clean = Member {
+        index: 3,
+        seed: 3,
+        indices: (100..200).collect(),
+    };
+    let poisoned = Member {
+        index: 5,
+        seed: 5,
+        indices: (0..100).collect(),
+    };
+    let err = train_stack(
+        &recipe,
+        &set,
+        &[clean.clone(), poisoned],
+        &device,
+        &mut |_| {},
+    )
+    .unwrap_err();
     match &err {
-        TrainError::NonFiniteLoss { model: 5, epoch: 1, step: 1, value } => assert!(value.is_nan()),
+        TrainError::NonFiniteLoss {
+            model: 5,
+            epoch: 1,
+            step: 1,
+            value,
+        } => assert!(value.is_nan()),
         other => panic!("expected model 5, epoch 1, step 1 to fail, got {other:?}"),
     }
     let msg = err.to_string();
-    assert!(msg.starts_with("model 5: loss became NaN at epoch 1, step 1"), "{msg}");
+    assert!(
+        msg.starts_with("model 5: loss became NaN at epoch 1, step 1"),
+        "{msg}"
+    );
 
     // The clean model alone trains without complaint.
     train_stack(&recipe, &set, &[clean], &device, &mut |_| {}).unwrap();
@@ -87,25 +142,54 @@ fn stacks_need_equally_many_points_and_valid_indices() {
     let device = Device::flex();
     let set = TrainSet::new(&data.train, &device);
     let recipe = small_mlp(1);
-    let a = Member { index: 0, seed: 0, indices: (0..10).collect() };
-    let b = Member { index: 1, seed: 1, indices: (0..11).collect() };
-    assert!(matches!(train_stack(&recipe, &set, &[a.clone(), b], &device, &mut |_| {}), Err(TrainError::Recipe(_))));
-    let out = Member { index: 1, seed: 1, indices: (1430..1440).collect() };
+    let a = Member {
+        index: 0,
+        seed: 0,
+        indices: (0..10).collect(),
+    };
+    let b = Member {
+        index: 1,
+        seed: 1,
+        indices: (0..11).collect(),
+    };
+    assert!(matches!(
+        train_stack(&recipe, &set, &[a.clone(), b], &device, &mut |_| {}),
+        Err(TrainError::Recipe(_))
+    ));
+    let out = Member {
+        index: 1,
+        seed: 1,
+        indices: (1430..1440).collect(),
+    };
     let err = train_stack(&recipe, &set, &[a, out], &device, &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("1438"), "{err}");
-    let empty = Member { index: 0, seed: 0, indices: vec![] };
+    let empty = Member {
+        index: 0,
+        seed: 0,
+        indices: vec![],
+    };
     assert!(train_stack(&recipe, &set, &[empty], &device, &mut |_| {}).is_err());
     let mut zero = small_mlp(1);
     zero.epochs = 0;
-    let m = Member { index: 0, seed: 0, indices: (0..10).collect() };
-    assert!(matches!(train_stack(&zero, &set, &[m], &device, &mut |_| {}), Err(TrainError::Recipe(_))));
+    let m = Member {
+        index: 0,
+        seed: 0,
+        indices: (0..10).collect(),
+    };
+    assert!(matches!(
+        train_stack(&zero, &set, &[m], &device, &mut |_| {}),
+        Err(TrainError::Recipe(_))
+    ));
 }
 
 #[test]
 fn unknown_recipe_and_backend_names_are_errors_listing_the_choices() {
     let err = Recipe::named("transformer").unwrap_err();
     assert!(matches!(err, TrainError::UnknownRecipe(..)));
-    assert!(err.to_string().contains("logistic, mlp, cnn, resnet9"), "{err}");
+    assert!(
+        err.to_string().contains("logistic, mlp, cnn, resnet9"),
+        "{err}"
+    );
     for name in ["logistic", "mlp", "cnn", "resnet9"] {
         let r = Recipe::named(name).unwrap();
         assert_eq!(r.model.name(), name);
@@ -130,11 +214,26 @@ fn flex_and_ndarray_zoos_agree_within_1e_3() {
     let data = digits_split();
     let dir = tempfile::tempdir().unwrap();
     let spec = spec(small_mlp(2), ZooKind::Full, 2, 2);
-    let flex = run_zoo(&spec, &data, &dir.path().join("flex"), &Backend::Flex.device().unwrap()).unwrap();
-    let nd = run_zoo(&spec, &data, &dir.path().join("ndarray"), &Backend::Ndarray.device().unwrap()).unwrap();
+    let flex = run_zoo(
+        &spec,
+        &data,
+        &dir.path().join("flex"),
+        &Backend::Flex.device().unwrap(),
+    )
+    .unwrap();
+    let nd = run_zoo(
+        &spec,
+        &data,
+        &dir.path().join("ndarray"),
+        &Backend::Ndarray.device().unwrap(),
+    )
+    .unwrap();
     let diff = max_abs_diff(&flex.logits, &nd.logits);
     let scale = flex.logits.iter().fold(0f32, |m, v| m.max(v.abs()));
     println!("flex vs ndarray: max |Δlogit| = {diff:e} (max |logit| = {scale})");
     assert!(diff <= 1e-3, "flex and ndarray differ by {diff}");
-    assert_eq!(flex.manifest.config_hash, nd.manifest.config_hash, "the backend is not part of the configuration");
+    assert_eq!(
+        flex.manifest.config_hash, nd.manifest.config_hash,
+        "the backend is not part of the configuration"
+    );
 }

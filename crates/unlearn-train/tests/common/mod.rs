@@ -38,16 +38,30 @@ pub fn small_mlp(epochs: usize) -> Recipe {
 }
 
 pub fn spec(recipe: Recipe, kind: ZooKind, models: usize, stack: usize) -> ZooSpec {
-    ZooSpec { recipe, kind, models, first_seed: 0, stack }
+    ZooSpec {
+        recipe,
+        kind,
+        models,
+        first_seed: 0,
+        stack,
+    }
 }
 
-pub fn run_zoo(spec: &ZooSpec, data: &Prepared, out: &Path, device: &Device) -> Result<Zoo, TrainError> {
+pub fn run_zoo(
+    spec: &ZooSpec,
+    data: &Prepared,
+    out: &Path,
+    device: &Device,
+) -> Result<Zoo, TrainError> {
     train_zoo(spec, data, info(data), out, device, &ProgressBar::hidden())
 }
 
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "length mismatch");
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 /// Share of rows whose arg-max equals the label.
@@ -57,7 +71,9 @@ pub fn accuracy(logits: &[f32], labels: &[u32], classes: usize) -> f64 {
         .chunks_exact(classes)
         .zip(labels)
         .filter(|(row, &l)| {
-            let best = (0..classes).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
+            let best = (0..classes)
+                .max_by(|&a, &b| row[a].total_cmp(&row[b]))
+                .unwrap();
             best as u32 == l
         })
         .count();
