@@ -260,6 +260,7 @@ impl Problem {
 }
 
 const NONE: u32 = u32::MAX;
+pub static ROUNDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Per-thread coordinate descent state for one target at a time.
 ///
@@ -606,7 +607,12 @@ impl Cd {
         // (Admitting the points that already violate the KKT conditions at this λ before the
         // first sweep was measured slower: it grows the active set by a third.)
         let kkt = lambda * (1.0 + 1e-9);
+        let mode = std::env::var("LMODE").ok().and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        if mode > 0.0 {
+            self.admit_violators(lambda * mode, p, c);
+        }
         loop {
+            ROUNDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.sweep(lambda, tol_abs, max_sweeps, c);
             self.sync(p, x_ho);
             if self.admit_violators(kkt, p, c) == 0 {
@@ -796,6 +802,7 @@ impl Lasso {
             }
         }
         let tf = t.max(1) as f64;
+        eprintln!("rounds/target {}", ROUNDS.swap(0, std::sync::atomic::Ordering::Relaxed) as f64 / tf);
         report.mean_path_len /= tf;
         report.mean_nonzero /= tf;
         report.mean_chosen_index /= tf;

@@ -24,6 +24,8 @@ enum Command {
     ForgetSet(commands::forget_set::ForgetSetArgs),
     /// Make the models of a zoo forget a set of points with one unlearning method.
     Forget(commands::forget::ForgetArgs),
+    /// Estimate data attribution (datamodels) from a zoo of subset models; `attribute lds` compares estimators.
+    Attribute(commands::attribute::AttributeArgs),
     /// Score unlearned models against retrained oracles: KLoM, accuracy gaps, membership inference.
     Eval(commands::eval::EvalArgs),
     /// The convex experiment: why matching outputs unlearns where descent on the retain set cannot.
@@ -38,6 +40,7 @@ fn main() {
         Command::ForgetSet(args) => commands::forget_set::run(args),
         Command::Linear(args) => commands::linear::run(args),
         Command::Eval(args) => commands::eval::run(args),
+        Command::Attribute(args) => commands::attribute::run(args),
         Command::Forget(args) => commands::forget::run(args),
     };
     if let Err(error) = result {

@@ -207,7 +207,7 @@ fn unknown_recipe_and_backend_names_are_errors_listing_the_choices() {
 /// the data order, so the only difference is the summation order inside matmuls and reductions
 /// (≈ 1e-7 relative per operation in f32). Over 2 × 23 SGD steps with momentum these
 /// perturbations grow but stay far below the logits' scale (|logit| ≲ 20): measured max
-/// difference is ~1e-5, so 1e-3 leaves ample margin, while any real divergence (another data
+/// difference is ≈ 3e-6, so 1e-3 leaves ample margin, while any real divergence (another data
 /// order, another initialisation, a wrong kernel) changes logits by O(1).
 #[test]
 fn flex_and_ndarray_zoos_agree_within_1e_3() {

@@ -73,7 +73,23 @@ pub fn method_config(name: &str, config: Option<&Path>, sets: &[String]) -> Resu
 }
 
 /// Σ_{i∈F} β over every evaluated point, from an attribution directory.
-pub fn attribution_rows(dir: &Path, forget: &ForgetSet, points: usize, classes: usize) -> Result<Vec<f32>> {
+/// Uses `forget_rows.npy` when it was computed for this very forget set, else sums rows of `beta.npy`.
+pub fn attribution_rows(dir: &Path, forget: &ForgetSet, forget_path: &Path, points: usize, classes: usize) -> Result<Vec<f32>> {
+    let rows_file = dir.join("forget_rows.npy");
+    if rows_file.is_file() {
+        let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("attribution.json")).with_context(|| format!("{}: attribution.json missing", dir.display()))?)?;
+        let sha = unlearn_data::sha256_file(forget_path)?;
+        if info["forget_set"]["sha256"].as_str() == Some(sha.as_str()) {
+            let (shape, rows) = unlearn_data::read_npy_f32(&rows_file)?;
+            if shape != [points, classes] {
+                bail!("{}: shape {shape:?}, expected [{points}, {classes}]", rows_file.display());
+            }
+            return Ok(rows);
+        }
+        if !dir.join("beta.npy").is_file() {
+            bail!("{} holds Σβ for a different forget set; run `unlearn attribute --forget-set {}` or without --forget-set for all rows", dir.display(), forget_path.display());
+        }
+    }
     let full = dir.join("beta.npy");
     let (shape, beta) = unlearn_data::read_npy_f32(&full).with_context(|| format!("{}: run `unlearn attribute` first", dir.display()))?;
     if shape.len() != 3 || shape[1] != points || shape[2] != classes {
@@ -108,7 +124,7 @@ pub fn run(args: ForgetArgs) -> Result<()> {
         None => None,
     };
     let beta = match &args.attribution {
-        Some(dir) => Some(attribution_rows(dir, &forget, originals.points, originals.classes)?),
+        Some(dir) => Some(attribution_rows(dir, &forget, forget_path, originals.points, originals.classes)?),
         None => None,
     };
     let ctx = Context {

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod attribute;
 pub mod eval;
 pub mod forget;
 pub mod forget_set;

@@ -26,6 +26,8 @@ pub fn info(data: &Prepared) -> DatasetInfo {
         image_shape: data.train.image_shape,
         val_fraction: 0.2,
         split_seed: 0,
+        limit: 0,
+        label_column: "label".into(),
     }
 }
 
@@ -70,7 +72,7 @@ pub fn accuracy(logits: &[f32], labels: &[u32], classes: usize) -> f64 {
     let correct = logits
         .chunks_exact(classes)
         .zip(labels)
-        .filter(|(row, &l)| {
+        .filter(|&(row, &l)| {
             let best = (0..classes)
                 .max_by(|&a, &b| row[a].total_cmp(&row[b]))
                 .unwrap();
