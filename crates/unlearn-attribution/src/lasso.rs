@@ -9,7 +9,7 @@ use crate::Estimator;
 use crate::data::{Masks, Outputs, check_fraction, check_pair, check_rows, split_models};
 use crate::datamodel::Datamodel;
 use crate::error::{AttributionError, Result};
-use crate::linalg::{axpy, design, mask_means, output_means, par_gemm};
+use crate::linalg::{axpy, design, inv_mask_sd, mask_means, output_means, par_gemm};
 
 /// Hyper-parameters of [`Lasso`], unchecked. Build with [`LassoParams::default`] and the setters,
 /// then [`LassoParams::check`].
@@ -143,7 +143,7 @@ pub struct LassoReport {
     pub mean_chosen_index: f64,
     /// Mean size of the active set at the end of a target's path.
     pub mean_active: f64,
-    /// Mean number of coordinate visits per target (sweeps × active-set size).
+    /// Mean number of coordinate visits per target (over all passes).
     pub mean_coordinate_visits: f64,
 }
 
@@ -160,8 +160,8 @@ pub struct LassoReport {
 /// target**: the one with the lowest held-out squared error of that target (β = 0 at `λ_max`
 /// is a candidate). With `refit`, the target is then refitted on all `M` models at its λ.
 ///
-/// Solver: covariance coordinate descent. `G = XᵀX/M'` is formed once (stored in f32; all
-/// gradients and coefficients are f64); per target `c = Xᵀ(y − ȳ)/M'`. Coordinate descent runs
+/// Solver: covariance coordinate descent. `G = XᵀX/M'` is formed once (stored in f32; the
+/// coefficients and the working-set gradients are f64); per target `c = Xᵀ(y − ȳ)/M'`. Coordinate descent runs
 /// over a working set with its own compact copy of `G`: passes over the whole working set
 /// alternate with passes over its non-zero coefficients only (kept at the front, so those
 /// passes touch a contiguous block). When the set has converged, the gradient over all points is
@@ -209,6 +209,14 @@ impl Widen for f64 {
 fn axpy_w<T: Widen>(y: &mut [f64], a: f64, x: &[T]) {
     for (yi, &xi) in y.iter_mut().zip(x) {
         *yi += a * xi.w();
+    }
+}
+
+/// `y += a · x` in f32.
+#[inline(always)]
+fn axpy_f32(y: &mut [f32], a: f32, x: &[f32]) {
+    for (yi, &xi) in y.iter_mut().zip(x) {
+        *yi += a * xi;
     }
 }
 
@@ -260,7 +268,6 @@ impl Problem {
 }
 
 const NONE: u32 = u32::MAX;
-pub static ROUNDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Per-thread coordinate descent state for one target at a time.
 ///
@@ -281,7 +288,9 @@ struct Cd {
     q_a: Vec<f64>,
     q_stale: bool,
     /// Gradient on all points, current as of the last `sync`.
-    q_full: Vec<f64>,
+    /// (f32: it only decides which points are admitted, whose gradient is then recomputed
+    /// exactly; its accumulated rounding stays orders of magnitude below λ.)
+    q_full: Vec<f32>,
     /// Held-out predictions (centred), current as of the last `sync`.
     pred: Vec<f64>,
     rowbuf: Vec<Gv>,
@@ -323,7 +332,9 @@ impl Cd {
         self.snap.clear();
         self.q_a.clear();
         self.q_stale = false;
-        self.q_full.copy_from_slice(c);
+        for (q, &v) in self.q_full.iter_mut().zip(c) {
+            *q = v as f32;
+        }
         self.pred.iter_mut().for_each(|p| *p = 0.0);
         self.sweeps_exhausted = false;
     }
@@ -472,7 +483,7 @@ impl Cd {
             let d = self.beta[r] - self.snap[r];
             if d != 0.0 {
                 let j = self.active[r];
-                axpy_w(&mut self.q_full, -d, p.row(j));
+                axpy_f32(&mut self.q_full, -d as f32, p.row(j));
                 if let Some(x) = x_ho {
                     axpy(&mut self.pred, d, x.column(j).as_slice());
                 }
@@ -607,12 +618,7 @@ impl Cd {
         // (Admitting the points that already violate the KKT conditions at this λ before the
         // first sweep was measured slower: it grows the active set by a third.)
         let kkt = lambda * (1.0 + 1e-9);
-        let mode = std::env::var("LMODE").ok().and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        if mode > 0.0 {
-            self.admit_violators(lambda * mode, p, c);
-        }
         loop {
-            ROUNDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.sweep(lambda, tol_abs, max_sweeps, c);
             self.sync(p, x_ho);
             if self.admit_violators(kkt, p, c) == 0 {
@@ -626,7 +632,10 @@ impl Cd {
     fn admit_violators(&mut self, threshold: f64, p: &Problem, c: &[f64]) -> usize {
         self.pending.clear();
         for j in 0..p.n {
-            if self.pos[j] == NONE && p.diag[j] > DIAG_EPS && self.q_full[j].abs() > threshold {
+            if self.pos[j] == NONE
+                && p.diag[j] > DIAG_EPS
+                && self.q_full[j].abs() as f64 > threshold
+            {
                 self.pending.push(j);
             }
         }
@@ -688,13 +697,7 @@ impl Lasso {
         let split = split_models(m, prm.held_out_fraction, prm.seed)?;
         let (fit, held) = (&split.fit, &split.held_out);
         let all: Vec<usize> = (0..m).collect();
-        let inv_scale: Vec<f64> = counts
-            .iter()
-            .map(|&c| {
-                let mu = c as f64 / m as f64;
-                1.0 / (mu * (1.0 - mu)).sqrt()
-            })
-            .collect();
+        let inv_scale = inv_mask_sd(&counts, m);
 
         let mu_f = mask_means(masks, fit);
         let ym_f = output_means(outputs, fit);
@@ -802,7 +805,6 @@ impl Lasso {
             }
         }
         let tf = t.max(1) as f64;
-        eprintln!("rounds/target {}", ROUNDS.swap(0, std::sync::atomic::Ordering::Relaxed) as f64 / tf);
         report.mean_path_len /= tf;
         report.mean_nonzero /= tf;
         report.mean_chosen_index /= tf;

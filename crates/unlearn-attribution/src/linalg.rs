@@ -35,6 +35,18 @@ pub(crate) fn column_block(p: usize, min: usize) -> usize {
     p.div_ceil(4 * threads).max(min).min(p.max(1))
 }
 
+/// `1 / σ_i` with `σ_i = sqrt(μ_i (1 − μ_i))` the standard deviation of mask column `i`
+/// (`counts[i]` of `models` include point `i`; counts must be in `1..models`).
+pub(crate) fn inv_mask_sd(counts: &[usize], models: usize) -> Vec<f64> {
+    counts
+        .iter()
+        .map(|&c| {
+            let mu = c as f64 / models as f64;
+            1.0 / (mu * (1.0 - mu)).sqrt()
+        })
+        .collect()
+}
+
 /// Mean of the mask columns over the given models.
 pub(crate) fn mask_means(masks: &Masks<'_>, models: &[usize]) -> Vec<f64> {
     let counts = masks.inclusion_counts(Some(models));

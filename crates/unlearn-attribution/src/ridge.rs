@@ -8,7 +8,9 @@ use crate::Estimator;
 use crate::data::{Masks, Outputs, check_fraction, check_pair, check_rows, split_models};
 use crate::datamodel::{Datamodel, LambdaSelection, PreparedFit};
 use crate::error::{AttributionError, Result};
-use crate::linalg::{centered_outputs_t, column_block, design, mask_means, output_means, par_gemm};
+use crate::linalg::{
+    centered_outputs_t, column_block, design, inv_mask_sd, mask_means, output_means, par_gemm,
+};
 
 /// The default ridge grid: `10^k` for `k = −3, −8/3, …, 4` (22 values, three per decade).
 ///
@@ -122,13 +124,7 @@ impl Ridge {
         check_pair(masks, outputs)?;
         let counts = masks.check_not_degenerate()?;
         let m = masks.models();
-        let inv_scale: Vec<f64> = counts
-            .iter()
-            .map(|&c| {
-                let mu = c as f64 / m as f64;
-                1.0 / (mu * (1.0 - mu)).sqrt()
-            })
-            .collect();
+        let inv_scale = inv_mask_sd(&counts, m);
         let selection = if self.params.lambdas.len() > 1 {
             Some(self.select(masks, outputs, &inv_scale)?)
         } else {
@@ -166,13 +162,7 @@ impl Ridge {
         check_pair(masks, outputs)?;
         let counts = masks.check_not_degenerate()?;
         let m = masks.models();
-        let inv_scale: Vec<f64> = counts
-            .iter()
-            .map(|&c| {
-                let mu = c as f64 / m as f64;
-                1.0 / (mu * (1.0 - mu)).sqrt()
-            })
-            .collect();
+        let inv_scale = inv_mask_sd(&counts, m);
         self.select(masks, outputs, &inv_scale)
     }
 
@@ -212,7 +202,6 @@ impl Ridge {
             (eig.eigenvalues, q, w)
         };
         let zt = par_gemm(yf_t.as_view(), q.as_view()); // T × r
-        let r = evals.len();
         let wt = w.transpose(); // r × H
         let scaled: Vec<DMatrix<f64>> = p
             .lambdas
@@ -246,7 +235,6 @@ impl Ridge {
                 || vec![0.0; p.lambdas.len()],
                 |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect(),
             );
-        debug_assert_eq!(r, q.ncols());
         let denom = (held.len() * t).max(1) as f64;
         let held_out_mse: Vec<f64> = sse.iter().map(|s| s / denom).collect();
         let chosen =

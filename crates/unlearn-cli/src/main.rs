@@ -16,6 +16,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The whole comparison on the embedded dataset: every method, KLoM, report and plot.
+    Bench(commands::bench::BenchArgs),
     /// Train a zoo of models (originals, oracles or subset models) and save their logits.
     Train(commands::train::TrainArgs),
     /// Draw random training subsets (for datamodels) and save them as a mask file.
@@ -35,6 +37,7 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Bench(args) => commands::bench::run(args),
         Command::Train(args) => commands::train::run(args),
         Command::Masks(args) => commands::masks::run(args),
         Command::ForgetSet(args) => commands::forget_set::run(args),

@@ -54,7 +54,7 @@ pub enum AttributeCommand {
 /// Names of the estimators.
 pub const ESTIMATORS: [&str; 3] = ["datamodels-mean", "datamodels-ridge", "datamodels-lasso"];
 
-fn estimator(name: &str, seed: u64, held_out: f64) -> Result<Box<dyn Estimator>> {
+pub fn estimator(name: &str, seed: u64, held_out: f64) -> Result<Box<dyn Estimator>> {
     Ok(match name {
         "datamodels-mean" => Box::new(DiffOfMeans),
         "datamodels-ridge" => Box::new(RidgeParams::default().seed(seed).held_out_fraction(held_out).check()?),
@@ -68,12 +68,14 @@ fn estimator(name: &str, seed: u64, held_out: f64) -> Result<Box<dyn Estimator>>
 }
 
 /// A subset zoo and its masks, checked against each other.
-struct SubsetZoo {
-    zoo: Zoo,
-    masks: SubsetMasks,
+pub struct SubsetZoo {
+    /// The zoo of subset models.
+    pub zoo: Zoo,
+    /// Its masks.
+    pub masks: SubsetMasks,
 }
 
-fn load(common: &AttributeCommon) -> Result<SubsetZoo> {
+pub fn load(common: &AttributeCommon) -> Result<SubsetZoo> {
     let Some(dir) = &common.zoo else { bail!("--zoo DIR (a zoo of subset models) is required") };
     let zoo = Zoo::load(dir).context("loading --zoo")?;
     let Some(masks_ref) = &zoo.manifest.masks else {
@@ -92,7 +94,7 @@ fn load(common: &AttributeCommon) -> Result<SubsetZoo> {
 }
 
 /// Fits on the non-held-out models; returns β's LDS on the held-out ones (true-class logits).
-fn fit_and_score(sz: &SubsetZoo, name: &str, common: &AttributeCommon) -> Result<(unlearn_attribution::Datamodel, f64, f64)> {
+pub fn fit_and_score(sz: &SubsetZoo, name: &str, common: &AttributeCommon) -> Result<(unlearn_attribution::Datamodel, f64, f64)> {
     let (zoo, n) = (&sz.zoo, sz.masks.n);
     let targets = zoo.points * zoo.classes;
     let masks = Masks::new(&sz.masks.data[..zoo.models * n], zoo.models, n)?;

@@ -86,6 +86,13 @@ pub fn run(args: EvalArgs) -> Result<()> {
         }
         None => None,
     };
+    for (name, zoo) in [("--unlearned", Some(&unlearned)), ("--floor-oracles", floor.as_ref())] {
+        if let Some(z) = zoo {
+            if z.models != oracles.models {
+                bail!("{name} has {} models but --oracles has {}; KLoM compares equally many unlearned and oracle models", z.models, oracles.models);
+            }
+        }
+    }
     let n_train = oracles.manifest.dataset.n_train;
     let forget = ForgetSet::load(&args.forget_set, n_train)?;
     let direction = if args.reverse { Direction::OracleUnlearned } else { Direction::UnlearnedOracle };

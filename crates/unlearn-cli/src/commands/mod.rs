@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod attribute;
+pub mod bench;
 pub mod eval;
 pub mod forget;
 pub mod forget_set;

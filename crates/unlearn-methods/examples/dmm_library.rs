@@ -1,0 +1,138 @@
+//! Datamodel Matching end to end through the libraries, without the `unlearn` command line.
+//!
+//! 1. load and prepare the embedded digits (train/validation split, standardised);
+//! 2. train small zoos: originals on S, oracles on S \ F, and subset models on random halves;
+//! 3. fit datamodels with difference of means and take Σ_{i∈F} β (ALGORITHMS.md §6);
+//! 4. run DMM (and, for comparison, do-nothing and DM-Direct) on every original (§4, §5);
+//! 5. score each against the oracles with KLoM (§2).
+//!
+//! ```text
+//! cargo run --release -p unlearn-methods --example dmm_library            # flex (default)
+//! cargo run --release -p unlearn-methods --example dmm_library -- ndarray
+//! cargo run --release -p unlearn-methods --example dmm_library --features unlearn-train/wgpu -- wgpu
+//! ```
+//!
+//! An optional second argument is a directory to keep the zoos in (re-running then reuses them);
+//! by default everything goes to a temporary directory.
+
+use burn::tensor::Device;
+use indicatif::ProgressBar;
+use std::error::Error;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use unlearn_attribution::{DiffOfMeans, Estimator, Masks, Outputs};
+use unlearn_data::{ForgetSet, SubsetMasks, digits, prepare};
+use unlearn_eval::{Direction, EvalPoints, LogitsView, evaluate};
+use unlearn_methods::{Context, MethodConfig, unlearn_zoo};
+use unlearn_models::ModelConfig;
+use unlearn_train::manifest::{DatasetInfo, InputRef};
+use unlearn_train::{Backend, Recipe, Zoo, ZooKind, ZooSpec, train_zoo};
+
+const ORIGINALS: usize = 8;
+const ORACLES: usize = 8;
+const SUBSET_MODELS: usize = 100;
+const FORGET: usize = 50;
+const VAL_FRACTION: f64 = 0.2;
+const SPLIT_SEED: u64 = 0;
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let started = Instant::now();
+    // The backend is a run-time choice: parse its name and ask it for a device.
+    let backend: Backend = std::env::args().nth(1).as_deref().unwrap_or("flex").parse()?;
+    let device: Device = backend.device()?;
+    let temp = tempfile::tempdir()?;
+    let root: PathBuf = std::env::args().nth(2).map(PathBuf::from).unwrap_or_else(|| temp.path().to_path_buf());
+    std::fs::create_dir_all(&root)?;
+    println!("backend {backend}, working directory {}", root.display());
+
+    // 1. Data: the zoos record what they were trained on, so build the DatasetInfo as the CLI does.
+    let dataset = digits();
+    let data = prepare(&dataset, VAL_FRACTION, SPLIT_SEED)?;
+    let n_train = data.train.len();
+    let info = DatasetInfo {
+        name: "digits".into(),
+        hash: dataset.content_hash(),
+        n_train,
+        n_val: data.val.len(),
+        dim: dataset.dim,
+        classes: dataset.classes,
+        image_shape: dataset.image_shape,
+        val_fraction: VAL_FRACTION,
+        split_seed: SPLIT_SEED,
+        limit: 0,
+        label_column: "label".into(),
+    };
+    println!("digits: {n_train} train + {} validation points, {} classes", data.val.len(), dataset.classes);
+
+    // A random forget set, saved so the oracles' and the unlearned zoo's manifests can name it.
+    let forget = ForgetSet::random(n_train, FORGET, 1)?;
+    let forget_path = root.join("forget.txt");
+    forget.save(&forget_path)?;
+    let forget_ref = file_ref(&forget_path)?;
+
+    // 2. Zoos. A small MLP, few epochs: every model takes milliseconds.
+    let mut recipe = Recipe::named("mlp")?;
+    recipe.model = ModelConfig::Mlp { hidden: vec![32] };
+    recipe.epochs = 8;
+    let train = |kind: ZooKind, models: usize, first_seed: u64, dir: &str| -> Result<Zoo, Box<dyn Error>> {
+        let t = Instant::now();
+        let spec = ZooSpec { recipe: recipe.clone(), kind, models, first_seed, stack: 25 };
+        let zoo = train_zoo(&spec, &data, info.clone(), &root.join(dir), &device, &ProgressBar::hidden())?;
+        println!("  {dir}: {models} models in {:.1} s", t.elapsed().as_secs_f64());
+        Ok(zoo)
+    };
+    println!("training zoos:");
+    let originals = train(ZooKind::Full, ORIGINALS, 0, "originals")?;
+    // Oracles get seeds disjoint from the originals'.
+    let oracles = train(ZooKind::Retain { forget: forget.clone(), source: forget_ref.clone() }, ORACLES, 10_000, "oracles")?;
+    let masks = SubsetMasks::random(SUBSET_MODELS, n_train, 0.5, 2)?;
+    let masks_path = root.join("masks.npy");
+    masks.save_npy(&masks_path)?;
+    let subsets = train(ZooKind::Subsets { masks: masks.clone(), source: file_ref(&masks_path)? }, SUBSET_MODELS, 20_000, "subsets")?;
+
+    // 3. Datamodels on every logit of every evaluated point; only the F rows are summed.
+    let t = Instant::now();
+    let targets = subsets.points * subsets.classes;
+    let mask_view = Masks::new(&masks.data, SUBSET_MODELS, n_train)?;
+    let outputs = Outputs::new(&subsets.logits, SUBSET_MODELS, targets)?;
+    let beta_forget = DiffOfMeans.fit_rows_sum(&mask_view, &outputs, &forget.indices)?;
+    println!("datamodels (difference of means), Σ over {FORGET} forget rows: {targets} targets in {:.2} s", t.elapsed().as_secs_f64());
+
+    // 4. Unlearning requests against the originals.
+    let ctx = Context {
+        originals: &originals,
+        data: &data,
+        forget: &forget,
+        target_oracles: None,
+        beta_forget: Some(&beta_forget),
+        device: device.clone(),
+    };
+    let points = EvalPoints { labels: &originals.labels, n_train, forget: &forget.indices };
+    let oracle_view = view(&oracles);
+    println!("KLoM against {ORACLES} oracles (P95 per split; lower is better):");
+    println!("  {:<12} {:>8} {:>8} {:>8} {:>8}", "method", "forget", "retain", "val", "cost");
+    for name in ["do-nothing", "dm-direct", "dmm"] {
+        let config = MethodConfig::default_for(name)?;
+        let out = root.join(format!("unlearned-{name}"));
+        let inputs = serde_json::json!({ "attribution": "DiffOfMeans over the subset zoo" });
+        let summary = unlearn_zoo(&config, &ctx, &forget_ref, inputs, &out, ORIGINALS, &ProgressBar::hidden())?;
+        let unlearned = Zoo::load(&out)?;
+        // 5. KLoM of the unlearned models' margins against the oracles'.
+        let eval = evaluate(view(&unlearned), oracle_view, None, &points, Direction::UnlearnedOracle)?;
+        let s = eval.summary;
+        println!(
+            "  {name:<12} {:>8.3} {:>8.3} {:>8.3} {:>8.4}",
+            s.forget.p95, s.retain.p95, s.validation.p95, summary.cost
+        );
+    }
+    println!("done in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn view(zoo: &Zoo) -> LogitsView<'_> {
+    LogitsView { logits: &zoo.logits, models: zoo.models, points: zoo.points, classes: zoo.classes }
+}
+
+fn file_ref(path: &Path) -> Result<InputRef, Box<dyn Error>> {
+    Ok(InputRef { path: path.display().to_string(), sha256: unlearn_data::sha256_file(path)? })
+}
