@@ -52,3 +52,9 @@ pub trait Estimator {
         rows: &[usize],
     ) -> Result<Vec<f32>>;
 }
+
+/// TRAK (ALGORITHMS.md §7): attribution from projected per-example gradients of a few models.
+/// Unlike the rest of the crate it runs burn models (see [`trak`]).
+pub mod trak;
+
+pub use trak::{Calibration, ModelReport, Points, ProjectionKind, ScoreRequest, Trak, TrakConfig, calibrate};

@@ -38,10 +38,17 @@ const SPLIT_SEED: u64 = 0;
 fn main() -> Result<(), Box<dyn Error>> {
     let started = Instant::now();
     // The backend is a run-time choice: parse its name and ask it for a device.
-    let backend: Backend = std::env::args().nth(1).as_deref().unwrap_or("flex").parse()?;
+    let backend: Backend = std::env::args()
+        .nth(1)
+        .as_deref()
+        .unwrap_or("flex")
+        .parse()?;
     let device: Device = backend.device()?;
     let temp = tempfile::tempdir()?;
-    let root: PathBuf = std::env::args().nth(2).map(PathBuf::from).unwrap_or_else(|| temp.path().to_path_buf());
+    let root: PathBuf = std::env::args()
+        .nth(2)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| temp.path().to_path_buf());
     std::fs::create_dir_all(&root)?;
     println!("backend {backend}, working directory {}", root.display());
 
@@ -62,7 +69,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         limit: 0,
         label_column: "label".into(),
     };
-    println!("digits: {n_train} train + {} validation points, {} classes", data.val.len(), dataset.classes);
+    println!(
+        "digits: {n_train} train + {} validation points, {} classes",
+        data.val.len(),
+        dataset.classes
+    );
 
     // A random forget set, saved so the oracles' and the unlearned zoo's manifests can name it.
     let forget = ForgetSet::random(n_train, FORGET, 1)?;
@@ -74,21 +85,54 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut recipe = Recipe::named("mlp")?;
     recipe.model = ModelConfig::Mlp { hidden: vec![32] };
     recipe.epochs = 8;
-    let train = |kind: ZooKind, models: usize, first_seed: u64, dir: &str| -> Result<Zoo, Box<dyn Error>> {
-        let t = Instant::now();
-        let spec = ZooSpec { recipe: recipe.clone(), kind, models, first_seed, stack: 25 };
-        let zoo = train_zoo(&spec, &data, info.clone(), &root.join(dir), &device, &ProgressBar::hidden())?;
-        println!("  {dir}: {models} models in {:.1} s", t.elapsed().as_secs_f64());
-        Ok(zoo)
-    };
+    let train =
+        |kind: ZooKind, models: usize, first_seed: u64, dir: &str| -> Result<Zoo, Box<dyn Error>> {
+            let t = Instant::now();
+            let spec = ZooSpec {
+                recipe: recipe.clone(),
+                kind,
+                models,
+                first_seed,
+                stack: 25,
+            };
+            let zoo = train_zoo(
+                &spec,
+                &data,
+                info.clone(),
+                &root.join(dir),
+                &device,
+                &ProgressBar::hidden(),
+            )?;
+            println!(
+                "  {dir}: {models} models in {:.1} s",
+                t.elapsed().as_secs_f64()
+            );
+            Ok(zoo)
+        };
     println!("training zoos:");
     let originals = train(ZooKind::Full, ORIGINALS, 0, "originals")?;
     // Oracles get seeds disjoint from the originals'.
-    let oracles = train(ZooKind::Retain { forget: forget.clone(), source: forget_ref.clone() }, ORACLES, 10_000, "oracles")?;
+    let oracles = train(
+        ZooKind::Retain {
+            forget: forget.clone(),
+            source: forget_ref.clone(),
+        },
+        ORACLES,
+        10_000,
+        "oracles",
+    )?;
     let masks = SubsetMasks::random(SUBSET_MODELS, n_train, 0.5, 2)?;
     let masks_path = root.join("masks.npy");
     masks.save_npy(&masks_path)?;
-    let subsets = train(ZooKind::Subsets { masks: masks.clone(), source: file_ref(&masks_path)? }, SUBSET_MODELS, 20_000, "subsets")?;
+    let subsets = train(
+        ZooKind::Subsets {
+            masks: masks.clone(),
+            source: file_ref(&masks_path)?,
+        },
+        SUBSET_MODELS,
+        20_000,
+        "subsets",
+    )?;
 
     // 3. Datamodels on every logit of every evaluated point; only the F rows are summed.
     let t = Instant::now();
@@ -96,7 +140,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mask_view = Masks::new(&masks.data, SUBSET_MODELS, n_train)?;
     let outputs = Outputs::new(&subsets.logits, SUBSET_MODELS, targets)?;
     let beta_forget = DiffOfMeans.fit_rows_sum(&mask_view, &outputs, &forget.indices)?;
-    println!("datamodels (difference of means), Σ over {FORGET} forget rows: {targets} targets in {:.2} s", t.elapsed().as_secs_f64());
+    println!(
+        "datamodels (difference of means), Σ over {FORGET} forget rows: {targets} targets in {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
 
     // 4. Unlearning requests against the originals.
     let ctx = Context {
@@ -107,18 +154,39 @@ fn main() -> Result<(), Box<dyn Error>> {
         beta_forget: Some(&beta_forget),
         device: device.clone(),
     };
-    let points = EvalPoints { labels: &originals.labels, n_train, forget: &forget.indices };
+    let points = EvalPoints {
+        labels: &originals.labels,
+        n_train,
+        forget: &forget.indices,
+    };
     let oracle_view = view(&oracles);
     println!("KLoM against {ORACLES} oracles (P95 per split; lower is better):");
-    println!("  {:<12} {:>8} {:>8} {:>8} {:>8}", "method", "forget", "retain", "val", "cost");
+    println!(
+        "  {:<12} {:>8} {:>8} {:>8} {:>8}",
+        "method", "forget", "retain", "val", "cost"
+    );
     for name in ["do-nothing", "dm-direct", "dmm"] {
         let config = MethodConfig::default_for(name)?;
         let out = root.join(format!("unlearned-{name}"));
         let inputs = serde_json::json!({ "attribution": "DiffOfMeans over the subset zoo" });
-        let summary = unlearn_zoo(&config, &ctx, &forget_ref, inputs, &out, ORIGINALS, &ProgressBar::hidden())?;
+        let summary = unlearn_zoo(
+            &config,
+            &ctx,
+            &forget_ref,
+            inputs,
+            &out,
+            ORIGINALS,
+            &ProgressBar::hidden(),
+        )?;
         let unlearned = Zoo::load(&out)?;
         // 5. KLoM of the unlearned models' margins against the oracles'.
-        let eval = evaluate(view(&unlearned), oracle_view, None, &points, Direction::UnlearnedOracle)?;
+        let eval = evaluate(
+            view(&unlearned),
+            oracle_view,
+            None,
+            &points,
+            Direction::UnlearnedOracle,
+        )?;
         let s = eval.summary;
         println!(
             "  {name:<12} {:>8.3} {:>8.3} {:>8.3} {:>8.4}",
@@ -130,9 +198,17 @@ fn main() -> Result<(), Box<dyn Error>> {
 }
 
 fn view(zoo: &Zoo) -> LogitsView<'_> {
-    LogitsView { logits: &zoo.logits, models: zoo.models, points: zoo.points, classes: zoo.classes }
+    LogitsView {
+        logits: &zoo.logits,
+        models: zoo.models,
+        points: zoo.points,
+        classes: zoo.classes,
+    }
 }
 
 fn file_ref(path: &Path) -> Result<InputRef, Box<dyn Error>> {
-    Ok(InputRef { path: path.display().to_string(), sha256: unlearn_data::sha256_file(path)? })
+    Ok(InputRef {
+        path: path.display().to_string(),
+        sha256: unlearn_data::sha256_file(path)?,
+    })
 }

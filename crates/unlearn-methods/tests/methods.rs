@@ -28,8 +28,22 @@ fn config(name: &str, overrides: Value) -> MethodConfig {
     MethodConfig::with_overrides(name, &map).unwrap()
 }
 
-fn run_zoo(config: &MethodConfig, ctx: &Context<'_>, forget: &unlearn_train::manifest::InputRef, out: &Path) -> unlearn_methods::RunSummary {
-    unlearn_zoo(config, ctx, forget, json!({}), out, 3, &ProgressBar::hidden()).unwrap()
+fn run_zoo(
+    config: &MethodConfig,
+    ctx: &Context<'_>,
+    forget: &unlearn_train::manifest::InputRef,
+    out: &Path,
+) -> unlearn_methods::RunSummary {
+    unlearn_zoo(
+        config,
+        ctx,
+        forget,
+        json!({}),
+        out,
+        3,
+        &ProgressBar::hidden(),
+    )
+    .unwrap()
 }
 
 /// sha256 of every file of a zoo directory, by relative path.
@@ -42,7 +56,10 @@ fn file_hashes(dir: &Path) -> BTreeMap<PathBuf, String> {
             if path.is_dir() {
                 stack.push(path);
             } else {
-                out.insert(path.strip_prefix(dir).unwrap().to_path_buf(), unlearn_data::sha256_file(&path).unwrap());
+                out.insert(
+                    path.strip_prefix(dir).unwrap().to_path_buf(),
+                    unlearn_data::sha256_file(&path).unwrap(),
+                );
             }
         }
     }
@@ -57,7 +74,10 @@ fn dm_direct_is_the_stored_logits_minus_scaled_attribution() {
     let f = mlp_fixture();
     let (points, classes) = (f.originals.points, f.originals.classes);
     let beta = fake_beta(points, classes);
-    let ctx = Context { beta_forget: Some(&beta), ..f.ctx() };
+    let ctx = Context {
+        beta_forget: Some(&beta),
+        ..f.ctx()
+    };
     let scale = 0.75f64;
     let config = config("dm-direct", json!({ "scale": scale }));
     assert_eq!(config, MethodConfig::DmDirect { scale });
@@ -70,8 +90,15 @@ fn dm_direct_is_the_stored_logits_minus_scaled_attribution() {
         let z = f.originals.model_logits(i);
         expected.extend((0..points * classes).map(|j| z[j] - 0.75f32 * beta[j]));
     }
-    assert!(bit_identical(&out.logits, &expected), "DM-Direct ≠ z − s·Σβ (max diff {})", max_abs_diff(&out.logits, &expected));
-    assert!(out.model.is_none(), "DM-Direct predicts outputs, it makes no network");
+    assert!(
+        bit_identical(&out.logits, &expected),
+        "DM-Direct ≠ z − s·Σβ (max diff {})",
+        max_abs_diff(&out.logits, &expected)
+    );
+    assert!(
+        out.model.is_none(),
+        "DM-Direct predicts outputs, it makes no network"
+    );
     assert_eq!(out.examples, 0);
 
     // Through the runner: cost 0 and the same logits on disk.
@@ -79,7 +106,13 @@ fn dm_direct_is_the_stored_logits_minus_scaled_attribution() {
     let summary = run_zoo(&config, &ctx, &f.forget_ref, dir.path());
     assert_eq!(summary.cost, 0.0);
     let written = Zoo::load(dir.path()).unwrap();
-    let expected: Vec<f32> = f.originals.logits.iter().enumerate().map(|(j, &z)| z - 0.75 * beta[j % (points * classes)]).collect();
+    let expected: Vec<f32> = f
+        .originals
+        .logits
+        .iter()
+        .enumerate()
+        .map(|(j, &z)| z - 0.75 * beta[j % (points * classes)])
+        .collect();
     assert!(bit_identical(&written.logits, &expected));
 }
 
@@ -104,7 +137,10 @@ fn do_nothing_returns_the_originals_bit_identically_at_cost_zero() {
     for i in ALL {
         let a = std::fs::read(model_path(dir.path(), i)).unwrap();
         let b = std::fs::read(model_path(&f.originals.dir, i)).unwrap();
-        assert!(a == b, "do-nothing writes the original checkpoint of model {i}");
+        assert!(
+            a == b,
+            "do-nothing writes the original checkpoint of model {i}"
+        );
     }
 }
 
@@ -117,13 +153,26 @@ fn retrain_is_the_oracle_recipe_at_cost_exactly_one() {
     let summary = run_zoo(&config, &ctx, &f.forget_ref, &dir.path().join("retrain"));
     assert_eq!(summary.cost, 1.0);
     let recipe = &f.originals.manifest.recipe;
-    assert_eq!(summary.examples_per_model, (recipe.epochs * (f.data.train.len() - FORGET)) as u64);
+    assert_eq!(
+        summary.examples_per_model,
+        (recipe.epochs * (f.data.train.len() - FORGET)) as u64
+    );
 
     // Independently: a retain zoo trained by `train_zoo` with the retrained seeds.
-    let oracles = zoo(recipe.clone(), retain_kind(&f.forget, dir.path()), 3, RETRAIN_SEED_OFFSET, &f.data, &dir.path().join("oracles"));
+    let oracles = zoo(
+        recipe.clone(),
+        retain_kind(&f.forget, dir.path()),
+        3,
+        RETRAIN_SEED_OFFSET,
+        &f.data,
+        &dir.path().join("oracles"),
+    );
     let retrained = Zoo::load(&dir.path().join("retrain")).unwrap();
     let diff = max_abs_diff(&retrained.logits, &oracles.logits);
-    assert!(bit_identical(&retrained.logits, &oracles.logits), "retrain ≠ retain zoo with seeds +{RETRAIN_SEED_OFFSET} (max diff {diff})");
+    assert!(
+        bit_identical(&retrained.logits, &oracles.logits),
+        "retrain ≠ retain zoo with seeds +{RETRAIN_SEED_OFFSET} (max diff {diff})"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -136,7 +185,10 @@ fn scrub_updates_the_student_and_leaves_the_originals_untouched() {
     let before = file_hashes(&f.originals.dir);
     let out = methods::run_stack(&MethodConfig::default_for("scrub").unwrap(), &ctx, &ALL).unwrap();
     let moved = max_abs_diff(&out.logits, &f.originals.logits);
-    assert!(moved > 1e-2, "SCRUB left the student unchanged (max logit change {moved})");
+    assert!(
+        moved > 1e-2,
+        "SCRUB left the student unchanged (max logit change {moved})"
+    );
 
     // Nothing of the originals' zoo changed on disk, and its checkpoints still give its logits.
     assert_eq!(file_hashes(&f.originals.dir), before);
@@ -148,7 +200,10 @@ fn scrub_updates_the_student_and_leaves_the_originals_untouched() {
         let model = reloaded.load_model(i, &device).unwrap();
         let z = stack_logits(&model, &x, 1);
         let diff = max_abs_diff(&z, f.originals.model_logits(i));
-        assert!(diff < 1e-4, "checkpoint {i} no longer gives the stored logits (max diff {diff})");
+        assert!(
+            diff < 1e-4,
+            "checkpoint {i} no longer gives the stored logits (max diff {diff})"
+        );
     }
 }
 
@@ -165,7 +220,8 @@ fn scrub_teacher_is_the_stored_original_logits() {
     for k in 0..fake.models {
         for p in 0..points {
             for c in 0..classes {
-                fake.logits[(k * points + p) * classes + c] = if c == shifted(p) { 8.0 } else { 0.0 };
+                fake.logits[(k * points + p) * classes + c] =
+                    if c == shifted(p) { 8.0 } else { 0.0 };
             }
         }
     }
@@ -176,13 +232,21 @@ fn scrub_teacher_is_the_stored_original_logits() {
     let retain = f.forget.retain_indices(f.data.train.len());
 
     let real = methods::run_stack(&config, &f.ctx(), &ALL).unwrap();
-    let ctx_fake = Context { originals: &fake, ..f.ctx() };
+    let ctx_fake = Context {
+        originals: &fake,
+        ..f.ctx()
+    };
     let faked = methods::run_stack(&config, &ctx_fake, &ALL).unwrap();
     let share_real = argmax_share(&real.logits, points, classes, &retain, shifted);
     let share_fake = argmax_share(&faked.logits, points, classes, &retain, shifted);
-    println!("share of retain points predicted as (y+1) mod C: real teacher {share_real:.3}, fake stored logits {share_fake:.3}");
+    println!(
+        "share of retain points predicted as (y+1) mod C: real teacher {share_real:.3}, fake stored logits {share_fake:.3}"
+    );
     assert!(share_real < 0.1, "{share_real}");
-    assert!(share_fake > 0.5, "the student did not follow the stored teacher logits ({share_fake})");
+    assert!(
+        share_fake > 0.5,
+        "the student did not follow the stored teacher logits ({share_fake})"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -197,8 +261,17 @@ fn localised_changes(config: &MethodConfig, spec: &Localize) -> (usize, usize, u
     let ad = Device::flex().autodiff();
     let masks = Masks::compute(&ctx, &ctx.load_stack(&ALL, &ad).unwrap(), &ALL, spec, &ad).unwrap();
     let share = masks.share();
-    let tolerance = if spec.kind == LocalizeKind::Salun { 0.005 } else { 0.03 };
-    assert!((share - spec.mask_share).abs() <= tolerance, "{:?}: selected share {share} vs mask_share {}", spec.kind, spec.mask_share);
+    let tolerance = if spec.kind == LocalizeKind::Salun {
+        0.005
+    } else {
+        0.03
+    };
+    assert!(
+        (share - spec.mask_share).abs() <= tolerance,
+        "{:?}: selected share {share} vs mask_share {}",
+        spec.kind,
+        spec.mask_share
+    );
 
     let before = params(&ctx.load_stack(&ALL, &Device::flex()).unwrap());
     let out = methods::run_stack(config, &ctx, &ALL).unwrap();
@@ -224,36 +297,88 @@ fn localised_changes(config: &MethodConfig, spec: &Localize) -> (usize, usize, u
             }
         }
     }
-    println!("{}: share {share:.4}; outside the mask changed {outside_changed}; inside changed {inside_changed}/{inside}", config.name());
+    println!(
+        "{}: share {share:.4}; outside the mask changed {outside_changed}; inside changed {inside_changed}/{inside}",
+        config.name()
+    );
     (outside_changed, inside_changed, inside)
 }
 
 #[test]
 fn gd_with_a_salun_mask_changes_only_masked_entries_without_weight_decay() {
-    let spec = Localize { kind: LocalizeKind::Salun, mask_share: 0.2 };
-    let config = config("gd", json!({ "localize": { "kind": "salun", "mask_share": 0.2 }, "weight_decay": 0.0 }));
+    let spec = Localize {
+        kind: LocalizeKind::Salun,
+        mask_share: 0.2,
+    };
+    let config = config(
+        "gd",
+        json!({ "localize": { "kind": "salun", "mask_share": 0.2 }, "weight_decay": 0.0 }),
+    );
     let (outside, inside_changed, inside) = localised_changes(&config, &spec);
     assert_eq!(outside, 0, "entries outside the gradient mask changed");
-    assert!(inside_changed > inside / 2, "only {inside_changed} of {inside} masked entries changed");
+    assert!(
+        inside_changed > inside / 2,
+        "only {inside_changed} of {inside} masked entries changed"
+    );
 }
 
 #[test]
 #[ignore = "bug: localised GD/GA/GD+GA/SCRUB apply SGD weight decay to every entry (it is added after the gradient hook), so unmasked entries shrink"]
 fn gd_with_a_salun_mask_and_default_settings_changes_only_masked_entries() {
-    let spec = Localize { kind: LocalizeKind::Salun, mask_share: 0.2 };
-    let config = config("gd", json!({ "localize": { "kind": "salun", "mask_share": 0.2 } }));
+    let spec = Localize {
+        kind: LocalizeKind::Salun,
+        mask_share: 0.2,
+    };
+    let config = config(
+        "gd",
+        json!({ "localize": { "kind": "salun", "mask_share": 0.2 } }),
+    );
     let (outside, inside_changed, inside) = localised_changes(&config, &spec);
     assert_eq!(outside, 0, "entries outside the gradient mask changed");
-    assert!(inside_changed > inside / 2, "only {inside_changed} of {inside} masked entries changed");
+    assert!(
+        inside_changed > inside / 2,
+        "only {inside_changed} of {inside} masked entries changed"
+    );
+}
+
+#[test]
+#[ignore = "bug: scrub.rs:33 hard-codes SGD weight decay 5e-4, applied after the gradient hook, so a localised SCRUB changes unmasked entries"]
+fn scrub_with_a_salun_mask_changes_only_masked_entries() {
+    let spec = Localize {
+        kind: LocalizeKind::Salun,
+        mask_share: 0.2,
+    };
+    let config = config(
+        "scrub",
+        json!({ "localize": { "kind": "salun", "mask_share": 0.2 } }),
+    );
+    let (outside, inside_changed, inside) = localised_changes(&config, &spec);
+    assert_eq!(outside, 0, "entries outside the gradient mask changed");
+    assert!(
+        inside_changed > inside / 2,
+        "only {inside_changed} of {inside} masked entries changed"
+    );
 }
 
 #[test]
 fn del_resets_and_trains_only_the_selected_entries() {
-    let spec = Localize { kind: LocalizeKind::Del, mask_share: 0.3 };
-    let config = config("del", json!({ "localize": { "kind": "del", "mask_share": 0.3 }, "epochs": 2 }));
+    let spec = Localize {
+        kind: LocalizeKind::Del,
+        mask_share: 0.3,
+    };
+    let config = config(
+        "del",
+        json!({ "localize": { "kind": "del", "mask_share": 0.3 }, "epochs": 2 }),
+    );
     let (outside, inside_changed, inside) = localised_changes(&config, &spec);
-    assert_eq!(outside, 0, "entries outside the reset mask (not in the head) changed");
-    assert!(inside_changed as f64 >= 0.9 * inside as f64, "only {inside_changed} of {inside} reset entries changed");
+    assert_eq!(
+        outside, 0,
+        "entries outside the reset mask (not in the head) changed"
+    );
+    assert!(
+        inside_changed as f64 >= 0.9 * inside as f64,
+        "only {inside_changed} of {inside} reset entries changed"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -264,9 +389,23 @@ fn om_on_logistic_regression_converges_to_the_oracle_outputs() {
     let dir = tempfile::tempdir().unwrap();
     let data = digits_split();
     let recipe = Recipe::named("logistic").unwrap();
-    let originals = zoo(recipe.clone(), ZooKind::Full, 3, 0, &data, &dir.path().join("originals"));
+    let originals = zoo(
+        recipe.clone(),
+        ZooKind::Full,
+        3,
+        0,
+        &data,
+        &dir.path().join("originals"),
+    );
     let forget = ForgetSet::random(data.train.len(), FORGET, 11).unwrap();
-    let oracles = zoo(recipe, retain_kind(&forget, dir.path()), 3, 100, &data, &dir.path().join("oracles"));
+    let oracles = zoo(
+        recipe,
+        retain_kind(&forget, dir.path()),
+        3,
+        100,
+        &data,
+        &dir.path().join("oracles"),
+    );
     let ctx = Context {
         originals: &originals,
         data: &data,
@@ -277,7 +416,10 @@ fn om_on_logistic_regression_converges_to_the_oracle_outputs() {
     };
     // T = F ∪ all of R (rm·|F| ≥ |R|).
     let rm = (data.train.len() - FORGET).div_ceil(FORGET) as f64;
-    let config = config("om", json!({ "epochs": 60, "lr": 1e-2, "retain_multiplier": rm, "batch_size": 64 }));
+    let config = config(
+        "om",
+        json!({ "epochs": 60, "lr": 1e-2, "retain_multiplier": rm, "batch_size": 64 }),
+    );
     let out = methods::run_stack(&config, &ctx, &ALL).unwrap();
     let (p, c) = (originals.points, originals.classes);
     let before = mean_sq_on(&originals.logits, &oracles.logits, 3, p, c, &forget.indices);
@@ -286,11 +428,15 @@ fn om_on_logistic_regression_converges_to_the_oracle_outputs() {
     let before_val = mean_sq_on(&originals.logits, &oracles.logits, 3, p, c, &val);
     let after_val = mean_sq_on(&out.logits, &oracles.logits, 3, p, c, &val);
     println!(
-        "OM, logistic: mean squared logit distance to the oracles on F {before:.4} → {after:.5} ({:.1}×), on V {before_val:.4} → {after_val:.5} ({:.1}×)",
+        "OM, logistic: mean squared logit distance to the oracles on F {before:.4} → {after:.3e} ({:.3e}×), on V {before_val:.4} → {after_val:.3e} ({:.3e}×)",
         before / after,
         before_val / after_val
     );
-    assert!(before / after >= 10.0, "forget distance only shrank {:.2}× ({before} → {after})", before / after);
+    assert!(
+        before / after >= 10.0,
+        "forget distance only shrank {:.2}× ({before} → {after})",
+        before / after
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -302,7 +448,10 @@ fn every_method_name_has_a_default_of_that_name() {
         let config = MethodConfig::default_for(name).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(config.name(), name);
         // Round trip through the override path with no overrides.
-        assert_eq!(MethodConfig::with_overrides(name, &serde_json::Map::new()).unwrap(), config);
+        assert_eq!(
+            MethodConfig::with_overrides(name, &serde_json::Map::new()).unwrap(),
+            config
+        );
     }
     let err = MethodConfig::default_for("forget-harder").unwrap_err();
     assert!(matches!(err, MethodError::UnknownMethod(_)), "{err:?}");
@@ -311,7 +460,13 @@ fn every_method_name_has_a_default_of_that_name() {
 
 #[test]
 fn overrides_reject_an_unknown_key_naming_it() {
-    let err = MethodConfig::with_overrides("gd", json!({ "epochs": 3, "learning_rate": 0.1 }).as_object().unwrap()).unwrap_err();
+    let err = MethodConfig::with_overrides(
+        "gd",
+        json!({ "epochs": 3, "learning_rate": 0.1 })
+            .as_object()
+            .unwrap(),
+    )
+    .unwrap_err();
     assert!(matches!(err, MethodError::Config { .. }), "{err:?}");
     let msg = err.to_string();
     assert!(msg.contains("learning_rate"), "{msg}");
@@ -320,37 +475,82 @@ fn overrides_reject_an_unknown_key_naming_it() {
     assert!(msg.contains("lr"), "{msg}");
 }
 
+const WRONG_TYPES: [(&str, &str); 4] = [
+    ("gd", r#"{ "epochs": "five" }"#),
+    ("om", r#"{ "lr": "fast" }"#),
+    (
+        "del",
+        r#"{ "localize": { "kind": "del", "mask_share": "most" } }"#,
+    ),
+    ("scrub", r#"{ "decay_epochs": 2 }"#),
+];
+
 #[test]
+fn overrides_reject_a_wrong_type() {
+    for (name, overrides) in WRONG_TYPES {
+        let overrides: Value = serde_json::from_str(overrides).unwrap();
+        let err = MethodConfig::with_overrides(name, overrides.as_object().unwrap()).unwrap_err();
+        assert!(matches!(err, MethodError::Config { .. }), "{err:?}");
+        assert!(err.to_string().contains(name), "{err}");
+    }
+}
+
+#[test]
+#[ignore = "bug: config.rs:237 with_overrides reports serde's message (e.g. `invalid type: string \"five\", expected usize`) without the key"]
 fn overrides_reject_a_wrong_type_naming_the_key() {
-    for (name, overrides) in [
-        ("gd", json!({ "epochs": "five" })),
-        ("om", json!({ "lr": "fast" })),
-        ("del", json!({ "localize": { "kind": "del", "mask_share": "most" } })),
-        ("scrub", json!({ "decay_epochs": 2 })),
-    ] {
+    for (name, overrides) in WRONG_TYPES {
+        let overrides: Value = serde_json::from_str(overrides).unwrap();
         let err = MethodConfig::with_overrides(name, overrides.as_object().unwrap()).unwrap_err();
         assert!(matches!(err, MethodError::Config { .. }), "{err:?}");
         let msg = err.to_string();
-        let key = overrides.as_object().unwrap().keys().next().unwrap().clone();
-        assert!(msg.contains(&key), "{name}: the message does not name '{key}': {msg}");
+        let key = overrides
+            .as_object()
+            .unwrap()
+            .keys()
+            .next()
+            .unwrap()
+            .clone();
+        assert!(
+            msg.contains(&key),
+            "{name}: the message does not name '{key}': {msg}"
+        );
     }
 }
 
 #[test]
 fn set_flags_parse_numbers_and_json_objects() {
-    let sets: Vec<String> =
-        ["epochs=5", "lr=1e-3", r#"localize={"kind":"del","mask_share":0.3}"#].iter().map(|s| s.to_string()).collect();
+    let sets: Vec<String> = [
+        "epochs=5",
+        "lr=1e-3",
+        r#"localize={"kind":"del","mask_share":0.3}"#,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     let map = MethodConfig::parse_sets(&sets).unwrap();
     assert_eq!(map["epochs"], json!(5));
     assert_eq!(map["lr"].as_f64(), Some(1e-3));
     assert_eq!(map["localize"], json!({ "kind": "del", "mask_share": 0.3 }));
-    let MethodConfig::Gd(p) = MethodConfig::with_overrides("gd", &map).unwrap() else { panic!("not gd") };
+    let MethodConfig::Gd(p) = MethodConfig::with_overrides("gd", &map).unwrap() else {
+        panic!("not gd")
+    };
     assert_eq!(p.epochs, 5);
     assert_eq!(p.lr, 1e-3);
-    assert_eq!(p.localize, Some(Localize { kind: LocalizeKind::Del, mask_share: 0.3 }));
+    assert_eq!(
+        p.localize,
+        Some(Localize {
+            kind: LocalizeKind::Del,
+            mask_share: 0.3
+        })
+    );
     // Untouched keys keep their defaults.
-    let MethodConfig::Gd(d) = MethodConfig::default_for("gd").unwrap() else { panic!("not gd") };
-    assert_eq!((p.momentum, p.weight_decay, p.batch_size), (d.momentum, d.weight_decay, d.batch_size));
+    let MethodConfig::Gd(d) = MethodConfig::default_for("gd").unwrap() else {
+        panic!("not gd")
+    };
+    assert_eq!(
+        (p.momentum, p.weight_decay, p.batch_size),
+        (d.momentum, d.weight_decay, d.batch_size)
+    );
 
     let err = MethodConfig::parse_sets(&["epochs".to_string()]).unwrap_err();
     assert!(err.to_string().contains("epochs"), "{err}");
@@ -368,12 +568,20 @@ fn unlearn_zoo_resumes_a_deleted_model_bit_identically_and_keeps_the_others() {
     let out = dir.path().join("gd");
     let first = run_zoo(&config, &ctx, &f.forget_ref, &out);
     let first_logits = unlearn_data::read_npy_f32(out.join("logits.npy")).unwrap();
-    let first_model1 = params(&Zoo::load(&out).unwrap().load_model(1, &Device::flex()).unwrap());
+    let first_model1 = params(
+        &Zoo::load(&out)
+            .unwrap()
+            .load_model(1, &Device::flex())
+            .unwrap(),
+    );
     let stamp = |p: PathBuf| {
         let m = std::fs::metadata(&p).unwrap();
         (m.ino(), m.mtime(), m.mtime_nsec())
     };
-    let kept: Vec<_> = [0, 2].iter().flat_map(|&i| [stamp(model_path(&out, i)), stamp(logits_path(&out, i))]).collect();
+    let kept: Vec<_> = [0, 2]
+        .iter()
+        .flat_map(|&i| [stamp(model_path(&out, i)), stamp(logits_path(&out, i))])
+        .collect();
 
     std::fs::remove_file(logits_path(&out, 1)).unwrap();
     std::fs::remove_file(out.join("logits.npy")).unwrap();
@@ -386,16 +594,31 @@ fn unlearn_zoo_resumes_a_deleted_model_bit_identically_and_keeps_the_others() {
         "the resumed run differs (max diff {})",
         max_abs_diff(&first_logits.1, &second_logits.1)
     );
-    let again: Vec<_> = [0, 2].iter().flat_map(|&i| [stamp(model_path(&out, i)), stamp(logits_path(&out, i))]).collect();
+    let again: Vec<_> = [0, 2]
+        .iter()
+        .flat_map(|&i| [stamp(model_path(&out, i)), stamp(logits_path(&out, i))])
+        .collect();
     assert_eq!(kept, again, "files of models 0 and 2 were rewritten");
     assert!(logits_path(&out, 1).is_file());
-    let second_model1 = params(&Zoo::load(&out).unwrap().load_model(1, &Device::flex()).unwrap());
+    let second_model1 = params(
+        &Zoo::load(&out)
+            .unwrap()
+            .load_model(1, &Device::flex())
+            .unwrap(),
+    );
     for ((_, _, a), (_, _, b)) in first_model1.iter().zip(&second_model1) {
-        assert!(bit_identical(a, b), "model 1's checkpoint differs after resuming");
+        assert!(
+            bit_identical(a, b),
+            "model 1's checkpoint differs after resuming"
+        );
     }
     assert_eq!(first.examples_per_model, second.examples_per_model);
     assert_eq!(first.cost, second.cost);
-    assert!(first.cost > 0.0 && first.cost < 1.0, "GD cost {}", first.cost);
+    assert!(
+        first.cost > 0.0 && first.cost < 1.0,
+        "GD cost {}",
+        first.cost
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -405,16 +628,36 @@ fn unlearn_zoo_resumes_a_deleted_model_bit_identically_and_keeps_the_others() {
 fn om_without_oracles_and_dmm_without_attribution_say_what_to_pass() {
     let f = mlp_fixture();
     let ctx = f.ctx();
-    for (name, flag) in [("om", "--oracles"), ("dmm", "--attribution"), ("dm-direct", "--attribution")] {
+    for (name, flag) in [
+        ("om", "--oracles"),
+        ("dmm", "--attribution"),
+        ("dm-direct", "--attribution"),
+    ] {
         let config = MethodConfig::default_for(name).unwrap();
-        let err = methods::run_stack(&config, &ctx, &ALL).err().unwrap_or_else(|| panic!("{name} ran without its input"));
-        let MethodError::MissingInput { method, .. } = &err else { panic!("{name}: expected MissingInput, got {err:?}") };
+        let err = methods::run_stack(&config, &ctx, &ALL)
+            .err()
+            .unwrap_or_else(|| panic!("{name} ran without its input"));
+        let MethodError::MissingInput { method, .. } = &err else {
+            panic!("{name}: expected MissingInput, got {err:?}")
+        };
         assert_eq!(method, name);
         let msg = err.to_string();
-        assert!(msg.contains(flag), "{name}: the message does not name {flag}: {msg}");
+        assert!(
+            msg.contains(flag),
+            "{name}: the message does not name {flag}: {msg}"
+        );
         // The runner reports the same error.
         let dir = tempfile::tempdir().unwrap();
-        let err = unlearn_zoo(&config, &ctx, &f.forget_ref, json!({}), dir.path(), 3, &ProgressBar::hidden()).unwrap_err();
+        let err = unlearn_zoo(
+            &config,
+            &ctx,
+            &f.forget_ref,
+            json!({}),
+            dir.path(),
+            3,
+            &ProgressBar::hidden(),
+        )
+        .unwrap_err();
         assert!(matches!(err, MethodError::MissingInput { .. }), "{err:?}");
     }
 }
@@ -427,16 +670,32 @@ fn dmm_is_deterministic_and_moves_towards_its_target() {
     let f = mlp_fixture();
     let (points, classes) = (f.originals.points, f.originals.classes);
     let beta = fake_beta(points, classes);
-    let ctx = Context { beta_forget: Some(&beta), ..f.ctx() };
+    let ctx = Context {
+        beta_forget: Some(&beta),
+        ..f.ctx()
+    };
     let config = MethodConfig::default_for("dmm").unwrap();
     let a = methods::run_stack(&config, &ctx, &ALL).unwrap();
     let b = methods::run_stack(&config, &ctx, &ALL).unwrap();
-    assert!(bit_identical(&a.logits, &b.logits), "two DMM runs differ (max diff {})", max_abs_diff(&a.logits, &b.logits));
+    assert!(
+        bit_identical(&a.logits, &b.logits),
+        "two DMM runs differ (max diff {})",
+        max_abs_diff(&a.logits, &b.logits)
+    );
     assert_eq!(a.examples, b.examples);
 
     // DMM's target is DM-Direct's output; fine-tuning moves the forget points towards it.
-    let target = methods::run_stack(&MethodConfig::DmDirect { scale: 1.0 }, &ctx, &ALL).unwrap().logits;
-    let before = mean_sq_on(&f.originals.logits, &target, 3, points, classes, &f.forget.indices);
+    let target = methods::run_stack(&MethodConfig::DmDirect { scale: 1.0 }, &ctx, &ALL)
+        .unwrap()
+        .logits;
+    let before = mean_sq_on(
+        &f.originals.logits,
+        &target,
+        3,
+        points,
+        classes,
+        &f.forget.indices,
+    );
     let after = mean_sq_on(&a.logits, &target, 3, points, classes, &f.forget.indices);
     println!("DMM: mean squared distance to the target on F {before:.4} → {after:.4}");
     assert!(after < 0.5 * before, "{before} → {after}");

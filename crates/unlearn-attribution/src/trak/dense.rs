@@ -15,11 +15,6 @@ pub(crate) fn rm_mut(data: &mut [f32], rows: usize, cols: usize, ld: usize) -> D
     DMatrixViewMut::from_slice_with_strides_mut(data, rows, cols, ld, 1)
 }
 
-/// The transpose of a row-major `rows × cols` buffer, as a `cols × rows` view.
-pub(crate) fn rm_t(data: &[f32], rows: usize, cols: usize) -> DMatrixView<'_, f32, Dyn, Dyn> {
-    DMatrixView::from_slice_with_strides(data, cols, rows, 1, cols)
-}
-
 /// Rows handled by one rayon task: about four tasks per thread, at least `min` rows.
 pub(crate) fn row_block(rows: usize, min: usize) -> usize {
     let threads = rayon::current_num_threads().max(1);

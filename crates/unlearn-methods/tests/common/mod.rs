@@ -48,21 +48,48 @@ pub fn small_mlp() -> Recipe {
 }
 
 /// Trains `models` models of `recipe` into `dir`.
-pub fn zoo(recipe: Recipe, kind: ZooKind, models: usize, first_seed: u64, data: &Prepared, dir: &Path) -> Zoo {
-    let spec = ZooSpec { recipe, kind, models, first_seed, stack: models };
-    train_zoo(&spec, data, info(data), dir, &Device::flex(), &ProgressBar::hidden()).expect("zoo trains")
+pub fn zoo(
+    recipe: Recipe,
+    kind: ZooKind,
+    models: usize,
+    first_seed: u64,
+    data: &Prepared,
+    dir: &Path,
+) -> Zoo {
+    let spec = ZooSpec {
+        recipe,
+        kind,
+        models,
+        first_seed,
+        stack: models,
+    };
+    train_zoo(
+        &spec,
+        data,
+        info(data),
+        dir,
+        &Device::flex(),
+        &ProgressBar::hidden(),
+    )
+    .expect("zoo trains")
 }
 
 /// A retain zoo's kind for `forget`, with the forget set saved under `dir`.
 pub fn retain_kind(forget: &ForgetSet, dir: &Path) -> ZooKind {
-    ZooKind::Retain { forget: forget.clone(), source: forget_ref(forget, dir) }
+    ZooKind::Retain {
+        forget: forget.clone(),
+        source: forget_ref(forget, dir),
+    }
 }
 
 /// Saves `forget` as `dir/forget.txt` and returns its reference.
 pub fn forget_ref(forget: &ForgetSet, dir: &Path) -> InputRef {
     let path = dir.join("forget.txt");
     forget.save(&path).unwrap();
-    InputRef { path: path.display().to_string(), sha256: unlearn_data::sha256_file(&path).unwrap() }
+    InputRef {
+        path: path.display().to_string(),
+        sha256: unlearn_data::sha256_file(&path).unwrap(),
+    }
 }
 
 /// Three small MLP originals on digits and a random forget set of [`FORGET`] points, trained
@@ -93,16 +120,31 @@ pub fn mlp_fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let data = digits_split();
-        let originals = zoo(small_mlp(), ZooKind::Full, 3, 0, &data, &dir.path().join("originals"));
+        let originals = zoo(
+            small_mlp(),
+            ZooKind::Full,
+            3,
+            0,
+            &data,
+            &dir.path().join("originals"),
+        );
         let forget = ForgetSet::random(data.train.len(), FORGET, 7).unwrap();
         let forget_ref = forget_ref(&forget, dir.path());
-        Fixture { dir, data, originals, forget, forget_ref }
+        Fixture {
+            dir,
+            data,
+            originals,
+            forget,
+            forget_ref,
+        }
     })
 }
 
 /// A deterministic, hand-made `points × classes` attribution table.
 pub fn fake_beta(points: usize, classes: usize) -> Vec<f32> {
-    (0..points * classes).map(|j| 0.25 * ((j as f32) * 0.37).sin() + 0.125 * (j % classes) as f32).collect()
+    (0..points * classes)
+        .map(|j| 0.25 * ((j as f32) * 0.37).sin() + 0.125 * (j % classes) as f32)
+        .collect()
 }
 
 /// Every float parameter of a module in visiting order: id, shape and values.
@@ -126,12 +168,22 @@ pub fn bit_identical(a: &[f32], b: &[f32]) -> bool {
 
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "length mismatch");
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 /// Mean over the given points (and classes, and models) of the squared difference of two
 /// `K × P × C` logit tables.
-pub fn mean_sq_on(a: &[f32], b: &[f32], models: usize, points: usize, classes: usize, on: &[usize]) -> f64 {
+pub fn mean_sq_on(
+    a: &[f32],
+    b: &[f32],
+    models: usize,
+    points: usize,
+    classes: usize,
+    on: &[usize],
+) -> f64 {
     let mut sum = 0.0f64;
     for k in 0..models {
         for &p in on {
@@ -145,13 +197,21 @@ pub fn mean_sq_on(a: &[f32], b: &[f32], models: usize, points: usize, classes: u
 }
 
 /// Share of `points` whose arg-max in model `k`'s rows of a `K × P × C` table is `want(point)`.
-pub fn argmax_share(logits: &[f32], points: usize, classes: usize, on: &[usize], want: impl Fn(usize) -> usize) -> f64 {
+pub fn argmax_share(
+    logits: &[f32],
+    points: usize,
+    classes: usize,
+    on: &[usize],
+    want: impl Fn(usize) -> usize,
+) -> f64 {
     let models = logits.len() / (points * classes);
     let mut hits = 0usize;
     for k in 0..models {
         for &p in on {
             let row = &logits[(k * points + p) * classes..(k * points + p + 1) * classes];
-            let best = (0..classes).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
+            let best = (0..classes)
+                .max_by(|&a, &b| row[a].total_cmp(&row[b]))
+                .unwrap();
             hits += usize::from(best == want(p));
         }
     }
