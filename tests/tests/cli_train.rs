@@ -1,124 +1,11 @@
 //! End-to-end tests of the `unlearn` binary: `train`, `forget-set`, `masks`, `linear`, `--help`,
 //! and one-line errors for bad inputs.
-//!
-//! Locating the binary: `env!("CARGO_BIN_EXE_unlearn")` exists only for integration tests of
-//! the package that owns the binary, and `unlearn-cli` has no library target, so it cannot be a
-//! (dev-)dependency of this crate either. Instead the first test to need the binary runs
-//! `cargo build -p unlearn-cli --bin unlearn` (with `--release` when this test is a release
-//! build) into the same target directory as this test executable
-//! (`<target>/<profile>/deps/cli_train-HASH` → `<target>/<profile>/unlearn`). Cargo releases its
-//! build lock before running tests, so this nested build does not deadlock; when the binary is
-//! fresh it is a no-op of about a second. Set `UNLEARN_BIN` to test another binary instead.
 
+mod common;
+
+use common::*;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
-
-fn unlearn_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(bin) = std::env::var_os("UNLEARN_BIN") {
-            return PathBuf::from(bin);
-        }
-        let exe = std::env::current_exe().expect("test executable path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("<target>/<profile>/deps/<test>");
-        let target_dir = profile_dir.parent().expect("<target>");
-        let release = profile_dir.file_name().is_some_and(|n| n == "release");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("workspace root");
-        let mut build = Command::new(cargo);
-        build.current_dir(workspace).args([
-            "build",
-            "-p",
-            "unlearn-cli",
-            "--bin",
-            "unlearn",
-            "--target-dir",
-        ]);
-        build.arg(target_dir);
-        if release {
-            build.arg("--release");
-        }
-        let status = build.status().expect("running cargo build");
-        assert!(status.success(), "cargo build -p unlearn-cli failed");
-        let bin = profile_dir.join(format!("unlearn{}", std::env::consts::EXE_SUFFIX));
-        assert!(bin.is_file(), "{} missing after the build", bin.display());
-        bin
-    })
-}
-
-fn unlearn(args: &[&str]) -> Output {
-    Command::new(unlearn_bin())
-        .args(args)
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .expect("running unlearn")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Runs `unlearn args`, which must succeed.
-fn ok(args: &[&str]) -> Output {
-    let o = unlearn(args);
-    assert!(
-        o.status.success(),
-        "unlearn {args:?} failed ({}):\n{}",
-        o.status,
-        stderr(&o)
-    );
-    o
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 temp path")
-}
-
-/// A failed run: non-zero exit that is not a panic (101), and a stderr of exactly one
-/// non-empty line, `error: …`, containing every needle.
-fn assert_one_line_error(o: &Output, needles: &[&str]) {
-    assert_one_line_error_with(o, needles, &[]);
-}
-
-/// As [`assert_one_line_error`], also accepting the given extra stderr lines (clap's
-/// "For more information, try '--help'." after its own parse errors).
-fn assert_one_line_error_with(o: &Output, needles: &[&str], allowed_extra: &[&str]) {
-    let err = stderr(o);
-    let code = o.status.code();
-    assert!(
-        code.is_some() && code != Some(0),
-        "expected failure, got {:?}; stderr: {err}",
-        o.status
-    );
-    assert_ne!(code, Some(101), "the binary panicked: {err}");
-    assert!(!err.contains("panicked"), "panic message on stderr: {err}");
-    let lines: Vec<&str> = err
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !allowed_extra.contains(l))
-        .collect();
-    assert_eq!(
-        lines.len(),
-        1,
-        "expected one line on stderr, got {}:\n{err}",
-        lines.len()
-    );
-    assert!(lines[0].starts_with("error: "), "{err}");
-    for n in needles {
-        assert!(lines[0].contains(n), "stderr should mention {n:?}: {err}");
-    }
-}
 
 const CLAP_TIP: &str = "For more information, try '--help'.";
 
@@ -362,7 +249,6 @@ fn missing_dataset_file_is_a_one_line_error() {
 /// anyhow's cause chain is joined with ": ", but `DataError::Io` (and `TrainError::Io`) both
 /// print their source *and* return it from `source()`, so the OS message appears twice.
 #[test]
-#[ignore = "bug: the I/O cause is printed twice (thiserror `source` field shown in Display and again in the anyhow chain)"]
 fn missing_dataset_message_states_the_cause_once() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("missing.csv");
@@ -517,7 +403,6 @@ fn forget_set_and_subsets_together_are_refused() {
 /// ResNet-9s with width 2 narrows a length-2 buffer into chunks of 0 and panics; with wider
 /// models it silently writes checkpoints with wrongly shaped statistics.
 #[test]
-#[ignore = "bug: stacking::extract corrupts batch-norm running statistics; stacked resnet9 zoos panic or write bad checkpoints"]
 fn stacked_resnet9_zoo_trains() {
     let dir = tempfile::tempdir().unwrap();
     let recipe = dir.path().join("r9.json");

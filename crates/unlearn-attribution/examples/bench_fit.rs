@@ -51,6 +51,30 @@ fn draw(
     Data { masks, outputs }
 }
 
+/// Process CPU time (user + system) in seconds, from /proc (Linux; `NaN` elsewhere). Under
+/// contention from other processes, CPU time / threads is the wall time an idle machine gives.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
+    // fields after the parenthesised command name; utime and stime are fields 14 and 15
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        f.get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Runs `f`, returning its result, wall seconds and CPU seconds.
+fn timed<R>(f: impl FnOnce() -> R) -> (R, f64, f64) {
+    let (w, c) = (Instant::now(), cpu_seconds());
+    let r = f();
+    (r, w.elapsed().as_secs_f64(), cpu_seconds() - c)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let get = |k: usize, d: &str| args.get(k).cloned().unwrap_or_else(|| d.to_string());
@@ -113,35 +137,25 @@ fn main() {
     };
 
     if which.contains("mean") {
-        let s = Instant::now();
-        let rows = DiffOfMeans.fit_rows_sum(&masks, &outputs, &forget).unwrap();
-        let t_rows = s.elapsed().as_secs_f64();
-        let s = Instant::now();
-        let dm = DiffOfMeans.fit(&masks, &outputs).unwrap();
-        let t_fit = s.elapsed().as_secs_f64();
+        let (_rows, t_rows, c_rows) =
+            timed(|| DiffOfMeans.fit_rows_sum(&masks, &outputs, &forget).unwrap());
+        let (dm, t_fit, c_fit) = timed(|| DiffOfMeans.fit(&masks, &outputs).unwrap());
         let score = lds(&dm, &emasks, &eoutputs).unwrap();
         println!(
-            "mean : full fit {t_fit:.2}s, rows-only ({} rows) {t_rows:.2}s, LDS {:.3}, rel L2 err {:.3}, rows[0] {}",
+            "mean : full fit {t_fit:.2}s (cpu {c_fit:.2}s), rows-only ({} rows) {t_rows:.2}s (cpu {c_rows:.2}s); LDS {:.3}, rel L2 err {:.3}",
             forget.len(),
             score.mean,
             rel_err(dm.beta()),
-            rows[0]
         );
     }
     if which.contains("ridge") {
         let ridge = RidgeParams::default().check().unwrap();
-        let s = Instant::now();
-        let prep = ridge.prepare(&masks, &outputs).unwrap();
-        let t_prep = s.elapsed().as_secs_f64();
-        let s = Instant::now();
-        let _rows = prep.rows_sum(&forget).unwrap();
-        let t_rows = s.elapsed().as_secs_f64();
-        let s = Instant::now();
-        let dm = prep.to_datamodel();
-        let t_full = s.elapsed().as_secs_f64();
+        let (prep, t_prep, c_prep) = timed(|| ridge.prepare(&masks, &outputs).unwrap());
+        let (_rows, t_rows, _) = timed(|| prep.rows_sum(&forget).unwrap());
+        let (dm, t_full, c_full) = timed(|| prep.to_datamodel());
         let score = lds(&dm, &emasks, &eoutputs).unwrap();
         println!(
-            "ridge: select λ + solve {t_prep:.2}s (λ = {:.3e}), then rows-only {t_rows:.3}s or full β {t_full:.2}s; LDS {:.3}, rel L2 err {:.3}",
+            "ridge: select λ + solve {t_prep:.2}s (cpu {c_prep:.2}s; λ = {:.3e}), then rows-only {t_rows:.3}s or full β {t_full:.2}s (cpu {c_full:.2}s); LDS {:.3}, rel L2 err {:.3}",
             prep.lambda().unwrap(),
             score.mean,
             rel_err(dm.beta())
@@ -154,12 +168,11 @@ fn main() {
                 .tol(tol)
                 .check()
                 .unwrap();
-            let s = Instant::now();
-            let (dm, report) = lasso.fit_with_report(&masks, &outputs).unwrap();
-            let t_fit = s.elapsed().as_secs_f64();
+            let ((dm, report), t_fit, c_fit) =
+                timed(|| lasso.fit_with_report(&masks, &outputs).unwrap());
             let score = lds(&dm, &emasks, &eoutputs).unwrap();
             println!(
-                "lasso (refit {refit}): fit {t_fit:.2}s; LDS {:.3}, rel L2 err {:.3}; {report:?}",
+                "lasso (refit {refit}): fit {t_fit:.2}s (cpu {c_fit:.2}s); LDS {:.3}, rel L2 err {:.3}; {report:?}",
                 score.mean,
                 rel_err(dm.beta())
             );

@@ -79,7 +79,8 @@ impl Datamodel {
     }
 
     /// The regularisation strength(s) the estimator selected: empty for difference of means,
-    /// one value for ridge, one per target for lasso.
+    /// one value for ridge, one per target for lasso, each in its estimator's units (on
+    /// standardised masks; see [`crate::Ridge`] and [`crate::Lasso`]).
     pub fn lambdas(&self) -> &[f64] {
         &self.lambdas
     }

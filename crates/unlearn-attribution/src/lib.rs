@@ -57,4 +57,6 @@ pub trait Estimator {
 /// Unlike the rest of the crate it runs burn models (see [`trak`]).
 pub mod trak;
 
-pub use trak::{Calibration, ModelReport, Points, ProjectionKind, ScoreRequest, Trak, TrakConfig, calibrate};
+pub use trak::{
+    Calibration, ModelReport, Points, ProjectionKind, ScoreRequest, Trak, TrakConfig, calibrate,
+};

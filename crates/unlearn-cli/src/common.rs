@@ -70,7 +70,9 @@ impl DataArgs {
             split_seed: d.split_seed,
             limit: d.limit,
         };
-        let (prepared, info) = args.load().with_context(|| format!("reloading the data of {}", zoo.dir.display()))?;
+        let (prepared, info) = args
+            .load()
+            .with_context(|| format!("reloading the data of {}", zoo.dir.display()))?;
         if info.hash != d.hash {
             anyhow::bail!(
                 "the dataset '{}' has changed since {} was trained (hash {} now, {} then); retrain the zoo",
@@ -101,9 +103,11 @@ fn parse_backend(s: &str) -> Result<Backend, String> {
 pub fn progress_bar(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
     bar.set_style(
-        ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {elapsed_precise} ETA {eta} {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{prefix:>10} [{bar:30}] {pos}/{len} {elapsed_precise} ETA {eta} {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     bar.set_prefix(what.to_string());
     bar
@@ -112,7 +116,8 @@ pub fn progress_bar(len: u64, what: &str) -> ProgressBar {
 /// Path of an output file, with its parent directory created.
 pub fn output_file(path: &PathBuf) -> Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
     }
     Ok(())
 }

@@ -35,7 +35,22 @@ enum Command {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            // One line: clap's first line names the problem; the rest is usage boilerplate.
+            let text = e.to_string();
+            eprintln!(
+                "{} (see --help)",
+                text.lines()
+                    .next()
+                    .unwrap_or("error: invalid arguments")
+                    .trim_end()
+            );
+            std::process::exit(2);
+        }
+    };
     let result = match cli.command {
         Command::Bench(args) => commands::bench::run(args),
         Command::Train(args) => commands::train::run(args),
@@ -48,7 +63,14 @@ fn main() {
     };
     if let Err(error) = result {
         // One line: the chain of causes joined, so the cause and the fix stay together.
-        let message = error.chain().map(|e| e.to_string()).collect::<Vec<_>>().join(": ");
+        let mut parts: Vec<String> = Vec::new();
+        for cause in error.chain().map(|e| e.to_string()) {
+            // Errors that already print their source would otherwise repeat it.
+            if !parts.last().is_some_and(|last| last.ends_with(&cause)) {
+                parts.push(cause);
+            }
+        }
+        let message = parts.join(": ");
         eprintln!("error: {message}");
         std::process::exit(2);
     }

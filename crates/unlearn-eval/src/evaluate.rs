@@ -62,7 +62,9 @@ pub struct Evaluation {
 impl EvalPoints<'_> {
     /// Retain and validation index lists.
     pub fn splits(&self) -> (Vec<usize>, Vec<usize>) {
-        let retain = (0..self.n_train).filter(|i| self.forget.binary_search(i).is_err()).collect();
+        let retain = (0..self.n_train)
+            .filter(|i| self.forget.binary_search(i).is_err())
+            .collect();
         let validation = (self.n_train..self.labels.len()).collect();
         (retain, validation)
     }
@@ -79,7 +81,10 @@ fn check(view: &LogitsView<'_>, reference: &LogitsView<'_>, name: &str) -> Resul
         });
     }
     if view.models < 2 {
-        return Err(EvalError::Dimension { what: name.to_string(), detail: format!("{} model(s); KLoM needs at least 2", view.models) });
+        return Err(EvalError::Dimension {
+            what: name.to_string(),
+            detail: format!("{} model(s); KLoM needs at least 2", view.models),
+        });
     }
     Ok(())
 }
@@ -98,14 +103,27 @@ pub fn evaluate(
         check(f, &unlearned, "floor oracles")?;
     }
     if points.labels.len() != unlearned.points {
-        return Err(EvalError::Shape { what: "labels".into(), expected: unlearned.points, got: points.labels.len() });
+        return Err(EvalError::Shape {
+            what: "labels".into(),
+            expected: unlearned.points,
+            got: points.labels.len(),
+        });
     }
     if let Some(&bad) = points.forget.iter().find(|&&i| i >= points.n_train) {
-        return Err(EvalError::Index { index: bad, what: "forget set (training points)".into(), len: points.n_train });
+        return Err(EvalError::Index {
+            index: bad,
+            what: "forget set (training points)".into(),
+            len: points.n_train,
+        });
     }
     let (retain, validation) = points.splits();
-    let splits = Splits { forget: points.forget, retain: &retain, validation: &validation };
-    let margin = |v: &LogitsView<'_>| margins(v.logits, v.models, v.points, v.classes, points.labels);
+    let splits = Splits {
+        forget: points.forget,
+        retain: &retain,
+        validation: &validation,
+    };
+    let margin =
+        |v: &LogitsView<'_>| margins(v.logits, v.models, v.points, v.classes, points.labels);
     let u = margin(&unlearned)?;
     let o = margin(&oracles)?;
     let per_point = klom(&u, &o, unlearned.points, direction)?;
@@ -124,10 +142,22 @@ pub fn evaluate(
     };
     let accuracy = acc(&unlearned)?;
     let oracle_accuracy = acc(&oracles)?;
-    let conf = confidences(unlearned.logits, unlearned.models, unlearned.points, unlearned.classes, points.labels)?;
+    let conf = confidences(
+        unlearned.logits,
+        unlearned.models,
+        unlearned.points,
+        unlearned.classes,
+        points.labels,
+    )?;
     let mia = mia_efficacy(&conf, unlearned.points, &retain, &validation, points.forget)?.efficacy;
     let ulira_auc = ulira(&u, &o, unlearned.points, points.forget)?.auc;
-    let table = EvalTable::new(&summary, &accuracy, &oracle_accuracy, Some(mia), floor_summary.as_ref());
+    let table = EvalTable::new(
+        &summary,
+        &accuracy,
+        &oracle_accuracy,
+        Some(mia),
+        floor_summary.as_ref(),
+    );
     Ok(Evaluation {
         tow: tow(&oracle_accuracy, &accuracy)?,
         klom: per_point,

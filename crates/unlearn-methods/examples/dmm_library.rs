@@ -28,15 +28,21 @@ use unlearn_models::ModelConfig;
 use unlearn_train::manifest::{DatasetInfo, InputRef};
 use unlearn_train::{Backend, Recipe, Zoo, ZooKind, ZooSpec, train_zoo};
 
-const ORIGINALS: usize = 8;
-const ORACLES: usize = 8;
-const SUBSET_MODELS: usize = 100;
+fn knob(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 const FORGET: usize = 50;
 const VAL_FRACTION: f64 = 0.2;
 const SPLIT_SEED: u64 = 0;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let started = Instant::now();
+    let ORIGINALS = knob("N", 8);
+    let ORACLES = ORIGINALS;
+    let SUBSET_MODELS = knob("M", 100);
     // The backend is a run-time choice: parse its name and ask it for a device.
     let backend: Backend = std::env::args()
         .nth(1)
@@ -84,7 +90,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     // 2. Zoos. A small MLP, few epochs: every model takes milliseconds.
     let mut recipe = Recipe::named("mlp")?;
     recipe.model = ModelConfig::Mlp { hidden: vec![32] };
-    recipe.epochs = 8;
+    recipe.epochs = knob("EPOCHS", 8);
     let train =
         |kind: ZooKind, models: usize, first_seed: u64, dir: &str| -> Result<Zoo, Box<dyn Error>> {
             let t = Instant::now();
@@ -139,7 +145,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     let targets = subsets.points * subsets.classes;
     let mask_view = Masks::new(&masks.data, SUBSET_MODELS, n_train)?;
     let outputs = Outputs::new(&subsets.logits, SUBSET_MODELS, targets)?;
-    let beta_forget = DiffOfMeans.fit_rows_sum(&mask_view, &outputs, &forget.indices)?;
+    let beta_forget = if knob("RIDGE", 0) == 1 {
+        unlearn_attribution::RidgeParams::default()
+            .check()?
+            .fit_rows_sum(&mask_view, &outputs, &forget.indices)?
+    } else {
+        DiffOfMeans.fit_rows_sum(&mask_view, &outputs, &forget.indices)?
+    };
     println!(
         "datamodels (difference of means), Σ over {FORGET} forget rows: {targets} targets in {:.2} s",
         t.elapsed().as_secs_f64()
@@ -160,6 +172,15 @@ fn main() -> Result<(), Box<dyn Error>> {
         forget: &forget.indices,
     };
     let oracle_view = view(&oracles);
+    let floor = train(
+        ZooKind::Retain {
+            forget: forget.clone(),
+            source: forget_ref.clone(),
+        },
+        ORACLES,
+        30_000,
+        "floor",
+    )?;
     println!("KLoM against {ORACLES} oracles (P95 per split; lower is better):");
     println!(
         "  {:<12} {:>8} {:>8} {:>8} {:>8}",
@@ -183,11 +204,18 @@ fn main() -> Result<(), Box<dyn Error>> {
         let eval = evaluate(
             view(&unlearned),
             oracle_view,
-            None,
+            Some(view(&floor)),
             &points,
             Direction::UnlearnedOracle,
         )?;
         let s = eval.summary;
+        if name == "dmm" {
+            let f = eval.floor_summary.unwrap();
+            println!(
+                "  floor {:.3} {:.3} {:.3}",
+                f.forget.p95, f.retain.p95, f.validation.p95
+            );
+        }
         println!(
             "  {name:<12} {:>8.3} {:>8.3} {:>8.3} {:>8.4}",
             s.forget.p95, s.retain.p95, s.validation.p95, summary.cost

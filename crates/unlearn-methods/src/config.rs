@@ -153,7 +153,15 @@ pub enum MethodConfig {
 }
 
 fn descent(epochs: usize, lr: f64) -> DescentParams {
-    DescentParams { epochs, lr, momentum: 0.9, weight_decay: 5e-4, batch_size: 64, ascent_epochs: 1, localize: None }
+    DescentParams {
+        epochs,
+        lr,
+        momentum: 0.9,
+        weight_decay: 5e-4,
+        batch_size: 64,
+        ascent_epochs: 1,
+        localize: None,
+    }
 }
 
 fn matching(epochs: usize, lr: f64, fm: f64, rm: f64) -> MatchParams {
@@ -170,8 +178,19 @@ fn matching(epochs: usize, lr: f64, fm: f64, rm: f64) -> MatchParams {
 }
 
 /// Every method name, in the order reports list them.
-pub const METHOD_NAMES: [&str; 11] =
-    ["do-nothing", "retrain", "om", "dm-direct", "dmm", "gd", "ga", "gd-ga", "scrub", "noisy-descent", "del"];
+pub const METHOD_NAMES: [&str; 11] = [
+    "do-nothing",
+    "retrain",
+    "om",
+    "dm-direct",
+    "dmm",
+    "gd",
+    "ga",
+    "gd-ga",
+    "scrub",
+    "noisy-descent",
+    "del",
+];
 
 impl MethodConfig {
     /// The default configuration of a method.
@@ -198,9 +217,18 @@ impl MethodConfig {
                 batch_size: 64,
                 localize: None,
             }),
-            "noisy-descent" => MethodConfig::NoisyDescent(NoisyParams { epochs: 2, lr: 0.01, clip: 1.0, noise: 0.01, batch_size: 64 }),
+            "noisy-descent" => MethodConfig::NoisyDescent(NoisyParams {
+                epochs: 2,
+                lr: 0.01,
+                clip: 1.0,
+                noise: 0.01,
+                batch_size: 64,
+            }),
             "del" => MethodConfig::Del(DelParams {
-                localize: Localize { kind: LocalizeKind::Del, mask_share: 0.3 },
+                localize: Localize {
+                    kind: LocalizeKind::Del,
+                    mask_share: 0.3,
+                },
                 epochs: 3,
                 lr: 0.01,
                 batch_size: 64,
@@ -211,7 +239,10 @@ impl MethodConfig {
 
     /// The method's name.
     pub fn name(&self) -> String {
-        match serde_json::to_value(self).ok().and_then(|v| v.get("method").and_then(|m| m.as_str().map(String::from))) {
+        match serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.get("method").and_then(|m| m.as_str().map(String::from)))
+        {
             Some(name) => name,
             None => "unknown".into(),
         }
@@ -219,7 +250,10 @@ impl MethodConfig {
 
     /// The default configuration of `name` with `overrides` (a JSON object of hyper-parameters)
     /// applied; unknown keys and wrong types are errors.
-    pub fn with_overrides(name: &str, overrides: &serde_json::Map<String, Value>) -> Result<Self, MethodError> {
+    pub fn with_overrides(
+        name: &str,
+        overrides: &serde_json::Map<String, Value>,
+    ) -> Result<Self, MethodError> {
         let base = Self::default_for(name)?;
         let mut value = serde_json::to_value(&base).expect("configs serialise");
         let object = value.as_object_mut().expect("tagged enum is an object");
@@ -236,7 +270,27 @@ impl MethodConfig {
             }
             object.insert(key.clone(), v.clone());
         }
-        serde_json::from_value(value).map_err(|e| MethodError::Config { method: name.into(), what: e.to_string() })
+        serde_json::from_value(value).map_err(|e| {
+            // serde names the type, not the field: find the override that breaks the config.
+            let key = overrides.iter().find_map(|(key, v)| {
+                let mut single = serde_json::to_value(&base).expect("configs serialise");
+                single
+                    .as_object_mut()
+                    .expect("object")
+                    .insert(key.clone(), v.clone());
+                serde_json::from_value::<MethodConfig>(single)
+                    .is_err()
+                    .then_some(key.clone())
+            });
+            let what = match key {
+                Some(key) => format!("hyper-parameter '{key}': {e}"),
+                None => e.to_string(),
+            };
+            MethodError::Config {
+                method: name.into(),
+                what,
+            }
+        })
     }
 
     /// Parses `key=value` (value as JSON, or a bare string) into an override map.

@@ -54,22 +54,37 @@ impl Context<'_> {
             .iter()
             .map(|&i| self.originals.load_model(i, device))
             .collect::<Result<Vec<_>, _>>()?;
-        let seeds: Vec<u64> = indices.iter().map(|&i| self.originals.manifest.seeds[i]).collect();
-        let template = Model::init(&self.originals.manifest.recipe.model, &self.input(), &seeds, device)
-            .map_err(unlearn_train::TrainError::from)?;
+        let seeds: Vec<u64> = indices
+            .iter()
+            .map(|&i| self.originals.manifest.seeds[i])
+            .collect();
+        let template = Model::init(
+            &self.originals.manifest.recipe.model,
+            &self.input(),
+            &seeds,
+            device,
+        )
+        .map_err(unlearn_train::TrainError::from)?;
         Ok(stacking::concat(template, &singles))
     }
 
     /// What the models are built for.
     pub fn input(&self) -> unlearn_models::InputSpec {
         let d = &self.originals.manifest.dataset;
-        unlearn_models::InputSpec { dim: d.dim, image_shape: d.image_shape, classes: d.classes }
+        unlearn_models::InputSpec {
+            dim: d.dim,
+            image_shape: d.image_shape,
+            classes: d.classes,
+        }
     }
 
     /// Training features `[n, d]` on `device`.
     pub fn train_features(&self, device: &Device) -> Tensor<2> {
         let t = &self.data.train;
-        Tensor::from_data(TensorData::new(t.features.clone(), [t.len(), t.dim]), device)
+        Tensor::from_data(
+            TensorData::new(t.features.clone(), [t.len(), t.dim]),
+            device,
+        )
     }
 
     /// Features of every evaluated point `[P, d]` on `device`.
@@ -88,7 +103,10 @@ impl Context<'_> {
 
     /// Logits of the originals `indices`, `K × P × C`.
     pub fn original_logits(&self, indices: &[usize]) -> Vec<f32> {
-        indices.iter().flat_map(|&i| self.originals.model_logits(i).iter().copied()).collect()
+        indices
+            .iter()
+            .flat_map(|&i| self.originals.model_logits(i).iter().copied())
+            .collect()
     }
 
     /// Checks that the originals were trained on these data.
@@ -105,7 +123,10 @@ impl Context<'_> {
         }
         if let Some(z) = self.target_oracles {
             if z.points != self.points() || z.classes != self.classes() {
-                return Err(MethodError::Mismatch("the target oracles' logits do not match the originals' points or classes".into()));
+                return Err(MethodError::Mismatch(
+                    "the target oracles' logits do not match the originals' points or classes"
+                        .into(),
+                ));
             }
         }
         if let Some(b) = self.beta_forget {

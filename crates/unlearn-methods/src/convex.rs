@@ -35,7 +35,16 @@ pub struct ConvexParams {
 
 impl Default for ConvexParams {
     fn default() -> Self {
-        Self { n: 100, dim: 400, forget: 5, lambda: 1e-2, steps: 200, ascent_weight: 0.01, noise: 0.1, seed: 0 }
+        Self {
+            n: 100,
+            dim: 400,
+            forget: 5,
+            lambda: 1e-2,
+            steps: 200,
+            ascent_weight: 0.01,
+            noise: 0.1,
+            seed: 0,
+        }
     }
 }
 
@@ -83,13 +92,23 @@ impl ConvexParams {
     pub fn validate(&self) -> Result<(), ConvexError> {
         let bad = |s: String| Err(ConvexError::Invalid(s));
         if self.n < 2 || self.dim == 0 {
-            return bad(format!("need n ≥ 2 and dim ≥ 1 (got n = {}, dim = {})", self.n, self.dim));
+            return bad(format!(
+                "need n ≥ 2 and dim ≥ 1 (got n = {}, dim = {})",
+                self.n, self.dim
+            ));
         }
         if self.forget == 0 || self.forget >= self.n {
-            return bad(format!("--forget must be between 1 and n − 1 = {} (got {})", self.n - 1, self.forget));
+            return bad(format!(
+                "--forget must be between 1 and n − 1 = {} (got {})",
+                self.n - 1,
+                self.forget
+            ));
         }
         if !(self.lambda > 0.0 && self.lambda.is_finite()) {
-            return bad(format!("--lambda must be > 0 (got {}); without it the oracle is not unique", self.lambda));
+            return bad(format!(
+                "--lambda must be > 0 (got {}); without it the oracle is not unique",
+                self.lambda
+            ));
         }
         if !(self.ascent_weight >= 0.0) || !(self.noise >= 0.0) {
             return bad("--ascent-weight and --noise must be ≥ 0".into());
@@ -108,7 +127,9 @@ pub fn ridge(x: &DMatrix<f64>, y: &DVector<f64>, rows: &[usize], lambda: f64) ->
         a[(i, i)] += lambda;
     }
     let b = xs.transpose() * ys / m;
-    a.cholesky().expect("XᵀX/m + λI is positive definite for λ > 0").solve(&b)
+    a.cholesky()
+        .expect("XᵀX/m + λI is positive definite for λ > 0")
+        .solve(&b)
 }
 
 /// Draws the data and solves both problems in closed form.
@@ -129,11 +150,20 @@ pub fn generate(params: &ConvexParams) -> Result<Instance, ConvexError> {
     let y = &x * w + noise;
     let mut forget: Vec<usize> = sample(&mut rng, n, params.forget).into_vec();
     forget.sort_unstable();
-    let retain: Vec<usize> = (0..n).filter(|i| forget.binary_search(i).is_err()).collect();
+    let retain: Vec<usize> = (0..n)
+        .filter(|i| forget.binary_search(i).is_err())
+        .collect();
     let all: Vec<usize> = (0..n).collect();
     let theta_full = ridge(&x, &y, &all, params.lambda);
     let theta_oracle = ridge(&x, &y, &retain, params.lambda);
-    Ok(Instance { x, y, forget, retain, theta_full, theta_oracle })
+    Ok(Instance {
+        x,
+        y,
+        forget,
+        retain,
+        theta_full,
+        theta_oracle,
+    })
 }
 
 /// Largest eigenvalue of the Hessian 2·(XᵀX/m) (+ 2λ) of a mean-squared loss on `rows`.
@@ -147,7 +177,9 @@ fn curvature(x: &DMatrix<f64>, rows: &[usize], lambda: f64) -> f64 {
 
 fn to_tensor(m: &DMatrix<f64>, device: &Device) -> Tensor<2> {
     // nalgebra is column-major; burn wants rows.
-    let rows: Vec<f32> = (0..m.nrows()).flat_map(|i| (0..m.ncols()).map(move |j| m[(i, j)] as f32)).collect();
+    let rows: Vec<f32> = (0..m.nrows())
+        .flat_map(|i| (0..m.ncols()).map(move |j| m[(i, j)] as f32))
+        .collect();
     Tensor::from_data(TensorData::new(rows, [m.nrows(), m.ncols()]), device)
 }
 
@@ -159,7 +191,10 @@ fn column(v: &DVector<f64>, device: &Device) -> Tensor<2> {
 /// Gradient of mean_{i} (x_i·θ − t_i)² over the rows of `x`: 2·Xᵀ(Xθ − t)/m.
 fn mse_grad(x: &Tensor<2>, theta: &Tensor<2>, target: &Tensor<2>) -> Tensor<2> {
     let m = x.dims()[0] as f64;
-    x.clone().transpose().matmul(x.clone().matmul(theta.clone()) - target.clone()).mul_scalar(2.0 / m)
+    x.clone()
+        .transpose()
+        .matmul(x.clone().matmul(theta.clone()) - target.clone())
+        .mul_scalar(2.0 / m)
 }
 
 /// Runs the four methods from θ_full on `device`.
@@ -169,7 +204,9 @@ pub fn run(params: &ConvexParams, device: &Device) -> Result<ConvexResult, Conve
     let all: Vec<usize> = (0..params.n).collect();
     let (f, r) = (&instance.forget, &instance.retain);
     // One step size for every method: the inverse of the largest curvature among their losses.
-    let top = curvature(&instance.x, r, lambda).max(curvature(&instance.x, &all, 0.0)).max(curvature(&instance.x, r, 0.0));
+    let top = curvature(&instance.x, r, lambda)
+        .max(curvature(&instance.x, &all, 0.0))
+        .max(curvature(&instance.x, r, 0.0));
     let step_size = 1.0 / top;
 
     let x_all = to_tensor(&instance.x, device);
@@ -213,7 +250,11 @@ pub fn run(params: &ConvexParams, device: &Device) -> Result<ConvexResult, Conve
             curve
         })
         .collect();
-    Ok(ConvexResult { instance, step_size, curves })
+    Ok(ConvexResult {
+        instance,
+        step_size,
+        curves,
+    })
 }
 
 #[cfg(test)]
@@ -221,7 +262,16 @@ mod tests {
     use super::*;
 
     fn small() -> ConvexParams {
-        ConvexParams { n: 30, dim: 90, forget: 3, lambda: 1e-2, steps: 100, ascent_weight: 0.01, noise: 0.1, seed: 7 }
+        ConvexParams {
+            n: 30,
+            dim: 90,
+            forget: 3,
+            lambda: 1e-2,
+            steps: 100,
+            ascent_weight: 0.01,
+            noise: 0.1,
+            seed: 7,
+        }
     }
 
     #[test]
@@ -254,14 +304,25 @@ mod tests {
     fn matching_beats_descent_on_a_small_instance() {
         let p = small();
         let result = run(&p, &Device::flex()).unwrap();
-        let [gd, gd_ga, om, om_r] = [&result.curves[0], &result.curves[1], &result.curves[2], &result.curves[3]];
+        let [gd, gd_ga, om, om_r] = [
+            &result.curves[0],
+            &result.curves[1],
+            &result.curves[2],
+            &result.curves[3],
+        ];
         for curve in &result.curves {
-            assert!((curve[0] - 1.0).abs() < 1e-4, "every method starts at θ_full");
+            assert!(
+                (curve[0] - 1.0).abs() < 1e-4,
+                "every method starts at θ_full"
+            );
         }
         assert!(om[100] < 1e-3, "OM converges: {}", om[100]);
         assert!(gd[100] > 0.5, "GD crawls: {}", gd[100]);
         assert!(om_r.iter().all(|&v| v > 0.5), "OM on the retain set stalls");
-        assert!(gd_ga.iter().all(|&v| v > 1e-2), "GD+GA does not reach the oracle");
+        assert!(
+            gd_ga.iter().all(|&v| v > 1e-2),
+            "GD+GA does not reach the oracle"
+        );
         // OM decreases monotonically (convex quadratic, step ≤ 1/L).
         assert!(om.windows(2).all(|w| w[1] <= w[0] + 1e-5));
     }

@@ -62,7 +62,9 @@ impl Engine {
     ) -> Result<Model, MethodError> {
         let per_model = points[0].len();
         if points.iter().any(|p| p.len() != per_model) || points.len() != self.models {
-            return Err(MethodError::Mismatch("every model of a stack needs equally many fine-tuning points".into()));
+            return Err(MethodError::Mismatch(
+                "every model of a stack needs equally many fine-tuning points".into(),
+            ));
         }
         self.epoch += 1;
         if per_model == 0 {
@@ -78,16 +80,44 @@ impl Engine {
         let k = self.models;
         for (step, start) in (0..per_model).step_by(batch).enumerate() {
             let len = batch.min(per_model - start);
-            let flat: Vec<i64> = orders.iter().flat_map(|o| o[start..start + len].iter().map(|&i| i as i64)).collect();
-            let rows: Vec<i64> =
-                flat.iter().enumerate().map(|(j, &i)| (j / len * self.stride) as i64 + i).collect();
+            let flat: Vec<i64> = orders
+                .iter()
+                .flat_map(|o| o[start..start + len].iter().map(|&i| i as i64))
+                .collect();
+            let rows: Vec<i64> = flat
+                .iter()
+                .enumerate()
+                .map(|(j, &i)| (j / len * self.stride) as i64 + i)
+                .collect();
             let points = Tensor::<1, Int>::from_data(TensorData::new(flat, [k * len]), &device);
             let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [k * len]), &device);
-            let x = self.x.clone().select(0, points.clone()).reshape([k, len, dim]);
-            let losses = loss(&model, &Batch { x, points, rows, len });
-            let values = losses.clone().into_data().try_into_vec::<f32>().unwrap_or_default();
+            let x = self
+                .x
+                .clone()
+                .select(0, points.clone())
+                .reshape([k, len, dim]);
+            let losses = loss(
+                &model,
+                &Batch {
+                    x,
+                    points,
+                    rows,
+                    len,
+                },
+            );
+            let values = losses
+                .clone()
+                .into_data()
+                .try_into_vec::<f32>()
+                .unwrap_or_default();
             if let Some(m) = values.iter().position(|v| !v.is_finite()) {
-                return Err(TrainError::NonFiniteLoss { model: self.model_index[m], epoch: self.epoch, step: step + 1, value: values[m] }.into());
+                return Err(TrainError::NonFiniteLoss {
+                    model: self.model_index[m],
+                    epoch: self.epoch,
+                    step: step + 1,
+                    value: values[m],
+                }
+                .into());
             }
             let mut grads = GradientsParams::from_grads(losses.sum().backward(), &model);
             if let Some(hook) = hook {

@@ -2,13 +2,13 @@
 //! scores; SalUn: |∇(−CE)|), keep the top share ρ of each model's entries as its mask, then
 //! (DEL) reset the masked weights to a fresh initialisation and fine-tune only them on R.
 
+use crate::MethodError;
 use crate::config::{DelParams, Localize, LocalizeKind};
 use crate::context::Context;
 use crate::finetune::Batch;
 use crate::methods::descent::{engine, sgd};
 use crate::methods::losses::{cross_entropy, gather_labels};
 use crate::methods::{StackOutput, autodiff, final_logits};
-use crate::MethodError;
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -27,13 +27,20 @@ struct Params {
 
 impl ModuleVisitor for Params {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let values = param.val().into_data().try_into_vec::<f32>().unwrap_or_default();
-        self.entries.push((param.id, param.val().dims().to_vec(), values));
+        let values = param
+            .val()
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap_or_default();
+        self.entries
+            .push((param.id, param.val().dims().to_vec(), values));
     }
 }
 
 fn params_of(model: &Model) -> Vec<(ParamId, Vec<usize>, Vec<f32>)> {
-    let mut p = Params { entries: Vec::new() };
+    let mut p = Params {
+        entries: Vec::new(),
+    };
     model.visit(&mut p);
     p.entries
 }
@@ -49,7 +56,13 @@ pub struct Masks {
 }
 
 /// The score of one model's chunk of a parameter; `per_model_shape` excludes the model axis.
-fn chunk_scores(kind: LocalizeKind, theta: &[f32], grad: &[f32], per_model_shape: &[usize], linear_layout: bool) -> Vec<f32> {
+fn chunk_scores(
+    kind: LocalizeKind,
+    theta: &[f32],
+    grad: &[f32],
+    per_model_shape: &[usize],
+    linear_layout: bool,
+) -> Vec<f32> {
     let raw: Vec<f32> = match kind {
         LocalizeKind::Del => theta.iter().zip(grad).map(|(t, g)| (t * g).abs()).collect(),
         LocalizeKind::Salun => grad.iter().map(|g| g.abs()).collect(),
@@ -59,11 +72,20 @@ fn chunk_scores(kind: LocalizeKind, theta: &[f32], grad: &[f32], per_model_shape
     }
     // Channel granularity: view as [out_channels, rest]; linear weights are stored [in, out].
     let (outs, rest) = if linear_layout {
-        (per_model_shape[per_model_shape.len() - 1], raw.len() / per_model_shape[per_model_shape.len() - 1])
+        (
+            per_model_shape[per_model_shape.len() - 1],
+            raw.len() / per_model_shape[per_model_shape.len() - 1],
+        )
     } else {
         (per_model_shape[0], raw.len() / per_model_shape[0])
     };
-    let index = |o: usize, r: usize| if linear_layout { r * outs + o } else { o * rest + r };
+    let index = |o: usize, r: usize| {
+        if linear_layout {
+            r * outs + o
+        } else {
+            o * rest + r
+        }
+    };
     let h = (outs / 10).max(1).min(rest);
     let mut scores = vec![0.0; raw.len()];
     for o in 0..outs {
@@ -79,16 +101,31 @@ fn chunk_scores(kind: LocalizeKind, theta: &[f32], grad: &[f32], per_model_shape
 
 impl Masks {
     /// Scores the stack on F and selects each model's top `spec.mask_share` of entries.
-    pub fn compute(ctx: &Context<'_>, model: &Model, indices: &[usize], spec: &Localize, ad: &Device) -> Result<Self, MethodError> {
+    pub fn compute(
+        ctx: &Context<'_>,
+        model: &Model,
+        indices: &[usize],
+        spec: &Localize,
+        ad: &Device,
+    ) -> Result<Self, MethodError> {
         if !(spec.mask_share > 0.0 && spec.mask_share <= 1.0) {
-            return Err(MethodError::Config { method: "localize".into(), what: format!("mask_share must be in (0, 1], got {}", spec.mask_share) });
+            return Err(MethodError::Config {
+                method: "localize".into(),
+                what: format!("mask_share must be in (0, 1], got {}", spec.mask_share),
+            });
         }
         let k = indices.len();
         let f = ctx.forget.indices.len();
         let labels = ctx.train_labels(ad);
-        let points: Vec<i64> = (0..k).flat_map(|_| ctx.forget.indices.iter().map(|&i| i as i64)).collect();
-        let points = Tensor::<1, burn::tensor::Int>::from_data(TensorData::new(points, [k * f]), ad);
-        let x = ctx.train_features(ad).select(0, points.clone()).reshape([k, f, ctx.input().dim]);
+        let points: Vec<i64> = (0..k)
+            .flat_map(|_| ctx.forget.indices.iter().map(|&i| i as i64))
+            .collect();
+        let points =
+            Tensor::<1, burn::tensor::Int>::from_data(TensorData::new(points, [k * f]), ad);
+        let x = ctx
+            .train_features(ad)
+            .select(0, points.clone())
+            .reshape([k, f, ctx.input().dim]);
         let y = gather_labels(&labels, points, k, f);
         let loss = cross_entropy(model.forward(x), y, 0.0).neg().sum();
         let grads = GradientsParams::from_grads(loss.backward(), model);
@@ -103,7 +140,13 @@ impl Masks {
                     let chunk = theta.len() / k;
                     let per_model_shape = per_model_shape(shape, k);
                     let linear = shape.len() == 3;
-                    chunk_scores(spec.kind, &theta[m * chunk..(m + 1) * chunk], &g[m * chunk..(m + 1) * chunk], &per_model_shape, linear)
+                    chunk_scores(
+                        spec.kind,
+                        &theta[m * chunk..(m + 1) * chunk],
+                        &g[m * chunk..(m + 1) * chunk],
+                        &per_model_shape,
+                        linear,
+                    )
                 }));
             }
         }
@@ -112,7 +155,8 @@ impl Masks {
             .map(|per| {
                 let mut all: Vec<f32> = per.iter().flatten().flatten().copied().collect();
                 all.sort_unstable_by(|a, b| b.total_cmp(a));
-                let keep = ((spec.mask_share * all.len() as f64).round() as usize).clamp(1, all.len().max(1));
+                let keep = ((spec.mask_share * all.len() as f64).round() as usize)
+                    .clamp(1, all.len().max(1));
                 all.get(keep - 1).copied().unwrap_or(f32::INFINITY)
             })
             .collect();
@@ -134,16 +178,30 @@ impl Masks {
                     }
                 }
             }
-            let grad_mask = if head.contains(id) { vec![1.0; theta.len()] } else { mask.clone() };
+            let grad_mask = if head.contains(id) {
+                vec![1.0; theta.len()]
+            } else {
+                mask.clone()
+            };
             gradient.insert(*id, (shape.clone(), grad_mask));
             selected.push(Some(mask));
         }
-        Ok(Masks { selected, gradient, device: ad.clone() })
+        Ok(Masks {
+            selected,
+            gradient,
+            device: ad.clone(),
+        })
     }
 
     /// Share of selected entries (over the parameters that were scored).
     pub fn share(&self) -> f64 {
-        let (ones, total) = self.selected.iter().flatten().fold((0.0, 0usize), |(o, t), m| (o + m.iter().sum::<f32>() as f64, t + m.len()));
+        let (ones, total) = self
+            .selected
+            .iter()
+            .flatten()
+            .fold((0.0, 0usize), |(o, t), m| {
+                (o + m.iter().sum::<f32>() as f64, t + m.len())
+            });
         ones / total.max(1) as f64
     }
 
@@ -179,7 +237,13 @@ fn grad_values(grads: &GradientsParams, id: ParamId, rank: usize) -> Option<Vec<
     data.try_into_vec::<f32>().ok()
 }
 
-fn apply_mask(grads: &mut GradientsParams, id: ParamId, shape: &[usize], mask: &[f32], device: &Device) {
+fn apply_mask(
+    grads: &mut GradientsParams,
+    id: ParamId,
+    shape: &[usize],
+    mask: &[f32],
+    device: &Device,
+) {
     macro_rules! masked {
         ($d:literal) => {{
             if let Some(g) = grads.remove::<$d>(id) {
@@ -210,7 +274,9 @@ impl ModuleMapper for Reset<'_> {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let p = self.position;
         self.position += 1;
-        let Some(mask) = &self.masks[p] else { return param };
+        let Some(mask) = &self.masks[p] else {
+            return param;
+        };
         let fresh = &self.fresh[p];
         let require_grad = param.is_require_grad();
         param
@@ -226,15 +292,38 @@ impl ModuleMapper for Reset<'_> {
 }
 
 /// θ ← θ ⊙ (1 − mask) + θ_init ⊙ mask, θ_init a fresh initialisation of each model.
-pub fn reset(ctx: &Context<'_>, model: Model, indices: &[usize], masks: &Masks, ad: &Device) -> Result<Model, MethodError> {
-    let seeds: Vec<u64> = indices.iter().map(|&i| ctx.originals.manifest.seeds[i] + RESET_SEED_OFFSET).collect();
-    let fresh = Model::init(&ctx.originals.manifest.recipe.model, &ctx.input(), &seeds, ad).map_err(unlearn_train::TrainError::from)?;
+pub fn reset(
+    ctx: &Context<'_>,
+    model: Model,
+    indices: &[usize],
+    masks: &Masks,
+    ad: &Device,
+) -> Result<Model, MethodError> {
+    let seeds: Vec<u64> = indices
+        .iter()
+        .map(|&i| ctx.originals.manifest.seeds[i] + RESET_SEED_OFFSET)
+        .collect();
+    let fresh = Model::init(
+        &ctx.originals.manifest.recipe.model,
+        &ctx.input(),
+        &seeds,
+        ad,
+    )
+    .map_err(unlearn_train::TrainError::from)?;
     let fresh = params_of(&fresh).into_iter().map(|(_, _, v)| v).collect();
-    Ok(model.map(&mut Reset { fresh, masks: &masks.selected, position: 0 }))
+    Ok(model.map(&mut Reset {
+        fresh,
+        masks: &masks.selected,
+        position: 0,
+    }))
 }
 
 /// DEL: localise on F, reset the selection, fine-tune it on R (cosine to 0.01·lr, no decay).
-pub fn run_del(ctx: &Context<'_>, indices: &[usize], p: &DelParams) -> Result<StackOutput, MethodError> {
+pub fn run_del(
+    ctx: &Context<'_>,
+    indices: &[usize],
+    p: &DelParams,
+) -> Result<StackOutput, MethodError> {
     let ad = autodiff(&ctx.device);
     let k = indices.len();
     let model = ctx.load_stack(indices, &ad)?;
@@ -245,16 +334,36 @@ pub fn run_del(ctx: &Context<'_>, indices: &[usize], p: &DelParams) -> Result<St
     let retain = vec![ctx.retain(); k];
     let mut optim = sgd(0.9, 0.0);
     let mut engine = engine(ctx, indices, &ad, DEL_STREAM);
-    let mut loss = |m: &Model, b: &Batch| cross_entropy(m.forward(b.x.clone()), gather_labels(&labels, b.points.clone(), k, b.len), 0.0);
-    let schedule = Schedule::Cosine { final_fraction: 0.01 };
+    let mut loss = |m: &Model, b: &Batch| {
+        cross_entropy(
+            m.forward(b.x.clone()),
+            gather_labels(&labels, b.points.clone(), k, b.len),
+            0.0,
+        )
+    };
+    let schedule = Schedule::Cosine {
+        final_fraction: 0.01,
+    };
     for epoch in 0..p.epochs {
         let lr = schedule.lr(p.lr, epoch as f64, p.epochs);
-        model = engine.epoch(model, &mut optim, &retain, p.batch_size, lr, &mut loss, Some(&*hook))?;
+        model = engine.epoch(
+            model,
+            &mut optim,
+            &retain,
+            p.batch_size,
+            lr,
+            &mut loss,
+            Some(&*hook),
+        )?;
     }
     // The localisation pass on F counts as one forward+backward of every forget point.
     let examples = engine.examples + ctx.forget.indices.len() as u64;
     let (logits, valid) = final_logits(ctx, &model, k);
-    Ok(StackOutput { logits, model: Some(valid), examples })
+    Ok(StackOutput {
+        logits,
+        model: Some(valid),
+        examples,
+    })
 }
 
 #[cfg(test)]

@@ -4,11 +4,11 @@
 //! burn has no vmap: each example of a batch gets its own backward pass through the stack (one
 //! example per model at a time), which yields every model's per-example gradient at once.
 
+use crate::MethodError;
 use crate::config::NoisyParams;
 use crate::context::Context;
 use crate::methods::losses::cross_entropy;
 use crate::methods::{StackOutput, autodiff, final_logits};
-use crate::MethodError;
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::{Int, Tensor, TensorData};
@@ -51,7 +51,11 @@ fn register(grads: &mut GradientsParams, id: ParamId, shape: &[usize], flat: Ten
 }
 
 /// Runs noisy descent on the originals `indices`.
-pub fn run(ctx: &Context<'_>, indices: &[usize], p: &NoisyParams) -> Result<StackOutput, MethodError> {
+pub fn run(
+    ctx: &Context<'_>,
+    indices: &[usize],
+    p: &NoisyParams,
+) -> Result<StackOutput, MethodError> {
     let ad = autodiff(&ctx.device);
     let k = indices.len();
     let mut model = ctx.load_stack(indices, &ad)?;
@@ -61,10 +65,23 @@ pub fn run(ctx: &Context<'_>, indices: &[usize], p: &NoisyParams) -> Result<Stac
     let labels = ctx.train_labels(&ad);
     let dim = ctx.input().dim;
     let retain = ctx.retain();
-    let mut optim = optimizer::build(&OptimizerConfig::Sgd { momentum: 0.0, nesterov: false, weight_decay: 0.0 });
-    let seeds: Vec<u64> = indices.iter().map(|&i| ctx.originals.manifest.seeds[i] ^ NOISE_STREAM).collect();
-    let mut rngs: Vec<ChaCha8Rng> = seeds.iter().map(|&s| ChaCha8Rng::seed_from_u64(s)).collect();
-    let normal = Normal::new(0.0f32, p.noise.max(0.0)).map_err(|e| MethodError::Config { method: "noisy-descent".into(), what: e.to_string() })?;
+    let mut optim = optimizer::build(&OptimizerConfig::Sgd {
+        momentum: 0.0,
+        nesterov: false,
+        weight_decay: 0.0,
+    });
+    let seeds: Vec<u64> = indices
+        .iter()
+        .map(|&i| ctx.originals.manifest.seeds[i] ^ NOISE_STREAM)
+        .collect();
+    let mut rngs: Vec<ChaCha8Rng> = seeds
+        .iter()
+        .map(|&s| ChaCha8Rng::seed_from_u64(s))
+        .collect();
+    let normal = Normal::new(0.0f32, p.noise.max(0.0)).map_err(|e| MethodError::Config {
+        method: "noisy-descent".into(),
+        what: e.to_string(),
+    })?;
     let batch = p.batch_size.clamp(1, retain.len());
     let mut orders = vec![retain.clone(); k];
     let mut examples = 0u64;
@@ -81,16 +98,28 @@ pub fn run(ctx: &Context<'_>, indices: &[usize], p: &NoisyParams) -> Result<Stac
                 let xb = x.clone().select(0, idx.clone()).reshape([k, 1, dim]);
                 let yb = labels.clone().select(0, idx).reshape([k, 1]);
                 let losses = cross_entropy(model.forward(xb), yb, 0.0);
-                let values = losses.clone().into_data().try_into_vec::<f32>().unwrap_or_default();
+                let values = losses
+                    .clone()
+                    .into_data()
+                    .try_into_vec::<f32>()
+                    .unwrap_or_default();
                 if let Some(m) = values.iter().position(|v| !v.is_finite()) {
-                    return Err(TrainError::NonFiniteLoss { model: indices[m], epoch: epoch + 1, step: step + 1, value: values[m] }.into());
+                    return Err(TrainError::NonFiniteLoss {
+                        model: indices[m],
+                        epoch: epoch + 1,
+                        step: step + 1,
+                        value: values[m],
+                    }
+                    .into());
                 }
                 let grads = GradientsParams::from_grads(losses.sum().backward(), &model);
                 // Per-model squared norms of this example's gradient, summed over parameters.
                 let per_param: Vec<Option<Tensor<2>>> = ids
                     .0
                     .iter()
-                    .map(|(id, shape)| grad_flat(&grads, *id, shape.len()).map(|g| g.reshape([k as i32, -1])))
+                    .map(|(id, shape)| {
+                        grad_flat(&grads, *id, shape.len()).map(|g| g.reshape([k as i32, -1]))
+                    })
                     .collect();
                 let norm2 = per_param
                     .iter()
@@ -98,7 +127,12 @@ pub fn run(ctx: &Context<'_>, indices: &[usize], p: &NoisyParams) -> Result<Stac
                     .map(|g| (g.clone() * g.clone()).sum_dim(1))
                     .reduce(|a, b| a + b)
                     .expect("the model has parameters");
-                let factor = norm2.sqrt().add_scalar(1e-12).recip().mul_scalar(p.clip).clamp_max(1.0);
+                let factor = norm2
+                    .sqrt()
+                    .add_scalar(1e-12)
+                    .recip()
+                    .mul_scalar(p.clip)
+                    .clamp_max(1.0);
                 for (sum, g) in sums.iter_mut().zip(per_param) {
                     if let Some(g) = g {
                         let clipped = g * factor.clone();
@@ -115,8 +149,12 @@ pub fn run(ctx: &Context<'_>, indices: &[usize], p: &NoisyParams) -> Result<Stac
                 let Some(sum) = sum else { continue };
                 let width = sum.dims()[1];
                 // Noise drawn on the host from each model's own stream: reproducible on any backend.
-                let noise: Vec<f32> = rngs.iter_mut().flat_map(|r| (0..width).map(|_| normal.sample(r)).collect::<Vec<_>>()).collect();
-                let noise = Tensor::<2>::from_data(TensorData::new(noise, [k, width]), &sum.device());
+                let noise: Vec<f32> = rngs
+                    .iter_mut()
+                    .flat_map(|r| (0..width).map(|_| normal.sample(r)).collect::<Vec<_>>())
+                    .collect();
+                let noise =
+                    Tensor::<2>::from_data(TensorData::new(noise, [k, width]), &sum.device());
                 let g = sum.div_scalar(len as f32) + noise;
                 register(&mut grads, *id, shape, g.reshape([k * width]));
             }
@@ -124,5 +162,9 @@ pub fn run(ctx: &Context<'_>, indices: &[usize], p: &NoisyParams) -> Result<Stac
         }
     }
     let (logits, valid) = final_logits(ctx, &model, k);
-    Ok(StackOutput { logits, model: Some(valid), examples })
+    Ok(StackOutput {
+        logits,
+        model: Some(valid),
+        examples,
+    })
 }

@@ -1,10 +1,10 @@
 //! Runs a method on every original of a zoo and writes the unlearned zoo in `unlearn train`'s
 //! layout (so `unlearn eval` reads it unchanged). Resumable: finished models are kept.
 
+use crate::MethodError;
 use crate::config::MethodConfig;
 use crate::context::Context;
 use crate::methods::run_stack;
-use crate::MethodError;
 use indicatif::ProgressBar;
 use std::path::Path;
 use std::time::Instant;
@@ -51,7 +51,9 @@ pub fn unlearn_zoo(
     prepare_dir(out, &manifest)?;
     let labels: Vec<i64> = originals.labels.iter().map(|&l| l as i64).collect();
     unlearn_data::write_npy_i64(out.join("labels.npy"), &[labels.len()], &labels)?;
-    let todo: Vec<usize> = (0..originals.models).filter(|&i| !model_done(out, i) || !makes_models(config) && !logits_path(out, i).is_file()).collect();
+    let todo: Vec<usize> = (0..originals.models)
+        .filter(|&i| !model_done(out, i) || !makes_models(config) && !logits_path(out, i).is_file())
+        .collect();
     progress.set_length(originals.models as u64);
     progress.set_position((originals.models - todo.len()) as u64);
     let retrain = ctx.retrain_examples().max(1);
@@ -71,13 +73,20 @@ pub fn unlearn_zoo(
                     .map(|_| ())
                     .map_err(unlearn_train::TrainError::io(model_path(out, i)))?,
             }
-            unlearn_data::write_npy_f32(logits_path(out, i), &[ctx.points(), ctx.classes()], &output.logits[k * per..(k + 1) * per])?;
+            unlearn_data::write_npy_f32(
+                logits_path(out, i),
+                &[ctx.points(), ctx.classes()],
+                &output.logits[k * per..(k + 1) * per],
+            )?;
             progress.inc(1);
         }
     }
     let examples = match examples {
         Some(e) => e,
-        None => Manifest::load(out)?.unlearning.and_then(|u| u.get("examples_per_model").and_then(|e| e.as_u64())).unwrap_or(0),
+        None => Manifest::load(out)?
+            .unlearning
+            .and_then(|u| u.get("examples_per_model").and_then(|e| e.as_u64()))
+            .unwrap_or(0),
     };
     let cost = examples as f64 / retrain as f64;
     if let Some(u) = manifest.unlearning.as_mut().and_then(|u| u.as_object_mut()) {
@@ -86,9 +95,17 @@ pub fn unlearn_zoo(
         u.insert("cost".into(), cost.into());
     }
     assemble(out, &mut manifest, ctx.classes())?;
-    Ok(RunSummary { models: originals.models, examples_per_model: examples, cost, seconds: started.elapsed().as_secs_f64() })
+    Ok(RunSummary {
+        models: originals.models,
+        examples_per_model: examples,
+        cost,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
 fn makes_models(config: &MethodConfig) -> bool {
-    !matches!(config, MethodConfig::DoNothing | MethodConfig::DmDirect { .. })
+    !matches!(
+        config,
+        MethodConfig::DoNothing | MethodConfig::DmDirect { .. }
+    )
 }

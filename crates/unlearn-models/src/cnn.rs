@@ -20,7 +20,13 @@ pub struct Cnn {
 
 impl Cnn {
     /// Builds the blocks for `image` = (channels, height, width).
-    pub fn new(rng: &mut StackRng, image: [usize; 3], channels: &[usize], classes: usize, device: &Device) -> Self {
+    pub fn new(
+        rng: &mut StackRng,
+        image: [usize; 3],
+        channels: &[usize],
+        classes: usize,
+        device: &Device,
+    ) -> Self {
         let mut c_in = image[0];
         let (mut h, mut w) = (image[1], image[2]);
         let mut convs = Vec::new();

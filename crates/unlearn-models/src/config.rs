@@ -45,14 +45,28 @@ pub enum ModelConfig {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ModelError {
     /// The architecture needs image inputs but the dataset has none.
-    #[error("model '{model}' needs image inputs but the dataset is flat ({dim} features); use --model mlp or logistic, or an image dataset")]
+    #[error(
+        "model '{model}' needs image inputs but the dataset is flat ({dim} features); use --model mlp or logistic, or an image dataset"
+    )]
     NeedsImages { model: String, dim: usize },
     /// The image shape does not account for the features.
     #[error("image shape {shape:?} has {product} values but the data have {dim} features per row")]
-    ShapeMismatch { shape: [usize; 3], product: usize, dim: usize },
+    ShapeMismatch {
+        shape: [usize; 3],
+        product: usize,
+        dim: usize,
+    },
     /// The image is too small for the pooling layers.
-    #[error("model '{model}' pools {pools} times, which needs height and width ≥ {need} (got {h}×{w}); use fewer layers or bigger images")]
-    TooSmall { model: String, pools: usize, need: usize, h: usize, w: usize },
+    #[error(
+        "model '{model}' pools {pools} times, which needs height and width ≥ {need} (got {h}×{w}); use fewer layers or bigger images"
+    )]
+    TooSmall {
+        model: String,
+        pools: usize,
+        need: usize,
+        h: usize,
+        w: usize,
+    },
     /// A zero width or empty layer list.
     #[error("model '{model}': {what}")]
     Invalid { model: String, what: String },
@@ -77,8 +91,13 @@ impl ModelConfig {
         Some(match name {
             "logistic" => ModelConfig::Logistic,
             "mlp" => ModelConfig::Mlp { hidden: vec![64] },
-            "cnn" => ModelConfig::Cnn { channels: vec![16, 32] },
-            "resnet9" => ModelConfig::ResNet9 { width: 64, scale: 0.125 },
+            "cnn" => ModelConfig::Cnn {
+                channels: vec![16, 32],
+            },
+            "resnet9" => ModelConfig::ResNet9 {
+                width: 64,
+                scale: 0.125,
+            },
             _ => return None,
         })
     }
@@ -87,39 +106,64 @@ impl ModelConfig {
     pub fn validate(&self, input: &InputSpec) -> Result<(), ModelError> {
         let model = self.name().to_string();
         if input.classes < 2 {
-            return Err(ModelError::Invalid { model, what: format!("needs at least 2 classes, the data have {}", input.classes) });
+            return Err(ModelError::Invalid {
+                model,
+                what: format!("needs at least 2 classes, the data have {}", input.classes),
+            });
         }
         let pools = match self {
             ModelConfig::Logistic => return Ok(()),
             ModelConfig::Mlp { hidden } => {
                 if hidden.contains(&0) {
-                    return Err(ModelError::Invalid { model, what: "hidden widths must be > 0".into() });
+                    return Err(ModelError::Invalid {
+                        model,
+                        what: "hidden widths must be > 0".into(),
+                    });
                 }
                 return Ok(());
             }
             ModelConfig::Cnn { channels } => {
                 if channels.is_empty() || channels.contains(&0) {
-                    return Err(ModelError::Invalid { model, what: "channels must be a non-empty list of widths > 0".into() });
+                    return Err(ModelError::Invalid {
+                        model,
+                        what: "channels must be a non-empty list of widths > 0".into(),
+                    });
                 }
                 channels.len()
             }
             ModelConfig::ResNet9 { width, .. } => {
                 if *width == 0 {
-                    return Err(ModelError::Invalid { model, what: "width must be > 0".into() });
+                    return Err(ModelError::Invalid {
+                        model,
+                        what: "width must be > 0".into(),
+                    });
                 }
                 3
             }
         };
         let Some(shape) = input.image_shape else {
-            return Err(ModelError::NeedsImages { model, dim: input.dim });
+            return Err(ModelError::NeedsImages {
+                model,
+                dim: input.dim,
+            });
         };
         let product = shape.iter().product::<usize>();
         if product != input.dim {
-            return Err(ModelError::ShapeMismatch { shape, product, dim: input.dim });
+            return Err(ModelError::ShapeMismatch {
+                shape,
+                product,
+                dim: input.dim,
+            });
         }
         let need = 1 << pools;
         if shape[1] < need || shape[2] < need {
-            return Err(ModelError::TooSmall { model, pools, need, h: shape[1], w: shape[2] });
+            return Err(ModelError::TooSmall {
+                model,
+                pools,
+                need,
+                h: shape[1],
+                w: shape[2],
+            });
         }
         Ok(())
     }

@@ -16,7 +16,12 @@ pub struct StackRng {
 impl StackRng {
     /// Streams for models with the given seeds (the stack size is `seeds.len()`).
     pub fn new(seeds: &[u64]) -> Self {
-        Self { rngs: seeds.iter().map(|&s| ChaCha8Rng::seed_from_u64(s)).collect() }
+        Self {
+            rngs: seeds
+                .iter()
+                .map(|&s| ChaCha8Rng::seed_from_u64(s))
+                .collect(),
+        }
     }
 
     /// Number of models in the stack.
@@ -25,7 +30,12 @@ impl StackRng {
     }
 
     /// A parameter of shape `[K·shape[0], shape[1..]]` (model-major), uniform in ±`bound`.
-    pub fn uniform<const D: usize>(&mut self, shape: [usize; D], bound: f32, device: &Device) -> Param<Tensor<D>> {
+    pub fn uniform<const D: usize>(
+        &mut self,
+        shape: [usize; D],
+        bound: f32,
+        device: &Device,
+    ) -> Param<Tensor<D>> {
         let per_model: usize = shape.iter().product();
         let mut values = Vec::with_capacity(per_model * self.rngs.len());
         for rng in &mut self.rngs {
@@ -38,6 +48,10 @@ impl StackRng {
 }
 
 /// A constant parameter of shape `shape` (already including the model axis).
-pub fn constant<const D: usize>(shape: [usize; D], value: f32, device: &Device) -> Param<Tensor<D>> {
+pub fn constant<const D: usize>(
+    shape: [usize; D],
+    value: f32,
+    device: &Device,
+) -> Param<Tensor<D>> {
     Param::from_tensor(Tensor::full(shape, value, device))
 }

@@ -48,11 +48,23 @@ pub struct StackedConv2d {
 
 impl StackedConv2d {
     /// A `kernel`×`kernel` convolution with "same" padding, PyTorch's default initialisation.
-    pub fn new(rng: &mut StackRng, c_in: usize, c_out: usize, kernel: usize, bias: bool, device: &Device) -> Self {
+    pub fn new(
+        rng: &mut StackRng,
+        c_in: usize,
+        c_out: usize,
+        kernel: usize,
+        bias: bool,
+        device: &Device,
+    ) -> Self {
         let bound = 1.0 / ((c_in * kernel * kernel) as f32).sqrt();
         let weight = rng.uniform([c_out, c_in, kernel, kernel], bound, device);
         let bias = bias.then(|| rng.uniform([c_out], bound, device));
-        Self { weight, bias, c_in, padding: kernel / 2 }
+        Self {
+            weight,
+            bias,
+            c_in,
+            padding: kernel / 2,
+        }
     }
 
     /// `x`: `[batch, K·in, h, w]` → `[batch, K·out, h, w]`.
@@ -62,7 +74,12 @@ impl StackedConv2d {
         // stack (or many stacked together) works unchanged.
         let models = x.dims()[1] / self.c_in;
         let options = ConvOptions::new([1, 1], [p, p], [1, 1], models);
-        conv2d(x, self.weight.val(), self.bias.as_ref().map(|b| b.val()), options)
+        conv2d(
+            x,
+            self.weight.val(),
+            self.bias.as_ref().map(|b| b.val()),
+            options,
+        )
     }
 }
 
@@ -75,11 +92,14 @@ pub fn stacked_batch_norm(models: usize, channels: usize, device: &Device) -> Ba
 pub fn to_grouped_images(x: Tensor<3>, shape: [usize; 3]) -> Tensor<4> {
     let [k, batch, _] = x.dims();
     let [c, h, w] = shape;
-    x.reshape([k, batch, c * h * w]).swap_dims(0, 1).reshape([batch, k * c, h, w])
+    x.reshape([k, batch, c * h * w])
+        .swap_dims(0, 1)
+        .reshape([batch, k * c, h, w])
 }
 
 /// `[batch, K·c, h, w]` → `[K, batch, c·h·w]`.
 pub fn from_grouped_images(x: Tensor<4>, models: usize) -> Tensor<3> {
     let [batch, kc, h, w] = x.dims();
-    x.reshape([batch, models, kc / models * h * w]).swap_dims(0, 1)
+    x.reshape([batch, models, kc / models * h * w])
+        .swap_dims(0, 1)
 }

@@ -10,13 +10,13 @@
 //! Inputs are `[K, batch, features]` (images flattened channel-major), outputs `[K, batch,
 //! classes]` logits.
 
+pub mod cnn;
 pub mod config;
 pub mod init;
 pub mod layers;
 pub mod mlp;
-pub mod cnn;
-pub mod resnet9;
 pub mod model;
+pub mod resnet9;
 pub mod stacking;
 
 pub use burn;

@@ -15,11 +15,20 @@ pub struct Mlp {
 
 impl Mlp {
     /// Builds `input → hidden… → classes`.
-    pub fn new(rng: &mut StackRng, d_in: usize, hidden: &[usize], classes: usize, device: &Device) -> Self {
+    pub fn new(
+        rng: &mut StackRng,
+        d_in: usize,
+        hidden: &[usize],
+        classes: usize,
+        device: &Device,
+    ) -> Self {
         let mut widths = vec![d_in];
         widths.extend_from_slice(hidden);
         widths.push(classes);
-        let layers = widths.windows(2).map(|w| StackedLinear::new(rng, w[0], w[1], true, device)).collect();
+        let layers = widths
+            .windows(2)
+            .map(|w| StackedLinear::new(rng, w[0], w[1], true, device))
+            .collect();
         Self { layers }
     }
 

@@ -21,20 +21,36 @@ pub enum Model {
 
 impl Model {
     /// Builds a stack of `seeds.len()` models, model `k` initialised from `seeds[k]`.
-    pub fn init(config: &ModelConfig, input: &InputSpec, seeds: &[u64], device: &Device) -> Result<Self, ModelError> {
+    pub fn init(
+        config: &ModelConfig,
+        input: &InputSpec,
+        seeds: &[u64],
+        device: &Device,
+    ) -> Result<Self, ModelError> {
         config.validate(input)?;
         assert!(!seeds.is_empty(), "a stack needs at least one model");
         let mut rng = StackRng::new(seeds);
         Ok(match config {
-            ModelConfig::Logistic => Model::Mlp(Mlp::new(&mut rng, input.dim, &[], input.classes, device)),
-            ModelConfig::Mlp { hidden } => Model::Mlp(Mlp::new(&mut rng, input.dim, hidden, input.classes, device)),
+            ModelConfig::Logistic => {
+                Model::Mlp(Mlp::new(&mut rng, input.dim, &[], input.classes, device))
+            }
+            ModelConfig::Mlp { hidden } => {
+                Model::Mlp(Mlp::new(&mut rng, input.dim, hidden, input.classes, device))
+            }
             ModelConfig::Cnn { channels } => {
                 let image = input.image_shape.expect("validated");
                 Model::Cnn(Cnn::new(&mut rng, image, channels, input.classes, device))
             }
             ModelConfig::ResNet9 { width, scale } => {
                 let image = input.image_shape.expect("validated");
-                Model::ResNet9(ResNet9::new(&mut rng, image, *width, *scale, input.classes, device))
+                Model::ResNet9(ResNet9::new(
+                    &mut rng,
+                    image,
+                    *width,
+                    *scale,
+                    input.classes,
+                    device,
+                ))
             }
         })
     }

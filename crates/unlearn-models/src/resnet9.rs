@@ -1,7 +1,9 @@
 //! ResNet-9, the fast "KakaoBrain" CIFAR-10 layout (ALGORITHMS.md §13), stacked.
 
 use crate::init::StackRng;
-use crate::layers::{StackedConv2d, StackedLinear, from_grouped_images, stacked_batch_norm, to_grouped_images};
+use crate::layers::{
+    StackedConv2d, StackedLinear, from_grouped_images, stacked_batch_norm, to_grouped_images,
+};
 use burn::module::Module;
 use burn::nn::BatchNorm;
 use burn::tensor::activation::relu;
@@ -20,12 +22,20 @@ pub struct ConvBlock {
 impl ConvBlock {
     fn new(rng: &mut StackRng, c_in: usize, c_out: usize, pool: bool, device: &Device) -> Self {
         let conv = StackedConv2d::new(rng, c_in, c_out, 3, false, device);
-        Self { conv, norm: stacked_batch_norm(rng.models(), c_out, device), pool }
+        Self {
+            conv,
+            norm: stacked_batch_norm(rng.models(), c_out, device),
+            pool,
+        }
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = relu(self.norm.forward(self.conv.forward(x)));
-        if self.pool { max_pool2d(x, MaxPoolOptions::new([2, 2])) } else { x }
+        if self.pool {
+            max_pool2d(x, MaxPoolOptions::new([2, 2]))
+        } else {
+            x
+        }
     }
 }
 
@@ -46,15 +56,28 @@ pub struct ResNet9 {
 
 impl ResNet9 {
     /// Widths `width·{1, 2, 4, 8}`; the head has no bias and its output is multiplied by `scale`.
-    pub fn new(rng: &mut StackRng, image: [usize; 3], width: usize, scale: f32, classes: usize, device: &Device) -> Self {
+    pub fn new(
+        rng: &mut StackRng,
+        image: [usize; 3],
+        width: usize,
+        scale: f32,
+        classes: usize,
+        device: &Device,
+    ) -> Self {
         let (w1, w2, w4, w8) = (width, 2 * width, 4 * width, 8 * width);
         Self {
             prep: ConvBlock::new(rng, image[0], w1, false, device),
             layer1: ConvBlock::new(rng, w1, w2, true, device),
-            res1: [ConvBlock::new(rng, w2, w2, false, device), ConvBlock::new(rng, w2, w2, false, device)],
+            res1: [
+                ConvBlock::new(rng, w2, w2, false, device),
+                ConvBlock::new(rng, w2, w2, false, device),
+            ],
             layer2: ConvBlock::new(rng, w2, w4, true, device),
             layer3: ConvBlock::new(rng, w4, w8, true, device),
-            res3: [ConvBlock::new(rng, w8, w8, false, device), ConvBlock::new(rng, w8, w8, false, device)],
+            res3: [
+                ConvBlock::new(rng, w8, w8, false, device),
+                ConvBlock::new(rng, w8, w8, false, device),
+            ],
             head: StackedLinear::new(rng, w8, classes, false, device),
             image,
             scale,
@@ -72,6 +95,8 @@ impl ResNet9 {
         let x = x.clone() + self.res3[1].forward(self.res3[0].forward(x));
         let [_, _, h, w] = x.dims();
         let x = max_pool2d(x, MaxPoolOptions::new([h, w]));
-        self.head.forward(from_grouped_images(x, models)).mul_scalar(self.scale)
+        self.head
+            .forward(from_grouped_images(x, models))
+            .mul_scalar(self.scale)
     }
 }

@@ -28,7 +28,9 @@ impl ModuleMapper for Narrow {
 /// Model `index` of a stack of `models`, as a stack of one.
 pub fn extract<M: Module>(stack: &M, index: usize, models: usize) -> M {
     assert!(index < models, "model {index} out of a stack of {models}");
-    stack.clone().map(&mut Narrow { index, models })
+    // `valid()` rather than `clone()`: a clone shares batch-norm running statistics (behind an
+    // `Arc`), which `map` would narrow in place, corrupting the source stack.
+    stack.valid().map(&mut Narrow { index, models })
 }
 
 struct Collect {
@@ -37,7 +39,13 @@ struct Collect {
 
 impl ModuleVisitor for Collect {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.tensors.push(param.val().into_data().try_into_vec::<f32>().expect("float parameter"));
+        self.tensors.push(
+            param
+                .val()
+                .into_data()
+                .try_into_vec::<f32>()
+                .expect("float parameter"),
+        );
     }
 }
 
@@ -49,7 +57,11 @@ struct Concat {
 impl ModuleMapper for Concat {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let require_grad = param.is_require_grad();
-        let pieces: Vec<Tensor<1>> = self.parts.iter().map(|p| p[self.position].clone()).collect();
+        let pieces: Vec<Tensor<1>> = self
+            .parts
+            .iter()
+            .map(|p| p[self.position].clone())
+            .collect();
         self.position += 1;
         param
             .map(|t| {
@@ -67,11 +79,17 @@ impl ModuleMapper for Concat {
 /// `template` must be a stack of `models.len()` models of that architecture (its values are
 /// replaced); build it with `Model::init` and any seeds.
 pub fn concat<M: Module>(template: M, models: &[M]) -> M {
-    let device = template.devices().into_iter().next().expect("a module with parameters");
+    let device = template
+        .devices()
+        .into_iter()
+        .next()
+        .expect("a module with parameters");
     let parts = models
         .iter()
         .map(|m| {
-            let mut collect = Collect { tensors: Vec::new() };
+            let mut collect = Collect {
+                tensors: Vec::new(),
+            };
             m.visit(&mut collect);
             collect
                 .tensors

@@ -484,7 +484,6 @@ fn extract_then_concat_round_trips_every_parameter() {
 /// that `Module::clone` shares and `Module::map` overwrites in place, so `extract`
 /// (`stack.clone().map(Narrow)`) narrows the *source stack's* running statistics too.
 #[test]
-#[ignore = "bug: stacking::extract narrows the source stack's batch-norm running statistics in place (shared RunningState)"]
 fn resnet9_extract_then_concat_round_trips_every_parameter() {
     let (config, input) = resnet9_tiny();
     check_extract_concat_round_trip(&config, &input);
@@ -531,7 +530,6 @@ fn resnet9_same_seed_same_parameters_different_seed_different_parameters() {
 }
 
 #[test]
-#[ignore = "bug: stacking::extract narrows the source stack's batch-norm running statistics in place (shared RunningState)"]
 fn resnet9_seeding_within_a_stack() {
     let (config, input) = resnet9_tiny();
     check_seeding(&config, &input);

@@ -43,7 +43,10 @@ impl FromStr for Backend {
             "flex" => Ok(Backend::Flex),
             "ndarray" => Ok(Backend::Ndarray),
             "wgpu" | "gpu" => Ok(Backend::Wgpu),
-            _ => Err(TrainError::Backend(format!("unknown backend '{s}'; choose one of {}", Self::NAMES))),
+            _ => Err(TrainError::Backend(format!(
+                "unknown backend '{s}'; choose one of {}",
+                Self::NAMES
+            ))),
         }
     }
 }

@@ -6,8 +6,15 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     /// The loss stopped being a finite number.
-    #[error("model {model}: loss became {value} at epoch {epoch}, step {step}; lower the learning rate (--lr) or check the data for NaN/huge values")]
-    NonFiniteLoss { model: usize, epoch: usize, step: usize, value: f32 },
+    #[error(
+        "model {model}: loss became {value} at epoch {epoch}, step {step}; lower the learning rate (--lr) or check the data for NaN/huge values"
+    )]
+    NonFiniteLoss {
+        model: usize,
+        epoch: usize,
+        step: usize,
+        value: f32,
+    },
     /// Architecture and data do not fit together.
     #[error(transparent)]
     Model(#[from] unlearn_models::ModelError),
@@ -24,14 +31,23 @@ pub enum TrainError {
     #[error("{0}")]
     Backend(String),
     /// The output directory holds a different zoo.
-    #[error("{dir}: holds a different zoo (config hash {found}, this run {expected}); choose another --out or delete it")]
-    DifferentZoo { dir: PathBuf, found: String, expected: String },
+    #[error(
+        "{dir}: holds a different zoo (config hash {found}, this run {expected}); choose another --out or delete it"
+    )]
+    DifferentZoo {
+        dir: PathBuf,
+        found: String,
+        expected: String,
+    },
     /// A zoo directory is missing files or is inconsistent.
     #[error("{path}: {what}")]
     Zoo { path: PathBuf, what: String },
     /// Filesystem errors, with the path involved.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// Checkpoint (burnpack) errors.
     #[error("{path}: cannot read or write the checkpoint: {what}")]
     Checkpoint { path: PathBuf, what: String },

@@ -9,7 +9,10 @@ const CHUNK: usize = 1024;
 
 /// Features of `data` as a `[n, d]` tensor on `device`.
 pub fn features(data: &Dataset, device: &Device) -> Tensor<2> {
-    Tensor::from_data(TensorData::new(data.features.clone(), [data.len(), data.dim]), device)
+    Tensor::from_data(
+        TensorData::new(data.features.clone(), [data.len(), data.dim]),
+        device,
+    )
 }
 
 /// Logits `[K, P, C]` (row-major, flattened) of a stack of `models` on the points `x` (`[P, d]`).
@@ -22,5 +25,8 @@ pub fn stack_logits(model: &Model, x: &Tensor<2>, models: usize) -> Vec<f32> {
         parts.push(model.forward_shared(x.clone().narrow(0, start, len), models));
         start += len;
     }
-    Tensor::cat(parts, 1).into_data().try_into_vec::<f32>().expect("float logits")
+    Tensor::cat(parts, 1)
+        .into_data()
+        .try_into_vec::<f32>()
+        .expect("float logits")
 }

@@ -4,13 +4,13 @@
 
 pub mod backend;
 pub mod error;
+pub mod inference;
+pub mod loss;
+pub mod manifest;
+pub mod optimizer;
 pub mod recipe;
 pub mod schedule;
-pub mod optimizer;
-pub mod loss;
 pub mod trainer;
-pub mod inference;
-pub mod manifest;
 pub mod zoo;
 
 pub use backend::Backend;

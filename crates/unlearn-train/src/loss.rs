@@ -6,10 +6,18 @@ use burn::tensor::{Int, Tensor};
 /// Mean cross-entropy of each model over its batch: logits `[K, B, C]`, labels `[K, B]` → `[K]`.
 ///
 /// With `smoothing` ε the target is (1−ε)·onehot + ε/C.
-pub fn cross_entropy_per_model(logits: Tensor<3>, labels: Tensor<2, Int>, smoothing: f32) -> Tensor<1> {
+pub fn cross_entropy_per_model(
+    logits: Tensor<3>,
+    labels: Tensor<2, Int>,
+    smoothing: f32,
+) -> Tensor<1> {
     let [k, b, _] = logits.dims();
     let log_p = log_softmax(logits, 2);
-    let nll = log_p.clone().gather(2, labels.reshape([k, b, 1])).neg().reshape([k, b]);
+    let nll = log_p
+        .clone()
+        .gather(2, labels.reshape([k, b, 1]))
+        .neg()
+        .reshape([k, b]);
     let mut per_example = nll;
     if smoothing > 0.0 {
         let uniform = log_p.mean_dim(2).neg().reshape([k, b]);

@@ -1,7 +1,7 @@
 //! The JSON manifest that describes a zoo and makes it resumable.
 
-use crate::recipe::Recipe;
 use crate::TrainError;
+use crate::recipe::Recipe;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -99,7 +99,10 @@ impl Manifest {
             path: path.clone(),
             what: format!("cannot read the zoo manifest ({e}); is this a directory written by `unlearn train`?"),
         })?;
-        serde_json::from_str(&text).map_err(|e| TrainError::Zoo { path, what: format!("corrupt manifest: {e}") })
+        serde_json::from_str(&text).map_err(|e| TrainError::Zoo {
+            path,
+            what: format!("corrupt manifest: {e}"),
+        })
     }
 
     /// Writes `dir/manifest.json` atomically.

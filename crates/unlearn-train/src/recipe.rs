@@ -1,7 +1,7 @@
 //! A training recipe: architecture, optimiser, schedule, epochs, batch size.
 
-use crate::schedule::Schedule;
 use crate::TrainError;
+use crate::schedule::Schedule;
 use serde::{Deserialize, Serialize};
 use unlearn_models::ModelConfig;
 
@@ -49,12 +49,21 @@ fn epsilon() -> f32 {
 impl OptimizerConfig {
     /// SGD with momentum 0.9 and weight decay 5e−4, the published baselines' optimiser.
     pub fn sgd_default() -> Self {
-        OptimizerConfig::Sgd { momentum: 0.9, nesterov: false, weight_decay: 5e-4 }
+        OptimizerConfig::Sgd {
+            momentum: 0.9,
+            nesterov: false,
+            weight_decay: 5e-4,
+        }
     }
 
     /// Adam with PyTorch's defaults and no weight decay.
     pub fn adam_default() -> Self {
-        OptimizerConfig::Adam { beta1: beta1(), beta2: beta2(), epsilon: epsilon(), weight_decay: 0.0 }
+        OptimizerConfig::Adam {
+            beta1: beta1(),
+            beta2: beta2(),
+            epsilon: epsilon(),
+            weight_decay: 0.0,
+        }
     }
 }
 
@@ -89,10 +98,44 @@ impl Recipe {
         let model = ModelConfig::from_name(name)
             .ok_or_else(|| TrainError::UnknownRecipe(name.to_string(), RECIPE_NAMES.to_string()))?;
         Ok(match name {
-            "logistic" => Recipe { model, epochs: 20, batch_size: 64, lr: 0.05, optimizer: sgd, schedule: Schedule::Cosine { final_fraction: 0.0 }, label_smoothing: 0.0 },
-            "mlp" => Recipe { model, epochs: 20, batch_size: 64, lr: 0.05, optimizer: sgd, schedule: Schedule::Triangular { peak_epoch: 4.0 }, label_smoothing: 0.0 },
-            "cnn" => Recipe { model, epochs: 15, batch_size: 64, lr: 0.05, optimizer: sgd, schedule: Schedule::Triangular { peak_epoch: 3.0 }, label_smoothing: 0.0 },
-            _ => Recipe { model, epochs: 24, batch_size: 512, lr: 0.4, optimizer: sgd, schedule: Schedule::Triangular { peak_epoch: 5.0 }, label_smoothing: 0.0 },
+            "logistic" => Recipe {
+                model,
+                epochs: 20,
+                batch_size: 64,
+                lr: 0.05,
+                optimizer: sgd,
+                schedule: Schedule::Cosine {
+                    final_fraction: 0.0,
+                },
+                label_smoothing: 0.0,
+            },
+            "mlp" => Recipe {
+                model,
+                epochs: 20,
+                batch_size: 64,
+                lr: 0.05,
+                optimizer: sgd,
+                schedule: Schedule::Triangular { peak_epoch: 4.0 },
+                label_smoothing: 0.0,
+            },
+            "cnn" => Recipe {
+                model,
+                epochs: 15,
+                batch_size: 64,
+                lr: 0.05,
+                optimizer: sgd,
+                schedule: Schedule::Triangular { peak_epoch: 3.0 },
+                label_smoothing: 0.0,
+            },
+            _ => Recipe {
+                model,
+                epochs: 24,
+                batch_size: 512,
+                lr: 0.4,
+                optimizer: sgd,
+                schedule: Schedule::Triangular { peak_epoch: 5.0 },
+                label_smoothing: 0.0,
+            },
         })
     }
 

@@ -55,11 +55,15 @@ impl Schedule {
     /// Checks the parameters.
     pub fn validate(&self) -> Result<(), String> {
         match *self {
-            Schedule::Triangular { peak_epoch } if !(peak_epoch >= 0.0) => Err("triangular peak_epoch must be ≥ 0".into()),
+            Schedule::Triangular { peak_epoch } if !(peak_epoch >= 0.0) => {
+                Err("triangular peak_epoch must be ≥ 0".into())
+            }
             Schedule::Cosine { final_fraction } if !(0.0..=1.0).contains(&final_fraction) => {
                 Err("cosine final_fraction must be in [0, 1]".into())
             }
-            Schedule::Exponential { gamma } if !(gamma > 0.0) => Err("exponential gamma must be > 0".into()),
+            Schedule::Exponential { gamma } if !(gamma > 0.0) => {
+                Err("exponential gamma must be > 0".into())
+            }
             _ => Ok(()),
         }
     }
@@ -81,7 +85,9 @@ mod tests {
 
     #[test]
     fn cosine_and_exponential_hand_values() {
-        let c = Schedule::Cosine { final_fraction: 0.01 };
+        let c = Schedule::Cosine {
+            final_fraction: 0.01,
+        };
         assert!((c.lr(1.0, 0.0, 4) - 1.0).abs() < 1e-12);
         assert!((c.lr(1.0, 2.0, 4) - 0.505).abs() < 1e-12);
         assert!((c.lr(1.0, 4.0, 4) - 0.01).abs() < 1e-12);

@@ -1,10 +1,10 @@
 //! The training loop: a stack of models, each with its own seed, data order and training set,
 //! advanced in the same tensor operations.
 
+use crate::TrainError;
 use crate::loss::cross_entropy_per_model;
 use crate::optimizer;
 use crate::recipe::Recipe;
-use crate::TrainError;
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -32,10 +32,17 @@ impl TrainSet {
     /// Uploads `data` to `device`.
     pub fn new(data: &Dataset, device: &Device) -> Self {
         let n = data.len();
-        let x = Tensor::from_data(TensorData::new(data.features.clone(), [n, data.dim]), device);
+        let x = Tensor::from_data(
+            TensorData::new(data.features.clone(), [n, data.dim]),
+            device,
+        );
         let labels: Vec<i64> = data.labels.iter().map(|&l| l as i64).collect();
         let y = Tensor::from_data(TensorData::new(labels, [n]), device);
-        let input = InputSpec { dim: data.dim, image_shape: data.image_shape, classes: data.classes };
+        let input = InputSpec {
+            dim: data.dim,
+            image_shape: data.image_shape,
+            classes: data.classes,
+        };
         Self { x, y, input }
     }
 
@@ -103,14 +110,23 @@ pub fn fit(
         )));
     }
     let n = set.len();
-    if let Some(bad) = members.iter().flat_map(|m| m.indices.iter()).find(|&&i| i >= n) {
-        return Err(TrainError::Recipe(format!("training index {bad} is out of range for {n} points")));
+    if let Some(bad) = members
+        .iter()
+        .flat_map(|m| m.indices.iter())
+        .find(|&&i| i >= n)
+    {
+        return Err(TrainError::Recipe(format!(
+            "training index {bad} is out of range for {n} points"
+        )));
     }
     let k = members.len();
     let x = set.x.clone().to_device(ad);
     let y = set.y.clone().to_device(ad);
     let mut optim = optimizer::build(&recipe.optimizer);
-    let mut rngs: Vec<ChaCha8Rng> = members.iter().map(|m| ChaCha8Rng::seed_from_u64(m.seed ^ SHUFFLE_STREAM)).collect();
+    let mut rngs: Vec<ChaCha8Rng> = members
+        .iter()
+        .map(|m| ChaCha8Rng::seed_from_u64(m.seed ^ SHUFFLE_STREAM))
+        .collect();
     let mut orders: Vec<Vec<usize>> = members.iter().map(|m| m.indices.clone()).collect();
     let batch = recipe.batch_size.min(per_model);
     let steps = per_model.div_ceil(batch);
@@ -121,9 +137,15 @@ pub fn fit(
         for step in 0..steps {
             let start = step * batch;
             let len = batch.min(per_model - start);
-            let idx: Vec<i64> = orders.iter().flat_map(|o| o[start..start + len].iter().map(|&i| i as i64)).collect();
+            let idx: Vec<i64> = orders
+                .iter()
+                .flat_map(|o| o[start..start + len].iter().map(|&i| i as i64))
+                .collect();
             let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [k * len]), ad);
-            let xb = x.clone().select(0, idx.clone()).reshape([k, len, set.input.dim]);
+            let xb = x
+                .clone()
+                .select(0, idx.clone())
+                .reshape([k, len, set.input.dim]);
             let yb = y.clone().select(0, idx).reshape([k, len]);
             let losses = cross_entropy_per_model(model.forward(xb), yb, recipe.label_smoothing);
             check_finite(&losses, members, epoch, step)?;
@@ -138,10 +160,24 @@ pub fn fit(
 }
 
 /// Stops with an error naming the first model whose loss is NaN or infinite.
-pub fn check_finite(losses: &Tensor<1>, members: &[Member], epoch: usize, step: usize) -> Result<(), TrainError> {
-    let values = losses.clone().into_data().try_into_vec::<f32>().unwrap_or_default();
+pub fn check_finite(
+    losses: &Tensor<1>,
+    members: &[Member],
+    epoch: usize,
+    step: usize,
+) -> Result<(), TrainError> {
+    let values = losses
+        .clone()
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap_or_default();
     match values.iter().position(|v| !v.is_finite()) {
-        Some(k) => Err(TrainError::NonFiniteLoss { model: members[k].index, epoch: epoch + 1, step: step + 1, value: values[k] }),
+        Some(k) => Err(TrainError::NonFiniteLoss {
+            model: members[k].index,
+            epoch: epoch + 1,
+            step: step + 1,
+            value: values[k],
+        }),
         None => Ok(()),
     }
 }

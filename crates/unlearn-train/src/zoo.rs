@@ -97,21 +97,34 @@ pub fn train_zoo(
             )));
         }
         if masks.rows < spec.models {
-            return Err(TrainError::Recipe(format!("{} models asked for but the mask file has only {} rows", spec.models, masks.rows)));
+            return Err(TrainError::Recipe(format!(
+                "{} models asked for but the mask file has only {} rows",
+                spec.models, masks.rows
+            )));
         }
     }
     if let ZooKind::Retain { forget, .. } = &spec.kind {
         if let Some(&bad) = forget.indices.iter().find(|&&i| i >= n_train) {
-            return Err(TrainError::Recipe(format!("forget index {bad} is out of range for {n_train} training points")));
+            return Err(TrainError::Recipe(format!(
+                "forget index {bad} is out of range for {n_train} training points"
+            )));
         }
     }
     if spec.models == 0 {
         return Err(TrainError::Recipe("--models must be ≥ 1".into()));
     }
-    let input = InputSpec { dim: data.train.dim, image_shape: data.train.image_shape, classes: data.train.classes };
+    let input = InputSpec {
+        dim: data.train.dim,
+        image_shape: data.train.image_shape,
+        classes: data.train.classes,
+    };
     spec.recipe.model.validate(&input)?;
 
-    let per_model = spec.kind.indices(0, n_train).len();
+    // Mask rows may differ in size (with --stack 1): the cost unit is the mean per model.
+    let per_model = (0..spec.models)
+        .map(|i| spec.kind.indices(i, n_train).len())
+        .sum::<usize>()
+        / spec.models;
     let mut manifest = Manifest {
         format: FORMAT,
         version: env!("CARGO_PKG_VERSION").to_string(),
@@ -126,7 +139,9 @@ pub fn train_zoo(
             ZooKind::Subsets { source, .. } => Some(source.clone()),
             _ => None,
         },
-        seeds: (0..spec.models as u64).map(|i| spec.first_seed + i).collect(),
+        seeds: (0..spec.models as u64)
+            .map(|i| spec.first_seed + i)
+            .collect(),
         examples_per_model: (per_model * spec.recipe.epochs) as u64,
         config_hash: String::new(),
         complete: false,
@@ -135,7 +150,13 @@ pub fn train_zoo(
     manifest.config_hash = manifest.compute_hash();
     prepare_dir(out, &manifest)?;
 
-    let labels: Vec<i64> = data.train.labels.iter().chain(&data.val.labels).map(|&l| l as i64).collect();
+    let labels: Vec<i64> = data
+        .train
+        .labels
+        .iter()
+        .chain(&data.val.labels)
+        .map(|&l| l as i64)
+        .collect();
     unlearn_data::write_npy_i64(&out.join("labels.npy"), &[labels.len()], &labels)?;
 
     let todo: Vec<usize> = (0..spec.models).filter(|&i| !model_done(out, i)).collect();
@@ -143,16 +164,26 @@ pub fn train_zoo(
     progress.set_position((spec.models - todo.len()) as u64);
     let set = TrainSet::new(&data.train, device);
     let points = data.train.len() + data.val.len();
-    let x_eval = Tensor::cat(vec![features(&data.train, device), features(&data.val, device)], 0);
+    let x_eval = Tensor::cat(
+        vec![features(&data.train, device), features(&data.val, device)],
+        0,
+    );
     for chunk in todo.chunks(spec.stack.max(1)) {
         let members: Vec<Member> = chunk
             .iter()
-            .map(|&i| Member { index: i, seed: manifest.seeds[i], indices: spec.kind.indices(i, n_train) })
+            .map(|&i| Member {
+                index: i,
+                seed: manifest.seeds[i],
+                indices: spec.kind.indices(i, n_train),
+            })
             .collect();
         let epochs = spec.recipe.epochs;
         let first = chunk[0];
         let stack = train_stack(&spec.recipe, &set, &members, device, &mut |e| {
-            progress.set_message(format!("models {first}..{} epoch {e}/{epochs}", first + chunk.len() - 1));
+            progress.set_message(format!(
+                "models {first}..{} epoch {e}/{epochs}",
+                first + chunk.len() - 1
+            ));
         })?;
         let logits = stack_logits(&stack, &x_eval, chunk.len());
         let per = points * input.classes;
@@ -208,7 +239,10 @@ pub fn save_model(model: &Model, path: &Path) -> Result<(), TrainError> {
     model
         .clone()
         .save_file(&tmp)
-        .map_err(|e| TrainError::Checkpoint { path: path.to_path_buf(), what: e.to_string() })?;
+        .map_err(|e| TrainError::Checkpoint {
+            path: path.to_path_buf(),
+            what: e.to_string(),
+        })?;
     std::fs::rename(&tmp, path).map_err(TrainError::io(path))
 }
 
@@ -220,11 +254,20 @@ pub fn assemble(out: &Path, manifest: &mut Manifest, classes: usize) -> Result<(
         let path = logits_path(out, i);
         let (shape, values) = unlearn_data::read_npy_f32(&path)?;
         if shape != [points, classes] {
-            return Err(TrainError::Zoo { path, what: format!("logits of shape {shape:?}, expected [{points}, {classes}]; delete it to retrain that model") });
+            return Err(TrainError::Zoo {
+                path,
+                what: format!(
+                    "logits of shape {shape:?}, expected [{points}, {classes}]; delete it to retrain that model"
+                ),
+            });
         }
         all.extend_from_slice(&values);
     }
-    unlearn_data::write_npy_f32(&out.join("logits.npy"), &[manifest.seeds.len(), points, classes], &all)?;
+    unlearn_data::write_npy_f32(
+        &out.join("logits.npy"),
+        &[manifest.seeds.len(), points, classes],
+        &all,
+    )?;
     manifest.complete = true;
     manifest.save(out)
 }
@@ -255,25 +298,54 @@ impl Zoo {
         if !manifest.complete {
             return Err(TrainError::Zoo {
                 path: dir.to_path_buf(),
-                what: "the zoo is unfinished; re-run the same `unlearn train` command to complete it".into(),
+                what:
+                    "the zoo is unfinished; re-run the same `unlearn train` command to complete it"
+                        .into(),
             });
         }
         let path = dir.join("logits.npy");
         let (shape, logits) = unlearn_data::read_npy_f32(&path)?;
         let (models, points, classes) = match shape[..] {
             [m, p, c] => (m, p, c),
-            _ => return Err(TrainError::Zoo { path, what: format!("logits of shape {shape:?}, expected models × points × classes") }),
+            _ => {
+                return Err(TrainError::Zoo {
+                    path,
+                    what: format!("logits of shape {shape:?}, expected models × points × classes"),
+                });
+            }
         };
-        if points != manifest.points() || models != manifest.seeds.len() || classes != manifest.dataset.classes {
-            return Err(TrainError::Zoo { path, what: format!("logits of shape {shape:?} disagree with the manifest ({} models, {} points, {} classes)", manifest.seeds.len(), manifest.points(), manifest.dataset.classes) });
+        if points != manifest.points()
+            || models != manifest.seeds.len()
+            || classes != manifest.dataset.classes
+        {
+            return Err(TrainError::Zoo {
+                path,
+                what: format!(
+                    "logits of shape {shape:?} disagree with the manifest ({} models, {} points, {} classes)",
+                    manifest.seeds.len(),
+                    manifest.points(),
+                    manifest.dataset.classes
+                ),
+            });
         }
         let label_path = dir.join("labels.npy");
         let (_, labels) = unlearn_data::read_npy_i64(&label_path)?;
         if labels.len() != points {
-            return Err(TrainError::Zoo { path: label_path, what: format!("{} labels for {points} points", labels.len()) });
+            return Err(TrainError::Zoo {
+                path: label_path,
+                what: format!("{} labels for {points} points", labels.len()),
+            });
         }
         let labels = labels.into_iter().map(|l| l as u32).collect();
-        Ok(Self { dir: dir.to_path_buf(), manifest, logits, labels, models, points, classes })
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            manifest,
+            logits,
+            labels,
+            models,
+            points,
+            classes,
+        })
     }
 
     /// Logits of model `i` (`points × classes`).
@@ -285,11 +357,23 @@ impl Zoo {
     /// Loads model `i`'s checkpoint onto `device`.
     pub fn load_model(&self, i: usize, device: &Device) -> Result<Model, TrainError> {
         let d = &self.manifest.dataset;
-        let input = InputSpec { dim: d.dim, image_shape: d.image_shape, classes: d.classes };
+        let input = InputSpec {
+            dim: d.dim,
+            image_shape: d.image_shape,
+            classes: d.classes,
+        };
         let path = model_path(&self.dir, i);
-        let template = Model::init(&self.manifest.recipe.model, &input, &[self.manifest.seeds[i]], device)?;
+        let template = Model::init(
+            &self.manifest.recipe.model,
+            &input,
+            &[self.manifest.seeds[i]],
+            device,
+        )?;
         template
             .try_load_file(&path)
-            .map_err(|e| TrainError::Checkpoint { path, what: e.to_string() })
+            .map_err(|e| TrainError::Checkpoint {
+                path,
+                what: e.to_string(),
+            })
     }
 }

@@ -360,7 +360,6 @@ fn loaded_resnet9_checkpoint_reproduces_the_zoo_logits_unstacked() {
 /// With a stack of 2, the checkpoint of model 1 gets wrong batch-norm running statistics:
 /// `stacking::extract` of model 0 narrows the stack's shared `RunningState` in place.
 #[test]
-#[ignore = "bug: stacking::extract corrupts the stack's batch-norm running statistics, so stacked resnet9 checkpoints are wrong"]
 fn loaded_resnet9_checkpoints_reproduce_the_zoo_logits_stacked() {
     check_loaded_models_reproduce_zoo_logits(tiny_resnet9(), 2, 2);
 }

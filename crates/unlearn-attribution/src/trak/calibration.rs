@@ -34,10 +34,19 @@ pub struct Calibration {
 /// `Σ_{i∈S_m} τ(i, t)` for every mask row: row-major `models × t` (τ row-major `n × t`).
 pub fn predict_sums(tau: &[f32], n: usize, t: usize, masks: &Masks<'_>) -> Result<Vec<f32>> {
     if tau.len() != n * t {
-        return Err(AttributionError::BufferLength { what: "scores", len: tau.len(), rows: n, cols: t });
+        return Err(AttributionError::BufferLength {
+            what: "scores",
+            len: tau.len(),
+            rows: n,
+            cols: t,
+        });
     }
     if masks.points() != n {
-        return Err(AttributionError::DimensionMismatch { what: "train points of masks vs scores", left: masks.points(), right: n });
+        return Err(AttributionError::DimensionMismatch {
+            what: "train points of masks vs scores",
+            left: masks.points(),
+            right: n,
+        });
     }
     let h = masks.models();
     let mut pred = vec![0.0f32; h * t];
@@ -54,14 +63,28 @@ pub fn predict_sums(tau: &[f32], n: usize, t: usize, masks: &Masks<'_>) -> Resul
 
 /// Fits the scale and intercepts of raw scores `tau` (row-major `n × t`) on subset models with
 /// masks `masks` and actual outputs `outputs` (`models × t`).
-pub fn calibrate(tau: &[f32], n: usize, t: usize, masks: &Masks<'_>, outputs: &Outputs<'_>) -> Result<Calibration> {
+pub fn calibrate(
+    tau: &[f32],
+    n: usize,
+    t: usize,
+    masks: &Masks<'_>,
+    outputs: &Outputs<'_>,
+) -> Result<Calibration> {
     check_pair(masks, outputs)?;
     if outputs.targets() != t {
-        return Err(AttributionError::DimensionMismatch { what: "targets of outputs vs scores", left: outputs.targets(), right: t });
+        return Err(AttributionError::DimensionMismatch {
+            what: "targets of outputs vs scores",
+            left: outputs.targets(),
+            right: t,
+        });
     }
     let h = masks.models();
     if h < 2 {
-        return Err(AttributionError::TooFewModels { what: "calibration", needed: 2, got: h });
+        return Err(AttributionError::TooFewModels {
+            what: "calibration",
+            needed: 2,
+            got: h,
+        });
     }
     let pred = predict_sums(tau, n, t, masks)?;
     // Per-target means over models, then pooled centred moments.
@@ -91,12 +114,27 @@ pub fn calibrate(tau: &[f32], n: usize, t: usize, masks: &Masks<'_>, outputs: &O
         })
         .reduce(|| (0.0, 0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
     if !(pp > 0.0) {
-        return Err(AttributionError::Numerical("the scores predict the same output for every calibration model".into()));
+        return Err(AttributionError::Numerical(
+            "the scores predict the same output for every calibration model".into(),
+        ));
     }
     let scale = pz / pp;
-    let intercept = mz.iter().zip(&mp).map(|(z, p)| (z - scale * p) as f32).collect();
-    let correlation = if zz > 0.0 { pz / (pp * zz).sqrt() } else { f64::NAN };
-    Ok(Calibration { scale, intercept, models: h, correlation })
+    let intercept = mz
+        .iter()
+        .zip(&mp)
+        .map(|(z, p)| (z - scale * p) as f32)
+        .collect();
+    let correlation = if zz > 0.0 {
+        pz / (pp * zz).sqrt()
+    } else {
+        f64::NAN
+    };
+    Ok(Calibration {
+        scale,
+        intercept,
+        models: h,
+        correlation,
+    })
 }
 
 #[cfg(test)]
@@ -107,10 +145,16 @@ mod tests {
     fn recovers_a_known_scale() {
         let (n, t, h) = (6, 3, 10);
         let tau: Vec<f32> = (0..n * t).map(|i| ((i * 7 % 5) as f32) - 2.0).collect();
-        let masks: Vec<u8> = (0..h * n).map(|i| ((i * 13 + i / 7) % 3 == 0) as u8).collect();
+        let masks: Vec<u8> = (0..h * n)
+            .map(|i| ((i * 13 + i / 7) % 3 == 0) as u8)
+            .collect();
         let m = Masks::new(&masks, h, n).unwrap();
         let sums = predict_sums(&tau, n, t, &m).unwrap();
-        let outputs: Vec<f32> = sums.iter().enumerate().map(|(i, &p)| 0.5 * p + (i % t) as f32).collect();
+        let outputs: Vec<f32> = sums
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| 0.5 * p + (i % t) as f32)
+            .collect();
         let c = calibrate(&tau, n, t, &m, &Outputs::new(&outputs, h, t).unwrap()).unwrap();
         assert!((c.scale - 0.5).abs() < 1e-6, "{}", c.scale);
         for (j, b) in c.intercept.iter().enumerate() {

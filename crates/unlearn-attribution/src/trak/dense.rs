@@ -2,18 +2,12 @@
 //! buffers, rayon-parallel products, and a recursive (GEMM-based) Cholesky factorisation and
 //! triangular inverse that stay fast at `k` in the thousands (nalgebra's own are unblocked).
 
-use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut, Dyn};
+use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut};
 use rayon::prelude::*;
 
-/// A row-major `rows × cols` block whose rows are `ld` apart.
-pub(crate) fn rm(data: &[f32], rows: usize, cols: usize, ld: usize) -> DMatrixView<'_, f32, Dyn, Dyn> {
-    DMatrixView::from_slice_with_strides(data, rows, cols, ld, 1)
-}
-
-/// Mutable [`rm`].
-pub(crate) fn rm_mut(data: &mut [f32], rows: usize, cols: usize, ld: usize) -> DMatrixViewMut<'_, f32, Dyn, Dyn> {
-    DMatrixViewMut::from_slice_with_strides_mut(data, rows, cols, ld, 1)
-}
+// Every view handed to nalgebra's `gemm` here has unit row stride (plain column-major with a
+// leading dimension): nalgebra 0.34's fallback for small matrices (any side ≤ 5) walks strided
+// columns past their end when the row stride is not 1.
 
 /// Rows handled by one rayon task: about four tasks per thread, at least `min` rows.
 pub(crate) fn row_block(rows: usize, min: usize) -> usize {
@@ -29,16 +23,22 @@ pub(crate) fn gram(phi: &[f32], n: usize, k: usize) -> DMatrix<f64> {
     let w = row_block(k, 16);
     for r0 in (0..n).step_by(ROWS) {
         let b = ROWS.min(n - r0);
-        let block: Vec<f64> = phi[r0 * k..(r0 + b) * k].iter().map(|&v| v as f64).collect();
-        // block is row-major b × k, i.e. column-major k × b (= Φ_bᵀ).
+        let block: Vec<f64> = phi[r0 * k..(r0 + b) * k]
+            .iter()
+            .map(|&v| v as f64)
+            .collect();
+        // block is row-major b × k, i.e. column-major k × b (= Φ_bᵀ); `cm` is Φ_b column-major.
         let bt = DMatrixView::from_slice(&block, k, b);
-        out.as_mut_slice().par_chunks_mut(k * w).enumerate().for_each(|(ci, chunk)| {
-            let cols = chunk.len() / k;
-            let mut o = DMatrixViewMut::from_slice(chunk, k, cols);
-            // Φ_b[:, j0..j1] is a b × cols view of the row-major block.
-            let right = DMatrixView::from_slice_with_strides(&block[ci * w..], b, cols, k, 1);
-            o.gemm(1.0, &bt, &right, 1.0);
-        });
+        let cm = bt.transpose();
+        out.as_mut_slice()
+            .par_chunks_mut(k * w)
+            .enumerate()
+            .for_each(|(ci, chunk)| {
+                let cols = chunk.len() / k;
+                let mut o = DMatrixViewMut::from_slice(chunk, k, cols);
+                let right = DMatrixView::from_slice(&cm.as_slice()[ci * w * b..], b, cols);
+                o.gemm(1.0, &bt, &right, 1.0);
+            });
     }
     out
 }
@@ -50,16 +50,18 @@ pub(crate) fn times_kernel(phi: &[f32], n: usize, k: usize, kernel: &DMatrix<f64
         return out;
     }
     let rows = row_block(n, 64);
-    out.par_chunks_mut(rows * k).zip(phi.par_chunks(rows * k)).for_each(|(o, p)| {
-        let b = p.len() / k;
-        let block: Vec<f64> = p.iter().map(|&v| v as f64).collect();
-        // (Φ_b K)ᵀ = K Φ_bᵀ (K symmetric): column-major k × b, i.e. row-major b × k.
-        let bt = DMatrixView::from_slice(&block, k, b);
-        let prod = kernel * bt;
-        for (d, s) in o.iter_mut().zip(prod.as_slice()) {
-            *d = *s as f32;
-        }
-    });
+    out.par_chunks_mut(rows * k)
+        .zip(phi.par_chunks(rows * k))
+        .for_each(|(o, p)| {
+            let b = p.len() / k;
+            let block: Vec<f64> = p.iter().map(|&v| v as f64).collect();
+            // (Φ_b K)ᵀ = K Φ_bᵀ (K symmetric): column-major k × b, i.e. row-major b × k.
+            let bt = DMatrixView::from_slice(&block, k, b);
+            let prod = kernel * bt;
+            for (d, s) in o.iter_mut().zip(prod.as_slice()) {
+                *d = *s as f32;
+            }
+        });
     out
 }
 
@@ -90,7 +92,9 @@ pub(crate) fn cholesky(a: &DMatrix<f64>) -> Option<DMatrix<f64>> {
 pub(crate) fn lower_inverse(l: &DMatrix<f64>) -> DMatrix<f64> {
     let n = l.nrows();
     if n <= LEAF {
-        return l.solve_lower_triangular(&DMatrix::identity(n, n)).expect("non-zero diagonal");
+        return l
+            .solve_lower_triangular(&DMatrix::identity(n, n))
+            .expect("non-zero diagonal");
     }
     let h = n / 2;
     let i11 = lower_inverse(&l.view((0, 0), (h, h)).clone_owned());
@@ -130,7 +134,9 @@ mod tests {
     use super::*;
 
     fn spd(n: usize) -> DMatrix<f64> {
-        let x = DMatrix::<f64>::from_fn(n + 7, n, |i, j| (((i * 7919 + j * 104_729) % 1000) as f64) / 1000.0 - 0.5);
+        let x = DMatrix::<f64>::from_fn(n + 7, n, |i, j| {
+            (((i * 7919 + j * 104_729) % 1000) as f64) / 1000.0 - 0.5
+        });
         x.transpose() * &x + DMatrix::identity(n, n) * 0.1
     }
 
@@ -143,16 +149,25 @@ mod tests {
             assert!((&l - &want).amax() < 1e-8 * want.amax(), "n = {n}");
             let inv = spd_inverse(&a).unwrap();
             let eye = &a * &inv;
-            assert!((eye - DMatrix::<f64>::identity(n, n)).amax() < 1e-6, "n = {n}");
+            assert!(
+                (eye - DMatrix::<f64>::identity(n, n)).amax() < 1e-6,
+                "n = {n}"
+            );
         }
     }
 
     #[test]
     fn gram_and_kernel_products() {
         let (n, k) = (2100, 13);
-        let phi: Vec<f32> = (0..n * k).map(|i| ((i * 37 % 101) as f32) / 101.0 - 0.5).collect();
+        let phi: Vec<f32> = (0..n * k)
+            .map(|i| ((i * 37 % 101) as f32) / 101.0 - 0.5)
+            .collect();
         let g = gram(&phi, n, k);
-        let m = DMatrix::<f64>::from_row_slice(n, k, &phi.iter().map(|&v| v as f64).collect::<Vec<_>>());
+        let m = DMatrix::<f64>::from_row_slice(
+            n,
+            k,
+            &phi.iter().map(|&v| v as f64).collect::<Vec<_>>(),
+        );
         let want = m.transpose() * &m;
         assert!((&g - &want).amax() < 1e-9 * want.amax());
         let kk = spd(k);

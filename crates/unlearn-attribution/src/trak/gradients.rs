@@ -25,7 +25,9 @@ struct Repeat {
 impl ModuleMapper for Repeat {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let copies = self.copies;
-        param.map(|t| t.repeat_dim(0, copies).detach()).set_require_grad(true)
+        param
+            .map(|t| t.repeat_dim(0, copies).detach())
+            .set_require_grad(true)
     }
 }
 
@@ -40,7 +42,12 @@ impl ModuleVisitor for Trainable {
     }
 }
 
-fn grad_rows(grads: &GradientsParams, id: ParamId, rank: usize, copies: usize) -> Option<Tensor<2>> {
+fn grad_rows(
+    grads: &GradientsParams,
+    id: ParamId,
+    rank: usize,
+    copies: usize,
+) -> Option<Tensor<2>> {
     let b = copies as i32;
     match rank {
         1 => grads.get::<1>(id).map(|t| t.reshape([b, -1])),
@@ -78,21 +85,49 @@ impl PerExampleGradients {
     /// Builds `copies` copies of `model` (a stack of one, on any device) on the autodiff version
     /// of `device`. `config`, `input` and `seed` describe `model` (a template is built from them
     /// and its values replaced).
-    pub fn new(model: &Model, config: &ModelConfig, input: &InputSpec, seed: u64, copies: usize, device: &Device) -> Result<Self> {
+    pub fn new(
+        model: &Model,
+        config: &ModelConfig,
+        input: &InputSpec,
+        seed: u64,
+        copies: usize,
+        device: &Device,
+    ) -> Result<Self> {
         if copies == 0 {
-            return Err(AttributionError::InvalidParam { name: "copies", reason: "must be ≥ 1".into() });
+            return Err(AttributionError::InvalidParam {
+                name: "copies",
+                reason: "must be ≥ 1".into(),
+            });
         }
         let ad = device.clone().autodiff();
-        let template = Model::init(config, input, &[seed], &ad)
-            .map_err(|e| AttributionError::InvalidParam { name: "model", reason: e.to_string() })?;
+        let template = Model::init(config, input, &[seed], &ad).map_err(|e| {
+            AttributionError::InvalidParam {
+                name: "model",
+                reason: e.to_string(),
+            }
+        })?;
         let single = stacking::concat(template, std::slice::from_ref(model));
         // freeze() turns batch norm to inference mode; then gradients are switched back on.
-        let stack = single.map(&mut Repeat { copies }).freeze().set_require_grad(true);
+        let stack = single
+            .map(&mut Repeat { copies })
+            .freeze()
+            .set_require_grad(true);
         let mut visitor = Trainable(Vec::new());
         stack.visit(&mut visitor);
         let params = visitor.0;
-        let p = params.iter().map(|(_, s)| s.iter().product::<usize>() / copies).sum();
-        Ok(Self { stack, copies, params, p, dim: input.dim, classes: input.classes, device: ad })
+        let p = params
+            .iter()
+            .map(|(_, s)| s.iter().product::<usize>() / copies)
+            .sum();
+        Ok(Self {
+            stack,
+            copies,
+            params,
+            p,
+            dim: input.dim,
+            classes: input.classes,
+            device: ad,
+        })
     }
 
     /// Number of parameters `p` of one model (the width of a gradient row).
@@ -107,21 +142,46 @@ impl PerExampleGradients {
 
     /// Gradients of `output` for `targets` (at most [`copies`](Self::copies)), the points' features
     /// taken from `features` (row-major, `dim` per row).
-    pub fn batch(&self, features: &[f32], targets: &[Target], output: &dyn ModelOutput) -> Result<GradientBatch> {
+    pub fn batch(
+        &self,
+        features: &[f32],
+        targets: &[Target],
+        output: &dyn ModelOutput,
+    ) -> Result<GradientBatch> {
         let rows = targets.len();
         if rows == 0 || rows > self.copies {
-            return Err(AttributionError::InvalidParam { name: "targets", reason: format!("{rows} rows for {} copies", self.copies) });
+            return Err(AttributionError::InvalidParam {
+                name: "targets",
+                reason: format!("{rows} rows for {} copies", self.copies),
+            });
         }
         let d = self.dim;
         if features.len() % d != 0 {
-            return Err(AttributionError::BufferLength { what: "features", len: features.len(), rows: features.len() / d, cols: d });
+            return Err(AttributionError::BufferLength {
+                what: "features",
+                len: features.len(),
+                rows: features.len() / d,
+                cols: d,
+            });
         }
         let points = features.len() / d;
-        if let Some(t) = targets.iter().find(|t| t.point >= points || t.label as usize >= self.classes || t.class as usize >= self.classes) {
-            return Err(AttributionError::InvalidParam { name: "targets", reason: format!("{t:?} out of range ({points} points, {} classes)", self.classes) });
+        if let Some(t) = targets.iter().find(|t| {
+            t.point >= points
+                || t.label as usize >= self.classes
+                || t.class as usize >= self.classes
+        }) {
+            return Err(AttributionError::InvalidParam {
+                name: "targets",
+                reason: format!(
+                    "{t:?} out of range ({points} points, {} classes)",
+                    self.classes
+                ),
+            });
         }
         // Pad to the stack size with the first target; the padded rows are dropped.
-        let padded: Vec<Target> = (0..self.copies).map(|b| targets[if b < rows { b } else { 0 }]).collect();
+        let padded: Vec<Target> = (0..self.copies)
+            .map(|b| targets[if b < rows { b } else { 0 }])
+            .collect();
         let mut x = Vec::with_capacity(self.copies * d);
         for t in &padded {
             x.extend_from_slice(&features[t.point * d..(t.point + 1) * d]);
@@ -142,8 +202,19 @@ impl PerExampleGradients {
             })
             .collect();
         let g = Tensor::cat(parts, 1).narrow(0, 0, rows);
-        let grads = g.into_data().try_into_vec::<f32>().map_err(|e| AttributionError::Numerical(format!("{e:?}")))?;
-        let logits = logits.narrow(0, 0, rows).into_data().try_into_vec::<f32>().map_err(|e| AttributionError::Numerical(format!("{e:?}")))?;
-        Ok(GradientBatch { grads, logits, rows })
+        let grads = g
+            .into_data()
+            .try_into_vec::<f32>()
+            .map_err(|e| AttributionError::Numerical(format!("{e:?}")))?;
+        let logits = logits
+            .narrow(0, 0, rows)
+            .into_data()
+            .try_into_vec::<f32>()
+            .map_err(|e| AttributionError::Numerical(format!("{e:?}")))?;
+        Ok(GradientBatch {
+            grads,
+            logits,
+            rows,
+        })
     }
 }

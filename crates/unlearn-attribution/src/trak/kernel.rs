@@ -26,13 +26,23 @@ impl TrakKernel {
     /// Fits the kernel of the row-major `n × k` train features `phi`, with `λ = ridge · tr(ΦᵀΦ)/k`.
     pub fn fit(phi: &[f32], n: usize, k: usize, ridge: f64) -> Result<Self> {
         if phi.len() != n * k {
-            return Err(AttributionError::BufferLength { what: "train features", len: phi.len(), rows: n, cols: k });
+            return Err(AttributionError::BufferLength {
+                what: "train features",
+                len: phi.len(),
+                rows: n,
+                cols: k,
+            });
         }
         if !(ridge >= 0.0 && ridge.is_finite()) {
-            return Err(AttributionError::InvalidParam { name: "ridge", reason: format!("must be ≥ 0, got {ridge}") });
+            return Err(AttributionError::InvalidParam {
+                name: "ridge",
+                reason: format!("must be ≥ 0, got {ridge}"),
+            });
         }
         if phi.iter().any(|v| !v.is_finite()) {
-            return Err(AttributionError::Numerical("a train gradient feature is not finite".into()));
+            return Err(AttributionError::Numerical(
+                "a train gradient feature is not finite".into(),
+            ));
         }
         let mut g = gram(phi, n, k);
         let lambda = ridge * g.trace() / k as f64;
@@ -98,10 +108,21 @@ impl ScoreAccumulator {
     pub fn new(rows: Vec<usize>, targets: Vec<usize>, n: usize) -> Result<Self> {
         crate::data::check_rows(&rows, n)?;
         if targets.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(AttributionError::InvalidParam { name: "targets", reason: "must be strictly increasing".into() });
+            return Err(AttributionError::InvalidParam {
+                name: "targets",
+                reason: "must be strictly increasing".into(),
+            });
         }
         let values = vec![0.0f32; rows.len() * targets.len()];
-        Ok(Self { rows, targets, n, values, q_sum: vec![0.0; n], models: 0, pending: false })
+        Ok(Self {
+            rows,
+            targets,
+            n,
+            values,
+            q_sum: vec![0.0; n],
+            models: 0,
+            pending: false,
+        })
     }
 
     /// The train rows.
@@ -116,13 +137,28 @@ impl ScoreAccumulator {
 
     /// Adds `A_rows ψᵀ` for a block of consecutive targets `first..first + t` (features
     /// row-major `t × k`); targets of the block this accumulator does not hold are skipped.
-    pub fn add_block(&mut self, kernel: &TrakKernel, first: usize, psi: &[f32], t: usize) -> Result<()> {
+    pub fn add_block(
+        &mut self,
+        kernel: &TrakKernel,
+        first: usize,
+        psi: &[f32],
+        t: usize,
+    ) -> Result<()> {
         let k = kernel.dim();
         if psi.len() != t * k {
-            return Err(AttributionError::BufferLength { what: "target features", len: psi.len(), rows: t, cols: k });
+            return Err(AttributionError::BufferLength {
+                what: "target features",
+                len: psi.len(),
+                rows: t,
+                cols: k,
+            });
         }
         if kernel.points() != self.n {
-            return Err(AttributionError::DimensionMismatch { what: "train points of kernel vs accumulator", left: kernel.points(), right: self.n });
+            return Err(AttributionError::DimensionMismatch {
+                what: "train points of kernel vs accumulator",
+                left: kernel.points(),
+                right: self.n,
+            });
         }
         // This accumulator's targets inside the block: a contiguous run of its columns.
         let lo = self.targets.partition_point(|&x| x < first);
@@ -138,7 +174,10 @@ impl ScoreAccumulator {
             let start = self.targets[lo] - first;
             &psi[start * k..(start + cols) * k]
         } else {
-            selected = self.targets[lo..hi].iter().flat_map(|&x| psi[(x - first) * k..(x - first + 1) * k].iter().copied()).collect();
+            selected = self.targets[lo..hi]
+                .iter()
+                .flat_map(|&x| psi[(x - first) * k..(x - first + 1) * k].iter().copied())
+                .collect();
             &selected
         };
         let width = self.targets.len();
@@ -146,22 +185,30 @@ impl ScoreAccumulator {
         let rows = &self.rows;
         let all_rows = rows.len() == self.n && rows.iter().enumerate().all(|(i, &r)| i == r);
         let chunk = row_block(rows.len(), 16);
-        // ψᵀ as a k × cols view of the row-major cols × k block.
-        let psi_t = DMatrixView::from_slice_with_strides(sel, k, cols, 1, k);
-        self.values.par_chunks_mut(chunk * width).enumerate().for_each(|(ci, out)| {
-            let r0 = ci * chunk;
-            let nr = out.len() / width;
-            let gathered: Vec<f32>;
-            let a_rows: &[f32] = if all_rows {
-                &a[r0 * k..(r0 + nr) * k]
-            } else {
-                gathered = rows[r0..r0 + nr].iter().flat_map(|&r| a[r * k..(r + 1) * k].iter().copied()).collect();
-                &gathered
-            };
-            let av = DMatrixView::from_slice_with_strides(a_rows, nr, k, k, 1);
-            let mut o = DMatrixViewMut::from_slice_with_strides_mut(&mut out[lo..], nr, cols, width, 1);
-            o.gemm(1.0, &av, &psi_t, 1.0);
-        });
+        // Computed transposed, outᵀ += ψ A_rowsᵀ, so that every view has unit row stride:
+        // ψ column-major (cols × k), A_rowsᵀ is the row-major A_rows read column-major.
+        let psi_cm = DMatrixView::from_slice(sel, k, cols).transpose();
+        self.values
+            .par_chunks_mut(chunk * width)
+            .enumerate()
+            .for_each(|(ci, out)| {
+                let r0 = ci * chunk;
+                let nr = out.len() / width;
+                let gathered: Vec<f32>;
+                let a_rows: &[f32] = if all_rows {
+                    &a[r0 * k..(r0 + nr) * k]
+                } else {
+                    gathered = rows[r0..r0 + nr]
+                        .iter()
+                        .flat_map(|&r| a[r * k..(r + 1) * k].iter().copied())
+                        .collect();
+                    &gathered
+                };
+                let at = DMatrixView::from_slice(a_rows, k, nr);
+                let mut o =
+                    DMatrixViewMut::from_slice_with_strides_mut(&mut out[lo..], cols, nr, 1, width);
+                o.gemm(1.0, &psi_cm, &at, 1.0);
+            });
         self.pending = true;
         Ok(())
     }
@@ -169,7 +216,11 @@ impl ScoreAccumulator {
     /// Closes one model: adds its weights `Q` (one per train point, all `n`).
     pub fn add_model_weights(&mut self, q: &[f32]) -> Result<()> {
         if q.len() != self.n {
-            return Err(AttributionError::DimensionMismatch { what: "weights vs train points", left: q.len(), right: self.n });
+            return Err(AttributionError::DimensionMismatch {
+                what: "weights vs train points",
+                left: q.len(),
+                right: self.n,
+            });
         }
         for (s, &v) in self.q_sum.iter_mut().zip(q) {
             *s += v as f64;
@@ -187,16 +238,23 @@ impl ScoreAccumulator {
     /// `τ(i, x) = mean_m (Φ_m K_m ψ_m(x))_i · mean_m Q_m,i`, row-major `rows × targets`.
     pub fn finish(self) -> Result<Vec<f32>> {
         if self.models == 0 || self.pending {
-            return Err(AttributionError::TooFewModels { what: "TRAK scores (every model needs its weights)", needed: 1, got: self.models });
+            return Err(AttributionError::TooFewModels {
+                what: "TRAK scores (every model needs its weights)",
+                needed: 1,
+                got: self.models,
+            });
         }
         let m = self.models as f64;
         let width = self.targets.len();
         let mut values = self.values;
         if width > 0 {
-            values.par_chunks_mut(width).zip(self.rows.par_iter()).for_each(|(row, &i)| {
-                let w = (self.q_sum[i] / m / m) as f32;
-                row.iter_mut().for_each(|v| *v *= w);
-            });
+            values
+                .par_chunks_mut(width)
+                .zip(self.rows.par_iter())
+                .for_each(|(row, &i)| {
+                    let w = (self.q_sum[i] / m / m) as f32;
+                    row.iter_mut().for_each(|v| *v *= w);
+                });
         }
         Ok(values)
     }

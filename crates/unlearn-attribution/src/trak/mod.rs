@@ -67,7 +67,14 @@ pub struct TrakConfig {
 
 impl Default for TrakConfig {
     fn default() -> Self {
-        Self { k: None, ridge: 1e-3, projection: ProjectionKind::Rademacher, seed: 0, batch: 0, target_block: 2048 }
+        Self {
+            k: None,
+            ridge: 1e-3,
+            projection: ProjectionKind::Rademacher,
+            seed: 0,
+            batch: 0,
+            target_block: 2048,
+        }
     }
 }
 
@@ -89,19 +96,32 @@ impl TrakConfig {
     /// The gradient batch for `p` parameters: `batch` if given, else about 4M gradient entries
     /// per pass, between 8 and 256 examples.
     pub fn resolve_batch(&self, p: usize) -> usize {
-        if self.batch > 0 { self.batch } else { ((1usize << 22) / p.max(1)).clamp(8, 256) }
+        if self.batch > 0 {
+            self.batch
+        } else {
+            ((1usize << 22) / p.max(1)).clamp(8, 256)
+        }
     }
 
     /// Checks the numbers.
     pub fn check(&self) -> Result<()> {
         if self.k == Some(0) {
-            return Err(AttributionError::InvalidParam { name: "k", reason: "must be ≥ 1".into() });
+            return Err(AttributionError::InvalidParam {
+                name: "k",
+                reason: "must be ≥ 1".into(),
+            });
         }
         if !(self.ridge >= 0.0 && self.ridge.is_finite()) {
-            return Err(AttributionError::InvalidParam { name: "ridge", reason: format!("must be ≥ 0, got {}", self.ridge) });
+            return Err(AttributionError::InvalidParam {
+                name: "ridge",
+                reason: format!("must be ≥ 0, got {}", self.ridge),
+            });
         }
         if self.target_block == 0 {
-            return Err(AttributionError::InvalidParam { name: "target_block", reason: "must be ≥ 1".into() });
+            return Err(AttributionError::InvalidParam {
+                name: "target_block",
+                reason: "must be ≥ 1".into(),
+            });
         }
         Ok(())
     }
@@ -109,7 +129,10 @@ impl TrakConfig {
     /// The projection seed of a model with seed `model_seed`.
     pub fn projection_seed(&self, model_seed: u64) -> u64 {
         // splitmix64 of the pair: distinct models get unrelated projections.
-        let mut z = self.seed ^ model_seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(0x5452_414B);
+        let mut z = self.seed
+            ^ model_seed
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                .wrapping_add(0x5452_414B);
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
@@ -131,9 +154,18 @@ impl<'a> Points<'a> {
     /// Checks that the parts agree.
     pub fn new(features: &'a [f32], labels: &'a [u32], dim: usize) -> Result<Self> {
         if dim == 0 || features.len() != labels.len() * dim {
-            return Err(AttributionError::BufferLength { what: "features", len: features.len(), rows: labels.len(), cols: dim });
+            return Err(AttributionError::BufferLength {
+                what: "features",
+                len: features.len(),
+                rows: labels.len(),
+                cols: dim,
+            });
         }
-        Ok(Self { features, labels, dim })
+        Ok(Self {
+            features,
+            labels,
+            dim,
+        })
     }
 
     /// Number of points.
@@ -159,7 +191,10 @@ pub struct ScoreRequest {
 impl ScoreRequest {
     /// Every train row on every target.
     pub fn all(n: usize, targets: usize) -> Self {
-        Self { rows: (0..n).collect(), targets: (0..targets).collect() }
+        Self {
+            rows: (0..n).collect(),
+            targets: (0..targets).collect(),
+        }
     }
 }
 
@@ -215,7 +250,15 @@ impl<'a> Trak<'a> {
         target_output: &'a dyn ModelOutput,
         requests: Vec<ScoreRequest>,
     ) -> Result<Self> {
-        Self::with_train_output(config, train, target_points, targets, target_output, &Margin, requests)
+        Self::with_train_output(
+            config,
+            train,
+            target_points,
+            targets,
+            target_output,
+            &Margin,
+            requests,
+        )
     }
 
     /// [`new`](Self::new) with another train-side output function.
@@ -230,32 +273,65 @@ impl<'a> Trak<'a> {
     ) -> Result<Self> {
         config.check()?;
         if train.dim != target_points.dim {
-            return Err(AttributionError::DimensionMismatch { what: "feature width of train vs target points", left: train.dim, right: target_points.dim });
+            return Err(AttributionError::DimensionMismatch {
+                what: "feature width of train vs target points",
+                left: train.dim,
+                right: target_points.dim,
+            });
         }
         if train.is_empty() {
-            return Err(AttributionError::InvalidParam { name: "train", reason: "no train points".into() });
+            return Err(AttributionError::InvalidParam {
+                name: "train",
+                reason: "no train points".into(),
+            });
         }
         if let Some(t) = targets.iter().find(|t| t.point >= target_points.len()) {
-            return Err(AttributionError::InvalidParam { name: "targets", reason: format!("{t:?} names a point beyond the {} target points", target_points.len()) });
+            return Err(AttributionError::InvalidParam {
+                name: "targets",
+                reason: format!(
+                    "{t:?} names a point beyond the {} target points",
+                    target_points.len()
+                ),
+            });
         }
         let n = train.len();
         let mut accumulators = Vec::with_capacity(requests.len());
         let mut needed = Vec::new();
         for r in requests {
             if let Some(&bad) = r.targets.iter().find(|&&t| t >= targets.len()) {
-                return Err(AttributionError::InvalidParam { name: "targets", reason: format!("target {bad} is beyond the {} targets", targets.len()) });
+                return Err(AttributionError::InvalidParam {
+                    name: "targets",
+                    reason: format!("target {bad} is beyond the {} targets", targets.len()),
+                });
             }
             needed.extend_from_slice(&r.targets);
             accumulators.push(ScoreAccumulator::new(r.rows, r.targets, n)?);
         }
         needed.sort_unstable();
         needed.dedup();
-        Ok(Self { config, train, target_points, targets, target_output, train_output, accumulators, needed, reports: Vec::new() })
+        Ok(Self {
+            config,
+            train,
+            target_points,
+            targets,
+            target_output,
+            train_output,
+            accumulators,
+            needed,
+            reports: Vec::new(),
+        })
     }
 
     /// Adds one model (a stack of one, on any device) with its architecture, input and seed;
     /// gradients run on the autodiff version of `device`.
-    pub fn add_model(&mut self, model: &Model, model_config: &ModelConfig, input: &InputSpec, seed: u64, device: &Device) -> Result<&ModelReport> {
+    pub fn add_model(
+        &mut self,
+        model: &Model,
+        model_config: &ModelConfig,
+        input: &InputSpec,
+        seed: u64,
+        device: &Device,
+    ) -> Result<&ModelReport> {
         let n = self.train.len();
         let probe = PerExampleGradients::new(model, model_config, input, seed, 1, device)?;
         let p = probe.params();
@@ -263,7 +339,12 @@ impl<'a> Trak<'a> {
         let batch = self.config.resolve_batch(p);
         let gradients = PerExampleGradients::new(model, model_config, input, seed, batch, device)?;
         let k = self.config.resolve_k(p, n);
-        let projector = RandomProjector::new(p, k, self.config.projection_seed(seed), self.config.projection)?;
+        let projector = RandomProjector::new(
+            p,
+            k,
+            self.config.projection_seed(seed),
+            self.config.projection,
+        )?;
         let mut report = ModelReport {
             seed,
             params: p,
@@ -291,7 +372,10 @@ impl<'a> Trak<'a> {
             phi.extend_from_slice(&projector.project(&g.grads, g.rows)?);
             report.projection_seconds += started.elapsed().as_secs_f64();
             for (r, t) in chunk.iter().enumerate() {
-                q.push(self.train_output.out_to_loss(&g.logits[r * classes..(r + 1) * classes], t.label));
+                q.push(
+                    self.train_output
+                        .out_to_loss(&g.logits[r * classes..(r + 1) * classes], t.label),
+                );
             }
         }
         report.examples += n as u64;
@@ -303,7 +387,10 @@ impl<'a> Trak<'a> {
 
         // Target side, streamed in blocks of consecutive needed targets.
         let needed = std::mem::take(&mut self.needed);
-        for block in needed.chunk_by(|a, b| b - a == 1).flat_map(|run| run.chunks(self.config.target_block)) {
+        for block in needed
+            .chunk_by(|a, b| b - a == 1)
+            .flat_map(|run| run.chunks(self.config.target_block))
+        {
             let mut psi = Vec::with_capacity(block.len() * k);
             let rows: Vec<Target> = block.iter().map(|&t| self.targets[t]).collect();
             for chunk in rows.chunks(batch) {
@@ -336,6 +423,9 @@ impl<'a> Trak<'a> {
 
     /// The scores of every request, in order: row-major `rows × targets` each.
     pub fn finish(self) -> Result<Vec<Vec<f32>>> {
-        self.accumulators.into_iter().map(ScoreAccumulator::finish).collect()
+        self.accumulators
+            .into_iter()
+            .map(ScoreAccumulator::finish)
+            .collect()
     }
 }

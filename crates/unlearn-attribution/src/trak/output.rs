@@ -26,7 +26,15 @@ pub struct Target {
 impl Target {
     /// One margin target per point: `labels.len()` targets, target `j` = point `j`.
     pub fn margins(labels: &[u32]) -> Vec<Target> {
-        labels.iter().enumerate().map(|(point, &label)| Target { point, label, class: label }).collect()
+        labels
+            .iter()
+            .enumerate()
+            .map(|(point, &label)| Target {
+                point,
+                label,
+                class: label,
+            })
+            .collect()
     }
 
     /// One target per (point, class), point-major: target `point · classes + class`, the layout
@@ -35,7 +43,13 @@ impl Target {
         labels
             .iter()
             .enumerate()
-            .flat_map(|(point, &label)| (0..classes as u32).map(move |class| Target { point, label, class }))
+            .flat_map(|(point, &label)| {
+                (0..classes as u32).map(move |class| Target {
+                    point,
+                    label,
+                    class,
+                })
+            })
             .collect()
     }
 }
@@ -66,7 +80,11 @@ pub struct Margin;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ClassLogit;
 
-fn index_column(values: impl Iterator<Item = u32>, rows: usize, device: &burn::tensor::Device) -> Tensor<2, Int> {
+fn index_column(
+    values: impl Iterator<Item = u32>,
+    rows: usize,
+    device: &burn::tensor::Device,
+) -> Tensor<2, Int> {
     let v: Vec<i64> = values.map(|c| c as i64).collect();
     Tensor::from_data(TensorData::new(v, [rows, 1]), device)
 }
@@ -124,15 +142,28 @@ impl ModelOutput for ClassLogit {
 /// The margin of one row of logits, computed stably in f64.
 pub fn margin(logits: &[f32], label: u32) -> f32 {
     let y = label as usize;
-    let max = logits.iter().enumerate().filter(|&(c, _)| c != y).map(|(_, &z)| z as f64).fold(f64::NEG_INFINITY, f64::max);
-    let sum: f64 = logits.iter().enumerate().filter(|&(c, _)| c != y).map(|(_, &z)| (z as f64 - max).exp()).sum();
+    let max = logits
+        .iter()
+        .enumerate()
+        .filter(|&(c, _)| c != y)
+        .map(|(_, &z)| z as f64)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let sum: f64 = logits
+        .iter()
+        .enumerate()
+        .filter(|&(c, _)| c != y)
+        .map(|(_, &z)| (z as f64 - max).exp())
+        .sum();
     (logits[y] as f64 - max - sum.ln()) as f32
 }
 
 /// `1 − softmax_y(z)`, computed as the mass of the other classes (no cancellation when p_y ≈ 1).
 pub fn one_minus_p(logits: &[f32], label: u32) -> f32 {
     let y = label as usize;
-    let max = logits.iter().map(|&z| z as f64).fold(f64::NEG_INFINITY, f64::max);
+    let max = logits
+        .iter()
+        .map(|&z| z as f64)
+        .fold(f64::NEG_INFINITY, f64::max);
     let (mut others, mut total) = (0.0f64, 0.0f64);
     for (c, &z) in logits.iter().enumerate() {
         let e = (z as f64 - max).exp();
@@ -157,6 +188,13 @@ mod tests {
         let q = one_minus_p(&z, 0);
         let p0 = 2.0f64.exp() / (2.0f64.exp() + 1.0 + (-1.0f64).exp());
         assert!((q as f64 - (1.0 - p0)).abs() < 1e-6);
-        assert_eq!(Target::class_logits(&[1, 0], 3)[4], Target { point: 1, label: 0, class: 1 });
+        assert_eq!(
+            Target::class_logits(&[1, 0], 3)[4],
+            Target {
+                point: 1,
+                label: 0,
+                class: 1
+            }
+        );
     }
 }

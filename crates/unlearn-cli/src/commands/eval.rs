@@ -34,13 +34,22 @@ pub struct EvalArgs {
 }
 
 fn view(zoo: &Zoo) -> LogitsView<'_> {
-    LogitsView { logits: &zoo.logits, models: zoo.models, points: zoo.points, classes: zoo.classes }
+    LogitsView {
+        logits: &zoo.logits,
+        models: zoo.models,
+        points: zoo.points,
+        classes: zoo.classes,
+    }
 }
 
 /// Checks that two zoos were made from the same data and split.
 pub fn same_data(a: &Zoo, b: &Zoo) -> Result<()> {
     let (x, y) = (&a.manifest.dataset, &b.manifest.dataset);
-    if x.hash != y.hash || x.n_train != y.n_train || x.n_val != y.n_val || x.split_seed != y.split_seed {
+    if x.hash != y.hash
+        || x.n_train != y.n_train
+        || x.n_val != y.n_val
+        || x.split_seed != y.split_seed
+    {
         bail!(
             "{} and {} were made from different data or splits ({} / {} train points, dataset {} / {}); train both with the same --dataset, --val-fraction and --split-seed",
             a.dir.display(),
@@ -65,7 +74,10 @@ pub fn oracles_match(oracles: &Zoo, forget_path: &Path) -> Result<()> {
             f.path,
             forget_path.display()
         ),
-        None => bail!("{} is not an oracle zoo (trained on the full set); train oracles with `unlearn train --forget-set`", oracles.dir.display()),
+        None => bail!(
+            "{} is not an oracle zoo (trained on the full set); train oracles with `unlearn train --forget-set`",
+            oracles.dir.display()
+        ),
     }
 }
 
@@ -79,31 +91,59 @@ pub fn run(args: EvalArgs) -> Result<()> {
             let z = Zoo::load(dir).with_context(|| "loading --floor-oracles")?;
             same_data(&z, &oracles)?;
             oracles_match(&z, &args.forget_set)?;
-            if z.manifest.seeds.iter().any(|s| oracles.manifest.seeds.contains(s)) {
-                bail!("--floor-oracles share seeds with --oracles; train them with a disjoint --first-seed");
+            if z.manifest
+                .seeds
+                .iter()
+                .any(|s| oracles.manifest.seeds.contains(s))
+            {
+                bail!(
+                    "--floor-oracles share seeds with --oracles; train them with a disjoint --first-seed"
+                );
             }
             Some(z)
         }
         None => None,
     };
-    for (name, zoo) in [("--unlearned", Some(&unlearned)), ("--floor-oracles", floor.as_ref())] {
+    for (name, zoo) in [
+        ("--unlearned", Some(&unlearned)),
+        ("--floor-oracles", floor.as_ref()),
+    ] {
         if let Some(z) = zoo {
             if z.models != oracles.models {
-                bail!("{name} has {} models but --oracles has {}; KLoM compares equally many unlearned and oracle models", z.models, oracles.models);
+                bail!(
+                    "{name} has {} models but --oracles has {}; KLoM compares equally many unlearned and oracle models",
+                    z.models,
+                    oracles.models
+                );
             }
         }
     }
     let n_train = oracles.manifest.dataset.n_train;
     let forget = ForgetSet::load(&args.forget_set, n_train)?;
-    let direction = if args.reverse { Direction::OracleUnlearned } else { Direction::UnlearnedOracle };
-    let points = EvalPoints { labels: &oracles.labels, n_train, forget: &forget.indices };
-    let result = evaluate(view(&unlearned), view(&oracles), floor.as_ref().map(view), &points, direction)?;
+    let direction = if args.reverse {
+        Direction::OracleUnlearned
+    } else {
+        Direction::UnlearnedOracle
+    };
+    let points = EvalPoints {
+        labels: &oracles.labels,
+        n_train,
+        forget: &forget.indices,
+    };
+    let result = evaluate(
+        view(&unlearned),
+        view(&oracles),
+        floor.as_ref().map(view),
+        &points,
+        direction,
+    )?;
     println!("{}", result.table.to_text());
     println!(
         "ToW {:.4}   U-LiRA AUC on the forget set {:.3} (0.5 = indistinguishable from retraining)   {} unlearned vs {} oracle models",
         result.tow, result.ulira_auc, unlearned.models, oracles.models
     );
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
     result.table.write_csv(&args.out.join("eval.csv"))?;
     result.table.write_markdown(&args.out.join("eval.md"))?;
     let json = serde_json::to_string_pretty(&result)?;
@@ -111,7 +151,15 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let (retain, validation) = points.splits();
     let pick = |idx: &[usize]| idx.iter().map(|&i| result.klom[i]).collect::<Vec<f32>>();
     let (f, r, v) = (pick(&forget.indices), pick(&retain), pick(&validation));
-    let files = plot_klom_histograms(&args.out.join("klom_hist"), &[("forget", &f), ("retain", &r), ("validation", &v)])?;
-    println!("wrote eval.csv, eval.md, eval.json, {} and {} in {}", files.png.display(), files.svg.display(), args.out.display());
+    let files = plot_klom_histograms(
+        &args.out.join("klom_hist"),
+        &[("forget", &f), ("retain", &r), ("validation", &v)],
+    )?;
+    println!(
+        "wrote eval.csv, eval.md, eval.json, {} and {} in {}",
+        files.png.display(),
+        files.svg.display(),
+        args.out.display()
+    );
     Ok(())
 }

@@ -53,7 +53,9 @@ fn list() -> Result<()> {
         let config = MethodConfig::default_for(name)?;
         println!("{name:<14} {}", serde_json::to_string(&config.params())?);
     }
-    println!("\noverride with --set key=value or --config FILE (a JSON object); localize a gradient method with --set 'localize={{\"kind\":\"del\",\"mask_share\":0.3}}'");
+    println!(
+        "\noverride with --set key=value or --config FILE (a JSON object); localize a gradient method with --set 'localize={{\"kind\":\"del\",\"mask_share\":0.3}}'"
+    );
     Ok(())
 }
 
@@ -61,11 +63,16 @@ fn list() -> Result<()> {
 pub fn method_config(name: &str, config: Option<&Path>, sets: &[String]) -> Result<MethodConfig> {
     let mut overrides = serde_json::Map::new();
     if let Some(path) = config {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let value: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not valid JSON", path.display()))?;
         match value {
             serde_json::Value::Object(map) => overrides.extend(map),
-            _ => bail!("{}: expected a JSON object of hyper-parameters", path.display()),
+            _ => bail!(
+                "{}: expected a JSON object of hyper-parameters",
+                path.display()
+            ),
         }
     }
     overrides.extend(MethodConfig::parse_sets(sets)?);
@@ -74,29 +81,53 @@ pub fn method_config(name: &str, config: Option<&Path>, sets: &[String]) -> Resu
 
 /// Σ_{i∈F} β over every evaluated point, from an attribution directory.
 /// Uses `forget_rows.npy` when it was computed for this very forget set, else sums rows of `beta.npy`.
-pub fn attribution_rows(dir: &Path, forget: &ForgetSet, forget_path: &Path, points: usize, classes: usize) -> Result<Vec<f32>> {
+pub fn attribution_rows(
+    dir: &Path,
+    forget: &ForgetSet,
+    forget_path: &Path,
+    points: usize,
+    classes: usize,
+) -> Result<Vec<f32>> {
     let rows_file = dir.join("forget_rows.npy");
     if rows_file.is_file() {
-        let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("attribution.json")).with_context(|| format!("{}: attribution.json missing", dir.display()))?)?;
+        let info: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("attribution.json"))
+                .with_context(|| format!("{}: attribution.json missing", dir.display()))?,
+        )?;
         let sha = unlearn_data::sha256_file(forget_path)?;
         if info["forget_set"]["sha256"].as_str() == Some(sha.as_str()) {
             let (shape, rows) = unlearn_data::read_npy_f32(&rows_file)?;
             if shape != [points, classes] {
-                bail!("{}: shape {shape:?}, expected [{points}, {classes}]", rows_file.display());
+                bail!(
+                    "{}: shape {shape:?}, expected [{points}, {classes}]",
+                    rows_file.display()
+                );
             }
             return Ok(rows);
         }
         if !dir.join("beta.npy").is_file() {
-            bail!("{} holds Σβ for a different forget set; run `unlearn attribute --forget-set {}` or without --forget-set for all rows", dir.display(), forget_path.display());
+            bail!(
+                "{} holds Σβ for a different forget set; run `unlearn attribute --forget-set {}` or without --forget-set for all rows",
+                dir.display(),
+                forget_path.display()
+            );
         }
     }
     let full = dir.join("beta.npy");
-    let (shape, beta) = unlearn_data::read_npy_f32(&full).with_context(|| format!("{}: run `unlearn attribute` first", dir.display()))?;
+    let (shape, beta) = unlearn_data::read_npy_f32(&full)
+        .with_context(|| format!("{}: run `unlearn attribute` first", dir.display()))?;
     if shape.len() != 3 || shape[1] != points || shape[2] != classes {
-        bail!("{}: shape {shape:?}, expected [train points, {points}, {classes}]", full.display());
+        bail!(
+            "{}: shape {shape:?}, expected [train points, {points}, {classes}]",
+            full.display()
+        );
     }
     if let Some(&bad) = forget.indices.iter().find(|&&i| i >= shape[0]) {
-        bail!("{}: forget index {bad} is beyond its {} rows", full.display(), shape[0]);
+        bail!(
+            "{}: forget index {bad} is beyond its {} rows",
+            full.display(),
+            shape[0]
+        );
     }
     let per = points * classes;
     let mut sum = vec![0.0f32; per];
@@ -112,7 +143,9 @@ pub fn run(args: ForgetArgs) -> Result<()> {
     if args.list {
         return list();
     }
-    let (Some(name), Some(originals_dir), Some(forget_path)) = (&args.method, &args.originals, &args.forget_set) else {
+    let (Some(name), Some(originals_dir), Some(forget_path)) =
+        (&args.method, &args.originals, &args.forget_set)
+    else {
         bail!("--method, --originals and --forget-set are required (or --list)");
     };
     let config = method_config(name, args.config.as_deref(), &args.sets)?;
@@ -124,7 +157,13 @@ pub fn run(args: ForgetArgs) -> Result<()> {
         None => None,
     };
     let beta = match &args.attribution {
-        Some(dir) => Some(attribution_rows(dir, &forget, forget_path, originals.points, originals.classes)?),
+        Some(dir) => Some(attribution_rows(
+            dir,
+            &forget,
+            forget_path,
+            originals.points,
+            originals.classes,
+        )?),
         None => None,
     };
     let ctx = Context {
@@ -135,13 +174,24 @@ pub fn run(args: ForgetArgs) -> Result<()> {
         beta_forget: beta.as_deref(),
         device: args.backend.backend.device()?,
     };
-    let forget_ref = InputRef { path: forget_path.display().to_string(), sha256: unlearn_data::sha256_file(forget_path)? };
+    let forget_ref = InputRef {
+        path: forget_path.display().to_string(),
+        sha256: unlearn_data::sha256_file(forget_path)?,
+    };
     let inputs = serde_json::json!({
         "oracles": target_oracles.as_ref().map(|z| z.manifest.config_hash.clone()),
         "attribution": args.attribution.as_ref().map(|d| d.display().to_string()),
     });
     let bar = progress_bar(originals.models as u64, name);
-    let summary = unlearn_zoo(&config, &ctx, &forget_ref, inputs, &args.out, args.stack, &bar)?;
+    let summary = unlearn_zoo(
+        &config,
+        &ctx,
+        &forget_ref,
+        inputs,
+        &args.out,
+        args.stack,
+        &bar,
+    )?;
     bar.finish();
     println!(
         "{name}: {} unlearned models in {:.1} s; cost {:.4} of retraining ({} examples forward+backward per model) → {}",

@@ -30,11 +30,17 @@ pub fn run(args: ForgetSetArgs) -> Result<()> {
     let (prepared, _) = args.data.load()?;
     let n = prepared.train.len();
     let forget = match &args.classes {
-        Some(classes) => ForgetSet::class_restricted(&prepared.train.labels, classes, args.size, args.seed)?,
+        Some(classes) => {
+            ForgetSet::class_restricted(&prepared.train.labels, classes, args.size, args.seed)?
+        }
         None => ForgetSet::random(n, args.size, args.seed)?,
     };
     output_file(&args.out)?;
     forget.save(&args.out)?;
-    println!("forget set of {} of {n} training points → {}", forget.indices.len(), args.out.display());
+    println!(
+        "forget set of {} of {n} training points → {}",
+        forget.indices.len(),
+        args.out.display()
+    );
     Ok(())
 }

@@ -61,7 +61,10 @@ pub fn run(args: LinearArgs) -> Result<()> {
         params.n, params.dim, params.forget, params.lambda, result.step_size
     );
     println!("relative distance to the oracle ‖θ_t − θ_oracle‖ / ‖θ_full − θ_oracle‖:");
-    let mut marks: Vec<usize> = [0, 1, 10, 50, 100, params.steps].into_iter().filter(|&s| s <= params.steps).collect();
+    let mut marks: Vec<usize> = [0, 1, 10, 50, 100, params.steps]
+        .into_iter()
+        .filter(|&s| s <= params.steps)
+        .collect();
     marks.dedup();
     print!("{:<18}", "step");
     for s in &marks {
@@ -96,7 +99,11 @@ pub fn run(args: LinearArgs) -> Result<()> {
         .iter()
         .zip(&result.curves)
         .map(|(name, curve)| {
-            let points = curve.iter().enumerate().map(|(s, &v)| (s as f64, v.max(f64::MIN_POSITIVE))).collect();
+            let points = curve
+                .iter()
+                .enumerate()
+                .map(|(s, &v)| (s as f64, v.max(f64::MIN_POSITIVE)))
+                .collect();
             (name.to_string(), points)
         })
         .collect();
@@ -109,6 +116,11 @@ pub fn run(args: LinearArgs) -> Result<()> {
         false,
         true,
     )?;
-    println!("wrote {}, {} and {}", csv_path.display(), files.png.display(), files.svg.display());
+    println!(
+        "wrote {}, {} and {}",
+        csv_path.display(),
+        files.png.display(),
+        files.svg.display()
+    );
     Ok(())
 }

@@ -28,12 +28,21 @@ pub struct MasksArgs {
 
 pub fn run(args: MasksArgs) -> Result<()> {
     if !(args.alpha > 0.0 && args.alpha < 1.0) {
-        bail!("--alpha must be strictly between 0 and 1 (got {})", args.alpha);
+        bail!(
+            "--alpha must be strictly between 0 and 1 (got {})",
+            args.alpha
+        );
     }
     let (prepared, _) = args.data.load()?;
     let masks = SubsetMasks::random(args.models, prepared.train.len(), args.alpha, args.seed)?;
     output_file(&args.out)?;
     masks.save_npy(&args.out)?;
-    println!("{} masks over {} training points (α = {}) → {}", masks.rows, masks.n, args.alpha, args.out.display());
+    println!(
+        "{} masks over {} training points (α = {}) → {}",
+        masks.rows,
+        masks.n,
+        args.alpha,
+        args.out.display()
+    );
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! `unlearn train`: a zoo of models and their logits.
 
-use crate::common::{BackendArgs, DataArgs, output_file, progress_bar};
+use crate::common::{BackendArgs, DataArgs, progress_bar};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::path::PathBuf;
@@ -67,24 +67,37 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let n_train = prepared.train.len();
     let kind = if let Some(path) = &args.forget_set {
         let forget = ForgetSet::load(path, n_train)?;
-        ZooKind::Retain { forget, source: input_ref(path)? }
+        ZooKind::Retain {
+            forget,
+            source: input_ref(path)?,
+        }
     } else if let Some(path) = &args.subsets {
         let masks = SubsetMasks::load_npy(path)?;
-        ZooKind::Subsets { masks, source: input_ref(path)? }
+        ZooKind::Subsets {
+            masks,
+            source: input_ref(path)?,
+        }
     } else {
         ZooKind::Full
     };
     if args.stack == 0 {
         bail!("--stack must be ≥ 1");
     }
-    let spec = ZooSpec { recipe, kind, models: args.models, first_seed: args.first_seed, stack: args.stack };
+    let spec = ZooSpec {
+        recipe,
+        kind,
+        models: args.models,
+        first_seed: args.first_seed,
+        stack: args.stack,
+    };
     let device = args.backend.backend.device()?;
-    output_file(&args.out.join("manifest.json"))?;
     let started = Instant::now();
     let bar = progress_bar(args.models as u64, "train");
     let zoo = train_zoo(&spec, &prepared, info, &args.out, &device, &bar)?;
     bar.finish();
-    let accuracies: Vec<f64> = (0..zoo.models).map(|i| validation_accuracy(&zoo, i)).collect();
+    let accuracies: Vec<f64> = (0..zoo.models)
+        .map(|i| validation_accuracy(&zoo, i))
+        .collect();
     let mean = accuracies.iter().sum::<f64>() / accuracies.len() as f64;
     let min = accuracies.iter().cloned().fold(f64::INFINITY, f64::min);
     let max = accuracies.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
@@ -99,7 +112,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
         100.0 * min,
         100.0 * max
     );
-    println!("logits: {} (models × points × classes = {} × {} × {}, f32)", zoo.dir.join("logits.npy").display(), zoo.models, zoo.points, zoo.classes);
+    println!(
+        "logits: {} (models × points × classes = {} × {} × {}, f32)",
+        zoo.dir.join("logits.npy").display(),
+        zoo.models,
+        zoo.points,
+        zoo.classes
+    );
     Ok(())
 }
 
@@ -115,7 +134,9 @@ fn validation_accuracy(zoo: &unlearn_train::Zoo, i: usize) -> f64 {
     let correct = (n_train..zoo.points)
         .filter(|&p| {
             let row = &logits[p * c..(p + 1) * c];
-            let best = (0..c).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap_or(0);
+            let best = (0..c)
+                .max_by(|&a, &b| row[a].total_cmp(&row[b]))
+                .unwrap_or(0);
             best as u32 == zoo.labels[p]
         })
         .count();
@@ -126,8 +147,10 @@ fn validation_accuracy(zoo: &unlearn_train::Zoo, i: usize) -> f64 {
 fn recipe(args: &TrainArgs) -> Result<Recipe> {
     let mut recipe = match &args.recipe_file {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading recipe {}", path.display()))?;
-            serde_json::from_str::<Recipe>(&text).with_context(|| format!("{}: not a valid recipe", path.display()))?
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading recipe {}", path.display()))?;
+            serde_json::from_str::<Recipe>(&text)
+                .with_context(|| format!("{}: not a valid recipe", path.display()))?
         }
         None => Recipe::named(&args.recipe)?,
     };
@@ -155,5 +178,8 @@ fn recipe(args: &TrainArgs) -> Result<Recipe> {
 }
 
 fn input_ref(path: &std::path::Path) -> Result<InputRef> {
-    Ok(InputRef { path: path.display().to_string(), sha256: unlearn_data::sha256_file(path)? })
+    Ok(InputRef {
+        path: path.display().to_string(),
+        sha256: unlearn_data::sha256_file(path)?,
+    })
 }

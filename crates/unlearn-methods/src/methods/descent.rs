@@ -3,11 +3,11 @@
 
 use super::losses::{cross_entropy, gather_labels};
 use super::{StackOutput, autodiff, final_logits};
+use crate::MethodError;
 use crate::config::DescentParams;
 use crate::context::Context;
 use crate::finetune::{Batch, Engine};
 use crate::localize::Masks;
-use crate::MethodError;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use unlearn_models::Model;
@@ -28,24 +28,41 @@ pub enum Variant {
 
 /// SGD with the baseline's momentum and weight decay.
 pub fn sgd(momentum: f64, weight_decay: f32) -> burn::optim::ModuleOptimizer {
-    optimizer::build(&OptimizerConfig::Sgd { momentum, nesterov: false, weight_decay })
+    optimizer::build(&OptimizerConfig::Sgd {
+        momentum,
+        nesterov: false,
+        weight_decay,
+    })
 }
 
 /// A fresh engine over the stack `indices`, with one shuffling stream per model.
-pub fn engine(ctx: &Context<'_>, indices: &[usize], ad: &burn::tensor::Device, stream: u64) -> Engine {
+pub fn engine(
+    ctx: &Context<'_>,
+    indices: &[usize],
+    ad: &burn::tensor::Device,
+    stream: u64,
+) -> Engine {
     Engine {
         x: ctx.train_features(ad),
         stride: ctx.points(),
         models: indices.len(),
         model_index: indices.to_vec(),
-        rngs: indices.iter().map(|&i| ChaCha8Rng::seed_from_u64(ctx.originals.manifest.seeds[i] ^ stream)).collect(),
+        rngs: indices
+            .iter()
+            .map(|&i| ChaCha8Rng::seed_from_u64(ctx.originals.manifest.seeds[i] ^ stream))
+            .collect(),
         examples: 0,
         epoch: 0,
     }
 }
 
 /// Runs GD, GA or GD+GA on the originals `indices`.
-pub fn run(ctx: &Context<'_>, indices: &[usize], p: &DescentParams, variant: Variant) -> Result<StackOutput, MethodError> {
+pub fn run(
+    ctx: &Context<'_>,
+    indices: &[usize],
+    p: &DescentParams,
+    variant: Variant,
+) -> Result<StackOutput, MethodError> {
     let ad = autodiff(&ctx.device);
     let k = indices.len();
     let mut model = ctx.load_stack(indices, &ad)?;
@@ -57,11 +74,25 @@ pub fn run(ctx: &Context<'_>, indices: &[usize], p: &DescentParams, variant: Var
     let labels = ctx.train_labels(&ad);
     let forget = vec![ctx.forget.indices.clone(); k];
     let retain = vec![ctx.retain(); k];
-    let mut optim = sgd(p.momentum, p.weight_decay);
+    // Under a mask, weight decay would still shrink the frozen entries (it is added after the
+    // gradient hook), so localised runs train without it, as DEL does.
+    let decay = if masks.is_some() { 0.0 } else { p.weight_decay };
+    let mut optim = sgd(p.momentum, decay);
     let mut engine = engine(ctx, indices, &ad, DESCENT_STREAM);
-    let mut descend = |m: &Model, b: &Batch| cross_entropy(m.forward(b.x.clone()), gather_labels(&labels, b.points.clone(), k, b.len), 0.0);
+    let mut descend = |m: &Model, b: &Batch| {
+        cross_entropy(
+            m.forward(b.x.clone()),
+            gather_labels(&labels, b.points.clone(), k, b.len),
+            0.0,
+        )
+    };
     let mut ascend = |m: &Model, b: &Batch| {
-        cross_entropy(m.forward(b.x.clone()), gather_labels(&labels, b.points.clone(), k, b.len), 0.0).neg()
+        cross_entropy(
+            m.forward(b.x.clone()),
+            gather_labels(&labels, b.points.clone(), k, b.len),
+            0.0,
+        )
+        .neg()
     };
     for epoch in 1..=p.epochs {
         let ascent = match variant {
@@ -70,12 +101,32 @@ pub fn run(ctx: &Context<'_>, indices: &[usize], p: &DescentParams, variant: Var
             Variant::Gd => false,
         };
         if ascent {
-            model = engine.epoch(model, &mut optim, &forget, p.batch_size, p.lr, &mut ascend, hook.as_deref())?;
+            model = engine.epoch(
+                model,
+                &mut optim,
+                &forget,
+                p.batch_size,
+                p.lr,
+                &mut ascend,
+                hook.as_deref(),
+            )?;
         }
         if variant != Variant::Ga {
-            model = engine.epoch(model, &mut optim, &retain, p.batch_size, p.lr, &mut descend, hook.as_deref())?;
+            model = engine.epoch(
+                model,
+                &mut optim,
+                &retain,
+                p.batch_size,
+                p.lr,
+                &mut descend,
+                hook.as_deref(),
+            )?;
         }
     }
     let (logits, valid) = final_logits(ctx, &model, k);
-    Ok(StackOutput { logits, model: Some(valid), examples: engine.examples })
+    Ok(StackOutput {
+        logits,
+        model: Some(valid),
+        examples: engine.examples,
+    })
 }

@@ -1,15 +1,19 @@
 //! DM-Direct (§5): the datamodel's prediction of the retrained outputs, z − s·Σ_{i∈F} β.
 
 use super::StackOutput;
-use crate::context::Context;
 use crate::MethodError;
+use crate::context::Context;
 
 /// `z_k(x) − s·Σβ(x)` for every original `k` and evaluated point `x`; `beta` is `P × C`.
 pub fn predicted_logits(original: &[f32], beta: &[f32], scale: f64) -> Vec<f32> {
     let per = beta.len();
     original
         .chunks_exact(per)
-        .flat_map(|z| z.iter().zip(beta).map(move |(&z, &b)| z - (scale as f32) * b))
+        .flat_map(|z| {
+            z.iter()
+                .zip(beta)
+                .map(move |(&z, &b)| z - (scale as f32) * b)
+        })
         .collect()
 }
 
@@ -19,7 +23,11 @@ pub fn run(ctx: &Context<'_>, indices: &[usize], scale: f64) -> Result<StackOutp
         method: "dm-direct".into(),
         what: "attribution (--attribution DIR from `unlearn attribute`)".into(),
     })?;
-    Ok(StackOutput { logits: predicted_logits(&ctx.original_logits(indices), beta, scale), model: None, examples: 0 })
+    Ok(StackOutput {
+        logits: predicted_logits(&ctx.original_logits(indices), beta, scale),
+        model: None,
+        examples: 0,
+    })
 }
 
 #[cfg(test)]
@@ -29,6 +37,9 @@ mod tests {
         // Two models, one point, two classes.
         let z = [1.0, 2.0, 3.0, 4.0];
         let beta = [0.5, -1.0];
-        assert_eq!(super::predicted_logits(&z, &beta, 2.0), vec![0.0, 4.0, 2.0, 6.0]);
+        assert_eq!(
+            super::predicted_logits(&z, &beta, 2.0),
+            vec![0.0, 4.0, 2.0, 6.0]
+        );
     }
 }

@@ -3,14 +3,14 @@
 
 use super::losses::{gather_targets, squared_error};
 use super::{StackOutput, autodiff, final_logits};
+use crate::MethodError;
 use crate::config::MatchParams;
 use crate::context::Context;
 use crate::finetune::Engine;
 use crate::methods::direct::predicted_logits;
-use crate::MethodError;
 use burn::tensor::{Tensor, TensorData};
-use rand::seq::IndexedRandom;
 use rand::SeedableRng;
+use rand::seq::IndexedRandom;
 use rand_chacha::ChaCha8Rng;
 use unlearn_train::{OptimizerConfig, optimizer};
 
@@ -27,35 +27,60 @@ pub enum Target {
 }
 
 /// T = F × fm (fractional part: a seeded share of F once more) ∪ rm·|F| retain points.
-pub fn fine_tuning_set(forget: &[usize], retain: &[usize], fm: f64, rm: f64, rng: &mut ChaCha8Rng) -> Vec<usize> {
+pub fn fine_tuning_set(
+    forget: &[usize],
+    retain: &[usize],
+    fm: f64,
+    rm: f64,
+    rng: &mut ChaCha8Rng,
+) -> Vec<usize> {
     let mut set = Vec::new();
     for _ in 0..fm.floor() as usize {
         set.extend_from_slice(forget);
     }
     let extra = ((fm - fm.floor()) * forget.len() as f64).round() as usize;
-    set.extend(forget.choose_multiple(rng, extra.min(forget.len())).copied());
+    set.extend(
+        forget
+            .choose_multiple(rng, extra.min(forget.len()))
+            .copied(),
+    );
     let retain_count = ((rm * forget.len() as f64).round() as usize).min(retain.len());
     set.extend(retain.choose_multiple(rng, retain_count).copied());
     set
 }
 
 /// Runs OM or DMM on the originals `indices`.
-pub fn run(ctx: &Context<'_>, indices: &[usize], p: &MatchParams, target: Target) -> Result<StackOutput, MethodError> {
-    let name = if target == Target::Oracle { "om" } else { "dmm" };
+pub fn run(
+    ctx: &Context<'_>,
+    indices: &[usize],
+    p: &MatchParams,
+    target: Target,
+) -> Result<StackOutput, MethodError> {
+    let name = if target == Target::Oracle {
+        "om"
+    } else {
+        "dmm"
+    };
     let (points, classes) = (ctx.points(), ctx.classes());
     let targets: Vec<f32> = match target {
         Target::Oracle => {
-            let oracles = ctx.target_oracles.ok_or_else(|| MethodError::MissingInput {
-                method: name.into(),
-                what: "target oracles (--oracles DIR, disjoint from the evaluation oracles)".into(),
-            })?;
+            let oracles = ctx
+                .target_oracles
+                .ok_or_else(|| MethodError::MissingInput {
+                    method: name.into(),
+                    what: "target oracles (--oracles DIR, disjoint from the evaluation oracles)"
+                        .into(),
+                })?;
             let per = p.oracles_per_target.max(1);
             indices
                 .iter()
                 .flat_map(|&i| {
                     let mut mean = vec![0.0f32; points * classes];
                     for j in 0..per {
-                        for (m, &v) in mean.iter_mut().zip(oracles.model_logits((i * per + j) % oracles.models)) {
+                        for (m, &v) in mean
+                            .iter_mut()
+                            .zip(oracles.model_logits((i * per + j) % oracles.models))
+                        {
                             *m += v / per as f32;
                         }
                     }
@@ -75,10 +100,21 @@ pub fn run(ctx: &Context<'_>, indices: &[usize], p: &MatchParams, target: Target
     let k = indices.len();
     let table = Tensor::<2>::from_data(TensorData::new(targets, [k * points, classes]), &ad);
     let retain = ctx.retain();
-    let seeds: Vec<u64> = indices.iter().map(|&i| ctx.originals.manifest.seeds[i]).collect();
+    let seeds: Vec<u64> = indices
+        .iter()
+        .map(|&i| ctx.originals.manifest.seeds[i])
+        .collect();
     let sets: Vec<Vec<usize>> = seeds
         .iter()
-        .map(|&s| fine_tuning_set(&ctx.forget.indices, &retain, p.forget_multiplier, p.retain_multiplier, &mut ChaCha8Rng::seed_from_u64(s ^ MATCH_STREAM)))
+        .map(|&s| {
+            fine_tuning_set(
+                &ctx.forget.indices,
+                &retain,
+                p.forget_multiplier,
+                p.retain_multiplier,
+                &mut ChaCha8Rng::seed_from_u64(s ^ MATCH_STREAM),
+            )
+        })
         .collect();
     let mut model = ctx.load_stack(indices, &ad)?;
     let mut optim = optimizer::build(&OptimizerConfig::adam_default());
@@ -87,7 +123,10 @@ pub fn run(ctx: &Context<'_>, indices: &[usize], p: &MatchParams, target: Target
         stride: points,
         models: k,
         model_index: indices.to_vec(),
-        rngs: seeds.iter().map(|&s| ChaCha8Rng::seed_from_u64(s ^ MATCH_STREAM ^ 1)).collect(),
+        rngs: seeds
+            .iter()
+            .map(|&s| ChaCha8Rng::seed_from_u64(s ^ MATCH_STREAM ^ 1))
+            .collect(),
         examples: 0,
         epoch: 0,
     };
@@ -100,7 +139,11 @@ pub fn run(ctx: &Context<'_>, indices: &[usize], p: &MatchParams, target: Target
         model = engine.epoch(model, &mut optim, &sets, p.batch_size, lr, &mut loss, None)?;
     }
     let (logits, valid) = final_logits(ctx, &model, k);
-    Ok(StackOutput { logits, model: Some(valid), examples: engine.examples })
+    Ok(StackOutput {
+        logits,
+        model: Some(valid),
+        examples: engine.examples,
+    })
 }
 
 #[cfg(test)]

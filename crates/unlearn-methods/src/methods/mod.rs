@@ -7,9 +7,9 @@ pub mod matching;
 pub mod retrain;
 pub mod scrub;
 
+use crate::MethodError;
 use crate::config::MethodConfig;
 use crate::context::Context;
-use crate::MethodError;
 use burn::tensor::Device;
 use unlearn_models::Model;
 
@@ -24,9 +24,17 @@ pub struct StackOutput {
 }
 
 /// Runs `config` on the originals `indices` (one stack).
-pub fn run_stack(config: &MethodConfig, ctx: &Context<'_>, indices: &[usize]) -> Result<StackOutput, MethodError> {
+pub fn run_stack(
+    config: &MethodConfig,
+    ctx: &Context<'_>,
+    indices: &[usize],
+) -> Result<StackOutput, MethodError> {
     match config {
-        MethodConfig::DoNothing => Ok(StackOutput { logits: ctx.original_logits(indices), model: None, examples: 0 }),
+        MethodConfig::DoNothing => Ok(StackOutput {
+            logits: ctx.original_logits(indices),
+            model: None,
+            examples: 0,
+        }),
         MethodConfig::Retrain => retrain::run(ctx, indices),
         MethodConfig::DmDirect { scale } => direct::run(ctx, indices, *scale),
         MethodConfig::Om(p) => matching::run(ctx, indices, p, matching::Target::Oracle),
@@ -45,7 +53,10 @@ pub fn final_logits(ctx: &Context<'_>, model: &Model, models: usize) -> (Vec<f32
     use burn::module::Module;
     let valid = model.valid();
     let x = ctx.eval_features(&ctx.device);
-    (unlearn_train::inference::stack_logits(&valid, &x, models), valid)
+    (
+        unlearn_train::inference::stack_logits(&valid, &x, models),
+        valid,
+    )
 }
 
 /// The autodiff version of the context's device.

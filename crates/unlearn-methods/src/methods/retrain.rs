@@ -1,8 +1,8 @@
 //! Retrain: the oracle itself, trained from scratch on R with the originals' recipe (cost 1).
 
 use super::StackOutput;
-use crate::context::Context;
 use crate::MethodError;
+use crate::context::Context;
 use unlearn_train::inference::stack_logits;
 use unlearn_train::{Member, TrainSet, train_stack};
 
@@ -14,11 +14,19 @@ pub fn run(ctx: &Context<'_>, indices: &[usize]) -> Result<StackOutput, MethodEr
     let retain = ctx.retain();
     let members: Vec<Member> = indices
         .iter()
-        .map(|&i| Member { index: i, seed: ctx.originals.manifest.seeds[i] + RETRAIN_SEED_OFFSET, indices: retain.clone() })
+        .map(|&i| Member {
+            index: i,
+            seed: ctx.originals.manifest.seeds[i] + RETRAIN_SEED_OFFSET,
+            indices: retain.clone(),
+        })
         .collect();
     let set = TrainSet::new(&ctx.data.train, &ctx.device);
     let recipe = &ctx.originals.manifest.recipe;
     let model = train_stack(recipe, &set, &members, &ctx.device, &mut |_| {})?;
     let logits = stack_logits(&model, &ctx.eval_features(&ctx.device), indices.len());
-    Ok(StackOutput { logits, model: Some(model), examples: (recipe.epochs * retain.len()) as u64 })
+    Ok(StackOutput {
+        logits,
+        model: Some(model),
+        examples: (recipe.epochs * retain.len()) as u64,
+    })
 }

@@ -4,23 +4,30 @@
 
 use super::losses::{cross_entropy, distillation_kl, gather_labels, gather_targets};
 use super::{StackOutput, autodiff, final_logits};
+use crate::MethodError;
 use crate::config::ScrubParams;
 use crate::context::Context;
 use crate::finetune::Batch;
 use crate::localize::Masks;
 use crate::methods::descent::{engine, sgd};
-use crate::MethodError;
 use burn::tensor::{Tensor, TensorData};
 use unlearn_models::Model;
 
 const SCRUB_STREAM: u64 = 0x5343_5255_42;
 
 /// Runs SCRUB on the originals `indices`.
-pub fn run(ctx: &Context<'_>, indices: &[usize], p: &ScrubParams) -> Result<StackOutput, MethodError> {
+pub fn run(
+    ctx: &Context<'_>,
+    indices: &[usize],
+    p: &ScrubParams,
+) -> Result<StackOutput, MethodError> {
     let ad = autodiff(&ctx.device);
     let k = indices.len();
     let (points, classes) = (ctx.points(), ctx.classes());
-    let teacher = Tensor::<2>::from_data(TensorData::new(ctx.original_logits(indices), [k * points, classes]), &ad);
+    let teacher = Tensor::<2>::from_data(
+        TensorData::new(ctx.original_logits(indices), [k * points, classes]),
+        &ad,
+    );
     let mut student = ctx.load_stack(indices, &ad)?;
     let masks = match &p.localize {
         Some(spec) => Some(Masks::compute(ctx, &student, indices, spec, &ad)?),
@@ -30,7 +37,8 @@ pub fn run(ctx: &Context<'_>, indices: &[usize], p: &ScrubParams) -> Result<Stac
     let labels = ctx.train_labels(&ad);
     let forget = vec![ctx.forget.indices.clone(); k];
     let retain = vec![ctx.retain(); k];
-    let mut optim = sgd(0.9, 5e-4);
+    // No weight decay under a mask: it would move the frozen entries (see descent.rs).
+    let mut optim = sgd(0.9, if masks.is_some() { 0.0 } else { 5e-4 });
     let mut engine = engine(ctx, indices, &ad, SCRUB_STREAM);
     let t = p.temperature;
     let mut max_step = |m: &Model, b: &Batch| {
@@ -42,16 +50,37 @@ pub fn run(ctx: &Context<'_>, indices: &[usize], p: &ScrubParams) -> Result<Stac
         let z_s = m.forward(b.x.clone());
         let z_t = gather_targets(&teacher, b.rows.clone(), k, b.len);
         let y = gather_labels(&labels, b.points.clone(), k, b.len);
-        cross_entropy(z_s.clone(), y, 0.0).mul_scalar(ce_w) + distillation_kl(z_s, z_t, t).mul_scalar(kl_w)
+        cross_entropy(z_s.clone(), y, 0.0).mul_scalar(ce_w)
+            + distillation_kl(z_s, z_t, t).mul_scalar(kl_w)
     };
     for epoch in 1..=p.epochs {
         let decays = p.decay_epochs.iter().filter(|&&d| epoch > d).count() as i32;
         let lr = p.lr * 0.1f64.powi(decays);
         if epoch <= p.max_steps {
-            student = engine.epoch(student, &mut optim, &forget, p.batch_size, lr, &mut max_step, hook.as_deref())?;
+            student = engine.epoch(
+                student,
+                &mut optim,
+                &forget,
+                p.batch_size,
+                lr,
+                &mut max_step,
+                hook.as_deref(),
+            )?;
         }
-        student = engine.epoch(student, &mut optim, &retain, p.batch_size, lr, &mut min_step, hook.as_deref())?;
+        student = engine.epoch(
+            student,
+            &mut optim,
+            &retain,
+            p.batch_size,
+            lr,
+            &mut min_step,
+            hook.as_deref(),
+        )?;
     }
     let (logits, valid) = final_logits(ctx, &student, k);
-    Ok(StackOutput { logits, model: Some(valid), examples: engine.examples })
+    Ok(StackOutput {
+        logits,
+        model: Some(valid),
+        examples: engine.examples,
+    })
 }

@@ -105,17 +105,27 @@ impl BenchConfig {
     /// The shipped default, a file, and `key=value` overrides of top-level fields, in that order.
     pub fn load(file: Option<&Path>, sets: &[String]) -> Result<Self> {
         let text = match file {
-            Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?,
             None => DEFAULT_CONFIG.to_string(),
         };
-        let what = file.map(|p| p.display().to_string()).unwrap_or_else(|| "the default bench config".into());
-        let mut value: Value = serde_json::from_str(&text).with_context(|| format!("{what}: not valid JSON"))?;
+        let what = file
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "the default bench config".into());
+        let mut value: Value =
+            serde_json::from_str(&text).with_context(|| format!("{what}: not valid JSON"))?;
         for set in sets {
-            let (key, raw) = set.split_once('=').with_context(|| format!("--set '{set}' is not key=value"))?;
+            let (key, raw) = set
+                .split_once('=')
+                .with_context(|| format!("--set '{set}' is not key=value"))?;
             let v = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
-            value.as_object_mut().context("the bench config must be a JSON object")?.insert(key.trim().to_string(), v);
+            value
+                .as_object_mut()
+                .context("the bench config must be a JSON object")?
+                .insert(key.trim().to_string(), v);
         }
-        let config: BenchConfig = serde_json::from_value(value).with_context(|| format!("{what}: invalid bench config"))?;
+        let config: BenchConfig = serde_json::from_value(value)
+            .with_context(|| format!("{what}: invalid bench config"))?;
         if config.models < 2 {
             bail!("models must be ≥ 2 (KLoM compares distributions over models)");
         }

@@ -57,11 +57,34 @@ struct Bench<'a> {
 }
 
 impl Bench<'_> {
-    fn zoo(&self, name: &str, kind: ZooKind, models: usize, first_seed: u64, key_value: serde_json::Value) -> Result<Zoo> {
-        let dir = self.out.join("zoos").join(format!("{name}-{}", key(&key_value)));
-        let spec = ZooSpec { recipe: self.recipe.clone(), kind, models, first_seed, stack: self.config.stack };
+    fn zoo(
+        &self,
+        name: &str,
+        kind: ZooKind,
+        models: usize,
+        first_seed: u64,
+        key_value: serde_json::Value,
+    ) -> Result<Zoo> {
+        let dir = self
+            .out
+            .join("zoos")
+            .join(format!("{name}-{}", key(&key_value)));
+        let spec = ZooSpec {
+            recipe: self.recipe.clone(),
+            kind,
+            models,
+            first_seed,
+            stack: self.config.stack,
+        };
         let bar = progress_bar(models as u64, name);
-        let zoo = train_zoo(&spec, &self.data, self.info.clone(), &dir, &self.device, &bar)?;
+        let zoo = train_zoo(
+            &spec,
+            &self.data,
+            self.info.clone(),
+            &dir,
+            &self.device,
+            &bar,
+        )?;
         bar.finish_and_clear();
         Ok(zoo)
     }
@@ -85,28 +108,61 @@ pub fn run(args: BenchArgs) -> Result<()> {
         limit: config.limit,
     };
     let (data, info) = data_args.load()?;
-    let bench = Bench { config: &config, recipe: config.recipe.resolve()?, data, info, out: args.out.clone(), device: args.backend.backend.device()? };
-    std::fs::create_dir_all(&bench.out).with_context(|| format!("creating {}", bench.out.display()))?;
+    let bench = Bench {
+        config: &config,
+        recipe: config.recipe.resolve()?,
+        data,
+        info,
+        out: args.out.clone(),
+        device: args.backend.backend.device()?,
+    };
+    std::fs::create_dir_all(&bench.out)
+        .with_context(|| format!("creating {}", bench.out.display()))?;
     let common = bench.common_key();
-    println!("bench: {} models per zoo, {} subset models, {} forget sets, {} methods → {}", config.models, config.subset_models, config.forget_sets.len(), config.methods.len(), bench.out.display());
+    println!(
+        "bench: {} models per zoo, {} subset models, {} forget sets, {} methods → {}",
+        config.models,
+        config.subset_models,
+        config.forget_sets.len(),
+        config.methods.len(),
+        bench.out.display()
+    );
 
     let stage = Instant::now();
-    let originals = bench.zoo("originals", ZooKind::Full, config.models, 0, serde_json::json!({ "common": common, "models": config.models }))?;
-    println!("originals: {} models ({:.1} s)", originals.models, stage.elapsed().as_secs_f64());
+    let originals = bench.zoo(
+        "originals",
+        ZooKind::Full,
+        config.models,
+        0,
+        serde_json::json!({ "common": common, "models": config.models }),
+    )?;
+    println!(
+        "originals: {} models ({:.1} s)",
+        originals.models,
+        stage.elapsed().as_secs_f64()
+    );
 
     // Datamodels: subset masks, subset models, one full fit of β.
     let stage = Instant::now();
     let n_train = bench.data.train.len();
-    let masks_key = serde_json::json!({ "n": n_train, "m": config.subset_models, "alpha": config.alpha });
+    let masks_key =
+        serde_json::json!({ "n": n_train, "m": config.subset_models, "alpha": config.alpha });
     let masks_path = bench.out.join(format!("masks-{}.npy", key(&masks_key)));
     if !masks_path.is_file() {
-        SubsetMasks::random(config.subset_models, n_train, config.alpha, 0)?.save_npy(&masks_path)?;
+        SubsetMasks::random(config.subset_models, n_train, config.alpha, 0)?
+            .save_npy(&masks_path)?;
     }
     let masks = SubsetMasks::load_npy(&masks_path)?;
-    let source = InputRef { path: masks_path.display().to_string(), sha256: unlearn_data::sha256_file(&masks_path)? };
+    let source = InputRef {
+        path: masks_path.display().to_string(),
+        sha256: unlearn_data::sha256_file(&masks_path)?,
+    };
     let subsets = bench.zoo(
         "subsets",
-        ZooKind::Subsets { masks: masks.clone(), source },
+        ZooKind::Subsets {
+            masks: masks.clone(),
+            source,
+        },
         config.subset_models,
         100_000,
         serde_json::json!({ "common": common, "masks": key(&masks_key) }),
@@ -114,26 +170,69 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let subset_examples = subsets.manifest.examples_per_model * subsets.models as u64;
     let subset_seconds = stage.elapsed().as_secs_f64();
     let attribution_dir = bench.out.join(format!("attribution-{}", key(&serde_json::json!({ "zoo": subsets.manifest.config_hash, "estimator": config.attribution }))));
-    let (beta, lds, fit_seconds) = attribution(&attribution_dir, SubsetZoo { zoo: subsets, masks }, &config.attribution)?;
-    println!("datamodels ({}): LDS {lds:.4}, fit {fit_seconds:.1} s; subset zoo {subset_seconds:.1} s", config.attribution);
+    let (beta, lds, fit_seconds) = attribution(
+        &attribution_dir,
+        SubsetZoo {
+            zoo: subsets,
+            masks,
+        },
+        &config.attribution,
+    )?;
+    println!(
+        "datamodels ({}): LDS {lds:.4}, fit {fit_seconds:.1} s; subset zoo {subset_seconds:.1} s",
+        config.attribution
+    );
 
     let mut rows = Vec::new();
     for spec in &config.forget_sets {
         let forget = match &spec.classes {
-            Some(classes) => ForgetSet::class_restricted(&bench.data.train.labels, classes, spec.size, spec.seed)?,
+            Some(classes) => ForgetSet::class_restricted(
+                &bench.data.train.labels,
+                classes,
+                spec.size,
+                spec.seed,
+            )?,
             None => ForgetSet::random(n_train, spec.size, spec.seed)?,
         };
         let forget_path = bench.out.join("forget").join(format!("{}.txt", spec.name));
         std::fs::create_dir_all(forget_path.parent().expect("has a parent"))?;
         forget.save(&forget_path)?;
-        let forget_ref = InputRef { path: forget_path.display().to_string(), sha256: unlearn_data::sha256_file(&forget_path)? };
-        let retain_kind = || ZooKind::Retain { forget: forget.clone(), source: forget_ref.clone() };
+        let forget_ref = InputRef {
+            path: forget_path.display().to_string(),
+            sha256: unlearn_data::sha256_file(&forget_path)?,
+        };
+        let retain_kind = || ZooKind::Retain {
+            forget: forget.clone(),
+            source: forget_ref.clone(),
+        };
         let oracle_key = |role: &str| serde_json::json!({ "common": common, "models": config.models, "forget": forget_ref.sha256, "role": role });
         let stage = Instant::now();
-        let oracles = bench.zoo(&format!("oracles-{}", spec.name), retain_kind(), config.models, 1000, oracle_key("eval"))?;
-        let floor = bench.zoo(&format!("floor-{}", spec.name), retain_kind(), config.models, 2000, oracle_key("floor"))?;
-        let targets = bench.zoo(&format!("targets-{}", spec.name), retain_kind(), config.models, 3000, oracle_key("targets"))?;
-        println!("{}: three oracle zoos ({:.1} s)", spec.name, stage.elapsed().as_secs_f64());
+        let oracles = bench.zoo(
+            &format!("oracles-{}", spec.name),
+            retain_kind(),
+            config.models,
+            1000,
+            oracle_key("eval"),
+        )?;
+        let floor = bench.zoo(
+            &format!("floor-{}", spec.name),
+            retain_kind(),
+            config.models,
+            2000,
+            oracle_key("floor"),
+        )?;
+        let targets = bench.zoo(
+            &format!("targets-{}", spec.name),
+            retain_kind(),
+            config.models,
+            3000,
+            oracle_key("targets"),
+        )?;
+        println!(
+            "{}: three oracle zoos ({:.1} s)",
+            spec.name,
+            stage.elapsed().as_secs_f64()
+        );
         let retrain_examples = (bench.recipe.epochs * forget.retain_indices(n_train).len()) as u64;
         let attribution_cost = subset_examples as f64 / retrain_examples as f64;
         let beta_forget = sum_rows(&beta, &forget.indices, originals.points * originals.classes);
@@ -145,35 +244,83 @@ pub fn run(args: BenchArgs) -> Result<()> {
             beta_forget: Some(&beta_forget),
             device: bench.device.clone(),
         };
-        let points = EvalPoints { labels: &oracles.labels, n_train, forget: &forget.indices };
-        let score = |zoo: &Zoo| evaluate(view(zoo), view(&oracles), None, &points, Direction::UnlearnedOracle);
-        rows.push(ReportRow::new(&spec.name, "retrain (floor)", "retrain", 1.0, &score(&floor)?));
+        let points = EvalPoints {
+            labels: &oracles.labels,
+            n_train,
+            forget: &forget.indices,
+        };
+        let score = |zoo: &Zoo| {
+            evaluate(
+                view(zoo),
+                view(&oracles),
+                None,
+                &points,
+                Direction::UnlearnedOracle,
+            )
+        };
+        rows.push(ReportRow::new(
+            &spec.name,
+            "retrain (floor)",
+            "retrain",
+            1.0,
+            &score(&floor)?,
+        ));
         for method in &config.methods {
             for (label, params) in method.points() {
                 let mc = MethodConfig::with_overrides(&method.method, &params)?;
-                let dir = bench.out.join("methods").join(&spec.name).join(format!("{}-{}", method.method, key(&serde_json::to_value(&mc)?)));
+                let inputs = serde_json::json!({ "targets": targets.manifest.config_hash, "attribution": attribution_dir.display().to_string() });
+                let method_key = serde_json::json!({ "config": mc, "inputs": inputs, "originals": originals.manifest.config_hash });
+                let dir = bench.out.join("methods").join(&spec.name).join(format!(
+                    "{}-{}",
+                    method.method,
+                    key(&method_key)
+                ));
                 let bar = progress_bar(originals.models as u64, &method.method);
                 bar.set_message(label.clone());
-                let inputs = serde_json::json!({ "targets": targets.manifest.config_hash, "attribution": attribution_dir.display().to_string() });
                 let summary = unlearn_zoo(&mc, &ctx, &forget_ref, inputs, &dir, config.stack, &bar)
                     .with_context(|| format!("{}: {label}", spec.name))?;
                 bar.finish_and_clear();
                 let zoo = Zoo::load(&dir)?;
-                let row = ReportRow::new(&spec.name, &label, &method.method, summary.cost, &score(&zoo)?);
-                println!("{:>12} {:<32} cost {:>7.4}  P95 KLoM forget {:>6.3} retain {:>6.3} val {:>6.3}", spec.name, label, row.cost, row.forget_p95, row.retain_p95, row.val_p95);
+                let row = ReportRow::new(
+                    &spec.name,
+                    &label,
+                    &method.method,
+                    summary.cost,
+                    &score(&zoo)?,
+                );
+                println!(
+                    "{:>12} {:<32} cost {:>7.4}  P95 KLoM forget {:>6.3} retain {:>6.3} val {:>6.3}",
+                    spec.name, label, row.cost, row.forget_p95, row.retain_p95, row.val_p95
+                );
                 rows.push(row);
             }
         }
-        rows.push(ReportRow::attribution(&spec.name, &config.attribution, attribution_cost));
+        rows.push(ReportRow::attribution(
+            &spec.name,
+            &config.attribution,
+            attribution_cost,
+        ));
     }
     let files = write_report(&bench.out, &rows, &config, lds)?;
-    println!("\n{}", std::fs::read_to_string(bench.out.join("report.md"))?);
-    println!("wrote {} in {:.1} s total", files.join(", "), started.elapsed().as_secs_f64());
+    println!(
+        "\n{}",
+        std::fs::read_to_string(bench.out.join("report.md"))?
+    );
+    println!(
+        "wrote {} in {:.1} s total",
+        files.join(", "),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
 fn view(zoo: &Zoo) -> LogitsView<'_> {
-    LogitsView { logits: &zoo.logits, models: zoo.models, points: zoo.points, classes: zoo.classes }
+    LogitsView {
+        logits: &zoo.logits,
+        models: zoo.models,
+        points: zoo.points,
+        classes: zoo.classes,
+    }
 }
 
 /// Σ_{i∈rows} β[i, ·] of an `n × per` matrix.
@@ -193,12 +340,20 @@ fn attribution(dir: &Path, sz: SubsetZoo, estimator: &str) -> Result<(Vec<f32>, 
     if info_path.is_file() && dir.join("beta.npy").is_file() {
         let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&info_path)?)?;
         let (_, beta) = unlearn_data::read_npy_f32(dir.join("beta.npy"))?;
-        return Ok((beta, info["lds"].as_f64().unwrap_or(f64::NAN), info["fit_seconds"].as_f64().unwrap_or(0.0)));
+        return Ok((
+            beta,
+            info["lds"].as_f64().unwrap_or(f64::NAN),
+            info["fit_seconds"].as_f64().unwrap_or(0.0),
+        ));
     }
     let bar = ProgressBar::new_spinner();
     bar.set_message(format!("fitting {estimator}"));
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    let common = AttributeCommon { zoo: None, held_out: 0.1, seed: 0 };
+    let common = AttributeCommon {
+        zoo: None,
+        held_out: 0.1,
+        seed: 0,
+    };
     let (model, lds, seconds) = fit_and_score(&sz, estimator, &common)?;
     bar.finish_and_clear();
     std::fs::create_dir_all(dir)?;

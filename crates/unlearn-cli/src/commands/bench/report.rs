@@ -74,11 +74,20 @@ impl ReportRow {
 }
 
 fn cell(v: f64, digits: usize) -> String {
-    if v.is_finite() { format!("{v:.digits$}") } else { String::new() }
+    if v.is_finite() {
+        format!("{v:.digits$}")
+    } else {
+        String::new()
+    }
 }
 
 /// Writes report.md, report.csv and one klom_vs_cost plot per forget set; returns the paths.
-pub fn write_report(out: &Path, rows: &[ReportRow], config: &BenchConfig, lds: f64) -> Result<Vec<String>> {
+pub fn write_report(
+    out: &Path,
+    rows: &[ReportRow],
+    config: &BenchConfig,
+    lds: f64,
+) -> Result<Vec<String>> {
     let mut md = String::from("# unlearn bench\n\n");
     writeln!(
         md,
@@ -92,11 +101,22 @@ pub fn write_report(out: &Path, rows: &[ReportRow], config: &BenchConfig, lds: f
         lds,
         config.models
     )?;
-    let mut csv = String::from("forget_set,method,label,cost,klom_p95_forget,klom_p95_retain,klom_p95_validation,delta_acc_forget,delta_acc_validation,mia_efficacy,ulira_auc\n");
+    let mut csv = String::from(
+        "forget_set,method,label,cost,klom_p95_forget,klom_p95_retain,klom_p95_validation,delta_acc_forget,delta_acc_validation,mia_efficacy,ulira_auc\n",
+    );
     let mut files = Vec::new();
     for spec in &config.forget_sets {
         let set: Vec<&ReportRow> = rows.iter().filter(|r| r.forget_set == spec.name).collect();
-        writeln!(md, "## Forget set `{}` ({} points{})\n", spec.name, spec.size, spec.classes.as_ref().map(|c| format!(", classes {c:?}")).unwrap_or_default())?;
+        writeln!(
+            md,
+            "## Forget set `{}` ({} points{})\n",
+            spec.name,
+            spec.size,
+            spec.classes
+                .as_ref()
+                .map(|c| format!(", classes {c:?}"))
+                .unwrap_or_default()
+        )?;
         md.push_str("| method | cost | P95 forget | P95 retain | P95 val | ΔAcc forget | ΔAcc val | MIA | U-LiRA AUC |\n");
         md.push_str("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
         for r in &set {
@@ -131,19 +151,32 @@ pub fn write_report(out: &Path, rows: &[ReportRow], config: &BenchConfig, lds: f
         }
         md.push('\n');
         // Cost 0 (do nothing, DM-Direct) cannot sit on a log axis: drawn at 1e-4 and said so.
-        let points: Vec<(String, f64, f64)> =
-            set.iter().filter(|r| !r.one_time).map(|r| (r.method.clone(), r.cost.max(1e-4), r.forget_p95)).collect();
+        let points: Vec<(String, f64, f64)> = set
+            .iter()
+            .filter(|r| !r.one_time)
+            .map(|r| (r.method.clone(), r.cost.max(1e-4), r.forget_p95))
+            .collect();
         let stem = out.join(format!("klom_vs_cost-{}", spec.name));
         let plot = unlearn_eval::plot_scatter(
             &stem,
-            &format!("Forget set {}: KLoM vs cost (cost 0 drawn at 1e-4)", spec.name),
+            &format!(
+                "Forget set {}: KLoM vs cost (cost 0 drawn at 1e-4)",
+                spec.name
+            ),
             "cost (fraction of retraining, log)",
             "P95 KLoM on the forget set",
             &points,
             true,
             false,
         )?;
-        writeln!(md, "![KLoM vs cost]({})\n", plot.png.file_name().and_then(|n| n.to_str()).unwrap_or_default())?;
+        writeln!(
+            md,
+            "![KLoM vs cost]({})\n",
+            plot.png
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+        )?;
         files.push(plot.png.display().to_string());
     }
     unlearn_data::atomic_write_bytes(out.join("report.md"), md.as_bytes())?;

@@ -1,0 +1,126 @@
+//! End-to-end test of `unlearn bench --quick`: the whole pipeline, the report's structure, and
+//! the one comparison that must hold whatever the noise: doing nothing leaves the forget set
+//! recognisable, retraining does not.
+
+mod common;
+
+use common::*;
+
+/// Parses report.csv into (forget set, method, label, cost, forget P95).
+fn report_rows(csv: &str) -> Vec<(String, String, String, f64, Option<f64>)> {
+    csv.lines()
+        .skip(1)
+        .map(|line| {
+            // The label is quoted and may contain commas; the other fields do not.
+            let (head, rest) = line.split_once(",\"").expect("quoted label");
+            let (label, tail) = rest.split_once("\",").expect("closing quote");
+            let head: Vec<&str> = head.split(',').collect();
+            let tail: Vec<&str> = tail.split(',').collect();
+            (
+                head[0].to_string(),
+                head[1].to_string(),
+                label.to_string(),
+                tail[0].parse().expect("cost"),
+                tail[1].parse().ok(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn quick_bench_writes_a_complete_report_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench");
+    let first = ok(&["bench", "--quick", "--out", s(&out)]);
+    let text = stdout(&first);
+    assert!(text.contains("total"), "prints the total time: {text}");
+
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("## Forget set `random-10`"), "{md}");
+    assert!(
+        md.contains("| method | cost | P95 forget | P95 retain | P95 val |"),
+        "{md}"
+    );
+    for file in [
+        "report.csv",
+        "klom_vs_cost-random-10.png",
+        "klom_vs_cost-random-10.svg",
+    ] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    let png = std::fs::read(out.join("klom_vs_cost-random-10.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+
+    let rows = report_rows(&std::fs::read_to_string(out.join("report.csv")).unwrap());
+    let row = |method: &str| {
+        rows.iter()
+            .find(|r| r.1 == method)
+            .unwrap_or_else(|| panic!("no {method} row in {rows:?}"))
+    };
+    // Every shipped method appears once (quick mode: one grid point each), framed by the
+    // retrain floor, do-nothing and the one-time attribution line.
+    for method in [
+        "retrain",
+        "do-nothing",
+        "om",
+        "dm-direct",
+        "dmm",
+        "gd",
+        "ga",
+        "gd-ga",
+        "scrub",
+        "noisy-descent",
+        "del",
+        "attribution",
+    ] {
+        row(method);
+    }
+    let (retrain, nothing) = (row("retrain"), row("do-nothing"));
+    assert_eq!(retrain.3, 1.0, "retraining costs one retraining");
+    assert_eq!(nothing.3, 0.0, "doing nothing costs nothing");
+    let (floor, untouched) = (retrain.4.unwrap(), nothing.4.unwrap());
+    assert!(
+        untouched > floor,
+        "do-nothing's forget KLoM {untouched} must exceed the retrain floor's {floor}"
+    );
+    assert!(
+        row("attribution").4.is_none(),
+        "the one-time line has no KLoM"
+    );
+    assert!(
+        row("attribution").3 > 1.0,
+        "subset models cost more than one retraining"
+    );
+
+    // A re-run reuses every artifact and reproduces the report exactly.
+    let csv = std::fs::read_to_string(out.join("report.csv")).unwrap();
+    ok(&["bench", "--quick", "--out", s(&out)]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("report.csv")).unwrap(),
+        csv
+    );
+}
+
+#[test]
+fn bench_config_errors_are_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.json");
+    std::fs::write(&config, r#"{"dataset": "digits", "models": "many"}"#).unwrap();
+    let o = unlearn(&[
+        "bench",
+        "--config",
+        s(&config),
+        "--out",
+        s(&dir.path().join("b")),
+    ]);
+    assert_one_line_error(&o, &["bad.json", "invalid bench config"]);
+    let o = unlearn(&[
+        "bench",
+        "--quick",
+        "--set",
+        "models=1",
+        "--out",
+        s(&dir.path().join("b")),
+    ]);
+    assert_one_line_error(&o, &["models must be ≥ 2"]);
+}
