@@ -48,6 +48,12 @@ pub fn unlearn_zoo(
         "inputs": extra_inputs,
     }));
     manifest.config_hash = manifest.compute_hash();
+    // A resumed run that has nothing left to do still reports the cost measured the first time.
+    let earlier_examples = Manifest::load(out)
+        .ok()
+        .filter(|m| m.config_hash == manifest.config_hash)
+        .and_then(|m| m.unlearning)
+        .and_then(|u| u.get("examples_per_model").and_then(|e| e.as_u64()));
     prepare_dir(out, &manifest)?;
     let labels: Vec<i64> = originals.labels.iter().map(|&l| l as i64).collect();
     unlearn_data::write_npy_i64(out.join("labels.npy"), &[labels.len()], &labels)?;
@@ -81,13 +87,7 @@ pub fn unlearn_zoo(
             progress.inc(1);
         }
     }
-    let examples = match examples {
-        Some(e) => e,
-        None => Manifest::load(out)?
-            .unlearning
-            .and_then(|u| u.get("examples_per_model").and_then(|e| e.as_u64()))
-            .unwrap_or(0),
-    };
+    let examples = examples.or(earlier_examples).unwrap_or(0);
     let cost = examples as f64 / retrain as f64;
     if let Some(u) = manifest.unlearning.as_mut().and_then(|u| u.as_object_mut()) {
         u.insert("examples_per_model".into(), examples.into());

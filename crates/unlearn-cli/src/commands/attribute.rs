@@ -1,6 +1,6 @@
 //! `unlearn attribute`: datamodels from a zoo of subset models, and their LDS.
 
-use crate::common::progress_bar;
+use crate::common::{BackendArgs, DataArgs, progress_bar};
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
@@ -10,6 +10,9 @@ use unlearn_attribution::{
     split_models,
 };
 use unlearn_data::{ForgetSet, SubsetMasks};
+use unlearn_attribution::trak::{ClassLogit, Target};
+use unlearn_attribution::{Calibration, Points, ProjectionKind, ScoreRequest, Trak, TrakConfig, calibrate};
+use unlearn_models::InputSpec;
 use unlearn_train::Zoo;
 
 /// Estimate datamodels β[i, x, c] (the change of logit c on point x when training point i is
@@ -274,5 +277,317 @@ fn run_lds(common: &AttributeCommon, trak: &TrakArgs) -> Result<()> {
     let lds = outcome.lds.unwrap_or(f64::NAN);
     println!("{:<18} {lds:>8.4} {:>10.2}", "trak", outcome.seconds);
     println!("{}", outcome.summary());
+    Ok(())
+}
+
+// ─── TRAK ────────────────────────────────────────────────────────────────────────────────────
+//
+// TRAK scores come from checkpoints, not from masks: `--zoo` may be a subset zoo (checkpoints,
+// calibration and LDS all from it, on disjoint models) or an originals zoo (checkpoints from it,
+// calibration and LDS from `--trak-calibration SUBSET_ZOO`, or unscaled without one).
+
+/// TRAK's options (`attribute --method trak` and the TRAK row of `attribute lds`).
+#[derive(Args, Debug, Clone)]
+pub struct TrakArgs {
+    /// TRAK: number of checkpoints averaged over. From a subset zoo: the first N models that are
+    /// not held out (the other fit models calibrate the scale, the held-out ones give the LDS);
+    /// from an originals zoo: its first N models. 0 skips TRAK in `attribute lds`.
+    #[arg(long, default_value_t = 5)]
+    pub trak_models: usize,
+    /// TRAK: projection dimension k (default min(2048, parameters, train points / 2), a
+    /// multiple of 32).
+    #[arg(long)]
+    pub trak_k: Option<usize>,
+    /// TRAK: relative ridge r of the kernel (ΦᵀΦ + λI)⁻¹, λ = r · tr(ΦᵀΦ)/k.
+    #[arg(long, default_value_t = TrakConfig::default().ridge)]
+    pub trak_ridge: f64,
+    /// TRAK: random projection, rademacher or gaussian.
+    #[arg(long, default_value = "rademacher")]
+    pub trak_projection: String,
+    /// TRAK: seed of the projections (mixed with each checkpoint's seed).
+    #[arg(long, default_value_t = 0)]
+    pub trak_seed: u64,
+    /// TRAK: examples per backward pass (0 = automatic).
+    #[arg(long, default_value_t = 0)]
+    pub trak_batch: usize,
+    /// TRAK from an originals zoo: a subset zoo of the same data whose fit models calibrate the
+    /// scale and whose held-out models give the LDS. Without it the scores stay unscaled.
+    #[arg(long)]
+    pub trak_calibration: Option<PathBuf>,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+}
+
+impl TrakArgs {
+    fn config(&self) -> Result<TrakConfig> {
+        let config = TrakConfig {
+            k: self.trak_k,
+            ridge: self.trak_ridge,
+            projection: self.trak_projection.parse::<ProjectionKind>()?,
+            seed: self.trak_seed,
+            batch: self.trak_batch,
+            ..TrakConfig::default()
+        };
+        config.check()?;
+        Ok(config)
+    }
+}
+
+/// Evaluated points the calibration (and the LDS of `--forget-set` runs) looks at, at most.
+const TRAK_CALIBRATION_POINTS: usize = 2048;
+
+/// TRAK's calibrated scores for some train rows, and what they cost.
+pub struct TrakOutcome {
+    /// Train rows scored.
+    pub rows: Vec<usize>,
+    /// β = s · τ, row-major `rows × (points · classes)`.
+    pub beta: Vec<f32>,
+    /// The fitted scale and intercepts (None: unscaled).
+    pub calibration: Option<Calibration>,
+    /// Whether the calibration covers every evaluated point (then its intercepts are complete).
+    pub calibration_complete: bool,
+    /// LDS on held-out subset models (true-class logits).
+    pub lds: Option<f64>,
+    /// Wall-clock seconds: checkpoints, gradients, projections, kernels, scores, calibration.
+    pub seconds: f64,
+    /// What was done, for attribution.json.
+    pub info: serde_json::Value,
+}
+
+impl TrakOutcome {
+    /// One line on where the time went and what the calibration found.
+    pub fn summary(&self) -> String {
+        let i = &self.info;
+        format!(
+            "  trak: {} checkpoints, k = {}, p = {}; gradients {:.1} s, projections {:.1} s, kernels {:.1} s, scores {:.1} s, calibration {:.1} s; scale {}",
+            i["checkpoints"].as_array().map_or(0, |a| a.len()),
+            i["k"],
+            i["params"],
+            i["seconds"]["gradients"].as_f64().unwrap_or(0.0),
+            i["seconds"]["projections"].as_f64().unwrap_or(0.0),
+            i["seconds"]["kernels"].as_f64().unwrap_or(0.0),
+            i["seconds"]["scores"].as_f64().unwrap_or(0.0),
+            i["seconds"]["calibration"].as_f64().unwrap_or(0.0),
+            match &self.calibration {
+                Some(c) => format!("{:.4} (pooled r {:.3} on {} subset models)", c.scale, c.correlation, c.models),
+                None => "1 (uncalibrated)".into(),
+            }
+        )
+    }
+}
+
+/// TRAK scores of train `rows` (all when `None`) on every (evaluated point, class) of `zoo`,
+/// calibrated on the subset zoo `subsets` (the same zoo as `zoo` when it is one) or on
+/// `--trak-calibration`, with the held-out split of `common`.
+pub fn trak_scores(zoo: &Zoo, subsets: Option<&SubsetZoo>, common: &AttributeCommon, trak: &TrakArgs, rows: Option<&[usize]>) -> Result<TrakOutcome> {
+    let started = Instant::now();
+    let config = trak.config()?;
+    let d = &zoo.manifest.dataset;
+    let (n, points, classes) = (d.n_train, zoo.points, zoo.classes);
+    let targets_total = points * classes;
+    if trak.trak_models == 0 {
+        bail!("--trak-models must be ≥ 1");
+    }
+
+    // The subset zoo that calibrates and scores, and its models.
+    let loaded;
+    let same_zoo = subsets.is_some_and(|s| s.zoo.dir == zoo.dir);
+    let cal_zoo: Option<&SubsetZoo> = match (subsets, &trak.trak_calibration) {
+        (Some(s), _) => Some(s),
+        (None, Some(dir)) => {
+            loaded = load(&AttributeCommon { zoo: Some(dir.clone()), ..common.clone() }).context("loading --trak-calibration")?;
+            Some(&loaded)
+        }
+        (None, None) => None,
+    };
+    if let Some(s) = cal_zoo {
+        let c = &s.zoo.manifest.dataset;
+        if c.hash != d.hash || c.n_train != n || c.n_val != d.n_val || s.zoo.classes != classes {
+            bail!("{} was trained on other data than {} (dataset hash or split differ)", s.zoo.dir.display(), zoo.dir.display());
+        }
+    }
+    let split = cal_zoo.map(|s| split_models(s.zoo.models, common.held_out, common.seed)).transpose()?;
+    let checkpoints: Vec<usize> = if same_zoo {
+        let fit = &split.as_ref().expect("a subset zoo").fit;
+        if trak.trak_models >= fit.len() {
+            bail!("--trak-models {} leaves no fit model of {} to calibrate on ({} fit models)", trak.trak_models, zoo.dir.display(), fit.len());
+        }
+        fit[..trak.trak_models].to_vec()
+    } else {
+        if trak.trak_models > zoo.models {
+            bail!("--trak-models {} but {} has {} models", trak.trak_models, zoo.dir.display(), zoo.models);
+        }
+        (0..trak.trak_models).collect()
+    };
+    let calibration_models: Vec<usize> = match &split {
+        Some(s) => s.fit.iter().copied().filter(|m| !(same_zoo && checkpoints.contains(m))).collect(),
+        None => Vec::new(),
+    };
+
+    // Targets: every (point, class), point-major as in β; calibration on evenly spaced points.
+    let cal_points: Vec<usize> = if points <= TRAK_CALIBRATION_POINTS {
+        (0..points).collect()
+    } else {
+        (0..TRAK_CALIBRATION_POINTS).map(|i| i * points / TRAK_CALIBRATION_POINTS).collect()
+    };
+    let cal_targets: Vec<usize> = cal_points.iter().flat_map(|&j| (0..classes).map(move |c| j * classes + c)).collect();
+    let complete = cal_points.len() == points;
+    let row_list: Vec<usize> = rows.map_or_else(|| (0..n).collect(), <[usize]>::to_vec);
+    let mut requests = vec![ScoreRequest { rows: row_list.clone(), targets: (0..targets_total).collect() }];
+    let separate_calibration = cal_zoo.is_some() && rows.is_some();
+    if separate_calibration {
+        requests.push(ScoreRequest { rows: (0..n).collect(), targets: cal_targets.clone() });
+    }
+
+    // Data: the zoo's standardised train and validation points.
+    let data = DataArgs::of_zoo(zoo)?;
+    if data.train.len() != n || data.train.len() + data.val.len() != points {
+        bail!("the data of {} do not match its manifest", zoo.dir.display());
+    }
+    let dim = data.train.dim;
+    let all_x: Vec<f32> = data.train.features.iter().chain(&data.val.features).copied().collect();
+    let all_y: Vec<u32> = data.train.labels.iter().chain(&data.val.labels).copied().collect();
+    if all_y != zoo.labels {
+        bail!("the labels of {} differ from its data", zoo.dir.display());
+    }
+    let input = InputSpec { dim, image_shape: d.image_shape, classes };
+    let device = trak.backend.backend.device()?;
+    let mut engine = Trak::new(
+        config.clone(),
+        Points::new(&data.train.features, &data.train.labels, dim)?,
+        Points::new(&all_x, &all_y, dim)?,
+        Target::class_logits(&all_y, classes),
+        &ClassLogit,
+        requests,
+    )?;
+    let bar = progress_bar(checkpoints.len() as u64, "trak");
+    for &i in &checkpoints {
+        bar.set_message(format!("checkpoint {i}"));
+        let model = zoo.load_model(i, &device)?;
+        engine.add_model(&model, &zoo.manifest.recipe.model, &input, zoo.manifest.seeds[i], &device)?;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let reports = engine.reports().to_vec();
+    let mut scores = engine.finish()?;
+    let cal_scores = if separate_calibration { scores.pop() } else { None };
+    let tau = scores.pop().expect("the first request");
+
+    // Calibration on subset models that are neither checkpoints nor held out; LDS on held-out.
+    let cal_started = Instant::now();
+    let mut calibration = None;
+    let mut lds = None;
+    if let (Some(s), Some(split)) = (cal_zoo, &split) {
+        let tc = cal_targets.len();
+        let cal_tau: Vec<f32> = match cal_scores {
+            Some(v) => v,
+            None if complete => tau.clone(),
+            None => (0..n).flat_map(|i| cal_targets.iter().map(move |&t| (i, t))).map(|(i, t)| tau[i * targets_total + t]).collect(),
+        };
+        let select = |models: &[usize], columns: &[usize]| -> (Vec<u8>, Vec<f32>) {
+            let masks = models.iter().flat_map(|&m| s.masks.row(m).iter().copied()).collect();
+            let outputs = models.iter().flat_map(|&m| columns.iter().map(move |&t| s.zoo.model_logits(m)[t])).collect();
+            (masks, outputs)
+        };
+        let (masks, outputs) = select(&calibration_models, &cal_targets);
+        let cal = calibrate(&cal_tau, n, tc, &Masks::new(&masks, calibration_models.len(), n)?, &Outputs::new(&outputs, calibration_models.len(), tc)?)?;
+        // LDS: each calibration point's true-class logit over the held-out models.
+        let true_cols: Vec<usize> = cal_points.iter().enumerate().map(|(q, &j)| q * classes + all_y[j] as usize).collect();
+        let tau_true: Vec<f32> = (0..n).flat_map(|i| true_cols.iter().map(move |&c| (i, c))).map(|(i, c)| cal_tau[i * tc + c]).collect();
+        let held = &split.held_out;
+        let (held_masks, actual) = select(held, &true_cols.iter().map(|&c| cal_targets[c]).collect::<Vec<_>>());
+        let sums = unlearn_attribution::trak::predict_sums(&tau_true, n, true_cols.len(), &Masks::new(&held_masks, held.len(), n)?)?;
+        let pred: Vec<f32> = sums.chunks(true_cols.len()).flat_map(|row| row.iter().zip(&true_cols).map(|(&p, &c)| cal.intercept[c] + (cal.scale * p as f64) as f32)).collect();
+        let score = lds_from_predictions(&Outputs::new(&pred, held.len(), true_cols.len())?, &Outputs::new(&actual, held.len(), true_cols.len())?)?;
+        lds = Some(score.mean);
+        calibration = Some(cal);
+    }
+    let calibration_seconds = cal_started.elapsed().as_secs_f64();
+    let scale = calibration.as_ref().map_or(1.0, |c| c.scale);
+    let beta: Vec<f32> = tau.iter().map(|&v| (v as f64 * scale) as f32).collect();
+    let seconds = started.elapsed().as_secs_f64();
+
+    let sum = |f: fn(&unlearn_attribution::ModelReport) -> f64| reports.iter().map(f).sum::<f64>();
+    let examples: u64 = reports.iter().map(|r| r.examples).sum();
+    let retraining = (n * zoo.manifest.recipe.epochs) as f64;
+    let info = serde_json::json!({
+        "estimator": "trak",
+        "zoo": zoo.dir.display().to_string(),
+        "zoo_config_hash": zoo.manifest.config_hash,
+        "checkpoints": checkpoints,
+        "checkpoint_seeds": checkpoints.iter().map(|&i| zoo.manifest.seeds[i]).collect::<Vec<_>>(),
+        "output": { "train": "margin", "targets": "class logit (β[i, x, c])" },
+        "k": reports.first().map(|r| r.k),
+        "params": reports.first().map(|r| r.params),
+        "ridge": config.ridge,
+        "lambda": reports.iter().map(|r| r.lambda).collect::<Vec<_>>(),
+        "projection": config.projection,
+        "projection_seed": config.seed,
+        "batch": reports.first().map(|r| r.batch),
+        "backend": trak.backend.backend.to_string(),
+        "examples_forward_backward": examples,
+        "cost_in_retrainings": examples as f64 / retraining,
+        "calibration": calibration.as_ref().map(|c| serde_json::json!({
+            "zoo": cal_zoo.map(|s| s.zoo.dir.display().to_string()),
+            "scale": c.scale, "correlation": c.correlation, "models": c.models,
+            "points": cal_points.len(), "complete": complete,
+            "fit": "least squares of logit − intercept_t on s · Σ_{i∈S_m} τ(i, t) over the fit models that are not checkpoints, one s for every (point, class)",
+        })),
+        "held_out": common.held_out,
+        "seed": common.seed,
+        "lds": lds,
+        "lds_points": lds.map(|_| cal_points.len()),
+        "fit_seconds": seconds,
+        "seconds": {
+            "gradients": sum(|r| r.gradient_seconds), "projections": sum(|r| r.projection_seconds),
+            "kernels": sum(|r| r.kernel_seconds), "scores": sum(|r| r.score_seconds), "calibration": calibration_seconds,
+        },
+        "per_checkpoint": reports,
+    });
+    Ok(TrakOutcome { rows: row_list, beta, calibration, calibration_complete: complete, lds, seconds, info })
+}
+
+/// `unlearn attribute --method trak`.
+fn run_trak(args: &AttributeArgs) -> Result<()> {
+    let Some(dir) = &args.common.zoo else { bail!("--zoo DIR (originals or subset models) is required") };
+    let manifest = unlearn_train::manifest::Manifest::load(dir).context("loading --zoo")?;
+    let (sz, plain) = if manifest.masks.is_some() { (Some(load(&args.common)?), None) } else { (None, Some(Zoo::load(dir).context("loading --zoo")?)) };
+    let zoo = match (&sz, &plain) {
+        (Some(s), _) => &s.zoo,
+        (None, Some(z)) => z,
+        _ => unreachable!(),
+    };
+    if sz.is_none() && args.trak.trak_calibration.is_none() {
+        eprintln!("warning: {} holds no subset models and no --trak-calibration was given: TRAK's scores are left unscaled (scale 1), which DMM and DM-Direct may not like", dir.display());
+    }
+    let n = zoo.manifest.dataset.n_train;
+    let forget = args.forget_set.as_ref().map(|p| ForgetSet::load(p, n)).transpose()?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let outcome = trak_scores(zoo, sz.as_ref(), &args.common, &args.trak, forget.as_ref().map(|f| f.indices.as_slice()))?;
+    let (points, classes) = (zoo.points, zoo.classes);
+    let mut info = outcome.info.clone();
+    match (&forget, &args.forget_set) {
+        (Some(f), Some(path)) => {
+            let per = points * classes;
+            let mut rows = vec![0.0f64; per];
+            for row in outcome.beta.chunks(per) {
+                rows.iter_mut().zip(row).for_each(|(s, &b)| *s += b as f64);
+            }
+            let rows: Vec<f32> = rows.into_iter().map(|v| v as f32).collect();
+            unlearn_data::write_npy_f32(args.out.join("forget_rows.npy"), &[points, classes], &rows)?;
+            info["forget_set"] = serde_json::json!({ "path": path.display().to_string(), "sha256": unlearn_data::sha256_file(path)? });
+            println!("trak: Σ_F β over {} forget points in {:.2} s → {}", f.len(), outcome.seconds, args.out.join("forget_rows.npy").display());
+        }
+        _ => {
+            unlearn_data::write_npy_f32(args.out.join("beta.npy"), &[n, points, classes], &outcome.beta)?;
+            if let (Some(c), true) = (&outcome.calibration, outcome.calibration_complete) {
+                unlearn_data::write_npy_f32(args.out.join("intercept.npy"), &[points, classes], &c.intercept)?;
+            }
+            let lds = outcome.lds.map_or("n/a (no subset models)".to_string(), |l| format!("{l:.4}"));
+            println!("trak: β of {n} × {points} × {classes} in {:.2} s; LDS {lds} on held-out subset models → {}", outcome.seconds, args.out.display());
+        }
+    }
+    println!("{}", outcome.summary());
+    unlearn_data::atomic_write_bytes(args.out.join("attribution.json"), serde_json::to_string_pretty(&info)?.as_bytes())?;
     Ok(())
 }
