@@ -53,8 +53,11 @@ pub const DEFAULT_K: usize = 2048;
 pub struct TrakConfig {
     /// Projection dimension `k`; `None` picks [`TrakConfig::auto_k`].
     pub k: Option<usize>,
-    /// Relative ridge: `λ = ridge · tr(ΦᵀΦ)/k` (0 = none, as in the published TRAK).
-    pub ridge: f64,
+    /// Relative ridges: `λ = ridge · tr(ΦᵀΦ)/k` (0 = none, as in the published TRAK). Scores
+    /// are computed for each (sharing gradients and projections), so that a caller can choose
+    /// one on held-out models; the default, 1, is what that choice gave on digits (see the
+    /// crate's TRAK notes in `unlearn attribute`).
+    pub ridges: Vec<f64>,
     /// Distribution of the projection.
     pub projection: ProjectionKind,
     /// Base seed of the projections; model `m`'s projection is seeded from it and `m`'s seed.
@@ -69,7 +72,7 @@ impl Default for TrakConfig {
     fn default() -> Self {
         Self {
             k: None,
-            ridge: 1e-3,
+            ridges: vec![1.0],
             projection: ProjectionKind::Rademacher,
             seed: 0,
             batch: 0,
@@ -111,10 +114,16 @@ impl TrakConfig {
                 reason: "must be ≥ 1".into(),
             });
         }
-        if !(self.ridge >= 0.0 && self.ridge.is_finite()) {
+        if self.ridges.is_empty() {
             return Err(AttributionError::InvalidParam {
                 name: "ridge",
-                reason: format!("must be ≥ 0, got {}", self.ridge),
+                reason: "give at least one ridge".into(),
+            });
+        }
+        if let Some(r) = self.ridges.iter().find(|r| !(**r >= 0.0 && r.is_finite())) {
+            return Err(AttributionError::InvalidParam {
+                name: "ridge",
+                reason: format!("must be ≥ 0, got {r}"),
             });
         }
         if self.target_block == 0 {
@@ -207,8 +216,8 @@ pub struct ModelReport {
     pub params: usize,
     /// Projection dimension `k`.
     pub k: usize,
-    /// Absolute ridge λ.
-    pub lambda: f64,
+    /// Absolute ridge λ, one per relative ridge of the configuration.
+    pub lambdas: Vec<f64>,
     /// Whether the projection matrix was held in memory.
     pub projection_cached: bool,
     /// Examples per backward pass.
@@ -233,7 +242,8 @@ pub struct Trak<'a> {
     targets: Vec<Target>,
     target_output: &'a dyn ModelOutput,
     train_output: &'a dyn LossOutput,
-    accumulators: Vec<ScoreAccumulator>,
+    /// `[ridge][request]`.
+    accumulators: Vec<Vec<ScoreAccumulator>>,
     /// Sorted union of the requested targets.
     needed: Vec<usize>,
     reports: Vec<ModelReport>,
@@ -295,7 +305,7 @@ impl<'a> Trak<'a> {
             });
         }
         let n = train.len();
-        let mut accumulators = Vec::with_capacity(requests.len());
+        let mut per_request = Vec::with_capacity(requests.len());
         let mut needed = Vec::new();
         for r in requests {
             if let Some(&bad) = r.targets.iter().find(|&&t| t >= targets.len()) {
@@ -305,8 +315,9 @@ impl<'a> Trak<'a> {
                 });
             }
             needed.extend_from_slice(&r.targets);
-            accumulators.push(ScoreAccumulator::new(r.rows, r.targets, n)?);
+            per_request.push(ScoreAccumulator::new(r.rows, r.targets, n)?);
         }
+        let accumulators = vec![per_request; config.ridges.len()];
         needed.sort_unstable();
         needed.dedup();
         Ok(Self {
@@ -349,7 +360,7 @@ impl<'a> Trak<'a> {
             seed,
             params: p,
             k,
-            lambda: 0.0,
+            lambdas: Vec::new(),
             projection_cached: projector.is_cached(),
             batch,
             gradient_seconds: 0.0,
@@ -380,9 +391,9 @@ impl<'a> Trak<'a> {
         }
         report.examples += n as u64;
         let started = Instant::now();
-        let kernel = TrakKernel::fit(&phi, n, k, self.config.ridge)?;
+        let kernels = TrakKernel::fit_many(&phi, n, k, &self.config.ridges)?;
         drop(phi);
-        report.lambda = kernel.lambda();
+        report.lambdas = kernels.iter().map(TrakKernel::lambda).collect();
         report.kernel_seconds = started.elapsed().as_secs_f64();
 
         // Target side, streamed in blocks of consecutive needed targets.
@@ -403,13 +414,15 @@ impl<'a> Trak<'a> {
             }
             report.examples += block.len() as u64;
             let started = Instant::now();
-            for acc in &mut self.accumulators {
-                acc.add_block(&kernel, block[0], &psi, block.len())?;
+            for (kernel, accs) in kernels.iter().zip(&mut self.accumulators) {
+                for acc in accs {
+                    acc.add_block(kernel, block[0], &psi, block.len())?;
+                }
             }
             report.score_seconds += started.elapsed().as_secs_f64();
         }
         self.needed = needed;
-        for acc in &mut self.accumulators {
+        for acc in self.accumulators.iter_mut().flatten() {
             acc.add_model_weights(&q)?;
         }
         self.reports.push(report);
@@ -421,11 +434,17 @@ impl<'a> Trak<'a> {
         &self.reports
     }
 
-    /// The scores of every request, in order: row-major `rows × targets` each.
+    /// The scores of every request, in order, row-major `rows × targets` each, for the first
+    /// (or only) ridge.
     pub fn finish(self) -> Result<Vec<Vec<f32>>> {
+        Ok(self.finish_all()?.swap_remove(0))
+    }
+
+    /// The scores `[ridge][request]` for every ridge of the configuration.
+    pub fn finish_all(self) -> Result<Vec<Vec<Vec<f32>>>> {
         self.accumulators
             .into_iter()
-            .map(ScoreAccumulator::finish)
+            .map(|accs| accs.into_iter().map(ScoreAccumulator::finish).collect())
             .collect()
     }
 }

@@ -298,9 +298,11 @@ pub struct TrakArgs {
     /// multiple of 32).
     #[arg(long)]
     pub trak_k: Option<usize>,
-    /// TRAK: relative ridge r of the kernel (ΦᵀΦ + λI)⁻¹, λ = r · tr(ΦᵀΦ)/k.
-    #[arg(long, default_value_t = TrakConfig::default().ridge)]
-    pub trak_ridge: f64,
+    /// TRAK: relative ridge r of the kernel (ΦᵀΦ + λI)⁻¹, λ = r · tr(ΦᵀΦ)/k. Several values
+    /// (comma-separated) are all computed and the one whose calibrated predictions correlate
+    /// best with the calibration models' outputs is kept (never the held-out models).
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    pub trak_ridge: Vec<f64>,
     /// TRAK: random projection, rademacher or gaussian.
     #[arg(long, default_value = "rademacher")]
     pub trak_projection: String,
@@ -322,7 +324,7 @@ impl TrakArgs {
     fn config(&self) -> Result<TrakConfig> {
         let config = TrakConfig {
             k: self.trak_k,
-            ridge: self.trak_ridge,
+            ridges: self.trak_ridge.clone(),
             projection: self.trak_projection.parse::<ProjectionKind>()?,
             seed: self.trak_seed,
             batch: self.trak_batch,
@@ -359,10 +361,11 @@ impl TrakOutcome {
     pub fn summary(&self) -> String {
         let i = &self.info;
         format!(
-            "  trak: {} checkpoints, k = {}, p = {}; gradients {:.1} s, projections {:.1} s, kernels {:.1} s, scores {:.1} s, calibration {:.1} s; scale {}",
+            "  trak: {} checkpoints, k = {}, p = {}, ridge {}; gradients {:.1} s, projections {:.1} s, kernels {:.1} s, scores {:.1} s, calibration {:.1} s; scale {}",
             i["checkpoints"].as_array().map_or(0, |a| a.len()),
             i["k"],
             i["params"],
+            i["ridge"],
             i["seconds"]["gradients"].as_f64().unwrap_or(0.0),
             i["seconds"]["projections"].as_f64().unwrap_or(0.0),
             i["seconds"]["kernels"].as_f64().unwrap_or(0.0),
@@ -469,28 +472,50 @@ pub fn trak_scores(zoo: &Zoo, subsets: Option<&SubsetZoo>, common: &AttributeCom
     }
     bar.finish_and_clear();
     let reports = engine.reports().to_vec();
-    let mut scores = engine.finish()?;
-    let cal_scores = if separate_calibration { scores.pop() } else { None };
-    let tau = scores.pop().expect("the first request");
+    // [ridge][request]: request 0 the asked rows, request 1 (with --forget-set) the calibration.
+    let mut per_ridge = engine.finish_all()?;
+    if config.ridges.len() > 1 && cal_zoo.is_none() {
+        bail!("several --trak-ridge values need subset models to choose among them (--trak-calibration)");
+    }
 
-    // Calibration on subset models that are neither checkpoints nor held out; LDS on held-out.
+    // Calibration on subset models that are neither checkpoints nor held out, for each ridge;
+    // the ridge whose calibrated predictions correlate best there is kept; LDS on held-out.
     let cal_started = Instant::now();
+    let mut chosen = 0;
     let mut calibration = None;
     let mut lds = None;
+    let mut ridge_report = Vec::new();
     if let (Some(s), Some(split)) = (cal_zoo, &split) {
         let tc = cal_targets.len();
-        let cal_tau: Vec<f32> = match cal_scores {
-            Some(v) => v,
-            None if complete => tau.clone(),
-            None => (0..n).flat_map(|i| cal_targets.iter().map(move |&t| (i, t))).map(|(i, t)| tau[i * targets_total + t]).collect(),
-        };
+        // The scores on the calibration targets (n × tc), borrowed when they exist as such.
+        fn cal_view<'s>(scores: &'s [Vec<f32>], separate: bool, complete: bool, n: usize, cal_targets: &[usize], width: usize) -> std::borrow::Cow<'s, [f32]> {
+            if separate {
+                std::borrow::Cow::Borrowed(&scores[1])
+            } else if complete {
+                std::borrow::Cow::Borrowed(&scores[0])
+            } else {
+                let tau = &scores[0];
+                std::borrow::Cow::Owned((0..n).flat_map(|i| cal_targets.iter().map(move |&t| tau[i * width + t])).collect())
+            }
+        }
+        let cal_tau = |scores| cal_view(scores, separate_calibration, complete, n, &cal_targets, targets_total);
         let select = |models: &[usize], columns: &[usize]| -> (Vec<u8>, Vec<f32>) {
             let masks = models.iter().flat_map(|&m| s.masks.row(m).iter().copied()).collect();
             let outputs = models.iter().flat_map(|&m| columns.iter().map(move |&t| s.zoo.model_logits(m)[t])).collect();
             (masks, outputs)
         };
         let (masks, outputs) = select(&calibration_models, &cal_targets);
-        let cal = calibrate(&cal_tau, n, tc, &Masks::new(&masks, calibration_models.len(), n)?, &Outputs::new(&outputs, calibration_models.len(), tc)?)?;
+        let masks = Masks::new(&masks, calibration_models.len(), n)?;
+        let outputs = Outputs::new(&outputs, calibration_models.len(), tc)?;
+        let mut fits = Vec::new();
+        for (ridge, scores) in config.ridges.iter().zip(&per_ridge) {
+            let cal = calibrate(&cal_tau(scores), n, tc, &masks, &outputs)?;
+            ridge_report.push(serde_json::json!({ "ridge": ridge, "scale": cal.scale, "correlation": cal.correlation }));
+            fits.push(cal);
+        }
+        chosen = (0..fits.len()).max_by(|&a, &b| fits[a].correlation.total_cmp(&fits[b].correlation)).expect("one ridge at least");
+        let cal = fits.swap_remove(chosen);
+        let cal_tau = cal_tau(&per_ridge[chosen]);
         // LDS: each calibration point's true-class logit over the held-out models.
         let true_cols: Vec<usize> = cal_points.iter().enumerate().map(|(q, &j)| q * classes + all_y[j] as usize).collect();
         let tau_true: Vec<f32> = (0..n).flat_map(|i| true_cols.iter().map(move |&c| (i, c))).map(|(i, c)| cal_tau[i * tc + c]).collect();
@@ -502,6 +527,7 @@ pub fn trak_scores(zoo: &Zoo, subsets: Option<&SubsetZoo>, common: &AttributeCom
         lds = Some(score.mean);
         calibration = Some(cal);
     }
+    let tau = per_ridge.swap_remove(chosen).swap_remove(0);
     let calibration_seconds = cal_started.elapsed().as_secs_f64();
     let scale = calibration.as_ref().map_or(1.0, |c| c.scale);
     let beta: Vec<f32> = tau.iter().map(|&v| (v as f64 * scale) as f32).collect();
@@ -519,8 +545,9 @@ pub fn trak_scores(zoo: &Zoo, subsets: Option<&SubsetZoo>, common: &AttributeCom
         "output": { "train": "margin", "targets": "class logit (β[i, x, c])" },
         "k": reports.first().map(|r| r.k),
         "params": reports.first().map(|r| r.params),
-        "ridge": config.ridge,
-        "lambda": reports.iter().map(|r| r.lambda).collect::<Vec<_>>(),
+        "ridge": config.ridges[chosen],
+        "ridges": ridge_report,
+        "lambda": reports.iter().map(|r| r.lambdas[chosen]).collect::<Vec<_>>(),
         "projection": config.projection,
         "projection_seed": config.seed,
         "batch": reports.first().map(|r| r.batch),
@@ -568,6 +595,9 @@ fn run_trak(args: &AttributeArgs) -> Result<()> {
     let mut info = outcome.info.clone();
     match (&forget, &args.forget_set) {
         (Some(f), Some(path)) => {
+            if outcome.rows != f.indices {
+                bail!("TRAK scored other rows than the forget set");
+            }
             let per = points * classes;
             let mut rows = vec![0.0f64; per];
             for row in outcome.beta.chunks(per) {
