@@ -25,19 +25,31 @@ pub struct TrakKernel {
 impl TrakKernel {
     /// Fits the kernel of the row-major `n × k` train features `phi`, with `λ = ridge · tr(ΦᵀΦ)/k`.
     pub fn fit(phi: &[f32], n: usize, k: usize, ridge: f64) -> Result<Self> {
-        Ok(Self::fit_many(phi, n, k, &[ridge])?.pop().expect("one ridge"))
+        Ok(Self::fit_many(phi, n, k, &[ridge])?
+            .pop()
+            .expect("one ridge"))
     }
 
     /// One kernel per relative ridge, sharing the Gram matrix `ΦᵀΦ`.
     pub fn fit_many(phi: &[f32], n: usize, k: usize, ridges: &[f64]) -> Result<Vec<Self>> {
         if phi.len() != n * k {
-            return Err(AttributionError::BufferLength { what: "train features", len: phi.len(), rows: n, cols: k });
+            return Err(AttributionError::BufferLength {
+                what: "train features",
+                len: phi.len(),
+                rows: n,
+                cols: k,
+            });
         }
         if let Some(&ridge) = ridges.iter().find(|r| !(**r >= 0.0 && r.is_finite())) {
-            return Err(AttributionError::InvalidParam { name: "ridge", reason: format!("must be ≥ 0, got {ridge}") });
+            return Err(AttributionError::InvalidParam {
+                name: "ridge",
+                reason: format!("must be ≥ 0, got {ridge}"),
+            });
         }
         if phi.iter().any(|v| !v.is_finite()) {
-            return Err(AttributionError::Numerical("a train gradient feature is not finite".into()));
+            return Err(AttributionError::Numerical(
+                "a train gradient feature is not finite".into(),
+            ));
         }
         let gram = gram(phi, n, k);
         let scale = gram.trace() / k as f64;

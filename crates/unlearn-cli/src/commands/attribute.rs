@@ -5,13 +5,15 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use unlearn_attribution::trak::{ClassLogit, Target};
+use unlearn_attribution::{
+    Calibration, Points, ProjectionKind, ScoreRequest, Trak, TrakConfig, calibrate,
+};
 use unlearn_attribution::{
     DiffOfMeans, Estimator, LassoParams, Masks, Outputs, RidgeParams, lds_from_predictions,
     split_models,
 };
 use unlearn_data::{ForgetSet, SubsetMasks};
-use unlearn_attribution::trak::{ClassLogit, Target};
-use unlearn_attribution::{Calibration, Points, ProjectionKind, ScoreRequest, Trak, TrakConfig, calibrate};
 use unlearn_models::InputSpec;
 use unlearn_train::Zoo;
 
@@ -372,7 +374,10 @@ impl TrakOutcome {
             i["seconds"]["scores"].as_f64().unwrap_or(0.0),
             i["seconds"]["calibration"].as_f64().unwrap_or(0.0),
             match &self.calibration {
-                Some(c) => format!("{:.4} (pooled r {:.3} on {} subset models)", c.scale, c.correlation, c.models),
+                Some(c) => format!(
+                    "{:.4} (pooled r {:.3} on {} subset models)",
+                    c.scale, c.correlation, c.models
+                ),
                 None => "1 (uncalibrated)".into(),
             }
         )
@@ -382,7 +387,13 @@ impl TrakOutcome {
 /// TRAK scores of train `rows` (all when `None`) on every (evaluated point, class) of `zoo`,
 /// calibrated on the subset zoo `subsets` (the same zoo as `zoo` when it is one) or on
 /// `--trak-calibration`, with the held-out split of `common`.
-pub fn trak_scores(zoo: &Zoo, subsets: Option<&SubsetZoo>, common: &AttributeCommon, trak: &TrakArgs, rows: Option<&[usize]>) -> Result<TrakOutcome> {
+pub fn trak_scores(
+    zoo: &Zoo,
+    subsets: Option<&SubsetZoo>,
+    common: &AttributeCommon,
+    trak: &TrakArgs,
+    rows: Option<&[usize]>,
+) -> Result<TrakOutcome> {
     let started = Instant::now();
     let config = trak.config()?;
     let d = &zoo.manifest.dataset;
@@ -398,7 +409,11 @@ pub fn trak_scores(zoo: &Zoo, subsets: Option<&SubsetZoo>, common: &AttributeCom
     let cal_zoo: Option<&SubsetZoo> = match (subsets, &trak.trak_calibration) {
         (Some(s), _) => Some(s),
         (None, Some(dir)) => {
-            loaded = load(&AttributeCommon { zoo: Some(dir.clone()), ..common.clone() }).context("loading --trak-calibration")?;
+            loaded = load(&AttributeCommon {
+                zoo: Some(dir.clone()),
+                ..common.clone()
+            })
+            .context("loading --trak-calibration")?;
             Some(&loaded)
         }
         (None, None) => None,
@@ -406,24 +421,45 @@ pub fn trak_scores(zoo: &Zoo, subsets: Option<&SubsetZoo>, common: &AttributeCom
     if let Some(s) = cal_zoo {
         let c = &s.zoo.manifest.dataset;
         if c.hash != d.hash || c.n_train != n || c.n_val != d.n_val || s.zoo.classes != classes {
-            bail!("{} was trained on other data than {} (dataset hash or split differ)", s.zoo.dir.display(), zoo.dir.display());
+            bail!(
+                "{} was trained on other data than {} (dataset hash or split differ)",
+                s.zoo.dir.display(),
+                zoo.dir.display()
+            );
         }
     }
-    let split = cal_zoo.map(|s| split_models(s.zoo.models, common.held_out, common.seed)).transpose()?;
+    let split = cal_zoo
+        .map(|s| split_models(s.zoo.models, common.held_out, common.seed))
+        .transpose()?;
     let checkpoints: Vec<usize> = if same_zoo {
         let fit = &split.as_ref().expect("a subset zoo").fit;
         if trak.trak_models >= fit.len() {
-            bail!("--trak-models {} leaves no fit model of {} to calibrate on ({} fit models)", trak.trak_models, zoo.dir.display(), fit.len());
+            bail!(
+                "--trak-models {} leaves no fit model of {} to calibrate on ({} fit models)",
+                trak.trak_models,
+                zoo.dir.display(),
+                fit.len()
+            );
         }
         fit[..trak.trak_models].to_vec()
     } else {
         if trak.trak_models > zoo.models {
-            bail!("--trak-models {} but {} has {} models", trak.trak_models, zoo.dir.display(), zoo.models);
+            bail!(
+                "--trak-models {} but {} has {} models",
+                trak.trak_models,
+                zoo.dir.display(),
+                zoo.models
+            );
         }
         (0..trak.trak_models).collect()
     };
     let calibration_models: Vec<usize> = match &split {
-        Some(s) => s.fit.iter().copied().filter(|m| !(same_zoo && checkpoints.contains(m))).collect(),
+        Some(s) => s
+            .fit
+            .iter()
+            .copied()
+            .filter(|m| !(same_zoo && checkpoints.contains(m)))
+            .collect(),
         None => Vec::new(),
     };
 
@@ -431,29 +467,59 @@ pub fn trak_scores(zoo: &Zoo, subsets: Option<&SubsetZoo>, common: &AttributeCom
     let cal_points: Vec<usize> = if points <= TRAK_CALIBRATION_POINTS {
         (0..points).collect()
     } else {
-        (0..TRAK_CALIBRATION_POINTS).map(|i| i * points / TRAK_CALIBRATION_POINTS).collect()
+        (0..TRAK_CALIBRATION_POINTS)
+            .map(|i| i * points / TRAK_CALIBRATION_POINTS)
+            .collect()
     };
-    let cal_targets: Vec<usize> = cal_points.iter().flat_map(|&j| (0..classes).map(move |c| j * classes + c)).collect();
+    let cal_targets: Vec<usize> = cal_points
+        .iter()
+        .flat_map(|&j| (0..classes).map(move |c| j * classes + c))
+        .collect();
     let complete = cal_points.len() == points;
     let row_list: Vec<usize> = rows.map_or_else(|| (0..n).collect(), <[usize]>::to_vec);
-    let mut requests = vec![ScoreRequest { rows: row_list.clone(), targets: (0..targets_total).collect() }];
+    let mut requests = vec![ScoreRequest {
+        rows: row_list.clone(),
+        targets: (0..targets_total).collect(),
+    }];
     let separate_calibration = cal_zoo.is_some() && rows.is_some();
     if separate_calibration {
-        requests.push(ScoreRequest { rows: (0..n).collect(), targets: cal_targets.clone() });
+        requests.push(ScoreRequest {
+            rows: (0..n).collect(),
+            targets: cal_targets.clone(),
+        });
     }
 
     // Data: the zoo's standardised train and validation points.
     let data = DataArgs::of_zoo(zoo)?;
     if data.train.len() != n || data.train.len() + data.val.len() != points {
-        bail!("the data of {} do not match its manifest", zoo.dir.display());
+        bail!(
+            "the data of {} do not match its manifest",
+            zoo.dir.display()
+        );
     }
     let dim = data.train.dim;
-    let all_x: Vec<f32> = data.train.features.iter().chain(&data.val.features).copied().collect();
-    let all_y: Vec<u32> = data.train.labels.iter().chain(&data.val.labels).copied().collect();
+    let all_x: Vec<f32> = data
+        .train
+        .features
+        .iter()
+        .chain(&data.val.features)
+        .copied()
+        .collect();
+    let all_y: Vec<u32> = data
+        .train
+        .labels
+        .iter()
+        .chain(&data.val.labels)
+        .copied()
+        .collect();
     if all_y != zoo.labels {
         bail!("the labels of {} differ from its data", zoo.dir.display());
     }
-    let input = InputSpec { dim, image_shape: d.image_shape, classes };
+    let input = InputSpec {
+        dim,
+        image_shape: d.image_shape,
+        classes,
+    };
     let device = trak.backend.backend.device()?;
     let mut engine = Trak::new(
         config.clone(),
@@ -467,7 +533,13 @@ pub fn trak_scores(zoo: &Zoo, subsets: Option<&SubsetZoo>, common: &AttributeCom
     for &i in &checkpoints {
         bar.set_message(format!("checkpoint {i}"));
         let model = zoo.load_model(i, &device)?;
-        engine.add_model(&model, &zoo.manifest.recipe.model, &input, zoo.manifest.seeds[i], &device)?;
+        engine.add_model(
+            &model,
+            &zoo.manifest.recipe.model,
+            &input,
+            zoo.manifest.seeds[i],
+            &device,
+        )?;
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -475,7 +547,9 @@ pub fn trak_scores(zoo: &Zoo, subsets: Option<&SubsetZoo>, common: &AttributeCom
     // [ridge][request]: request 0 the asked rows, request 1 (with --forget-set) the calibration.
     let mut per_ridge = engine.finish_all()?;
     if config.ridges.len() > 1 && cal_zoo.is_none() {
-        bail!("several --trak-ridge values need subset models to choose among them (--trak-calibration)");
+        bail!(
+            "several --trak-ridge values need subset models to choose among them (--trak-calibration)"
+        );
     }
 
     // Calibration on subset models that are neither checkpoints nor held out, for each ridge;
@@ -488,20 +562,46 @@ pub fn trak_scores(zoo: &Zoo, subsets: Option<&SubsetZoo>, common: &AttributeCom
     if let (Some(s), Some(split)) = (cal_zoo, &split) {
         let tc = cal_targets.len();
         // The scores on the calibration targets (n × tc), borrowed when they exist as such.
-        fn cal_view<'s>(scores: &'s [Vec<f32>], separate: bool, complete: bool, n: usize, cal_targets: &[usize], width: usize) -> std::borrow::Cow<'s, [f32]> {
+        fn cal_view<'s>(
+            scores: &'s [Vec<f32>],
+            separate: bool,
+            complete: bool,
+            n: usize,
+            cal_targets: &[usize],
+            width: usize,
+        ) -> std::borrow::Cow<'s, [f32]> {
             if separate {
                 std::borrow::Cow::Borrowed(&scores[1])
             } else if complete {
                 std::borrow::Cow::Borrowed(&scores[0])
             } else {
                 let tau = &scores[0];
-                std::borrow::Cow::Owned((0..n).flat_map(|i| cal_targets.iter().map(move |&t| tau[i * width + t])).collect())
+                std::borrow::Cow::Owned(
+                    (0..n)
+                        .flat_map(|i| cal_targets.iter().map(move |&t| tau[i * width + t]))
+                        .collect(),
+                )
             }
         }
-        let cal_tau = |scores| cal_view(scores, separate_calibration, complete, n, &cal_targets, targets_total);
+        let cal_tau = |scores| {
+            cal_view(
+                scores,
+                separate_calibration,
+                complete,
+                n,
+                &cal_targets,
+                targets_total,
+            )
+        };
         let select = |models: &[usize], columns: &[usize]| -> (Vec<u8>, Vec<f32>) {
-            let masks = models.iter().flat_map(|&m| s.masks.row(m).iter().copied()).collect();
-            let outputs = models.iter().flat_map(|&m| columns.iter().map(move |&t| s.zoo.model_logits(m)[t])).collect();
+            let masks = models
+                .iter()
+                .flat_map(|&m| s.masks.row(m).iter().copied())
+                .collect();
+            let outputs = models
+                .iter()
+                .flat_map(|&m| columns.iter().map(move |&t| s.zoo.model_logits(m)[t]))
+                .collect();
             (masks, outputs)
         };
         let (masks, outputs) = select(&calibration_models, &cal_targets);
@@ -513,17 +613,47 @@ pub fn trak_scores(zoo: &Zoo, subsets: Option<&SubsetZoo>, common: &AttributeCom
             ridge_report.push(serde_json::json!({ "ridge": ridge, "scale": cal.scale, "correlation": cal.correlation }));
             fits.push(cal);
         }
-        chosen = (0..fits.len()).max_by(|&a, &b| fits[a].correlation.total_cmp(&fits[b].correlation)).expect("one ridge at least");
+        chosen = (0..fits.len())
+            .max_by(|&a, &b| fits[a].correlation.total_cmp(&fits[b].correlation))
+            .expect("one ridge at least");
         let cal = fits.swap_remove(chosen);
         let cal_tau = cal_tau(&per_ridge[chosen]);
         // LDS: each calibration point's true-class logit over the held-out models.
-        let true_cols: Vec<usize> = cal_points.iter().enumerate().map(|(q, &j)| q * classes + all_y[j] as usize).collect();
-        let tau_true: Vec<f32> = (0..n).flat_map(|i| true_cols.iter().map(move |&c| (i, c))).map(|(i, c)| cal_tau[i * tc + c]).collect();
+        let true_cols: Vec<usize> = cal_points
+            .iter()
+            .enumerate()
+            .map(|(q, &j)| q * classes + all_y[j] as usize)
+            .collect();
+        let tau_true: Vec<f32> = (0..n)
+            .flat_map(|i| true_cols.iter().map(move |&c| (i, c)))
+            .map(|(i, c)| cal_tau[i * tc + c])
+            .collect();
         let held = &split.held_out;
-        let (held_masks, actual) = select(held, &true_cols.iter().map(|&c| cal_targets[c]).collect::<Vec<_>>());
-        let sums = unlearn_attribution::trak::predict_sums(&tau_true, n, true_cols.len(), &Masks::new(&held_masks, held.len(), n)?)?;
-        let pred: Vec<f32> = sums.chunks(true_cols.len()).flat_map(|row| row.iter().zip(&true_cols).map(|(&p, &c)| cal.intercept[c] + (cal.scale * p as f64) as f32)).collect();
-        let score = lds_from_predictions(&Outputs::new(&pred, held.len(), true_cols.len())?, &Outputs::new(&actual, held.len(), true_cols.len())?)?;
+        let (held_masks, actual) = select(
+            held,
+            &true_cols
+                .iter()
+                .map(|&c| cal_targets[c])
+                .collect::<Vec<_>>(),
+        );
+        let sums = unlearn_attribution::trak::predict_sums(
+            &tau_true,
+            n,
+            true_cols.len(),
+            &Masks::new(&held_masks, held.len(), n)?,
+        )?;
+        let pred: Vec<f32> = sums
+            .chunks(true_cols.len())
+            .flat_map(|row| {
+                row.iter()
+                    .zip(&true_cols)
+                    .map(|(&p, &c)| cal.intercept[c] + (cal.scale * p as f64) as f32)
+            })
+            .collect();
+        let score = lds_from_predictions(
+            &Outputs::new(&pred, held.len(), true_cols.len())?,
+            &Outputs::new(&actual, held.len(), true_cols.len())?,
+        )?;
         lds = Some(score.mean);
         calibration = Some(cal);
     }
@@ -571,26 +701,54 @@ pub fn trak_scores(zoo: &Zoo, subsets: Option<&SubsetZoo>, common: &AttributeCom
         },
         "per_checkpoint": reports,
     });
-    Ok(TrakOutcome { rows: row_list, beta, calibration, calibration_complete: complete, lds, seconds, info })
+    Ok(TrakOutcome {
+        rows: row_list,
+        beta,
+        calibration,
+        calibration_complete: complete,
+        lds,
+        seconds,
+        info,
+    })
 }
 
 /// `unlearn attribute --method trak`.
 fn run_trak(args: &AttributeArgs) -> Result<()> {
-    let Some(dir) = &args.common.zoo else { bail!("--zoo DIR (originals or subset models) is required") };
+    let Some(dir) = &args.common.zoo else {
+        bail!("--zoo DIR (originals or subset models) is required")
+    };
     let manifest = unlearn_train::manifest::Manifest::load(dir).context("loading --zoo")?;
-    let (sz, plain) = if manifest.masks.is_some() { (Some(load(&args.common)?), None) } else { (None, Some(Zoo::load(dir).context("loading --zoo")?)) };
+    let (sz, plain) = if manifest.masks.is_some() {
+        (Some(load(&args.common)?), None)
+    } else {
+        (None, Some(Zoo::load(dir).context("loading --zoo")?))
+    };
     let zoo = match (&sz, &plain) {
         (Some(s), _) => &s.zoo,
         (None, Some(z)) => z,
         _ => unreachable!(),
     };
     if sz.is_none() && args.trak.trak_calibration.is_none() {
-        eprintln!("warning: {} holds no subset models and no --trak-calibration was given: TRAK's scores are left unscaled (scale 1), which DMM and DM-Direct may not like", dir.display());
+        eprintln!(
+            "warning: {} holds no subset models and no --trak-calibration was given: TRAK's scores are left unscaled (scale 1), which DMM and DM-Direct may not like",
+            dir.display()
+        );
     }
     let n = zoo.manifest.dataset.n_train;
-    let forget = args.forget_set.as_ref().map(|p| ForgetSet::load(p, n)).transpose()?;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let outcome = trak_scores(zoo, sz.as_ref(), &args.common, &args.trak, forget.as_ref().map(|f| f.indices.as_slice()))?;
+    let forget = args
+        .forget_set
+        .as_ref()
+        .map(|p| ForgetSet::load(p, n))
+        .transpose()?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let outcome = trak_scores(
+        zoo,
+        sz.as_ref(),
+        &args.common,
+        &args.trak,
+        forget.as_ref().map(|f| f.indices.as_slice()),
+    )?;
     let (points, classes) = (zoo.points, zoo.classes);
     let mut info = outcome.info.clone();
     match (&forget, &args.forget_set) {
@@ -604,20 +762,46 @@ fn run_trak(args: &AttributeArgs) -> Result<()> {
                 rows.iter_mut().zip(row).for_each(|(s, &b)| *s += b as f64);
             }
             let rows: Vec<f32> = rows.into_iter().map(|v| v as f32).collect();
-            unlearn_data::write_npy_f32(args.out.join("forget_rows.npy"), &[points, classes], &rows)?;
+            unlearn_data::write_npy_f32(
+                args.out.join("forget_rows.npy"),
+                &[points, classes],
+                &rows,
+            )?;
             info["forget_set"] = serde_json::json!({ "path": path.display().to_string(), "sha256": unlearn_data::sha256_file(path)? });
-            println!("trak: Σ_F β over {} forget points in {:.2} s → {}", f.len(), outcome.seconds, args.out.join("forget_rows.npy").display());
+            println!(
+                "trak: Σ_F β over {} forget points in {:.2} s → {}",
+                f.len(),
+                outcome.seconds,
+                args.out.join("forget_rows.npy").display()
+            );
         }
         _ => {
-            unlearn_data::write_npy_f32(args.out.join("beta.npy"), &[n, points, classes], &outcome.beta)?;
+            unlearn_data::write_npy_f32(
+                args.out.join("beta.npy"),
+                &[n, points, classes],
+                &outcome.beta,
+            )?;
             if let (Some(c), true) = (&outcome.calibration, outcome.calibration_complete) {
-                unlearn_data::write_npy_f32(args.out.join("intercept.npy"), &[points, classes], &c.intercept)?;
+                unlearn_data::write_npy_f32(
+                    args.out.join("intercept.npy"),
+                    &[points, classes],
+                    &c.intercept,
+                )?;
             }
-            let lds = outcome.lds.map_or("n/a (no subset models)".to_string(), |l| format!("{l:.4}"));
-            println!("trak: β of {n} × {points} × {classes} in {:.2} s; LDS {lds} on held-out subset models → {}", outcome.seconds, args.out.display());
+            let lds = outcome
+                .lds
+                .map_or("n/a (no subset models)".to_string(), |l| format!("{l:.4}"));
+            println!(
+                "trak: β of {n} × {points} × {classes} in {:.2} s; LDS {lds} on held-out subset models → {}",
+                outcome.seconds,
+                args.out.display()
+            );
         }
     }
     println!("{}", outcome.summary());
-    unlearn_data::atomic_write_bytes(args.out.join("attribution.json"), serde_json::to_string_pretty(&info)?.as_bytes())?;
+    unlearn_data::atomic_write_bytes(
+        args.out.join("attribution.json"),
+        serde_json::to_string_pretty(&info)?.as_bytes(),
+    )?;
     Ok(())
 }
