@@ -359,8 +359,10 @@ fn trak_tracks_leave_one_out_on_logistic_regression() {
     let train_points = Points::new(&train.features, &train.labels, d).unwrap();
     let target_points = Points::new(&data.features, &data.labels, d).unwrap();
     let targets = Target::margins(&data.labels);
+    // The published setting (a tiny ridge) and the default relative ridge 1.
     let config = TrakConfig {
         batch: 16,
+        ridges: vec![1e-3, 1.0],
         ..TrakConfig::default()
     };
     let mut trak = Trak::new(
@@ -389,16 +391,23 @@ fn trak_tracks_leave_one_out_on_logistic_regression() {
         assert_eq!(report.params, d * classes + classes);
         assert_eq!(report.k, d * classes + classes);
     }
-    let mut out = trak.finish().unwrap();
-    let small = out.pop().unwrap();
-    let tau = out.pop().unwrap();
-    // A sub-request equals the matching entries of the full one.
-    for (r, &i) in [7usize, 3].iter().enumerate() {
-        for (c, &t) in [1usize, 4, 5, 80].iter().enumerate() {
-            let (a, b) = (small[r * 4 + c], tau[i * p_all + t]);
-            assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
+    let all = trak.finish_all().unwrap();
+    assert_eq!(all.len(), 2);
+    for (ridge, mut out) in [1e-3, 1.0].into_iter().zip(all) {
+        let small = out.pop().unwrap();
+        let tau = out.pop().unwrap();
+        // A sub-request equals the matching entries of the full one.
+        for (r, &i) in [7usize, 3].iter().enumerate() {
+            for (c, &t) in [1usize, 4, 5, 80].iter().enumerate() {
+                let (a, b) = (small[r * 4 + c], tau[i * p_all + t]);
+                assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
+            }
         }
+        check_against_loo(ridge, &tau, &effect, n, p_all);
     }
+}
+
+fn check_against_loo(ridge: f64, tau: &[f32], effect: &[Vec<f64>], n: usize, p_all: usize) {
     let pred: Vec<f64> = tau.iter().map(|&v| v as f64).collect();
     let actual: Vec<f64> = effect.iter().flatten().copied().collect();
     let r = pearson(&pred, &actual);
@@ -414,7 +423,7 @@ fn trak_tracks_leave_one_out_on_logistic_regression() {
     let self_tau = (0..n).map(|i| pred[i * p_all + i]).sum::<f64>() / n as f64;
     let self_loo = (0..n).map(|i| effect[i][i]).sum::<f64>() / n as f64;
     eprintln!(
-        "TRAK vs LOO: pooled r = {r:.3}, mean per-target r = {mean_r:.3}; self-influence τ {self_tau:.4}, LOO {self_loo:.4}"
+        "TRAK (ridge {ridge}) vs LOO: pooled r = {r:.3}, mean per-target r = {mean_r:.3}; self-influence τ {self_tau:.4}, LOO {self_loo:.4}"
     );
     assert!(r > 0.5, "pooled correlation with leave-one-out {r}");
     assert!(mean_r > 0.4, "mean per-target correlation {mean_r}");

@@ -103,6 +103,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 models,
                 first_seed,
                 stack: 25,
+                workers: unlearn_train::zoo::default_workers(),
             };
             let zoo = train_zoo(
                 &spec,

@@ -74,6 +74,15 @@ pub struct ZooSpec {
     pub first_seed: u64,
     /// Models trained together in one stack (1 = one at a time).
     pub stack: usize,
+    /// Stacks trained at the same time, one per thread.
+    pub workers: usize,
+}
+
+/// One worker per available core.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 /// Trains (or finishes) the zoo `spec` on `data` into `out`.
@@ -168,32 +177,62 @@ pub fn train_zoo(
         vec![features(&data.train, device), features(&data.val, device)],
         0,
     );
-    for chunk in todo.chunks(spec.stack.max(1)) {
-        let members: Vec<Member> = chunk
-            .iter()
-            .map(|&i| Member {
-                index: i,
-                seed: manifest.seeds[i],
-                indices: spec.kind.indices(i, n_train),
-            })
-            .collect();
-        let epochs = spec.recipe.epochs;
-        let first = chunk[0];
-        let stack = train_stack(&spec.recipe, &set, &members, device, &mut |e| {
-            progress.set_message(format!(
-                "models {first}..{} epoch {e}/{epochs}",
-                first + chunk.len() - 1
-            ));
-        })?;
-        let logits = stack_logits(&stack, &x_eval, chunk.len());
-        let per = points * input.classes;
-        for (k, &i) in chunk.iter().enumerate() {
-            let single = stacking::extract(&stack, k, chunk.len());
-            save_model(&single, &model_path(out, i))?;
-            let part = &logits[k * per..(k + 1) * per];
-            unlearn_data::write_npy_f32(&logits_path(out, i), &[points, input.classes], part)?;
-            progress.inc(1);
+    // Small models keep one core busy per stack: train several stacks at once, one per worker.
+    let chunks: Vec<&[usize]> = todo.chunks(spec.stack.max(1)).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = spec.workers.clamp(1, chunks.len().max(1));
+    let train_chunk =
+        |chunk: &[usize], set: &TrainSet, x_eval: &Tensor<2>| -> Result<(), TrainError> {
+            let members: Vec<Member> = chunk
+                .iter()
+                .map(|&i| Member {
+                    index: i,
+                    seed: manifest.seeds[i],
+                    indices: spec.kind.indices(i, n_train),
+                })
+                .collect();
+            let epochs = spec.recipe.epochs;
+            let first = chunk[0];
+            let stack = train_stack(&spec.recipe, set, &members, device, &mut |e| {
+                progress.set_message(format!(
+                    "models {first}..{} epoch {e}/{epochs}",
+                    first + chunk.len() - 1
+                ));
+            })?;
+            let logits = stack_logits(&stack, x_eval, chunk.len());
+            let per = points * input.classes;
+            for (k, &i) in chunk.iter().enumerate() {
+                let single = stacking::extract(&stack, k, chunk.len());
+                save_model(&single, &model_path(out, i))?;
+                let part = &logits[k * per..(k + 1) * per];
+                unlearn_data::write_npy_f32(&logits_path(out, i), &[points, input.classes], part)?;
+                progress.inc(1);
+            }
+            Ok(())
+        };
+    let failure: std::sync::Mutex<Option<TrainError>> = std::sync::Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let (set, x_eval) = (set.clone(), x_eval.clone());
+            let (next, failure, train_chunk, chunks) = (&next, &failure, &train_chunk, &chunks);
+            scope.spawn(move || {
+                loop {
+                    let c = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if c >= chunks.len() || failure.lock().map(|f| f.is_some()).unwrap_or(true) {
+                        break;
+                    }
+                    if let Err(e) = train_chunk(chunks[c], &set, &x_eval) {
+                        if let Ok(mut f) = failure.lock() {
+                            f.get_or_insert(e);
+                        }
+                        break;
+                    }
+                }
+            });
         }
+    });
+    if let Some(e) = failure.into_inner().ok().flatten() {
+        return Err(e);
     }
     assemble(out, &mut manifest, input.classes)?;
     Zoo::load(out)

@@ -56,6 +56,9 @@ pub struct TrainArgs {
     /// Models trained together in one set of tensor operations (1 = one at a time).
     #[arg(long, default_value_t = 32)]
     pub stack: usize,
+    /// Stacks trained at the same time, one per thread (default: one per core).
+    #[arg(long, default_value_t = unlearn_train::zoo::default_workers())]
+    pub workers: usize,
     /// Output directory of the zoo.
     #[arg(long, default_value = "runs/train")]
     pub out: PathBuf,
@@ -89,6 +92,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         models: args.models,
         first_seed: args.first_seed,
         stack: args.stack,
+        workers: args.workers,
     };
     let device = args.backend.backend.device()?;
     let started = Instant::now();

@@ -62,6 +62,7 @@ pub fn zoo(
         models,
         first_seed,
         stack: models,
+        workers: unlearn_train::zoo::default_workers(),
     };
     train_zoo(
         &spec,

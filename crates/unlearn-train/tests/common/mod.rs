@@ -46,6 +46,7 @@ pub fn spec(recipe: Recipe, kind: ZooKind, models: usize, stack: usize) -> ZooSp
         models,
         first_seed: 0,
         stack,
+        workers: unlearn_train::zoo::default_workers(),
     }
 }
 

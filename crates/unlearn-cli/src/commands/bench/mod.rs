@@ -75,6 +75,7 @@ impl Bench<'_> {
             models,
             first_seed,
             stack: self.config.stack,
+            workers: unlearn_train::zoo::default_workers(),
         };
         let bar = progress_bar(models as u64, name);
         let zoo = train_zoo(
