@@ -34,7 +34,20 @@ enum Command {
     Linear(commands::linear::LinearArgs),
 }
 
+/// Stacked training allocates and frees megabyte-sized activations every step; glibc returns
+/// such blocks to the kernel each time (mmap/munmap), and the page faults cost more than the
+/// arithmetic. Keeping them in the heap measured ~2× faster for stacks of 64 MLPs.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+    }
+}
+
 fn main() {
+    tune_allocator();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(),

@@ -113,7 +113,7 @@ pub fn calibrate(
             (pz, pp, zz)
         })
         .reduce(|| (0.0, 0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
-    if !(pp > 0.0) {
+    if pp.is_nan() || pp <= 0.0 {
         return Err(AttributionError::Numerical(
             "the scores predict the same output for every calibration model".into(),
         ));

@@ -156,7 +156,7 @@ impl PerExampleGradients {
             });
         }
         let d = self.dim;
-        if features.len() % d != 0 {
+        if !features.len().is_multiple_of(d) {
             return Err(AttributionError::BufferLength {
                 what: "features",
                 len: features.len(),
