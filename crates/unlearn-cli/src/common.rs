@@ -121,3 +121,13 @@ pub fn output_file(path: &PathBuf) -> Result<()> {
     }
     Ok(())
 }
+
+/// The logits of a zoo as the evaluation library reads them.
+pub fn logits_view(zoo: &unlearn_train::Zoo) -> unlearn_eval::LogitsView<'_> {
+    unlearn_eval::LogitsView {
+        logits: &zoo.logits,
+        models: zoo.models,
+        points: zoo.points,
+        classes: zoo.classes,
+    }
+}

@@ -7,7 +7,6 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use unlearn_models::Model;
-use unlearn_train::TrainError;
 
 /// One batch as the loss sees it: features `[K, b, d]`, and the flat indices of the points
 /// (`[K·b]`, into the training set) together with the same indices offset by `k·offset` for
@@ -105,20 +104,8 @@ impl Engine {
                     len,
                 },
             );
-            let values = losses
-                .clone()
-                .into_data()
-                .try_into_vec::<f32>()
-                .unwrap_or_default();
-            if let Some(m) = values.iter().position(|v| !v.is_finite()) {
-                return Err(TrainError::NonFiniteLoss {
-                    model: self.model_index[m],
-                    epoch: self.epoch,
-                    step: step + 1,
-                    value: values[m],
-                }
-                .into());
-            }
+            // The engine's epoch counter already counts from 1.
+            unlearn_train::trainer::check_finite(&losses, &self.model_index, self.epoch - 1, step)?;
             let mut grads = GradientsParams::from_grads(losses.sum().backward(), &model);
             if let Some(hook) = hook {
                 grads = hook(grads);

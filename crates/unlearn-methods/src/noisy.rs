@@ -16,7 +16,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
-use unlearn_train::{OptimizerConfig, TrainError, optimizer};
+use unlearn_train::{OptimizerConfig, optimizer};
 
 const NOISE_STREAM: u64 = 0x4e4f_4953_45;
 
@@ -98,20 +98,7 @@ pub fn run(
                 let xb = x.clone().select(0, idx.clone()).reshape([k, 1, dim]);
                 let yb = labels.clone().select(0, idx).reshape([k, 1]);
                 let losses = cross_entropy(model.forward(xb), yb, 0.0);
-                let values = losses
-                    .clone()
-                    .into_data()
-                    .try_into_vec::<f32>()
-                    .unwrap_or_default();
-                if let Some(m) = values.iter().position(|v| !v.is_finite()) {
-                    return Err(TrainError::NonFiniteLoss {
-                        model: indices[m],
-                        epoch: epoch + 1,
-                        step: step + 1,
-                        value: values[m],
-                    }
-                    .into());
-                }
+                unlearn_train::trainer::check_finite(&losses, indices, epoch, step)?;
                 let grads = GradientsParams::from_grads(losses.sum().backward(), &model);
                 // Per-model squared norms of this example's gradient, summed over parameters.
                 let per_param: Vec<Option<Tensor<2>>> = ids

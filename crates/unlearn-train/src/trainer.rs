@@ -128,6 +128,7 @@ pub fn fit(
         .map(|m| ChaCha8Rng::seed_from_u64(m.seed ^ SHUFFLE_STREAM))
         .collect();
     let mut orders: Vec<Vec<usize>> = members.iter().map(|m| m.indices.clone()).collect();
+    let model_index: Vec<usize> = members.iter().map(|m| m.index).collect();
     let batch = recipe.batch_size.min(per_model);
     let steps = per_model.div_ceil(batch);
     for epoch in 0..recipe.epochs {
@@ -148,7 +149,7 @@ pub fn fit(
                 .reshape([k, len, set.input.dim]);
             let yb = y.clone().select(0, idx).reshape([k, len]);
             let losses = cross_entropy_per_model(model.forward(xb), yb, recipe.label_smoothing);
-            check_finite(&losses, members, epoch, step)?;
+            check_finite(&losses, &model_index, epoch, step)?;
             let grads = GradientsParams::from_grads(losses.sum().backward(), &model);
             let progress = epoch as f64 + (step + 1) as f64 / steps as f64;
             let lr = recipe.schedule.lr(recipe.lr, progress, recipe.epochs);
@@ -159,10 +160,11 @@ pub fn fit(
     Ok(model)
 }
 
-/// Stops with an error naming the first model whose loss is NaN or infinite.
+/// Stops with an error naming the first model whose loss is NaN or infinite; `models[k]` is the
+/// zoo index of the stack's model `k`, `epoch` and `step` count from 0.
 pub fn check_finite(
     losses: &Tensor<1>,
-    members: &[Member],
+    models: &[usize],
     epoch: usize,
     step: usize,
 ) -> Result<(), TrainError> {
@@ -173,7 +175,7 @@ pub fn check_finite(
         .unwrap_or_default();
     match values.iter().position(|v| !v.is_finite()) {
         Some(k) => Err(TrainError::NonFiniteLoss {
-            model: members[k].index,
+            model: models[k],
             epoch: epoch + 1,
             step: step + 1,
             value: values[k],

@@ -1,10 +1,11 @@
 //! `unlearn eval`: score unlearned models against oracles.
 
+use crate::common::logits_view;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use unlearn_data::ForgetSet;
-use unlearn_eval::{Direction, EvalPoints, LogitsView, evaluate, plot_klom_histograms};
+use unlearn_eval::{Direction, EvalPoints, evaluate, plot_klom_histograms};
 use unlearn_train::Zoo;
 
 /// Compare the unlearned models' outputs with retrained oracles: per-point KLoM (P95 / P99 /
@@ -31,15 +32,6 @@ pub struct EvalArgs {
     /// Output directory.
     #[arg(long, default_value = "runs/eval")]
     pub out: PathBuf,
-}
-
-fn view(zoo: &Zoo) -> LogitsView<'_> {
-    LogitsView {
-        logits: &zoo.logits,
-        models: zoo.models,
-        points: zoo.points,
-        classes: zoo.classes,
-    }
 }
 
 /// Checks that two zoos were made from the same data and split.
@@ -131,9 +123,9 @@ pub fn run(args: EvalArgs) -> Result<()> {
         forget: &forget.indices,
     };
     let result = evaluate(
-        view(&unlearned),
-        view(&oracles),
-        floor.as_ref().map(view),
+        logits_view(&unlearned),
+        logits_view(&oracles),
+        floor.as_ref().map(logits_view),
         &points,
         direction,
     )?;

@@ -129,14 +129,18 @@ pub fn attribution_rows(
             shape[0]
         );
     }
-    let per = points * classes;
+    Ok(sum_rows(&beta, &forget.indices, points * classes))
+}
+
+/// Σ_{i∈rows} β[i, ·] of a row-major `n × per` matrix.
+pub fn sum_rows(beta: &[f32], rows: &[usize], per: usize) -> Vec<f32> {
     let mut sum = vec![0.0f32; per];
-    for &i in &forget.indices {
+    for &i in rows {
         for (s, &b) in sum.iter_mut().zip(&beta[i * per..(i + 1) * per]) {
             *s += b;
         }
     }
-    Ok(sum)
+    sum
 }
 
 pub fn run(args: ForgetArgs) -> Result<()> {

@@ -6,7 +6,7 @@ mod config;
 mod report;
 
 use crate::commands::attribute::{AttributeCommon, SubsetZoo, fit_and_score};
-use crate::common::{BackendArgs, DataArgs, progress_bar};
+use crate::common::{BackendArgs, DataArgs, logits_view, progress_bar};
 use anyhow::{Context as _, Result};
 use clap::Args;
 use config::BenchConfig;
@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use unlearn_data::{ForgetSet, Prepared, SubsetMasks};
-use unlearn_eval::{Direction, EvalPoints, LogitsView, evaluate};
+use unlearn_eval::{Direction, EvalPoints, evaluate};
 use unlearn_methods::{Context, MethodConfig, unlearn_zoo};
 use unlearn_train::manifest::{DatasetInfo, InputRef};
 use unlearn_train::{Recipe, Zoo, ZooKind, ZooSpec, train_zoo};
@@ -236,7 +236,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
         );
         let retrain_examples = (bench.recipe.epochs * forget.retain_indices(n_train).len()) as u64;
         let attribution_cost = subset_examples as f64 / retrain_examples as f64;
-        let beta_forget = sum_rows(&beta, &forget.indices, originals.points * originals.classes);
+        let beta_forget = crate::commands::forget::sum_rows(
+            &beta,
+            &forget.indices,
+            originals.points * originals.classes,
+        );
         let ctx = Context {
             originals: &originals,
             data: &bench.data,
@@ -252,8 +256,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
         };
         let score = |zoo: &Zoo| {
             evaluate(
-                view(zoo),
-                view(&oracles),
+                logits_view(zoo),
+                logits_view(&oracles),
                 None,
                 &points,
                 Direction::UnlearnedOracle,
@@ -313,26 +317,6 @@ pub fn run(args: BenchArgs) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-fn view(zoo: &Zoo) -> LogitsView<'_> {
-    LogitsView {
-        logits: &zoo.logits,
-        models: zoo.models,
-        points: zoo.points,
-        classes: zoo.classes,
-    }
-}
-
-/// Σ_{i∈rows} β[i, ·] of an `n × per` matrix.
-fn sum_rows(beta: &[f32], rows: &[usize], per: usize) -> Vec<f32> {
-    let mut sum = vec![0.0f32; per];
-    for &i in rows {
-        for (s, &b) in sum.iter_mut().zip(&beta[i * per..(i + 1) * per]) {
-            *s += b;
-        }
-    }
-    sum
 }
 
 /// β (`n × P·C`), its LDS and fit seconds: read back from `dir` or fitted and written there.
