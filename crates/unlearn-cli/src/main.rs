@@ -32,6 +32,8 @@ enum Command {
     Eval(commands::eval::EvalArgs),
     /// The convex experiment: why matching outputs unlearns where descent on the retain set cannot.
     Linear(commands::linear::LinearArgs),
+    /// Check a zoo or run directory: re-hash every artifact against its manifest, find leftovers.
+    Verify(commands::verify::VerifyArgs),
 }
 
 /// Stacked training allocates and frees megabyte-sized activations every step; glibc returns
@@ -73,6 +75,7 @@ fn main() {
         Command::Eval(args) => commands::eval::run(args),
         Command::Attribute(args) => commands::attribute::run(args),
         Command::Forget(args) => commands::forget::run(args),
+        Command::Verify(args) => commands::verify::run(args),
     };
     if let Err(error) = result {
         // One line: the chain of causes joined, so the cause and the fix stay together.

@@ -104,6 +104,9 @@ impl ConvexParams {
                 self.forget
             ));
         }
+        if !(self.ascent_weight.is_finite() && self.noise.is_finite()) {
+            return bad("--ascent-weight and --noise must be finite".into());
+        }
         if !(self.lambda > 0.0 && self.lambda.is_finite()) {
             return bad(format!(
                 "--lambda must be > 0 (got {}); without it the oracle is not unique",

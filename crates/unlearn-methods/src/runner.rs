@@ -54,7 +54,7 @@ pub fn unlearn_zoo(
         .filter(|m| m.config_hash == manifest.config_hash)
         .and_then(|m| m.unlearning)
         .and_then(|u| u.get("examples_per_model").and_then(|e| e.as_u64()));
-    prepare_dir(out, &manifest)?;
+    let _lock = prepare_dir(out, &manifest)?;
     let labels: Vec<i64> = originals.labels.iter().map(|&l| l as i64).collect();
     unlearn_data::write_npy_i64(out.join("labels.npy"), &[labels.len()], &labels)?;
     let todo: Vec<usize> = (0..originals.models)

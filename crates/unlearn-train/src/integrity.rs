@@ -177,7 +177,9 @@ impl Finding {
     pub fn kind(&self) -> &'static str {
         match self {
             Finding::Missing { .. } => "missing",
-            Finding::Resized { recorded, found, .. } if found < recorded => "truncated",
+            Finding::Resized {
+                recorded, found, ..
+            } if found < recorded => "truncated",
             Finding::Resized { .. } => "resized",
             Finding::Altered { .. } => "altered",
             Finding::Unreadable { .. } => "unreadable",
@@ -287,13 +289,11 @@ pub fn verify_zoo(dir: &Path) -> Result<ZooCheck, TrainError> {
                     file: rel.clone(),
                     what: e.to_string(),
                 }),
-                Ok(found) if found.bytes != record.bytes => {
-                    check.findings.push(Finding::Resized {
-                        file: rel.clone(),
-                        recorded: record.bytes,
-                        found: found.bytes,
-                    })
-                }
+                Ok(found) if found.bytes != record.bytes => check.findings.push(Finding::Resized {
+                    file: rel.clone(),
+                    recorded: record.bytes,
+                    found: found.bytes,
+                }),
                 Ok(found) if found.sha256 != record.sha256 => {
                     check.findings.push(Finding::Altered {
                         file: rel.clone(),
@@ -307,7 +307,11 @@ pub fn verify_zoo(dir: &Path) -> Result<ZooCheck, TrainError> {
     }
     // Leftovers: temporary files anywhere in the zoo's own folders, and stray per-model files.
     let expected: BTreeSet<String> = zoo_artifacts(models).into_iter().collect();
-    for (sub, prefix) in [(dir.to_path_buf(), ""), (dir.join("models"), "models/"), (dir.join("logits"), "logits/")] {
+    for (sub, prefix) in [
+        (dir.to_path_buf(), ""),
+        (dir.join("models"), "models/"),
+        (dir.join("logits"), "logits/"),
+    ] {
         for path in temp_files_in(&sub) {
             let name = path.file_name().unwrap_or_default().to_string_lossy();
             check.findings.push(Finding::Leftover {
@@ -376,7 +380,7 @@ impl TreeCheck {
 }
 
 /// Verifies the zoo in `root`, or every zoo (directory with a `manifest.json`) below it, as in a
-/// bench run directory. Fails when `root` is no directory, holds no zoo, or a manifest is corrupt.
+/// bench run directory. Fails only when `root` is no directory or holds no zoo.
 pub fn verify_tree(root: &Path) -> Result<TreeCheck, TrainError> {
     if !root.is_dir() {
         return Err(TrainError::Zoo {
@@ -397,10 +401,25 @@ pub fn verify_tree(root: &Path) -> Result<TreeCheck, TrainError> {
             what: "no zoo found (no manifest.json in it or below it); give a directory written by `unlearn train`, `unlearn forget` or `unlearn bench`".into(),
         });
     }
+    // A zoo whose manifest cannot be read is one more finding, not the end of the check.
     let zoos = zoo_dirs
         .iter()
-        .map(|d| verify_zoo(d))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|d| {
+            verify_zoo(d).unwrap_or_else(|e| ZooCheck {
+                dir: d.to_path_buf(),
+                models: 0,
+                files: 0,
+                bytes: 0,
+                findings: vec![Finding::Unreadable {
+                    file: "manifest.json".into(),
+                    what: match e {
+                        TrainError::Zoo { what, .. } => what,
+                        other => other.to_string(),
+                    },
+                }],
+            })
+        })
+        .collect();
     // Folders a zoo check already covered.
     let covered: BTreeSet<PathBuf> = zoo_dirs
         .iter()
@@ -684,10 +703,7 @@ mod tests {
         fs::write(dir.path().join(LOCK_FILE), format!("{dead}\n")).unwrap();
         let lock = DirLock::acquire(dir.path()).unwrap();
         let text = fs::read_to_string(lock.path()).unwrap();
-        assert_eq!(
-            text.lines().next().unwrap(),
-            std::process::id().to_string()
-        );
+        assert_eq!(text.lines().next().unwrap(), std::process::id().to_string());
         // The stale lock shows in a verification as a leftover, a live one as in use.
         assert!(matches!(
             lock_finding(dir.path()),

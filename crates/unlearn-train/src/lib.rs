@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod error;
 pub mod inference;
+pub mod integrity;
 pub mod loss;
 pub mod manifest;
 pub mod optimizer;

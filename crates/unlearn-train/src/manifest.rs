@@ -1,9 +1,11 @@
 //! The JSON manifest that describes a zoo and makes it resumable.
 
 use crate::TrainError;
+use crate::integrity::FileRecord;
 use crate::recipe::Recipe;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Version of the on-disk zoo layout.
@@ -79,6 +81,11 @@ pub struct Manifest {
     /// For zoos made by an unlearning method: the method, its settings and its cost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unlearning: Option<serde_json::Value>,
+    /// Every artifact of the finished zoo (`labels.npy`, `logits.npy`, `models/*.bpk`,
+    /// `logits/*.npy`) with its sha256 and size, written with `complete`; `unlearn verify`
+    /// checks them. Not part of the configuration hash.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, FileRecord>,
 }
 
 impl Manifest {

@@ -5,12 +5,15 @@
 //! - `labels.npy`: labels of the evaluated points (int64, `P`), train points first, then validation;
 //! - `models/NNNNN.bpk`: model `N`'s checkpoint (burnpack);
 //! - `logits/NNNNN.npy`: model `N`'s logits on the evaluated points (f32, `P × C`);
-//! - `logits.npy`: all of them (f32, `M × P × C`), written once every model is done.
+//! - `logits.npy`: all of them (f32, `M × P × C`), written once every model is done;
+//! - `.lock`: present while a process writes the zoo ([`integrity::DirLock`]).
 //!
 //! Every file is written under a temporary name and renamed, and a model counts as done only
-//! when both its files exist, so an interrupted run resumes where it stopped.
+//! when both its files exist, so an interrupted run resumes where it stopped. Once the zoo is
+//! complete, the manifest records every artifact's sha256 and size (`unlearn verify`).
 
 use crate::inference::{features, stack_logits};
+use crate::integrity::{self, DirLock};
 use crate::manifest::{DatasetInfo, FORMAT, InputRef, Manifest};
 use crate::trainer::{Member, TrainSet, train_stack};
 use crate::{Recipe, TrainError};
@@ -101,7 +104,7 @@ pub fn train_zoo(
     if let ZooKind::Subsets { masks, .. } = &spec.kind {
         if masks.n != n_train {
             return Err(TrainError::Recipe(format!(
-                "the masks cover {} points but the training split has {n_train}; make masks with --points {n_train}",
+                "the masks cover {} points but the training split has {n_train}; make masks for this dataset and split with `unlearn masks`",
                 masks.n
             )));
         }
@@ -155,9 +158,10 @@ pub fn train_zoo(
         config_hash: String::new(),
         complete: false,
         unlearning: None,
+        files: Default::default(),
     };
     manifest.config_hash = manifest.compute_hash();
-    prepare_dir(out, &manifest)?;
+    let _lock = prepare_dir(out, &manifest)?;
 
     let labels: Vec<i64> = data
         .train
@@ -238,8 +242,12 @@ pub fn train_zoo(
     Zoo::load(out)
 }
 
-/// Creates `out` or checks that it holds the same configuration.
-pub fn prepare_dir(out: &Path, manifest: &Manifest) -> Result<(), TrainError> {
+/// Creates `out` or checks that it holds the same configuration, and locks it: the returned
+/// guard keeps other processes out until it is dropped. Leftovers of a killed run (temporary
+/// files) are removed, and models of a finished zoo whose files no longer match the manifest's
+/// records are deleted so that they are trained again.
+pub fn prepare_dir(out: &Path, manifest: &Manifest) -> Result<DirLock, TrainError> {
+    let lock = DirLock::acquire(out)?;
     for sub in ["models", "logits"] {
         std::fs::create_dir_all(out.join(sub)).map_err(TrainError::io(out.join(sub)))?;
     }
@@ -252,8 +260,27 @@ pub fn prepare_dir(out: &Path, manifest: &Manifest) -> Result<(), TrainError> {
                 expected: manifest.config_hash.clone(),
             });
         }
+        let damaged = integrity::damaged_models(out, &found.files);
+        if !damaged.is_empty() {
+            eprintln!(
+                "warning: {}: models {damaged:?} no longer match the manifest's records; training them again",
+                out.display()
+            );
+        }
+        for i in damaged {
+            for path in [model_path(out, i), logits_path(out, i)] {
+                if path.exists() {
+                    std::fs::remove_file(&path).map_err(TrainError::io(&path))?;
+                }
+            }
+        }
     }
-    manifest.save(out)
+    integrity::remove_temp_files(out)?;
+    let mut fresh = manifest.clone();
+    fresh.complete = false;
+    fresh.files.clear();
+    fresh.save(out)?;
+    Ok(lock)
 }
 
 /// Checkpoint file of model `i`.
@@ -285,7 +312,8 @@ pub fn save_model(model: &Model, path: &Path) -> Result<(), TrainError> {
     std::fs::rename(&tmp, path).map_err(TrainError::io(path))
 }
 
-/// Writes `logits.npy` from the per-model files and marks the manifest complete.
+/// Writes `logits.npy` from the per-model files, records every artifact's hash and size in the
+/// manifest and marks it complete.
 pub fn assemble(out: &Path, manifest: &mut Manifest, classes: usize) -> Result<(), TrainError> {
     let points = manifest.points();
     let mut all = Vec::with_capacity(manifest.seeds.len() * points * classes);
@@ -307,6 +335,7 @@ pub fn assemble(out: &Path, manifest: &mut Manifest, classes: usize) -> Result<(
         &[manifest.seeds.len(), points, classes],
         &all,
     )?;
+    manifest.files = integrity::record_files(out, manifest.seeds.len())?;
     manifest.complete = true;
     manifest.save(out)
 }

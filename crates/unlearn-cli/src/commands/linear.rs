@@ -94,7 +94,8 @@ pub fn run(args: LinearArgs) -> Result<()> {
         csv.push('\n');
     }
     unlearn_data::atomic_write_bytes(&csv_path, csv.as_bytes())?;
-    // Log scale cannot show zeros: floor the curves at f64's smallest normal for the plot only.
+    // Log scale cannot show zeros: floor the curves at 1e-12 (below f32 precision) for the
+    // plot only; diverged (non-finite) values are left out.
     let series: Vec<(String, Vec<(f64, f64)>)> = METHODS
         .iter()
         .zip(&result.curves)
@@ -102,7 +103,16 @@ pub fn run(args: LinearArgs) -> Result<()> {
             let points = curve
                 .iter()
                 .enumerate()
-                .map(|(s, &v)| (s as f64, v.max(f64::MIN_POSITIVE)))
+                .map(|(s, &v)| {
+                    (
+                        s as f64,
+                        if v.is_finite() {
+                            v.max(1e-12)
+                        } else {
+                            f64::NAN
+                        },
+                    )
+                })
                 .collect();
             (name.to_string(), points)
         })

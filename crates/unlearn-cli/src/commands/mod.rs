@@ -8,3 +8,4 @@ pub mod forget_set;
 pub mod linear;
 pub mod masks;
 pub mod train;
+pub mod verify;

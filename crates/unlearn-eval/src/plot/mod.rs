@@ -186,6 +186,9 @@ pub(crate) fn axis_range(values: impl Iterator<Item = f64>, log: bool) -> Option
             l /= 10.0;
             h *= 10.0;
         }
+        // At most 30 decades: plotters' tick search slows to a crawl over hundreds of decades
+        // (e.g. a curve floored at f64::MIN_POSITIVE); lower values are clipped.
+        l = l.max(h / 1e30);
         // Nudge outward so plotters' tick search (which takes ceil(log10(start)) in floating
         // point) still finds the lowest decade.
         Some((l * (1.0 - 1e-9), h * (1.0 + 1e-9)))
