@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const CLAP_TIP: &str = "For more information, try '--help'.";
 

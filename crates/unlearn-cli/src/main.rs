@@ -54,15 +54,20 @@ fn main() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(),
         Err(e) => {
-            // One line: clap's first line names the problem; the rest is usage boilerplate.
+            // One line: clap's first paragraph names the problem (missing arguments are listed
+            // on the lines after its first); the rest is usage boilerplate.
             let text = e.to_string();
-            eprintln!(
-                "{} (see --help)",
-                text.lines()
-                    .next()
-                    .unwrap_or("error: invalid arguments")
-                    .trim_end()
-            );
+            let first: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.is_empty())
+                .collect();
+            let first = if first.is_empty() {
+                "error: invalid arguments".to_string()
+            } else {
+                first.join(" ")
+            };
+            eprintln!("{first} (see --help)");
             std::process::exit(2);
         }
     };

@@ -385,7 +385,11 @@ pub fn verify_tree(root: &Path) -> Result<TreeCheck, TrainError> {
     if !root.is_dir() {
         return Err(TrainError::Zoo {
             path: root.to_path_buf(),
-            what: "no such directory".into(),
+            what: if root.exists() {
+                "not a directory; give a zoo or run directory".into()
+            } else {
+                "no such directory".into()
+            },
         });
     }
     let mut dirs = Vec::new();

@@ -242,7 +242,11 @@ fn resume_retrains_only_missing_models() {
         "resumed zoo differs from the first run"
     );
     assert!(second.manifest.complete);
-    assert_eq!(second.manifest, first.manifest);
+    // Checkpoint headers carry random parameter ids: only the retrained checkpoint's record differs.
+    let (mut a, mut b) = (first.manifest.clone(), second.manifest.clone());
+    assert!(a.files.remove("models/00001.bpk").is_some());
+    assert!(b.files.remove("models/00001.bpk").is_some());
+    assert_eq!(b, a);
 
     // A complete zoo re-run trains nothing and changes no model file.
     let all: Vec<_> = (0..3)

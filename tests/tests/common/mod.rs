@@ -10,7 +10,6 @@
 //! a no-op of about a second. Set `UNLEARN_BIN` to test another binary instead.
 #![allow(dead_code)]
 
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;

@@ -27,6 +27,9 @@ pub struct MasksArgs {
 }
 
 pub fn run(args: MasksArgs) -> Result<()> {
+    if args.models == 0 {
+        bail!("--models must be ≥ 1");
+    }
     if !(args.alpha > 0.0 && args.alpha < 1.0) {
         bail!(
             "--alpha must be strictly between 0 and 1 (got {})",

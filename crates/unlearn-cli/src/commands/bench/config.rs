@@ -132,6 +132,13 @@ impl BenchConfig {
         if config.forget_sets.is_empty() || config.methods.is_empty() {
             bail!("the bench config needs at least one forget set and one method");
         }
+        // Check every method and grid point now, not after hours of training.
+        for method in &config.methods {
+            for (label, params) in method.points() {
+                unlearn_methods::MethodConfig::with_overrides(&method.method, &params)
+                    .with_context(|| format!("{what}: method entry '{label}'"))?;
+            }
+        }
         Ok(config)
     }
 
