@@ -193,6 +193,29 @@ impl Masks {
         })
     }
 
+    /// Masks when a method is localised (`spec` is `Some`), else `None`.
+    pub fn optional(
+        ctx: &Context<'_>,
+        model: &Model,
+        indices: &[usize],
+        spec: Option<&Localize>,
+        ad: &Device,
+    ) -> Result<Option<Self>, MethodError> {
+        spec.map(|s| Self::compute(ctx, model, indices, s, ad))
+            .transpose()
+    }
+
+    /// SGD for a localised or plain run: under a mask, weight decay would still move the frozen
+    /// entries (it is added after the gradient hook), so localised runs train without it, as
+    /// DEL does.
+    pub fn sgd(
+        masks: &Option<Self>,
+        momentum: f64,
+        weight_decay: f32,
+    ) -> burn::optim::ModuleOptimizer {
+        sgd(momentum, if masks.is_some() { 0.0 } else { weight_decay })
+    }
+
     /// Share of selected entries (over the parameters that were scored).
     pub fn share(&self) -> f64 {
         let (ones, total) = self

@@ -66,18 +66,12 @@ pub fn run(
     let ad = autodiff(&ctx.device);
     let k = indices.len();
     let mut model = ctx.load_stack(indices, &ad)?;
-    let masks = match &p.localize {
-        Some(spec) => Some(Masks::compute(ctx, &model, indices, spec, &ad)?),
-        None => None,
-    };
+    let masks = Masks::optional(ctx, &model, indices, p.localize.as_ref(), &ad)?;
     let hook = masks.as_ref().map(|m| m.hook());
     let labels = ctx.train_labels(&ad);
     let forget = vec![ctx.forget.indices.clone(); k];
     let retain = vec![ctx.retain(); k];
-    // Under a mask, weight decay would still shrink the frozen entries (it is added after the
-    // gradient hook), so localised runs train without it, as DEL does.
-    let decay = if masks.is_some() { 0.0 } else { p.weight_decay };
-    let mut optim = sgd(p.momentum, decay);
+    let mut optim = Masks::sgd(&masks, p.momentum, p.weight_decay);
     let mut engine = engine(ctx, indices, &ad, DESCENT_STREAM);
     let mut descend = |m: &Model, b: &Batch| {
         cross_entropy(

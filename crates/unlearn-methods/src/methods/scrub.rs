@@ -29,16 +29,12 @@ pub fn run(
         &ad,
     );
     let mut student = ctx.load_stack(indices, &ad)?;
-    let masks = match &p.localize {
-        Some(spec) => Some(Masks::compute(ctx, &student, indices, spec, &ad)?),
-        None => None,
-    };
+    let masks = Masks::optional(ctx, &student, indices, p.localize.as_ref(), &ad)?;
     let hook = masks.as_ref().map(|m| m.hook());
     let labels = ctx.train_labels(&ad);
     let forget = vec![ctx.forget.indices.clone(); k];
     let retain = vec![ctx.retain(); k];
-    // No weight decay under a mask: it would move the frozen entries (see descent.rs).
-    let mut optim = sgd(0.9, if masks.is_some() { 0.0 } else { 5e-4 });
+    let mut optim = Masks::sgd(&masks, 0.9, 5e-4);
     let mut engine = engine(ctx, indices, &ad, SCRUB_STREAM);
     let t = p.temperature;
     let mut max_step = |m: &Model, b: &Batch| {
