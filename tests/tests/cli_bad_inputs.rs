@@ -12,26 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// Files below `dir` that no failed command may leave: temporary files and locks.
-fn debris(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if e.file_type().unwrap().is_dir() {
-                stack.push(e.path());
-            } else if name == ".lock" || (name.starts_with('.') && name.contains(".tmp-")) {
-                found.push(e.path());
-            }
-        }
-    }
-    found
-}
-
 /// Runs `unlearn args` like `common::unlearn`, but a run that takes more than `limit` is killed
 /// and fails the test: bad input must not hang a command.
 #[track_caller]

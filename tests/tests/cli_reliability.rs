@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -59,26 +59,6 @@ fn written_logits(out: &Path) -> usize {
                 .count()
         })
         .unwrap_or(0)
-}
-
-/// Temporary files (`.NAME.tmp-…`) anywhere below `dir`.
-fn temp_files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if e.file_type().unwrap().is_dir() {
-                stack.push(e.path());
-            } else if name.starts_with('.') && name.contains(".tmp-") {
-                found.push(e.path());
-            }
-        }
-    }
-    found
 }
 
 /// (inode, mtime in ns) of a file: changes when the file is rewritten, even with equal bytes.

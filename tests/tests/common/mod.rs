@@ -118,3 +118,45 @@ pub fn assert_one_line_error_with(o: &Output, needles: &[&str], allowed_extra: &
         assert!(lines[0].contains(n), "stderr should mention {n:?}: {err}");
     }
 }
+
+/// Every file below `dir`, recursively.
+pub fn files_below(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                stack.push(e.path());
+            } else {
+                found.push(e.path());
+            }
+        }
+    }
+    found
+}
+
+/// Temporary files (`.NAME.tmp-…`) anywhere below `dir`.
+pub fn temp_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    files_below(dir)
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .map(|n| n.to_string_lossy())
+                .is_some_and(|n| n.starts_with('.') && n.contains(".tmp-"))
+        })
+        .collect()
+}
+
+/// Files below `dir` that no failed command may leave: temporary files and locks.
+pub fn debris(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = temp_files(dir);
+    found.extend(
+        files_below(dir)
+            .into_iter()
+            .filter(|p| p.file_name().is_some_and(|n| n == ".lock")),
+    );
+    found
+}
