@@ -9,7 +9,7 @@ use crate::config::ScrubParams;
 use crate::context::Context;
 use crate::finetune::Batch;
 use crate::localize::Masks;
-use crate::methods::descent::{engine, sgd};
+use crate::methods::descent::engine;
 use burn::tensor::{Tensor, TensorData};
 use unlearn_models::Model;
 

@@ -1,292 +1,23 @@
-//! `unlearn attribute`: datamodels from a zoo of subset models, and their LDS.
+//! TRAK in `unlearn attribute`.
+//!
+//! TRAK scores come from checkpoints, not from masks: `--zoo` may be a subset zoo (checkpoints,
+//! calibration and LDS all from it, on disjoint models) or an originals zoo (checkpoints from it,
+//! calibration and LDS from `--trak-calibration SUBSET_ZOO`, or unscaled without one).
 
+use super::*;
 use crate::common::{BackendArgs, DataArgs, progress_bar};
-use anyhow::{Context as _, Result, bail};
-use clap::{Args, Subcommand};
-use std::path::{Path, PathBuf};
+use anyhow::{Result, bail};
+use clap::Args;
+use std::path::PathBuf;
 use std::time::Instant;
 use unlearn_attribution::trak::{ClassLogit, Target};
 use unlearn_attribution::{
     Calibration, Points, ProjectionKind, ScoreRequest, Trak, TrakConfig, calibrate,
 };
-use unlearn_attribution::{
-    DiffOfMeans, Estimator, LassoParams, Masks, Outputs, RidgeParams, lds_from_predictions,
-    split_models,
-};
-use unlearn_data::{ForgetSet, SubsetMasks};
+use unlearn_attribution::{Masks, Outputs, lds_from_predictions, split_models};
+use unlearn_data::ForgetSet;
 use unlearn_models::InputSpec;
 use unlearn_train::Zoo;
-
-/// Estimate datamodels β[i, x, c] (the change of logit c on point x when training point i is
-/// included) from a zoo of subset models (`unlearn train --subsets`), and report their LDS on
-/// held-out subset models. `unlearn attribute lds` compares every estimator.
-#[derive(Args, Debug)]
-#[command(args_conflicts_with_subcommands = true)]
-pub struct AttributeArgs {
-    #[command(subcommand)]
-    pub command: Option<AttributeCommand>,
-    /// Estimator: datamodels-mean, datamodels-ridge, datamodels-lasso, or trak (from the zoo's
-    /// checkpoints; --zoo may then hold originals, see --trak-calibration).
-    #[arg(long, default_value = "datamodels-ridge")]
-    pub method: String,
-    #[command(flatten)]
-    pub common: AttributeCommon,
-    #[command(flatten)]
-    pub trak: TrakArgs,
-    /// Compute only Σ_{i∈F} β for this forget set (what DMM and DM-Direct need).
-    #[arg(long)]
-    pub forget_set: Option<PathBuf>,
-    /// Output directory (beta.npy or forget_rows.npy, attribution.json).
-    #[arg(long, default_value = "runs/attribution")]
-    pub out: PathBuf,
-}
-
-/// Options shared with `attribute lds`.
-#[derive(Args, Debug, Clone)]
-pub struct AttributeCommon {
-    /// Zoo of subset models (`unlearn train --subsets MASKS`).
-    #[arg(long)]
-    pub zoo: Option<PathBuf>,
-    /// Share of the subset models held out for LDS and the choice of λ.
-    #[arg(long, default_value_t = 0.1)]
-    pub held_out: f64,
-    /// Seed of the held-out split.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-}
-
-/// Subcommands of `unlearn attribute`.
-#[derive(Subcommand, Debug)]
-pub enum AttributeCommand {
-    /// Print the LDS of every estimator side by side (TRAK included).
-    Lds(LdsArgs),
-}
-
-/// Options of `attribute lds`.
-#[derive(Args, Debug, Clone)]
-pub struct LdsArgs {
-    #[command(flatten)]
-    pub common: AttributeCommon,
-    #[command(flatten)]
-    pub trak: TrakArgs,
-}
-
-/// Names of the estimators.
-pub const ESTIMATORS: [&str; 3] = ["datamodels-mean", "datamodels-ridge", "datamodels-lasso"];
-
-pub fn estimator(name: &str, seed: u64, held_out: f64) -> Result<Box<dyn Estimator>> {
-    Ok(match name {
-        "datamodels-mean" => Box::new(DiffOfMeans),
-        "datamodels-ridge" => Box::new(
-            RidgeParams::default()
-                .seed(seed)
-                .held_out_fraction(held_out)
-                .check()?,
-        ),
-        "datamodels-lasso" => {
-            let params = LassoParams {
-                seed,
-                held_out_fraction: held_out,
-                ..LassoParams::default()
-            };
-            Box::new(params.check()?)
-        }
-        "trak" => bail!(
-            "TRAK is not a datamodel estimator (it needs the zoo's checkpoints); run `unlearn attribute --method trak`"
-        ),
-        other => bail!(
-            "unknown attribution method '{other}'; choose one of {}, trak",
-            ESTIMATORS.join(", ")
-        ),
-    })
-}
-
-/// A subset zoo and its masks, checked against each other.
-pub struct SubsetZoo {
-    /// The zoo of subset models.
-    pub zoo: Zoo,
-    /// Its masks.
-    pub masks: SubsetMasks,
-}
-
-pub fn load(common: &AttributeCommon) -> Result<SubsetZoo> {
-    let Some(dir) = &common.zoo else {
-        bail!("--zoo DIR (a zoo of subset models) is required")
-    };
-    let zoo = Zoo::load(dir).context("loading --zoo")?;
-    let Some(masks_ref) = &zoo.manifest.masks else {
-        bail!(
-            "{} is not a subset zoo; train one with `unlearn train --subsets MASKS`",
-            dir.display()
-        );
-    };
-    let path = Path::new(&masks_ref.path);
-    let sha = unlearn_data::sha256_file(path)
-        .with_context(|| format!("the zoo's mask file {} is needed", path.display()))?;
-    if sha != masks_ref.sha256 {
-        bail!(
-            "{} has changed since {} was trained; retrain the zoo or restore the file",
-            path.display(),
-            dir.display()
-        );
-    }
-    let masks = SubsetMasks::load_npy(path)?;
-    if masks.n != zoo.manifest.dataset.n_train || masks.rows < zoo.models {
-        bail!(
-            "{}: masks of {} × {} do not fit the zoo ({} models, {} training points)",
-            path.display(),
-            masks.rows,
-            masks.n,
-            zoo.models,
-            zoo.manifest.dataset.n_train
-        );
-    }
-    Ok(SubsetZoo { zoo, masks })
-}
-
-/// Fits on the non-held-out models; returns β's LDS on the held-out ones (true-class logits).
-pub fn fit_and_score(
-    sz: &SubsetZoo,
-    name: &str,
-    common: &AttributeCommon,
-) -> Result<(unlearn_attribution::Datamodel, f64, f64)> {
-    let (zoo, n) = (&sz.zoo, sz.masks.n);
-    let targets = zoo.points * zoo.classes;
-    let masks = Masks::new(&sz.masks.data[..zoo.models * n], zoo.models, n)?;
-    let outputs = Outputs::new(&zoo.logits, zoo.models, targets)?;
-    let split = split_models(zoo.models, common.held_out, common.seed)?;
-    let fit_masks = masks.select_models(&split.fit)?;
-    let fit_outputs = outputs.select_models(&split.fit)?;
-    let started = Instant::now();
-    let model = estimator(name, common.seed, common.held_out)?.fit(
-        &Masks::new(&fit_masks, split.fit.len(), n)?,
-        &Outputs::new(&fit_outputs, split.fit.len(), targets)?,
-    )?;
-    let seconds = started.elapsed().as_secs_f64();
-    // LDS on each point's true-class logit, over the held-out models.
-    let held_masks = masks.select_models(&split.held_out)?;
-    let h = split.held_out.len();
-    let predicted = model.predict(&Masks::new(&held_masks, h, n)?)?;
-    let true_class = |all: &[f32]| -> Vec<f32> {
-        (0..h)
-            .flat_map(|m| {
-                (0..zoo.points)
-                    .map(move |p| all[m * targets + p * zoo.classes + zoo.labels[p] as usize])
-            })
-            .collect()
-    };
-    let pred = true_class(&predicted);
-    let actual = true_class(&outputs.select_models(&split.held_out)?);
-    let lds = lds_from_predictions(
-        &Outputs::new(&pred, h, zoo.points)?,
-        &Outputs::new(&actual, h, zoo.points)?,
-    )?;
-    Ok((model, lds.mean, seconds))
-}
-
-pub fn run(args: AttributeArgs) -> Result<()> {
-    if let Some(AttributeCommand::Lds(lds)) = &args.command {
-        return run_lds(&lds.common, &lds.trak);
-    }
-    if args.method == "trak" {
-        return run_trak(&args);
-    }
-    let sz = load(&args.common)?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
-    let (zoo, n) = (&sz.zoo, sz.masks.n);
-    let mut info = serde_json::json!({
-        "estimator": args.method, "zoo": zoo.dir.display().to_string(), "zoo_config_hash": zoo.manifest.config_hash,
-        "models": zoo.models, "held_out": args.common.held_out, "seed": args.common.seed,
-        "subset_examples_per_model": zoo.manifest.examples_per_model,
-    });
-    if let Some(path) = &args.forget_set {
-        let forget = ForgetSet::load(path, n)?;
-        let masks = Masks::new(&sz.masks.data[..zoo.models * n], zoo.models, n)?;
-        let outputs = Outputs::new(&zoo.logits, zoo.models, zoo.points * zoo.classes)?;
-        let started = Instant::now();
-        let rows = estimator(&args.method, args.common.seed, args.common.held_out)?.fit_rows_sum(
-            &masks,
-            &outputs,
-            &forget.indices,
-        )?;
-        let seconds = started.elapsed().as_secs_f64();
-        unlearn_data::write_npy_f32(
-            args.out.join("forget_rows.npy"),
-            &[zoo.points, zoo.classes],
-            &rows,
-        )?;
-        info["forget_set"] = serde_json::json!({ "path": path.display().to_string(), "sha256": unlearn_data::sha256_file(path)? });
-        info["fit_seconds"] = seconds.into();
-        println!(
-            "{}: Σ_F β over {} forget points in {seconds:.2} s → {}",
-            args.method,
-            forget.len(),
-            args.out.join("forget_rows.npy").display()
-        );
-    } else {
-        let bar = progress_bar(1, "fit");
-        bar.set_message(args.method.clone());
-        let (model, lds, seconds) = fit_and_score(&sz, &args.method, &args.common)?;
-        bar.finish_and_clear();
-        unlearn_data::write_npy_f32(
-            args.out.join("beta.npy"),
-            &[n, zoo.points, zoo.classes],
-            model.beta(),
-        )?;
-        unlearn_data::write_npy_f32(
-            args.out.join("intercept.npy"),
-            &[zoo.points, zoo.classes],
-            model.intercept(),
-        )?;
-        info["lds"] = lds.into();
-        info["fit_seconds"] = seconds.into();
-        println!(
-            "{}: β of {n} × {} × {} in {seconds:.2} s; LDS {lds:.4} on held-out subset models → {}",
-            args.method,
-            zoo.points,
-            zoo.classes,
-            args.out.display()
-        );
-    }
-    unlearn_data::atomic_write_bytes(
-        args.out.join("attribution.json"),
-        serde_json::to_string_pretty(&info)?.as_bytes(),
-    )?;
-    Ok(())
-}
-
-fn run_lds(common: &AttributeCommon, trak: &TrakArgs) -> Result<()> {
-    let sz = load(common)?;
-    println!(
-        "LDS on {} held-out of {} subset models (Spearman over models of each point's true-class logit, mean over points)",
-        ((sz.zoo.models as f64) * common.held_out).round(),
-        sz.zoo.models
-    );
-    println!("{:<18} {:>8} {:>10}", "estimator", "LDS", "fit (s)");
-    for name in ESTIMATORS {
-        let (_, lds, seconds) = fit_and_score(&sz, name, common)?;
-        println!("{name:<18} {lds:>8.4} {seconds:>10.2}");
-    }
-    if trak.trak_models == 0 {
-        println!(
-            "{:<18} {:>8} {:>10}",
-            "trak", "n/a", "skipped (--trak-models 0)"
-        );
-        return Ok(());
-    }
-    let outcome = trak_scores(&sz.zoo, Some(&sz), common, trak, None)?;
-    let lds = outcome.lds.unwrap_or(f64::NAN);
-    println!("{:<18} {lds:>8.4} {:>10.2}", "trak", outcome.seconds);
-    println!("{}", outcome.summary());
-    Ok(())
-}
-
-// ─── TRAK ────────────────────────────────────────────────────────────────────────────────────
-//
-// TRAK scores come from checkpoints, not from masks: `--zoo` may be a subset zoo (checkpoints,
-// calibration and LDS all from it, on disjoint models) or an originals zoo (checkpoints from it,
-// calibration and LDS from `--trak-calibration SUBSET_ZOO`, or unscaled without one).
 
 /// TRAK's options (`attribute --method trak` and the TRAK row of `attribute lds`).
 #[derive(Args, Debug, Clone)]
@@ -713,7 +444,7 @@ pub fn trak_scores(
 }
 
 /// `unlearn attribute --method trak`.
-fn run_trak(args: &AttributeArgs) -> Result<()> {
+pub(super) fn run_trak(args: &AttributeArgs) -> Result<()> {
     let Some(dir) = &args.common.zoo else {
         bail!("--zoo DIR (originals or subset models) is required")
     };
