@@ -81,20 +81,6 @@ fn finished_models(out: &Path, models: usize) -> BTreeMap<usize, [(u64, i128); 2
         .collect()
 }
 
-/// The tensor data of a burnpack checkpoint: what follows its header. The header holds random
-/// parameter ids, so two trainings of the same model differ there and nowhere else.
-fn checkpoint_tensors(path: &Path) -> Vec<u8> {
-    let bytes = std::fs::read(path).unwrap();
-    assert_eq!(
-        &bytes[..4],
-        b"NRUB",
-        "{}: not a burnpack file",
-        path.display()
-    );
-    let header = u32::from_le_bytes(bytes[6..10].try_into().unwrap()) as usize;
-    bytes[10 + header..].to_vec()
-}
-
 struct Kill {
     /// Models fully written when the process died.
     finished: usize,

@@ -5,8 +5,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use unlearn_data::{Dataset, Prepared};
-use unlearn_train::Backend;
 use unlearn_train::manifest::DatasetInfo;
+use unlearn_train::{Backend, Shard};
 
 /// Which data, and how they are split.
 #[derive(Args, Debug, Clone)]
@@ -97,6 +97,15 @@ pub struct BackendArgs {
 
 fn parse_backend(s: &str) -> Result<Backend, String> {
     s.parse::<Backend>().map_err(|e| e.to_string())
+}
+
+/// `--shard I/N`: compute only one of N shares of the work (see README, "Running on a cluster").
+#[derive(Args, Debug, Clone)]
+pub struct ShardArgs {
+    /// Do only shard I of N (0-based, e.g. $SLURM_ARRAY_TASK_ID/N or $JOB_COMPLETION_INDEX/N),
+    /// each shard into its own --out; join them with `unlearn merge`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
 }
 
 /// A progress bar with a counter, ETA and a message.

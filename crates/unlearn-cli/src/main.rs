@@ -18,6 +18,8 @@ struct Cli {
 enum Command {
     /// The whole comparison on the embedded dataset: every method, KLoM, report and plot.
     Bench(commands::bench::BenchArgs),
+    /// Training throughput: zoos stacked vs one at a time, CNN samples/s, where the time goes.
+    BenchSpeed(commands::bench_speed::BenchSpeedArgs),
     /// Train a zoo of models (originals, oracles or subset models) and save their logits.
     Train(commands::train::TrainArgs),
     /// Draw random training subsets (for datamodels) and save them as a mask file.
@@ -32,6 +34,8 @@ enum Command {
     Eval(commands::eval::EvalArgs),
     /// The convex experiment: why matching outputs unlearns where descent on the retain set cannot.
     Linear(commands::linear::LinearArgs),
+    /// Join the shard directories of a `--shard I/N` run into one zoo or attribution.
+    Merge(commands::merge::MergeArgs),
     /// Check a zoo or run directory: re-hash every artifact against its manifest, find leftovers.
     Verify(commands::verify::VerifyArgs),
 }
@@ -73,6 +77,7 @@ fn main() {
     };
     let result = match cli.command {
         Command::Bench(args) => commands::bench::run(args),
+        Command::BenchSpeed(args) => commands::bench_speed::run(args),
         Command::Train(args) => commands::train::run(args),
         Command::Masks(args) => commands::masks::run(args),
         Command::ForgetSet(args) => commands::forget_set::run(args),
@@ -80,6 +85,7 @@ fn main() {
         Command::Eval(args) => commands::eval::run(args),
         Command::Attribute(args) => commands::attribute::run(args),
         Command::Forget(args) => commands::forget::run(args),
+        Command::Merge(args) => commands::merge::run(args),
         Command::Verify(args) => commands::verify::run(args),
     };
     if let Err(error) = result {

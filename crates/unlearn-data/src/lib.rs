@@ -43,6 +43,7 @@ mod digits;
 mod error;
 mod fileio;
 mod forget;
+pub mod fuzz;
 mod idx;
 mod masks;
 mod npy;

@@ -114,7 +114,12 @@ pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>> {
 }
 
 pub(crate) fn parse_header<'a>(path: &Path, bytes: &'a [u8]) -> Result<NpyFile<&'a [u8]>> {
-    NpyFile::new(bytes).map_err(|e| DataError::format(path, format!("not a valid .npy file ({e})")))
+    NpyFile::new(bytes).map_err(|e| {
+        DataError::format(
+            path,
+            format!("not a valid .npy file ({})", one_line(&e.to_string())),
+        )
+    })
 }
 
 fn scalar_kind(path: &Path, npy: &NpyFile<&[u8]>) -> Result<(TypeChar, u64)> {
@@ -231,5 +236,23 @@ mod tests {
             fortran_to_c(&f, &[2, 2, 2]),
             vec![0, 1, 10, 11, 100, 101, 110, 111]
         );
+    }
+}
+
+/// npyz reports header syntax errors over several lines with a drawing of the position: keep the
+/// first line (what and where) and the last (what was expected).
+fn one_line(message: &str) -> String {
+    let lines: Vec<&str> = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    match lines.as_slice() {
+        [] => String::new(),
+        [only] => only.to_string(),
+        [first, .., last] => {
+            let first = first.split_whitespace().collect::<Vec<_>>().join(" ");
+            format!("{first}; {}", last.trim_start_matches("= "))
+        }
     }
 }

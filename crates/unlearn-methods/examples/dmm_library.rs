@@ -104,6 +104,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 first_seed,
                 stack: 25,
                 workers: unlearn_train::zoo::default_workers(),
+                shard: None,
             };
             let zoo = train_zoo(
                 &spec,
@@ -187,6 +188,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             inputs,
             &out,
             MODELS,
+            None,
             &ProgressBar::hidden(),
         )?;
         let unlearned = Zoo::load(&out)?;

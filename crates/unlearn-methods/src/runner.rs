@@ -8,6 +8,7 @@ use crate::methods::run_stack;
 use indicatif::ProgressBar;
 use std::path::Path;
 use std::time::Instant;
+use unlearn_train::Shard;
 use unlearn_train::manifest::{InputRef, Manifest};
 use unlearn_train::zoo::{assemble, logits_path, model_done, model_path, prepare_dir, save_model};
 
@@ -32,6 +33,7 @@ pub fn unlearn_zoo(
     extra_inputs: serde_json::Value,
     out: &Path,
     stack: usize,
+    shard: Option<Shard>,
     progress: &ProgressBar,
 ) -> Result<RunSummary, MethodError> {
     ctx.check()?;
@@ -48,25 +50,31 @@ pub fn unlearn_zoo(
         "inputs": extra_inputs,
     }));
     manifest.config_hash = manifest.compute_hash();
+    if let Some(shard) = shard {
+        manifest.restrict_to(shard);
+    }
+    // Unlearned model j of this run (of a shard) comes from original `offset + j`.
+    let (models, offset) = (manifest.seeds.len(), manifest.global_index(0));
     // A resumed run that has nothing left to do still reports the cost measured the first time.
     let earlier_examples = Manifest::load(out)
         .ok()
-        .filter(|m| m.config_hash == manifest.config_hash)
+        .filter(|m| m.config_hash == manifest.config_hash && m.shard == manifest.shard)
         .and_then(|m| m.unlearning)
         .and_then(|u| u.get("examples_per_model").and_then(|e| e.as_u64()));
     let _lock = prepare_dir(out, &manifest)?;
     let labels: Vec<i64> = originals.labels.iter().map(|&l| l as i64).collect();
     unlearn_data::write_npy_i64(out.join("labels.npy"), &[labels.len()], &labels)?;
-    let todo: Vec<usize> = (0..originals.models)
+    let todo: Vec<usize> = (0..models)
         .filter(|&i| !model_done(out, i) || !makes_models(config) && !logits_path(out, i).is_file())
         .collect();
-    progress.set_length(originals.models as u64);
-    progress.set_position((originals.models - todo.len()) as u64);
+    progress.set_length(models as u64);
+    progress.set_position((models - todo.len()) as u64);
     let retrain = ctx.retrain_examples().max(1);
     let mut examples = None;
     let per = ctx.points() * ctx.classes();
     for chunk in todo.chunks(stack.max(1)) {
-        let output = run_stack(config, ctx, chunk)?;
+        let of_originals: Vec<usize> = chunk.iter().map(|&i| offset + i).collect();
+        let output = run_stack(config, ctx, &of_originals)?;
         examples = Some(output.examples);
         for (k, &i) in chunk.iter().enumerate() {
             match &output.model {
@@ -75,7 +83,7 @@ pub fn unlearn_zoo(
                     save_model(&single, &model_path(out, i))?;
                 }
                 // Methods without a network still mark the model done, with the original's weights.
-                None => std::fs::copy(model_path(&originals.dir, i), model_path(out, i))
+                None => std::fs::copy(model_path(&originals.dir, offset + i), model_path(out, i))
                     .map(|_| ())
                     .map_err(unlearn_train::TrainError::io(model_path(out, i)))?,
             }
@@ -96,7 +104,7 @@ pub fn unlearn_zoo(
     }
     assemble(out, &mut manifest, ctx.classes())?;
     Ok(RunSummary {
-        models: originals.models,
+        models,
         examples_per_model: examples,
         cost,
         seconds: started.elapsed().as_secs_f64(),

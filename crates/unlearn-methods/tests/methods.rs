@@ -41,6 +41,7 @@ fn run_zoo(
         json!({}),
         out,
         3,
+        None,
         &ProgressBar::hidden(),
     )
     .unwrap()
@@ -659,6 +660,7 @@ fn om_without_oracles_and_dmm_without_attribution_say_what_to_pass() {
             json!({}),
             dir.path(),
             3,
+            None,
             &ProgressBar::hidden(),
         )
         .unwrap_err();

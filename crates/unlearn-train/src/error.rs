@@ -42,6 +42,9 @@ pub enum TrainError {
     /// A zoo directory is missing files or is inconsistent.
     #[error("{path}: {what}")]
     Zoo { path: PathBuf, what: String },
+    /// Shards that do not make up one zoo (different runs, overlaps, gaps).
+    #[error("cannot merge: {0}")]
+    Shards(String),
     /// Filesystem errors, with the path involved.
     #[error("{path}: {source}")]
     Io {

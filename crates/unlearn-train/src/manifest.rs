@@ -3,6 +3,7 @@
 use crate::TrainError;
 use crate::integrity::FileRecord;
 use crate::recipe::Recipe;
+use crate::shard::{Shard, ShardInfo};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -86,6 +87,11 @@ pub struct Manifest {
     /// checks them. Not part of the configuration hash.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub files: BTreeMap<String, FileRecord>,
+    /// For the output of `--shard I/N`: which models of the whole zoo it holds (its `seeds` are
+    /// theirs; the configuration hash is the whole zoo's, so every shard and the merged zoo share
+    /// it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
 }
 
 impl Manifest {
@@ -117,6 +123,18 @@ impl Manifest {
         let text = serde_json::to_string_pretty(self).expect("manifest serialises");
         let path = dir.join("manifest.json");
         unlearn_data::atomic_write_bytes(&path, text.as_bytes()).map_err(TrainError::from)
+    }
+
+    /// Narrows a whole zoo's manifest (hash already computed) to the models of `shard`.
+    pub fn restrict_to(&mut self, shard: Shard) {
+        let info = shard.info(self.seeds.len());
+        self.seeds = self.seeds[info.first..info.first + info.len].to_vec();
+        self.shard = Some(info);
+    }
+
+    /// Index in the whole zoo of this manifest's model `i` (differs from `i` in a shard).
+    pub fn global_index(&self, i: usize) -> usize {
+        self.shard.map_or(0, |s| s.first) + i
     }
 
     /// Evaluated points per model: train then validation.

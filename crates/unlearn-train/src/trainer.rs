@@ -4,6 +4,7 @@
 use crate::TrainError;
 use crate::loss::cross_entropy_per_model;
 use crate::optimizer;
+use crate::profile::{PhaseClock, StepTimes};
 use crate::recipe::Recipe;
 use burn::module::Module;
 use burn::optim::GradientsParams;
@@ -90,11 +91,24 @@ pub fn train_stack(
 /// Continues training `model` (a stack on an autodiff device) with `recipe` on `members`' points.
 pub fn fit(
     recipe: &Recipe,
+    model: Model,
+    set: &TrainSet,
+    members: &[Member],
+    ad: &Device,
+    on_epoch: &mut dyn FnMut(usize),
+) -> Result<Model, TrainError> {
+    fit_timed(recipe, model, set, members, ad, on_epoch, None)
+}
+
+/// [`fit`], adding the time of each phase of every step to `times` when given (`bench-speed`).
+pub fn fit_timed(
+    recipe: &Recipe,
     mut model: Model,
     set: &TrainSet,
     members: &[Member],
     ad: &Device,
     on_epoch: &mut dyn FnMut(usize),
+    mut times: Option<&mut StepTimes>,
 ) -> Result<Model, TrainError> {
     let per_model = members.first().map(|m| m.indices.len()).unwrap_or(0);
     if per_model == 0 {
@@ -136,6 +150,7 @@ pub fn fit(
             order.shuffle(rng);
         }
         for step in 0..steps {
+            let mut clock = PhaseClock::start(times.is_some());
             let start = step * batch;
             let len = batch.min(per_model - start);
             let idx: Vec<i64> = orders
@@ -148,12 +163,18 @@ pub fn fit(
                 .select(0, idx.clone())
                 .reshape([k, len, set.input.dim]);
             let yb = y.clone().select(0, idx).reshape([k, len]);
+            let data = clock.lap();
             let losses = cross_entropy_per_model(model.forward(xb), yb, recipe.label_smoothing);
             check_finite(&losses, &model_index, epoch, step)?;
+            let forward = clock.lap();
             let grads = GradientsParams::from_grads(losses.sum().backward(), &model);
+            let backward = clock.lap();
             let progress = epoch as f64 + (step + 1) as f64 / steps as f64;
             let lr = recipe.schedule.lr(recipe.lr, progress, recipe.epochs);
             model = optim.step(lr, model, grads);
+            if let Some(t) = times.as_deref_mut() {
+                t.add(data, forward, backward, clock.lap(), k * len);
+            }
         }
         on_epoch(epoch + 1);
     }

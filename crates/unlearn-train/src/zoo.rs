@@ -16,7 +16,7 @@ use crate::inference::{features, stack_logits};
 use crate::integrity::{self, DirLock};
 use crate::manifest::{DatasetInfo, FORMAT, InputRef, Manifest};
 use crate::trainer::{Member, TrainSet, train_stack};
-use crate::{Recipe, TrainError};
+use crate::{Recipe, Shard, TrainError};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use indicatif::ProgressBar;
@@ -79,6 +79,8 @@ pub struct ZooSpec {
     pub stack: usize,
     /// Stacks trained at the same time, one per thread.
     pub workers: usize,
+    /// Train only this shard's models (`--shard I/N`); `unlearn merge` joins the shards.
+    pub shard: Option<Shard>,
 }
 
 /// One worker per available core.
@@ -159,8 +161,13 @@ pub fn train_zoo(
         complete: false,
         unlearning: None,
         files: Default::default(),
+        shard: None,
     };
     manifest.config_hash = manifest.compute_hash();
+    if let Some(shard) = spec.shard {
+        manifest.restrict_to(shard);
+    }
+    let models = manifest.seeds.len();
     let _lock = prepare_dir(out, &manifest)?;
 
     let labels: Vec<i64> = data
@@ -172,9 +179,9 @@ pub fn train_zoo(
         .collect();
     unlearn_data::write_npy_i64(&out.join("labels.npy"), &[labels.len()], &labels)?;
 
-    let todo: Vec<usize> = (0..spec.models).filter(|&i| !model_done(out, i)).collect();
-    progress.set_length(spec.models as u64);
-    progress.set_position((spec.models - todo.len()) as u64);
+    let todo: Vec<usize> = (0..models).filter(|&i| !model_done(out, i)).collect();
+    progress.set_length(models as u64);
+    progress.set_position((models - todo.len()) as u64);
     let set = TrainSet::new(&data.train, device);
     let points = data.train.len() + data.val.len();
     let x_eval = Tensor::cat(
@@ -190,9 +197,9 @@ pub fn train_zoo(
             let members: Vec<Member> = chunk
                 .iter()
                 .map(|&i| Member {
-                    index: i,
+                    index: manifest.global_index(i),
                     seed: manifest.seeds[i],
-                    indices: spec.kind.indices(i, n_train),
+                    indices: spec.kind.indices(manifest.global_index(i), n_train),
                 })
                 .collect();
             let epochs = spec.recipe.epochs;
@@ -239,7 +246,8 @@ pub fn train_zoo(
         return Err(e);
     }
     assemble(out, &mut manifest, input.classes)?;
-    Zoo::load(out)
+    drop(_lock);
+    Zoo::load_shard(out)
 }
 
 /// Creates `out` or checks that it holds the same configuration, and locks it: the returned
@@ -253,6 +261,21 @@ pub fn prepare_dir(out: &Path, manifest: &Manifest) -> Result<DirLock, TrainErro
     }
     if out.join("manifest.json").exists() {
         let found = Manifest::load(out)?;
+        if found.config_hash == manifest.config_hash && found.shard != manifest.shard {
+            let name = |s: Option<crate::ShardInfo>| {
+                s.map_or("the whole zoo".to_string(), |s| {
+                    format!("shard {}", s.shard())
+                })
+            };
+            return Err(TrainError::Zoo {
+                path: out.to_path_buf(),
+                what: format!(
+                    "holds {} of this zoo, not {}; give every shard its own --out",
+                    name(found.shard),
+                    name(manifest.shard)
+                ),
+            });
+        }
         if found.config_hash != manifest.config_hash {
             return Err(TrainError::DifferentZoo {
                 dir: out.to_path_buf(),
@@ -360,8 +383,26 @@ pub struct Zoo {
 }
 
 impl Zoo {
-    /// Reads a complete zoo.
+    /// Reads a complete zoo (not one shard of it: see [`Zoo::load_shard`]).
     pub fn load(dir: &Path) -> Result<Self, TrainError> {
+        let zoo = Self::load_shard(dir)?;
+        if let Some(shard) = zoo.manifest.shard {
+            return Err(TrainError::Zoo {
+                path: dir.to_path_buf(),
+                what: format!(
+                    "is shard {} of a zoo (models {}..{} of {}); join every shard with `unlearn merge` first",
+                    shard.shard(),
+                    shard.first,
+                    shard.first + shard.len,
+                    shard.total
+                ),
+            });
+        }
+        Ok(zoo)
+    }
+
+    /// Reads a complete zoo or a complete shard of one (`--shard`).
+    pub fn load_shard(dir: &Path) -> Result<Self, TrainError> {
         let manifest = Manifest::load(dir)?;
         if !manifest.complete {
             return Err(TrainError::Zoo {

@@ -160,3 +160,17 @@ pub fn debris(dir: &Path) -> Vec<std::path::PathBuf> {
     );
     found
 }
+
+/// The tensor data of a burnpack checkpoint: what follows its header. The header holds random
+/// parameter ids, so two trainings of the same model differ there and nowhere else.
+pub fn checkpoint_tensors(path: &Path) -> Vec<u8> {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(
+        &bytes[..4],
+        b"NRUB",
+        "{}: not a burnpack file",
+        path.display()
+    );
+    let header = u32::from_le_bytes(bytes[6..10].try_into().unwrap()) as usize;
+    bytes[10 + header..].to_vec()
+}

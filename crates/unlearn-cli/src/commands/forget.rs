@@ -1,6 +1,6 @@
 //! `unlearn forget`: run an unlearning method on every original of a zoo.
 
-use crate::common::{BackendArgs, DataArgs, progress_bar};
+use crate::common::{BackendArgs, DataArgs, ShardArgs, progress_bar};
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -42,6 +42,8 @@ pub struct ForgetArgs {
     pub stack: usize,
     #[command(flatten)]
     pub backend: BackendArgs,
+    #[command(flatten)]
+    pub shard: ShardArgs,
     /// Output directory of the unlearned zoo.
     #[arg(long, default_value = "runs/forget")]
     pub out: PathBuf,
@@ -194,6 +196,7 @@ pub fn run(args: ForgetArgs) -> Result<()> {
         inputs,
         &args.out,
         args.stack,
+        args.shard.shard,
         &bar,
     )?;
     bar.finish();

@@ -2,10 +2,12 @@
 
 pub mod attribute;
 pub mod bench;
+pub mod bench_speed;
 pub mod eval;
 pub mod forget;
 pub mod forget_set;
 pub mod linear;
 pub mod masks;
+pub mod merge;
 pub mod train;
 pub mod verify;

@@ -1,6 +1,6 @@
 //! `unlearn train`: a zoo of models and their logits.
 
-use crate::common::{BackendArgs, DataArgs, progress_bar};
+use crate::common::{BackendArgs, DataArgs, ShardArgs, progress_bar};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::path::PathBuf;
@@ -20,6 +20,8 @@ pub struct TrainArgs {
     pub data: DataArgs,
     #[command(flatten)]
     pub backend: BackendArgs,
+    #[command(flatten)]
+    pub shard: ShardArgs,
     /// Named recipe (architecture + optimiser + schedule): logistic, mlp, cnn, resnet9.
     #[arg(long, default_value = "mlp")]
     pub recipe: String,
@@ -93,10 +95,18 @@ pub fn run(args: TrainArgs) -> Result<()> {
         first_seed: args.first_seed,
         stack: args.stack,
         workers: args.workers,
+        shard: args.shard.shard,
     };
     let device = args.backend.backend.device()?;
     let started = Instant::now();
     let bar = progress_bar(args.models as u64, "train");
+    if let Some(shard) = args.shard.shard {
+        bar.println(format!(
+            "shard {shard}: models {:?} of {}",
+            shard.range(args.models),
+            args.models
+        ));
+    }
     let zoo = train_zoo(&spec, &prepared, info, &args.out, &device, &bar)?;
     bar.finish();
     let accuracies: Vec<f64> = (0..zoo.models)
@@ -105,8 +115,17 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let mean = accuracies.iter().sum::<f64>() / accuracies.len() as f64;
     let min = accuracies.iter().cloned().fold(f64::INFINITY, f64::min);
     let max = accuracies.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let what = match zoo.manifest.shard {
+        Some(s) => format!(
+            "shard {} of the zoo: models {}..{}, ",
+            s.shard(),
+            s.first,
+            s.first + s.len
+        ),
+        None => String::new(),
+    };
     println!(
-        "{} models ({}, {}) on {} training points in {:.1} s; validation accuracy mean {:.2} % (min {:.2} %, max {:.2} %)",
+        "{what}{} models ({}, {}) on {} training points in {:.1} s; validation accuracy mean {:.2} % (min {:.2} %, max {:.2} %)",
         zoo.models,
         spec.recipe.model.name(),
         zoo.manifest.kind,

@@ -63,6 +63,7 @@ pub fn zoo(
         first_seed,
         stack: models,
         workers: unlearn_train::zoo::default_workers(),
+        shard: None,
     };
     train_zoo(
         &spec,

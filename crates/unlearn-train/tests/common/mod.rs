@@ -47,6 +47,7 @@ pub fn spec(recipe: Recipe, kind: ZooKind, models: usize, stack: usize) -> ZooSp
         first_seed: 0,
         stack,
         workers: unlearn_train::zoo::default_workers(),
+        shard: None,
     }
 }
 

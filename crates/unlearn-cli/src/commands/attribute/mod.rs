@@ -1,16 +1,18 @@
 //! `unlearn attribute`: datamodels from a zoo of subset models, and their LDS.
 
-use crate::common::progress_bar;
+use crate::common::{ShardArgs, progress_bar};
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use unlearn_attribution::{
-    DiffOfMeans, Estimator, LassoParams, Masks, Outputs, RidgeParams, lds_from_predictions,
+    DiffOfMeans, Estimator, LassoParams, Lds, Masks, Outputs, RidgeParams, lds_from_predictions,
     split_models,
 };
 use unlearn_data::{ForgetSet, SubsetMasks};
 use unlearn_train::Zoo;
+use unlearn_train::integrity::DirLock;
 
 /// Estimate datamodels β[i, x, c] (the change of logit c on point x when training point i is
 /// included) from a zoo of subset models (`unlearn train --subsets`), and report their LDS on
@@ -31,6 +33,10 @@ pub struct AttributeArgs {
     /// Compute only Σ_{i∈F} β for this forget set (what DMM and DM-Direct need).
     #[arg(long)]
     pub forget_set: Option<PathBuf>,
+    /// With --shard I/N, only the targets of the evaluated points of shard I (datamodels-mean
+    /// and -lasso, which fit every point on its own); join the shards with `unlearn merge`.
+    #[command(flatten)]
+    pub shard: ShardArgs,
     /// Output directory (beta.npy or forget_rows.npy, attribution.json).
     #[arg(long, default_value = "runs/attribution")]
     pub out: PathBuf,
@@ -139,16 +145,28 @@ pub fn load(common: &AttributeCommon) -> Result<SubsetZoo> {
     Ok(SubsetZoo { zoo, masks })
 }
 
-/// Fits on the non-held-out models; returns β's LDS on the held-out ones (true-class logits).
+/// The zoo's logits of the evaluated points `points` only (`models × points.len() × classes`).
+fn logits_of_points(zoo: &Zoo, points: &Range<usize>) -> Vec<f32> {
+    let (per, c) = (zoo.points * zoo.classes, zoo.classes);
+    (0..zoo.models)
+        .flat_map(|m| &zoo.logits[m * per + points.start * c..m * per + points.end * c])
+        .copied()
+        .collect()
+}
+
+/// Fits the targets of the evaluated points `points` on the non-held-out models; returns β, its
+/// LDS on the held-out ones (true-class logits of `points`) and the fit's seconds.
 pub fn fit_and_score(
     sz: &SubsetZoo,
     name: &str,
     common: &AttributeCommon,
-) -> Result<(unlearn_attribution::Datamodel, f64, f64)> {
+    points: Range<usize>,
+) -> Result<(unlearn_attribution::Datamodel, Lds, f64)> {
     let (zoo, n) = (&sz.zoo, sz.masks.n);
-    let targets = zoo.points * zoo.classes;
+    let targets = points.len() * zoo.classes;
     let masks = Masks::new(&sz.masks.data[..zoo.models * n], zoo.models, n)?;
-    let outputs = Outputs::new(&zoo.logits, zoo.models, targets)?;
+    let logits = logits_of_points(zoo, &points);
+    let outputs = Outputs::new(&logits, zoo.models, targets)?;
     let split = split_models(zoo.models, common.held_out, common.seed)?;
     let fit_masks = masks.select_models(&split.fit)?;
     let fit_outputs = outputs.select_models(&split.fit)?;
@@ -165,18 +183,20 @@ pub fn fit_and_score(
     let true_class = |all: &[f32]| -> Vec<f32> {
         (0..h)
             .flat_map(|m| {
-                (0..zoo.points)
-                    .map(move |p| all[m * targets + p * zoo.classes + zoo.labels[p] as usize])
+                points
+                    .clone()
+                    .enumerate()
+                    .map(move |(k, p)| all[m * targets + k * zoo.classes + zoo.labels[p] as usize])
             })
             .collect()
     };
     let pred = true_class(&predicted);
     let actual = true_class(&outputs.select_models(&split.held_out)?);
     let lds = lds_from_predictions(
-        &Outputs::new(&pred, h, zoo.points)?,
-        &Outputs::new(&actual, h, zoo.points)?,
+        &Outputs::new(&pred, h, points.len())?,
+        &Outputs::new(&actual, h, points.len())?,
     )?;
-    Ok((model, lds.mean, seconds))
+    Ok((model, lds, seconds))
 }
 
 pub fn run(args: AttributeArgs) -> Result<()> {
@@ -184,21 +204,56 @@ pub fn run(args: AttributeArgs) -> Result<()> {
         return run_lds(&lds.common, &lds.trak);
     }
     if args.method == "trak" {
+        if args.shard.shard.is_some() {
+            bail!(
+                "--shard does not apply to trak: every point's score needs the gradients of all training points; shard the training of its zoo instead"
+            );
+        }
         return run_trak(&args);
     }
     let sz = load(&args.common)?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
     let (zoo, n) = (&sz.zoo, sz.masks.n);
+    let shard = args.shard.shard;
+    if shard.is_some() && !matches!(args.method.as_str(), "datamodels-mean" | "datamodels-lasso") {
+        bail!(
+            "--shard splits the evaluated points, which only datamodels-mean and datamodels-lasso fit independently ({} shares work across points); run it unsharded, or shard the training of its zoo instead",
+            args.method
+        );
+    }
+    let points = shard.map_or(0..zoo.points, |s| s.range(zoo.points));
     let mut info = serde_json::json!({
         "estimator": args.method, "zoo": zoo.dir.display().to_string(), "zoo_config_hash": zoo.manifest.config_hash,
         "models": zoo.models, "held_out": args.common.held_out, "seed": args.common.seed,
-        "subset_examples_per_model": zoo.manifest.examples_per_model,
+        "subset_examples_per_model": zoo.manifest.examples_per_model, "points": zoo.points, "classes": zoo.classes,
     });
+    if let Some(s) = shard {
+        info["shard"] = serde_json::to_value(s.info(zoo.points))?;
+    }
+    if let Some(path) = &args.forget_set {
+        info["forget_set"] = serde_json::json!({ "path": path.display().to_string(), "sha256": unlearn_data::sha256_file(path)? });
+    }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let _lock = DirLock::acquire(&args.out)?;
+    unlearn_train::integrity::remove_temp_files(&args.out)?;
+    if let Some(done) = finished(&args.out, &info) {
+        println!(
+            "{}: already computed with these inputs ({done}); nothing to do",
+            args.out.display()
+        );
+        return Ok(());
+    }
+    // attribution.json is written last: without it the directory holds no finished result.
+    let marker = args.out.join("attribution.json");
+    if marker.exists() {
+        std::fs::remove_file(&marker).with_context(|| format!("removing {}", marker.display()))?;
+    }
+    let (p0, len, c) = (points.start, points.len(), zoo.classes);
     if let Some(path) = &args.forget_set {
         let forget = ForgetSet::load(path, n)?;
         let masks = Masks::new(&sz.masks.data[..zoo.models * n], zoo.models, n)?;
-        let outputs = Outputs::new(&zoo.logits, zoo.models, zoo.points * zoo.classes)?;
+        let logits = logits_of_points(zoo, &points);
+        let outputs = Outputs::new(&logits, zoo.models, len * c)?;
         let started = Instant::now();
         let rows = estimator(&args.method, args.common.seed, args.common.held_out)?.fit_rows_sum(
             &masks,
@@ -206,49 +261,59 @@ pub fn run(args: AttributeArgs) -> Result<()> {
             &forget.indices,
         )?;
         let seconds = started.elapsed().as_secs_f64();
-        unlearn_data::write_npy_f32(
-            args.out.join("forget_rows.npy"),
-            &[zoo.points, zoo.classes],
-            &rows,
-        )?;
-        info["forget_set"] = serde_json::json!({ "path": path.display().to_string(), "sha256": unlearn_data::sha256_file(path)? });
+        unlearn_data::write_npy_f32(args.out.join("forget_rows.npy"), &[len, c], &rows)?;
         info["fit_seconds"] = seconds.into();
         println!(
-            "{}: Σ_F β over {} forget points in {seconds:.2} s → {}",
+            "{}: Σ_F β over {} forget points for evaluated points {p0}..{} in {seconds:.2} s → {}",
             args.method,
             forget.len(),
+            points.end,
             args.out.join("forget_rows.npy").display()
         );
     } else {
         let bar = progress_bar(1, "fit");
         bar.set_message(args.method.clone());
-        let (model, lds, seconds) = fit_and_score(&sz, &args.method, &args.common)?;
+        let (model, lds, seconds) = fit_and_score(&sz, &args.method, &args.common, points.clone())?;
+        // Merging shards averages their LDS over the points where it is defined.
+        info["lds_points"] = (lds.per_target.len() - lds.undefined).into();
+        let lds = lds.mean;
         bar.finish_and_clear();
-        unlearn_data::write_npy_f32(
-            args.out.join("beta.npy"),
-            &[n, zoo.points, zoo.classes],
-            model.beta(),
-        )?;
-        unlearn_data::write_npy_f32(
-            args.out.join("intercept.npy"),
-            &[zoo.points, zoo.classes],
-            model.intercept(),
-        )?;
+        unlearn_data::write_npy_f32(args.out.join("beta.npy"), &[n, len, c], model.beta())?;
+        unlearn_data::write_npy_f32(args.out.join("intercept.npy"), &[len, c], model.intercept())?;
         info["lds"] = lds.into();
         info["fit_seconds"] = seconds.into();
         println!(
-            "{}: β of {n} × {} × {} in {seconds:.2} s; LDS {lds:.4} on held-out subset models → {}",
+            "{}: β of {n} × {len} × {c} (evaluated points {p0}..{}) in {seconds:.2} s; LDS {lds:.4} on held-out subset models → {}",
             args.method,
-            zoo.points,
-            zoo.classes,
+            points.end,
             args.out.display()
         );
     }
-    unlearn_data::atomic_write_bytes(
-        args.out.join("attribution.json"),
-        serde_json::to_string_pretty(&info)?.as_bytes(),
-    )?;
+    unlearn_data::atomic_write_bytes(&marker, serde_json::to_string_pretty(&info)?.as_bytes())?;
     Ok(())
+}
+
+/// Keys of attribution.json that are results, not inputs.
+const RESULT_KEYS: [&str; 3] = ["lds", "lds_points", "fit_seconds"];
+
+/// When `out` already holds the result of a run with the inputs `info`, a description of it.
+fn finished(out: &Path, info: &serde_json::Value) -> Option<String> {
+    let text = std::fs::read_to_string(out.join("attribution.json")).ok()?;
+    let mut found: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let map = found.as_object_mut()?;
+    let lds = map.get("lds").and_then(|v| v.as_f64());
+    for key in RESULT_KEYS {
+        map.remove(key);
+    }
+    let file = if info.get("forget_set").is_some() {
+        "forget_rows.npy"
+    } else {
+        "beta.npy"
+    };
+    (found == *info && out.join(file).is_file()).then(|| match lds {
+        Some(lds) => format!("LDS {lds:.4}"),
+        None => file.to_string(),
+    })
 }
 
 fn run_lds(common: &AttributeCommon, trak: &TrakArgs) -> Result<()> {
@@ -260,7 +325,8 @@ fn run_lds(common: &AttributeCommon, trak: &TrakArgs) -> Result<()> {
     );
     println!("{:<18} {:>8} {:>10}", "estimator", "LDS", "fit (s)");
     for name in ESTIMATORS {
-        let (_, lds, seconds) = fit_and_score(&sz, name, common)?;
+        let (_, lds, seconds) = fit_and_score(&sz, name, common, 0..sz.zoo.points)?;
+        let lds = lds.mean;
         println!("{name:<18} {lds:>8.4} {seconds:>10.2}");
     }
     if trak.trak_models == 0 {

@@ -76,6 +76,7 @@ impl Bench<'_> {
             first_seed,
             stack: self.config.stack,
             workers: unlearn_train::zoo::default_workers(),
+            shard: None,
         };
         let bar = progress_bar(models as u64, name);
         let zoo = train_zoo(
@@ -282,8 +283,17 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 ));
                 let bar = progress_bar(originals.models as u64, &method.method);
                 bar.set_message(label.clone());
-                let summary = unlearn_zoo(&mc, &ctx, &forget_ref, inputs, &dir, config.stack, &bar)
-                    .with_context(|| format!("{}: {label}", spec.name))?;
+                let summary = unlearn_zoo(
+                    &mc,
+                    &ctx,
+                    &forget_ref,
+                    inputs,
+                    &dir,
+                    config.stack,
+                    None,
+                    &bar,
+                )
+                .with_context(|| format!("{}: {label}", spec.name))?;
                 bar.finish_and_clear();
                 let zoo = Zoo::load(&dir)?;
                 let row = ReportRow::new(
@@ -331,6 +341,10 @@ fn attribution(dir: &Path, sz: SubsetZoo, estimator: &str) -> Result<(Vec<f32>, 
             info["fit_seconds"].as_f64().unwrap_or(0.0),
         ));
     }
+    std::fs::create_dir_all(dir)?;
+    // A run killed while writing β leaves its temporary file: clear it before fitting again.
+    let _lock = unlearn_train::integrity::DirLock::acquire(dir)?;
+    unlearn_train::integrity::remove_temp_files(dir)?;
     let bar = ProgressBar::new_spinner();
     bar.set_message(format!("fitting {estimator}"));
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
@@ -339,7 +353,8 @@ fn attribution(dir: &Path, sz: SubsetZoo, estimator: &str) -> Result<(Vec<f32>, 
         held_out: 0.1,
         seed: 0,
     };
-    let (model, lds, seconds) = fit_and_score(&sz, estimator, &common)?;
+    let (model, lds, seconds) = fit_and_score(&sz, estimator, &common, 0..sz.zoo.points)?;
+    let lds = lds.mean;
     bar.finish_and_clear();
     std::fs::create_dir_all(dir)?;
     let (n, p, c) = (sz.masks.n, sz.zoo.points, sz.zoo.classes);

@@ -1,0 +1,224 @@
+//! `unlearn bench-speed`: zoo throughput stacked vs one at a time on each CPU backend, the small
+//! CNN's training and inference samples/s, and where the time goes. Every ratio is against a
+//! baseline measured in the same run.
+
+use crate::common::progress_bar;
+use anyhow::{Result, bail};
+use clap::Args;
+use unlearn_data::{digits, prepare};
+use unlearn_models::ModelConfig;
+use unlearn_train::profile::StepTimes;
+use unlearn_train::speed::{
+    cnn_op_timings, inference_rate, profile_stack, synthetic_images, time_subset_zoo,
+};
+use unlearn_train::{Backend, Recipe, TrainSet};
+
+/// Measure training throughput: the digits MLP (and logistic) zoo stacked vs one model at a
+/// time, a large stacked zoo with its peak memory, and the small CNN's training and inference
+/// samples/s with a per-phase and per-operation breakdown, on flex and ndarray.
+#[derive(Args, Debug)]
+pub struct BenchSpeedArgs {
+    /// Backends to compare (comma-separated): flex, ndarray, wgpu (with --features wgpu).
+    #[arg(long, value_delimiter = ',', default_value = "flex,ndarray")]
+    pub backends: Vec<String>,
+    /// Models of the stacked zoos.
+    #[arg(long, default_value_t = 100)]
+    pub models: usize,
+    /// Models trained one at a time for the baseline rate (a rate: fewer models suffice).
+    #[arg(long, default_value_t = 20)]
+    pub unstacked_models: usize,
+    /// Size of the large stacked zoo timed on the first backend, with peak memory (0 = skip).
+    #[arg(long, default_value_t = 1000)]
+    pub large: usize,
+    /// Models per stack of the small CNN's stacked measurement.
+    #[arg(long, default_value_t = 8)]
+    pub cnn_stack: usize,
+    /// Training points (synthetic 3×32×32 images) per CNN model; one epoch is timed.
+    #[arg(long, default_value_t = 512)]
+    pub cnn_points: usize,
+    /// Epochs of the MLP and logistic zoos.
+    #[arg(long, default_value_t = 20)]
+    pub epochs: usize,
+}
+
+/// Threads the stacked zoos use: one worker per core.
+fn cores() -> usize {
+    unlearn_train::zoo::default_workers()
+}
+
+fn phases(t: &StepTimes) -> String {
+    let [d, f, b, u] = t.shares().map(|s| 100.0 * s);
+    format!("data {d:.0} % · forward {f:.0} % · backward {b:.0} % · update {u:.0} %")
+}
+
+/// Peak resident memory of this process so far (Linux), in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+pub fn run(args: BenchSpeedArgs) -> Result<()> {
+    if args.models == 0 || args.unstacked_models == 0 || args.cnn_stack == 0 || args.epochs == 0 {
+        bail!("--models, --unstacked-models, --cnn-stack and --epochs must be ≥ 1");
+    }
+    if args.cnn_points < 64 {
+        bail!("--cnn-points must be ≥ 64 (one batch)");
+    }
+    let backends: Vec<Backend> = args
+        .backends
+        .iter()
+        .map(|b| b.parse::<Backend>())
+        .collect::<Result<_, _>>()?;
+    let data = prepare(&digits(), 0.2, 0)?;
+    let workers = cores();
+    println!(
+        "unlearn bench-speed on {workers} cores: digits ({} training points, random halves of {}), {} epochs, batch 64",
+        data.train.len(),
+        data.train.len() / 2,
+        args.epochs
+    );
+
+    if args.large > 0 {
+        let device = backends[0].device()?;
+        let mut recipe = Recipe::named("mlp")?;
+        recipe.epochs = args.epochs;
+        let stack = args.large.div_ceil(workers).min(256);
+        let bar = progress_bar(1, "large zoo");
+        let t = time_subset_zoo(&recipe, &data, args.large, stack, workers, &device)?;
+        bar.finish_and_clear();
+        println!(
+            "\n{} MLPs 64-64-10 on {} (stacks of {stack}, {workers} workers, checkpoints and logits written): {:.1} s, {:.0} models/s, peak memory {}",
+            args.large,
+            backends[0],
+            t.seconds,
+            t.models_per_second(),
+            peak_rss_mib().map_or("n/a".into(), |m| format!("{m:.0} MiB"))
+        );
+    }
+
+    println!(
+        "\nzoos (training + writing checkpoints and logits); ratio against one at a time on the same backend"
+    );
+    println!(
+        "{:<8} {:<9} {:<28} {:>6} {:>8} {:>9} {:>7}",
+        "backend", "model", "mode", "models", "seconds", "models/s", "ratio"
+    );
+    for backend in &backends {
+        let device = backend.device()?;
+        for name in ["mlp", "logistic"] {
+            let mut recipe = Recipe::named(name)?;
+            recipe.epochs = args.epochs;
+            let stacked = args.models.div_ceil(workers);
+            let modes = [
+                ("one at a time", args.unstacked_models, 1, 1),
+                ("stack 1, one per core", args.unstacked_models, 1, workers),
+                ("one stack", args.models, args.models, 1),
+                ("stacks, one per core", args.models, stacked, workers),
+            ];
+            let mut baseline = None;
+            for (label, models, stack, w) in modes {
+                let bar = progress_bar(1, name);
+                let t = time_subset_zoo(&recipe, &data, models, stack, w, &device)?;
+                bar.finish_and_clear();
+                let rate = t.models_per_second();
+                let base = *baseline.get_or_insert(rate);
+                let mode = if stack > 1 {
+                    format!("{label} ({stack}×{w})")
+                } else {
+                    format!("{label} ({w} thread{})", if w > 1 { "s" } else { "" })
+                };
+                println!(
+                    "{:<8} {:<9} {:<28} {:>6} {:>8.2} {:>9.1} {:>6.1}×",
+                    backend.to_string(),
+                    name,
+                    mode,
+                    models,
+                    t.seconds,
+                    rate,
+                    rate / base
+                );
+            }
+        }
+        // Where a stacked MLP step's time goes.
+        let mut recipe = Recipe::named("mlp")?;
+        recipe.epochs = 2;
+        let set = TrainSet::new(&data.train, &device);
+        let half = data.train.len() / 2;
+        for k in [1, args.models] {
+            let (t, _) = profile_stack(&recipe, &set, k, half, &device)?;
+            println!(
+                "{backend} mlp stack {k}: {:.2} ms/step ({:.0} samples/s): {}",
+                1e3 * t.total().as_secs_f64() / t.steps as f64,
+                t.samples as f64 / t.total().as_secs_f64(),
+                phases(&t)
+            );
+        }
+    }
+
+    let images = synthetic_images(args.cnn_points, [3, 32, 32], 10, 0);
+    let channels = vec![16, 32];
+    let mut recipe = Recipe::named("cnn")?;
+    recipe.model = ModelConfig::Cnn {
+        channels: channels.clone(),
+    };
+    recipe.epochs = 1;
+    println!(
+        "\nsmall CNN (conv 16-32, 3×32×32 synthetic images, batch 64, one epoch of {} points per model)",
+        args.cnn_points
+    );
+    println!(
+        "{:<8} {:>5} {:>15} {:>15}  {}",
+        "backend", "stack", "train samples/s", "infer samples/s", "training step"
+    );
+    let mut op_tables = Vec::new();
+    for backend in &backends {
+        let device = backend.device()?;
+        let set = TrainSet::new(&images, &device);
+        let x = unlearn_train::inference::features(&images, &device);
+        for k in [1, args.cnn_stack] {
+            let bar = progress_bar(1, "cnn");
+            let (t, model) = profile_stack(&recipe, &set, k, args.cnn_points, &device)?;
+            let infer = inference_rate(&model, &x, k, 2);
+            bar.finish_and_clear();
+            println!(
+                "{:<8} {:>5} {:>15.0} {:>15.0}  {}",
+                backend.to_string(),
+                k,
+                t.samples as f64 / t.total().as_secs_f64(),
+                infer,
+                phases(&t)
+            );
+        }
+        op_tables.push((
+            backend.to_string(),
+            cnn_op_timings(&device, args.cnn_stack, 64, [3, 32, 32], &channels, 10, 3),
+        ));
+    }
+    if let Some((_, first)) = op_tables.first() {
+        println!(
+            "\nsmall CNN operations, stack {} × batch 64, ms per call (best of 3)",
+            args.cnn_stack
+        );
+        let mut header = format!("{:<58}", "operation");
+        for (name, _) in &op_tables {
+            header += &format!(" {name:>9}");
+        }
+        if op_tables.len() > 1 {
+            header += &format!(" {:>9}", format!("{}/{}", op_tables[1].0, op_tables[0].0));
+        }
+        println!("{header}");
+        for (i, op) in first.iter().enumerate() {
+            let mut line = format!("{:<58}", op.name);
+            for (_, table) in &op_tables {
+                line += &format!(" {:>9.2}", table[i].ms);
+            }
+            if op_tables.len() > 1 {
+                line += &format!(" {:>8.1}×", op_tables[1].1[i].ms / op.ms.max(1e-6));
+            }
+            println!("{line}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,137 @@
+//! Bounded fuzzing of every file loader, run with the tests: seeded mutations (byte flips,
+//! special bytes, truncation, insertion, duplication, deletion) of valid files. Each input must
+//! give an error or a consistent dataset, never a panic. `fuzz/` runs the same entry points under
+//! libFuzzer for longer (`cargo +nightly fuzz run <target>`; `.ci/run` does so briefly).
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::time::{Duration, Instant};
+use unlearn_data::fuzz::{Loader, load_bytes, seed_inputs};
+
+/// Inputs per loader, and a time cap so a slow machine stays within the test budget.
+const ITERATIONS: usize = 3000;
+const TIME_CAP: Duration = Duration::from_secs(4);
+
+const SPECIAL: [u8; 10] = [0, 0xff, 0x7f, 0x80, b'-', b'9', b'\n', b',', b'.', b'e'];
+
+fn mutate(rng: &mut ChaCha8Rng, seed: &[u8]) -> Vec<u8> {
+    let mut v = seed.to_vec();
+    for _ in 0..rng.random_range(1..=4) {
+        let len = v.len();
+        let at = if len == 0 {
+            0
+        } else {
+            rng.random_range(0..len)
+        };
+        match rng.random_range(0..6) {
+            0 if len > 0 => v[at] ^= 1 << rng.random_range(0..8),
+            1 if len > 0 => v[at] = SPECIAL[rng.random_range(0..SPECIAL.len())],
+            2 => v.truncate(rng.random_range(0..=len)),
+            3 => {
+                let extra: Vec<u8> = (0..rng.random_range(1..16)).map(|_| rng.random()).collect();
+                v.splice(at..at, extra);
+            }
+            4 if len > 0 => {
+                let end = rng.random_range(at..=len.min(at + 64));
+                let piece = v[at..end].to_vec();
+                v.splice(at..at, piece);
+            }
+            5 if len > 0 => {
+                let end = rng.random_range(at..=len.min(at + 16));
+                v.drain(at..end);
+            }
+            _ => {}
+        }
+    }
+    v
+}
+
+#[test]
+fn every_loader_survives_mutated_inputs() {
+    // A panic is what this test looks for: report it here, not as the default message per input.
+    std::panic::set_hook(Box::new(|_| {}));
+    let mut failures = Vec::new();
+    for loader in Loader::ALL {
+        let seeds = seed_inputs(loader);
+        for seed in &seeds {
+            if let Err(e) = load_bytes(loader, seed) {
+                failures.push(format!("{loader:?}: a seed input does not load: {e}"));
+            }
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(loader as u64);
+        let (mut loaded, mut refused, mut tried) = (0, 0, 0);
+        let started = Instant::now();
+        while tried < ITERATIONS && started.elapsed() < TIME_CAP {
+            let input = mutate(&mut rng, &seeds[tried % seeds.len()]);
+            tried += 1;
+            match std::panic::catch_unwind(|| load_bytes(loader, &input)) {
+                Ok(Ok(())) => loaded += 1,
+                Ok(Err(e)) => {
+                    refused += 1;
+                    let message = e.to_string();
+                    if message.contains('\n') {
+                        failures.push(format!("{loader:?}: multi-line error {message:?}"));
+                    }
+                }
+                Err(panic) => {
+                    let what = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    failures.push(format!("{loader:?} panicked ({what}) on {input:02x?}"));
+                }
+            }
+        }
+        println!("{loader:?}: {tried} mutated inputs, {loaded} loaded, {refused} refused");
+        if refused == 0 {
+            failures.push(format!(
+                "{loader:?}: no mutation was refused; the mutator is broken"
+            ));
+        }
+    }
+    let _ = std::panic::take_hook();
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// The seed corpora of the cargo-fuzz targets (`fuzz/seeds/TARGET/`) are these seeds; run with
+/// `cargo test --release -p unlearn-data --test fuzz_loaders -- --ignored` after changing them.
+#[test]
+#[ignore]
+fn write_fuzz_seed_corpora() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds");
+    for loader in Loader::ALL {
+        let dir = root.join(loader.target());
+        std::fs::create_dir_all(&dir).unwrap();
+        for (i, seed) in seed_inputs(loader).iter().enumerate() {
+            std::fs::write(dir.join(format!("seed-{i}")), seed).unwrap();
+        }
+    }
+}
+
+#[test]
+fn every_fuzz_target_has_a_seed_corpus() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    for loader in Loader::ALL {
+        let target = root.join(format!("fuzz_targets/{}.rs", loader.target()));
+        let source = std::fs::read_to_string(&target)
+            .unwrap_or_else(|e| panic!("{}: {e}", target.display()));
+        assert!(
+            source.contains(&format!("Loader::{loader:?}")),
+            "{} fuzzes another loader",
+            target.display()
+        );
+        let seeds = root.join("seeds").join(loader.target());
+        let files = std::fs::read_dir(&seeds).map(|d| d.count()).unwrap_or(0);
+        assert!(
+            files > 0,
+            "{} is empty: run the ignored test write_fuzz_seed_corpora",
+            seeds.display()
+        );
+    }
+}

@@ -1,0 +1,94 @@
+//! Where a training step's time goes: batch gathering, forward pass with the loss, backward pass,
+//! optimiser update (measured by `unlearn bench-speed`; the CPU backends run eagerly, and the
+//! loss is read back every step, so the phases' wall-clock times add up to the step's).
+
+use std::time::{Duration, Instant};
+
+/// Summed phase times over the steps of a run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StepTimes {
+    /// Selecting the batch rows (index upload, gather, reshape).
+    pub data: Duration,
+    /// Forward pass and per-model loss, including reading the losses back.
+    pub forward: Duration,
+    /// Backward pass (gradients of every parameter).
+    pub backward: Duration,
+    /// Optimiser update of every parameter.
+    pub update: Duration,
+    /// Steps timed.
+    pub steps: usize,
+    /// Samples processed (summed over the models of the stack).
+    pub samples: usize,
+}
+
+impl StepTimes {
+    /// Adds one step.
+    pub fn add(
+        &mut self,
+        data: Duration,
+        forward: Duration,
+        backward: Duration,
+        update: Duration,
+        samples: usize,
+    ) {
+        self.data += data;
+        self.forward += forward;
+        self.backward += backward;
+        self.update += update;
+        self.steps += 1;
+        self.samples += samples;
+    }
+
+    /// All phases together.
+    pub fn total(&self) -> Duration {
+        self.data + self.forward + self.backward + self.update
+    }
+
+    /// Each phase's share of the total, in the order data, forward, backward, update.
+    pub fn shares(&self) -> [f64; 4] {
+        let total = self.total().as_secs_f64().max(f64::MIN_POSITIVE);
+        [self.data, self.forward, self.backward, self.update].map(|d| d.as_secs_f64() / total)
+    }
+}
+
+/// A stopwatch that costs nothing when timing is off.
+pub(crate) struct PhaseClock(Option<Instant>);
+
+impl PhaseClock {
+    pub(crate) fn start(on: bool) -> Self {
+        Self(on.then(Instant::now))
+    }
+
+    /// Time since the last lap (zero when off).
+    pub(crate) fn lap(&mut self) -> Duration {
+        match &mut self.0 {
+            Some(last) => {
+                let now = Instant::now();
+                let lap = now - *last;
+                *last = now;
+                lap
+            }
+            None => Duration::ZERO,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_sum_and_share() {
+        let mut t = StepTimes::default();
+        let ms = Duration::from_millis;
+        t.add(ms(1), ms(2), ms(3), ms(4), 64);
+        t.add(ms(1), ms(2), ms(3), ms(4), 64);
+        assert_eq!(t.total(), ms(20));
+        assert_eq!((t.steps, t.samples), (2, 128));
+        let shares = t.shares();
+        assert!((shares[0] - 0.1).abs() < 1e-12 && (shares[3] - 0.4).abs() < 1e-12);
+        assert!((shares.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        let mut off = PhaseClock::start(false);
+        assert_eq!(off.lap(), Duration::ZERO);
+    }
+}

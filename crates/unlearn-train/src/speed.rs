@@ -1,0 +1,265 @@
+//! Throughput measurements behind `unlearn bench-speed`: zoos trained stacked and one at a time,
+//! training and inference samples/s of a model, where a step's time goes, and single layer
+//! operations timed on their own.
+
+use crate::manifest::{DatasetInfo, InputRef};
+use crate::profile::StepTimes;
+use crate::trainer::{Member, TrainSet, fit_timed};
+use crate::zoo::{ZooKind, ZooSpec, train_zoo};
+use crate::{Recipe, TrainError};
+use burn::module::Module;
+use burn::tensor::activation::relu;
+use burn::tensor::module::{conv2d, max_pool2d};
+use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
+use burn::tensor::{Device, Distribution, Tensor};
+use indicatif::ProgressBar;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::time::{Duration, Instant};
+use unlearn_data::{Dataset, Prepared, SubsetMasks};
+use unlearn_models::{InputSpec, Model};
+
+/// One timed zoo.
+#[derive(Debug, Clone)]
+pub struct ZooTiming {
+    /// Models trained.
+    pub models: usize,
+    /// Models per stack.
+    pub stack: usize,
+    /// Stacks trained at once.
+    pub workers: usize,
+    /// Wall-clock seconds, training and writing checkpoints and logits.
+    pub seconds: f64,
+}
+
+impl ZooTiming {
+    /// Models per second.
+    pub fn models_per_second(&self) -> f64 {
+        self.models as f64 / self.seconds.max(1e-9)
+    }
+}
+
+/// Trains a zoo of `models` models of `recipe`, model `i` on row `i` of random halves of the
+/// training split (as `unlearn train --subsets`), into a temporary directory that is removed
+/// afterwards: checkpoints and logits are written as in a real run and counted in the time.
+pub fn time_subset_zoo(
+    recipe: &Recipe,
+    data: &Prepared,
+    models: usize,
+    stack: usize,
+    workers: usize,
+    device: &Device,
+) -> Result<ZooTiming, TrainError> {
+    let n = data.train.len();
+    let masks = SubsetMasks::random(models, n, 0.5, 0)?;
+    let spec = ZooSpec {
+        recipe: recipe.clone(),
+        kind: ZooKind::Subsets {
+            masks,
+            source: InputRef {
+                path: "(bench-speed, in memory)".into(),
+                sha256: String::new(),
+            },
+        },
+        models,
+        first_seed: 0,
+        stack,
+        workers,
+        shard: None,
+    };
+    let info = DatasetInfo {
+        name: data.train.name.clone(),
+        hash: String::new(),
+        n_train: n,
+        n_val: data.val.len(),
+        dim: data.train.dim,
+        classes: data.train.classes,
+        image_shape: data.train.image_shape,
+        val_fraction: 0.0,
+        split_seed: 0,
+        limit: 0,
+        label_column: String::new(),
+    };
+    let dir = std::env::temp_dir().join(format!(
+        "unlearn-bench-speed-{}-{models}-{stack}-{workers}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let started = Instant::now();
+    let result = train_zoo(&spec, data, info, &dir, device, &ProgressBar::hidden());
+    let seconds = started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&dir);
+    result?;
+    Ok(ZooTiming {
+        models,
+        stack,
+        workers,
+        seconds,
+    })
+}
+
+/// Trains one stack of `k` models of `recipe` for its epochs on the first `points` training
+/// points (each model in its own order) and returns the phase times of every step, and the
+/// trained stack (on the inference device).
+pub fn profile_stack(
+    recipe: &Recipe,
+    set: &TrainSet,
+    k: usize,
+    points: usize,
+    device: &Device,
+) -> Result<(StepTimes, Model), TrainError> {
+    let members: Vec<Member> = (0..k)
+        .map(|i| Member {
+            index: i,
+            seed: i as u64,
+            indices: (0..points.min(set.len())).collect(),
+        })
+        .collect();
+    let ad = device.clone().autodiff();
+    let seeds: Vec<u64> = members.iter().map(|m| m.seed).collect();
+    let model = Model::init(&recipe.model, &set.input, &seeds, &ad)?;
+    let mut times = StepTimes::default();
+    let trained = fit_timed(
+        recipe,
+        model,
+        set,
+        &members,
+        &ad,
+        &mut |_| {},
+        Some(&mut times),
+    )?;
+    Ok((times, trained.valid()))
+}
+
+/// Inference samples per second (points × models) of the stack `model` of `k` models on `x`,
+/// the best of `repeats` passes.
+pub fn inference_rate(model: &Model, x: &Tensor<2>, k: usize, repeats: usize) -> f64 {
+    let points = x.dims()[0];
+    let best = (0..repeats.max(1))
+        .map(|_| {
+            let started = Instant::now();
+            let logits = crate::inference::stack_logits(model, x, k);
+            std::hint::black_box(logits);
+            started.elapsed()
+        })
+        .min()
+        .unwrap_or_default();
+    (points * k) as f64 / best.as_secs_f64().max(1e-9)
+}
+
+/// `n` images of `shape` with seeded standard-normal pixels and uniform labels over `classes`:
+/// throughput does not depend on the values, and no download is needed.
+pub fn synthetic_images(n: usize, shape: [usize; 3], classes: usize, seed: u64) -> Dataset {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let dim = shape.iter().product();
+    let features: Vec<f32> = (0..n * dim)
+        .map(|_| rand_distr::Distribution::sample(&rand_distr::StandardNormal, &mut rng))
+        .collect();
+    let labels: Vec<u32> = (0..n)
+        .map(|_| rng.random_range(0..classes as u32))
+        .collect();
+    Dataset::new("synthetic", features, labels, dim, classes, Some(shape)).expect("consistent")
+}
+
+/// One operation timed on its own.
+#[derive(Debug, Clone)]
+pub struct OpTiming {
+    /// What was timed, with its shapes.
+    pub name: String,
+    /// Milliseconds per call (best of the repeats).
+    pub ms: f64,
+}
+
+/// Best time of `repeats` calls of `f` (after one warm-up call).
+fn best_of(repeats: usize, mut f: impl FnMut()) -> Duration {
+    f();
+    (0..repeats.max(1))
+        .map(|_| {
+            let started = Instant::now();
+            f();
+            started.elapsed()
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+/// The small CNN's layers as single operations for a stack of `k` models and a batch of
+/// `batch` images of `shape`: each convolution forward and forward+backward, max-pool, ReLU and
+/// the dense head, so a step's time can be attributed to operations.
+pub fn cnn_op_timings(
+    device: &Device,
+    k: usize,
+    batch: usize,
+    shape: [usize; 3],
+    channels: &[usize],
+    classes: usize,
+    repeats: usize,
+) -> Vec<OpTiming> {
+    let mut out = Vec::new();
+    let [mut c, mut h, mut w] = shape;
+    let ad = device.clone().autodiff();
+    for &c_out in channels {
+        let x = Tensor::<4>::random([batch, k * c, h, w], Distribution::Default, device);
+        let weight = Tensor::<4>::random([k * c_out, c, 3, 3], Distribution::Default, device);
+        let bias = Tensor::<1>::zeros([k * c_out], device);
+        let options = ConvOptions::new([1, 1], [1, 1], [1, 1], k);
+        let label = format!("conv {c}→{c_out} 3×3 on {h}×{w} (groups {k})");
+        let forward = best_of(repeats, || {
+            let y = conv2d(
+                x.clone(),
+                weight.clone(),
+                Some(bias.clone()),
+                options.clone(),
+            );
+            std::hint::black_box(y.into_data());
+        });
+        out.push(OpTiming {
+            name: format!("{label}, forward"),
+            ms: forward.as_secs_f64() * 1e3,
+        });
+        let (xa, wa, ba) = (
+            x.clone().to_device(&ad).require_grad(),
+            weight.clone().to_device(&ad).require_grad(),
+            bias.clone().to_device(&ad).require_grad(),
+        );
+        let both = best_of(repeats, || {
+            let y = conv2d(xa.clone(), wa.clone(), Some(ba.clone()), options.clone());
+            let grads = y.sum().backward();
+            std::hint::black_box(wa.grad(&grads).map(|g| g.into_data()));
+        });
+        out.push(OpTiming {
+            name: format!("{label}, backward"),
+            ms: (both.saturating_sub(forward)).as_secs_f64() * 1e3,
+        });
+        let y = Tensor::<4>::random([batch, k * c_out, h, w], Distribution::Default, device);
+        let act = best_of(repeats, || {
+            let pooled = max_pool2d(relu(y.clone()), MaxPoolOptions::new([2, 2]));
+            std::hint::black_box(pooled.into_data());
+        });
+        out.push(OpTiming {
+            name: format!("relu + max-pool 2×2 of {} channels on {h}×{w}", k * c_out),
+            ms: act.as_secs_f64() * 1e3,
+        });
+        (c, h, w) = (c_out, h / 2, w / 2);
+    }
+    let features = c * h * w;
+    let x = Tensor::<3>::random([k, batch, features], Distribution::Default, device);
+    let weight = Tensor::<3>::random([k, features, classes], Distribution::Default, device);
+    let head = best_of(repeats, || {
+        std::hint::black_box(x.clone().matmul(weight.clone()).into_data());
+    });
+    out.push(OpTiming {
+        name: format!("dense head {features}→{classes} (batched matmul over {k})"),
+        ms: head.as_secs_f64() * 1e3,
+    });
+    out
+}
+
+/// Input description of a dataset, for building models.
+pub fn input_of(data: &Dataset) -> InputSpec {
+    InputSpec {
+        dim: data.dim,
+        image_shape: data.image_shape,
+        classes: data.classes,
+    }
+}
