@@ -72,9 +72,9 @@ fn mlp_steps_on_wgpu_match_flex() {
         .fold(0.0f32, f32::max);
     let scale = on_cpu.iter().map(|v| v.abs()).fold(0.0f32, f32::max);
     println!("wgpu vs flex after 2 epochs: max |Δlogit| {worst:.2e} (logits up to {scale:.1})");
-    // Different summation orders drift over 2 epochs of SGD; 1e-2 of logits of size ~10 is far
-    // below what a wrong kernel gives (O(1)).
-    assert!(worst < 1e-2, "wgpu and flex disagree by {worst}");
+    // Different summation orders drift over 2 epochs of SGD (3.6e-7 measured on lavapipe); 1e-3
+    // leaves room for other drivers and is far below what a wrong kernel gives (O(1)).
+    assert!(worst < 1e-3, "wgpu and flex disagree by {worst}");
     assert!(
         scale > 1.0,
         "the models did not train (max |logit| {scale})"
