@@ -114,12 +114,54 @@ pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>> {
 }
 
 pub(crate) fn parse_header<'a>(path: &Path, bytes: &'a [u8]) -> Result<NpyFile<&'a [u8]>> {
-    NpyFile::new(bytes).map_err(|e| {
+    check_header_length(path, bytes)?;
+    let npy = NpyFile::new(bytes).map_err(|e| {
         DataError::format(
             path,
             format!("not a valid .npy file ({})", one_line(&e.to_string())),
         )
-    })
+    })?;
+    // The reader allocates what the header promises: a corrupt shape must not ask for gigabytes.
+    if let DType::Plain(ts) = npy.dtype() {
+        let claimed = npy
+            .shape()
+            .iter()
+            .try_fold(ts.size_field(), |acc, &d| acc.checked_mul(d));
+        if claimed.is_none_or(|c| c > bytes.len() as u64) {
+            return Err(DataError::format(
+                path,
+                format!(
+                    "the header's shape {:?} needs more data than the file's {} bytes; the file is truncated or corrupt",
+                    npy.shape(),
+                    bytes.len()
+                ),
+            ));
+        }
+    }
+    Ok(npy)
+}
+
+/// The reader allocates the header length the file states before reading it (up to 4 GiB in
+/// format 2 and 3): check it against the file first.
+fn check_header_length(path: &Path, bytes: &[u8]) -> Result<()> {
+    let (prefix, stated) = match bytes.get(6) {
+        Some(1) if bytes.len() >= 10 => (10, u16::from_le_bytes([bytes[8], bytes[9]]) as usize),
+        Some(2 | 3) if bytes.len() >= 12 => (
+            12,
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+        ),
+        _ => return Ok(()), // too short or an unknown version: the parser reports it
+    };
+    if prefix + stated > bytes.len() {
+        return Err(DataError::format(
+            path,
+            format!(
+                "not a valid .npy file (the header claims {stated} bytes but the file has {}); the file is truncated or corrupt",
+                bytes.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn scalar_kind(path: &Path, npy: &NpyFile<&[u8]>) -> Result<(TypeChar, u64)> {

@@ -135,3 +135,66 @@ fn every_fuzz_target_has_a_seed_corpus() {
         );
     }
 }
+
+/// A `.npy` file of format 1.0 with `header` (a Python dict literal) and `data`.
+fn npy_v1(header: &str, data: &[u8]) -> Vec<u8> {
+    let mut text = header.to_string();
+    while (10 + text.len() + 1) % 64 != 0 {
+        text.push(' ');
+    }
+    text.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((text.len() as u16).to_le_bytes());
+    out.extend(text.as_bytes());
+    out.extend(data);
+    out
+}
+
+/// Found by cargo fuzz: the npy reader allocated what a corrupt header promised (a 4 GiB header,
+/// a 3.6 GB array) before reading. Both are refused now, with the cause.
+#[test]
+fn npy_headers_promising_more_than_the_file_holds_are_refused_before_allocating() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge_shape = npy_v1(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 100000), }",
+        &[0; 16],
+    );
+    let mut huge_header = b"\x93NUMPY\x03\x00".to_vec();
+    huge_header.extend(0xF000_0000u32.to_le_bytes());
+    huge_header.extend(b"{'descr': '<f4'");
+    let overflow = npy_v1(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 16), }",
+        &[0; 16],
+    );
+    for (name, bytes, needle) in [
+        ("shape", huge_shape, "needs more data than the file's"),
+        ("header", huge_header, "the header claims 4026531840 bytes"),
+        ("overflow", overflow, "needs more data than the file's"),
+    ] {
+        let path = dir.path().join(format!("{name}.npy"));
+        std::fs::write(&path, bytes).unwrap();
+        let e = unlearn_data::read_npy_f32(&path).unwrap_err().to_string();
+        assert!(
+            e.contains(needle) && e.contains("truncated or corrupt"),
+            "{name}: {e}"
+        );
+    }
+    // The same layout with the data it promises loads.
+    let path = dir.path().join("ok.npy");
+    let values: Vec<u8> = [1.5f32, -2.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    std::fs::write(
+        &path,
+        npy_v1(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
+            &values,
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        unlearn_data::read_npy_f32(&path).unwrap(),
+        (vec![2], vec![1.5, -2.0])
+    );
+}
