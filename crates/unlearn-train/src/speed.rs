@@ -217,11 +217,10 @@ pub fn cnn_op_timings(
             name: format!("{label}, forward"),
             ms: forward.as_secs_f64() * 1e3,
         });
-        let (xa, wa, ba) = (
-            x.clone().to_device(&ad).require_grad(),
-            weight.clone().to_device(&ad).require_grad(),
-            bias.clone().to_device(&ad).require_grad(),
-        );
+        // The same values on the autodiff device, tracked.
+        let tracked = |t: &Tensor<4>| Tensor::<4>::from_data(t.to_data(), &ad).require_grad();
+        let (xa, wa) = (tracked(&x), tracked(&weight));
+        let ba = Tensor::<1>::from_data(bias.to_data(), &ad).require_grad();
         let both = best_of(repeats, || {
             let y = conv2d(xa.clone(), wa.clone(), Some(ba.clone()), options.clone());
             let grads = y.sum().backward();

@@ -102,7 +102,7 @@ pub fn run(args: BenchSpeedArgs) -> Result<()> {
         "\nzoos (training + writing checkpoints and logits); ratio against one at a time on the same backend"
     );
     println!(
-        "{:<8} {:<9} {:<28} {:>6} {:>8} {:>9} {:>7}",
+        "{:<8} {:<9} {:<34} {:>6} {:>8} {:>9} {:>7}",
         "backend", "model", "mode", "models", "seconds", "models/s", "ratio"
     );
     for backend in &backends {
@@ -130,7 +130,7 @@ pub fn run(args: BenchSpeedArgs) -> Result<()> {
                     format!("{label} ({w} thread{})", if w > 1 { "s" } else { "" })
                 };
                 println!(
-                    "{:<8} {:<9} {:<28} {:>6} {:>8.2} {:>9.1} {:>6.1}×",
+                    "{:<8} {:<9} {:<34} {:>6} {:>8.2} {:>9.1} {:>6.1}×",
                     backend.to_string(),
                     name,
                     mode,
