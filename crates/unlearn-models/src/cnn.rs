@@ -45,7 +45,8 @@ impl Cnn {
         let models = x.dims()[0];
         let mut x = to_grouped_images(x, self.image);
         for conv in &self.convs {
-            x = max_pool2d(relu(conv.forward(x)), pool2());
+            // relu(max-pool(x)) = max-pool(relu(x)): the ReLU on a quarter of the elements.
+            x = relu(max_pool2d(conv.forward(x), pool2()));
         }
         self.head.forward(from_grouped_images(x, models))
     }

@@ -30,11 +30,13 @@ impl ConvBlock {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = relu(self.norm.forward(self.conv.forward(x)));
+        let x = self.norm.forward(self.conv.forward(x));
+        // ReLU and max-pool commute (both monotone): pooling first gives the same values and
+        // gradients with the ReLU on a quarter of the elements.
         if self.pool {
-            max_pool2d(x, MaxPoolOptions::new([2, 2]))
+            relu(max_pool2d(x, MaxPoolOptions::new([2, 2])))
         } else {
-            x
+            relu(x)
         }
     }
 }

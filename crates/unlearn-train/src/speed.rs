@@ -170,13 +170,17 @@ pub struct OpTiming {
     pub ms: f64,
 }
 
-/// Best time of `repeats` calls of `f` (after one warm-up call).
-fn best_of(repeats: usize, mut f: impl FnMut()) -> Duration {
+/// Best time of `repeats` calls of `f` (after one warm-up call). The device is synchronised
+/// after each call, so asynchronous backends (wgpu) are timed to completion, and results are not
+/// copied to the host (which would cost more than the smaller operations).
+fn best_of(device: &Device, repeats: usize, mut f: impl FnMut()) -> Duration {
     f();
+    let _ = device.sync();
     (0..repeats.max(1))
         .map(|_| {
             let started = Instant::now();
             f();
+            let _ = device.sync();
             started.elapsed()
         })
         .min()
@@ -184,8 +188,9 @@ fn best_of(repeats: usize, mut f: impl FnMut()) -> Duration {
 }
 
 /// The small CNN's layers as single operations for a stack of `k` models and a batch of
-/// `batch` images of `shape`: each convolution forward and forward+backward, max-pool, ReLU and
-/// the dense head, so a step's time can be attributed to operations.
+/// `batch` images of `shape`: each convolution forward and backward (forward + backward minus
+/// forward), ReLU and max-pool forward + backward, the dense head's forward, so a step's time can
+/// be attributed to operations.
 pub fn cnn_op_timings(
     device: &Device,
     k: usize,
@@ -204,14 +209,9 @@ pub fn cnn_op_timings(
         let bias = Tensor::<1>::zeros([k * c_out], device);
         let options = ConvOptions::new([1, 1], [1, 1], [1, 1], k);
         let label = format!("conv {c}→{c_out} 3×3 on {h}×{w} (groups {k})");
-        let forward = best_of(repeats, || {
-            let y = conv2d(
-                x.clone(),
-                weight.clone(),
-                Some(bias.clone()),
-                options.clone(),
-            );
-            std::hint::black_box(y.into_data());
+        let forward = best_of(device, repeats, || {
+            let y = conv2d(x.clone(), weight.clone(), Some(bias.clone()), options.clone());
+            std::hint::black_box(y);
         });
         out.push(OpTiming {
             name: format!("{label}, forward"),
@@ -221,31 +221,39 @@ pub fn cnn_op_timings(
         let tracked = |t: &Tensor<4>| Tensor::<4>::from_data(t.to_data(), &ad).require_grad();
         let (xa, wa) = (tracked(&x), tracked(&weight));
         let ba = Tensor::<1>::from_data(bias.to_data(), &ad).require_grad();
-        let both = best_of(repeats, || {
+        let both = best_of(device, repeats, || {
             let y = conv2d(xa.clone(), wa.clone(), Some(ba.clone()), options.clone());
-            let grads = y.sum().backward();
-            std::hint::black_box(wa.grad(&grads).map(|g| g.into_data()));
+            std::hint::black_box(y.sum().backward());
         });
         out.push(OpTiming {
             name: format!("{label}, backward"),
             ms: (both.saturating_sub(forward)).as_secs_f64() * 1e3,
         });
+        // ReLU and the 2×2 max-pool as training runs them: tracked, forward and backward.
         let y = Tensor::<4>::random([batch, k * c_out, h, w], Distribution::Default, device);
-        let act = best_of(repeats, || {
-            let pooled = max_pool2d(relu(y.clone()), MaxPoolOptions::new([2, 2]));
-            std::hint::black_box(pooled.into_data());
+        let ya = tracked(&y);
+        let act = best_of(device, repeats, || {
+            std::hint::black_box(relu(ya.clone()).sum().backward());
         });
         out.push(OpTiming {
-            name: format!("relu + max-pool 2×2 of {} channels on {h}×{w}", k * c_out),
+            name: format!("relu of {} channels on {h}×{w}, forward + backward", k * c_out),
             ms: act.as_secs_f64() * 1e3,
+        });
+        let pool = best_of(device, repeats, || {
+            let pooled = max_pool2d(ya.clone(), MaxPoolOptions::new([2, 2]));
+            std::hint::black_box(pooled.sum().backward());
+        });
+        out.push(OpTiming {
+            name: format!("max-pool 2×2 of {} channels on {h}×{w}, forward + backward", k * c_out),
+            ms: pool.as_secs_f64() * 1e3,
         });
         (c, h, w) = (c_out, h / 2, w / 2);
     }
     let features = c * h * w;
     let x = Tensor::<3>::random([k, batch, features], Distribution::Default, device);
     let weight = Tensor::<3>::random([k, features, classes], Distribution::Default, device);
-    let head = best_of(repeats, || {
-        std::hint::black_box(x.clone().matmul(weight.clone()).into_data());
+    let head = best_of(device, repeats, || {
+        std::hint::black_box(x.clone().matmul(weight.clone()));
     });
     out.push(OpTiming {
         name: format!("dense head {features}→{classes} (batched matmul over {k})"),

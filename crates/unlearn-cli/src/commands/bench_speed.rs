@@ -36,6 +36,9 @@ pub struct BenchSpeedArgs {
     /// Training points (synthetic 3×32×32 images) per CNN model; one epoch is timed.
     #[arg(long, default_value_t = 512)]
     pub cnn_points: usize,
+    /// Width of the narrow ResNet-9 timed on the first backend (64 = the published one; 0 = skip).
+    #[arg(long, default_value_t = 16)]
+    pub resnet_width: usize,
     /// Epochs of the MLP and logistic zoos.
     #[arg(long, default_value_t = 20)]
     pub epochs: usize,
@@ -195,6 +198,30 @@ pub fn run(args: BenchSpeedArgs) -> Result<()> {
             backend.to_string(),
             cnn_op_timings(&device, args.cnn_stack, 64, [3, 32, 32], &channels, 10, 3),
         ));
+    }
+    if args.resnet_width > 0 {
+        let device = backends[0].device()?;
+        let mut recipe = Recipe::named("resnet9")?;
+        recipe.model = ModelConfig::ResNet9 {
+            width: args.resnet_width,
+            scale: 0.125,
+        };
+        recipe.epochs = 1;
+        recipe.batch_size = 64;
+        let points = 256;
+        let set = TrainSet::new(&images, &device);
+        let x = unlearn_train::inference::features(&images, &device);
+        let bar = progress_bar(1, "resnet9");
+        let (t, model) = profile_stack(&recipe, &set, 1, points, &device)?;
+        let infer = inference_rate(&model, &x, 1, 2);
+        bar.finish_and_clear();
+        println!(
+            "\nResNet-9 width {} on {} (batch 64, {points} synthetic 3×32×32 images): training {:.0} samples/s ({}), inference {infer:.0} samples/s",
+            args.resnet_width,
+            backends[0],
+            t.samples as f64 / t.total().as_secs_f64(),
+            phases(&t)
+        );
     }
     if let Some((_, first)) = op_tables.first() {
         println!(
