@@ -189,3 +189,64 @@ fn cifar10_config_runs_on_synthetic_binary_batches() {
         "the report names the architecture:\n{md}"
     );
 }
+
+#[test]
+fn bench_speed_prints_rates_ratios_and_breakdowns() {
+    let out = ok(&[
+        "bench-speed",
+        "--backends",
+        "flex",
+        "--models",
+        "4",
+        "--unstacked-models",
+        "2",
+        "--large",
+        "6",
+        "--epochs",
+        "1",
+        "--cnn-points",
+        "64",
+        "--cnn-stack",
+        "2",
+        "--resnet-width",
+        "2",
+    ]);
+    let text = stdout(&out);
+    assert!(text.contains("6 MLPs 64-64-10 on flex"), "{text}");
+    assert!(text.contains("peak memory"), "{text}");
+    // The first mode of each model is the baseline: ratio 1.0 by construction.
+    for model in ["mlp", "logistic"] {
+        let rows: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("flex ") && !l.contains(":"))
+            .filter(|l| l.split_whitespace().nth(1) == Some(model))
+            .collect();
+        assert_eq!(rows.len(), 4, "{model}: {rows:?}");
+        assert!(
+            rows[0].contains("one at a time") && rows[0].ends_with("1.0×"),
+            "{rows:?}"
+        );
+    }
+    // Phase shares are percentages of one step and add up to about 100.
+    let phase_line = text
+        .lines()
+        .find(|l| l.starts_with("flex mlp stack 4:"))
+        .expect(&text);
+    let total: f64 = phase_line
+        .split('·')
+        .filter_map(|part| part.split_whitespace().rev().nth(1)?.parse::<f64>().ok())
+        .sum();
+    assert!((total - 100.0).abs() <= 2.0, "{phase_line}: {total}");
+    assert!(text.contains("ResNet-9 width 2 on flex"), "{text}");
+    assert!(
+        text.contains("conv 3→16 3×3 on 32×32 (groups 2), backward"),
+        "{text}"
+    );
+    assert!(text.contains("max-pool 2×2"), "{text}");
+
+    assert_one_line_error(&unlearn(&["bench-speed", "--backends", "cuda"]), &["cuda"]);
+    assert_one_line_error(
+        &unlearn(&["bench-speed", "--models", "0"]),
+        &["must be ≥ 1"],
+    );
+}

@@ -210,7 +210,12 @@ pub fn cnn_op_timings(
         let options = ConvOptions::new([1, 1], [1, 1], [1, 1], k);
         let label = format!("conv {c}→{c_out} 3×3 on {h}×{w} (groups {k})");
         let forward = best_of(device, repeats, || {
-            let y = conv2d(x.clone(), weight.clone(), Some(bias.clone()), options.clone());
+            let y = conv2d(
+                x.clone(),
+                weight.clone(),
+                Some(bias.clone()),
+                options.clone(),
+            );
             std::hint::black_box(y);
         });
         out.push(OpTiming {
@@ -236,7 +241,10 @@ pub fn cnn_op_timings(
             std::hint::black_box(relu(ya.clone()).sum().backward());
         });
         out.push(OpTiming {
-            name: format!("relu of {} channels on {h}×{w}, forward + backward", k * c_out),
+            name: format!(
+                "relu of {} channels on {h}×{w}, forward + backward",
+                k * c_out
+            ),
             ms: act.as_secs_f64() * 1e3,
         });
         let pool = best_of(device, repeats, || {
@@ -244,7 +252,10 @@ pub fn cnn_op_timings(
             std::hint::black_box(pooled.sum().backward());
         });
         out.push(OpTiming {
-            name: format!("max-pool 2×2 of {} channels on {h}×{w}, forward + backward", k * c_out),
+            name: format!(
+                "max-pool 2×2 of {} channels on {h}×{w}, forward + backward",
+                k * c_out
+            ),
             ms: pool.as_secs_f64() * 1e3,
         });
         (c, h, w) = (c_out, h / 2, w / 2);
