@@ -1,0 +1,126 @@
+//! Hyper-parameters of the lasso ([`LassoParams`]): defaults, setters and validation.
+
+use serde::{Deserialize, Serialize};
+
+use super::Lasso;
+use crate::data::check_fraction;
+use crate::error::{AttributionError, Result};
+
+/// Hyper-parameters of [`Lasso`], unchecked. Build with [`LassoParams::default`] and the setters,
+/// then [`LassoParams::check`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LassoParams {
+    /// Number of λ values on the path, `λ_max` included (≥ 2).
+    pub n_lambdas: usize,
+    /// The path ends at `lambda_min_ratio · λ_max` (in (0, 1); the spec's 0.01).
+    pub lambda_min_ratio: f64,
+    /// Share of the models held out for choosing λ (rounded to a whole number of models).
+    pub held_out_fraction: f64,
+    /// Seed of the held-out split.
+    pub seed: u64,
+    /// Coordinate descent stops when no coefficient moved by more than `tol · sd(y)` (in
+    /// standardised units, so also in output units per standard deviation of the mask) in a sweep.
+    pub tol: f64,
+    /// Most sweeps over the active set per λ.
+    pub max_sweeps: usize,
+    /// Stop a target's path once its held-out error has not improved for this many consecutive
+    /// λ values (`None`: always walk the whole path).
+    pub early_stop: Option<usize>,
+    /// Refit each target on all models (fit and held-out) at its chosen λ, warm-started from the
+    /// held-out-selected solution. With `false` the coefficients fitted on the fit part are
+    /// returned as they are (as the published datamodels do).
+    pub refit: bool,
+}
+
+impl Default for LassoParams {
+    fn default() -> Self {
+        Self {
+            n_lambdas: 16,
+            lambda_min_ratio: 0.01,
+            held_out_fraction: 0.1,
+            seed: 0,
+            tol: 1e-3,
+            max_sweeps: 1000,
+            early_stop: Some(3),
+            refit: true,
+        }
+    }
+}
+
+impl LassoParams {
+    /// Sets the number of λ values on the path.
+    pub fn n_lambdas(mut self, n: usize) -> Self {
+        self.n_lambdas = n;
+        self
+    }
+
+    /// Sets the ratio of the last to the first λ.
+    pub fn lambda_min_ratio(mut self, r: f64) -> Self {
+        self.lambda_min_ratio = r;
+        self
+    }
+
+    /// Sets the held-out fraction.
+    pub fn held_out_fraction(mut self, f: f64) -> Self {
+        self.held_out_fraction = f;
+        self
+    }
+
+    /// Sets the seed of the held-out split.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Sets the convergence tolerance.
+    pub fn tol(mut self, tol: f64) -> Self {
+        self.tol = tol;
+        self
+    }
+
+    /// Sets the most sweeps per λ.
+    pub fn max_sweeps(mut self, s: usize) -> Self {
+        self.max_sweeps = s;
+        self
+    }
+
+    /// Sets the early-stopping patience (`None`: off).
+    pub fn early_stop(mut self, patience: Option<usize>) -> Self {
+        self.early_stop = patience;
+        self
+    }
+
+    /// Sets whether to refit on all models at the chosen λ.
+    pub fn refit(mut self, refit: bool) -> Self {
+        self.refit = refit;
+        self
+    }
+
+    /// Validates the parameters.
+    pub fn check(self) -> Result<Lasso> {
+        let bad = |name, reason: String| Err(AttributionError::InvalidParam { name, reason });
+        if self.n_lambdas < 2 {
+            return bad(
+                "n_lambdas",
+                format!("must be at least 2, got {}", self.n_lambdas),
+            );
+        }
+        if !(self.lambda_min_ratio > 0.0 && self.lambda_min_ratio < 1.0) {
+            return bad(
+                "lambda_min_ratio",
+                format!("must be in (0, 1), got {}", self.lambda_min_ratio),
+            );
+        }
+        check_fraction(self.held_out_fraction)?;
+        if !(self.tol > 0.0 && self.tol.is_finite()) {
+            return bad("tol", format!("must be finite and > 0, got {}", self.tol));
+        }
+        if self.max_sweeps == 0 {
+            return bad("max_sweeps", "must be at least 1".into());
+        }
+        if self.early_stop == Some(0) {
+            return bad("early_stop", "patience must be at least 1".into());
+        }
+        Ok(Lasso { params: self })
+    }
+}
