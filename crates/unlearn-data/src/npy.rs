@@ -152,6 +152,14 @@ fn check_header_length(path: &Path, bytes: &[u8]) -> Result<()> {
         ),
         _ => return Ok(()), // too short or an unknown version: the parser reports it
     };
+    // npyz multiplies the shape's dimensions unchecked (a panic in builds with overflow checks).
+    let header = &bytes[prefix.min(bytes.len())..(prefix + stated).min(bytes.len())];
+    if shape_overflows(header) {
+        return Err(DataError::format(
+            path,
+            "not a valid .npy file (its shape holds more elements than fit in 64 bits); the file is corrupt",
+        ));
+    }
     if prefix + stated > bytes.len() {
         return Err(DataError::format(
             path,
@@ -162,6 +170,29 @@ fn check_header_length(path: &Path, bytes: &[u8]) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// True when the `'shape': (…)` tuple of a header dict has a product beyond u64.
+fn shape_overflows(header: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(header);
+    let Some(tuple) = text
+        .split_once("'shape'")
+        .and_then(|(_, rest)| rest.split_once('('))
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(inside, _)| inside)
+    else {
+        return false;
+    };
+    let mut product: u64 = 1;
+    for dim in tuple.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        match dim.parse::<u64>().ok().and_then(|d| product.checked_mul(d)) {
+            Some(p) => product = p,
+            // A number too large for u64 overflows too; anything else is the parser's to report.
+            None if dim.bytes().all(|b| b.is_ascii_digit()) => return true,
+            None => return false,
+        }
+    }
+    false
 }
 
 fn scalar_kind(path: &Path, npy: &NpyFile<&[u8]>) -> Result<(TypeChar, u64)> {

@@ -169,15 +169,12 @@ fn npy_headers_promising_more_than_the_file_holds_are_refused_before_allocating(
     for (name, bytes, needle) in [
         ("shape", huge_shape, "needs more data than the file's"),
         ("header", huge_header, "the header claims 4026531840 bytes"),
-        ("overflow", overflow, "needs more data than the file's"),
+        ("overflow", overflow, "more elements than fit in 64 bits"),
     ] {
         let path = dir.path().join(format!("{name}.npy"));
         std::fs::write(&path, bytes).unwrap();
         let e = unlearn_data::read_npy_f32(&path).unwrap_err().to_string();
-        assert!(
-            e.contains(needle) && e.contains("truncated or corrupt"),
-            "{name}: {e}"
-        );
+        assert!(e.contains(needle) && e.contains("corrupt"), "{name}: {e}");
     }
     // The same layout with the data it promises loads.
     let path = dir.path().join("ok.npy");
