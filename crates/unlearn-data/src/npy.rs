@@ -126,7 +126,7 @@ pub(crate) fn parse_header<'a>(path: &Path, bytes: &'a [u8]) -> Result<NpyFile<&
         let claimed = npy
             .shape()
             .iter()
-            .try_fold(ts.size_field(), |acc, &d| acc.checked_mul(d));
+            .try_fold(ts.size_field().max(1), |acc, &d| acc.checked_mul(d));
         if claimed.is_none_or(|c| c > bytes.len() as u64) {
             return Err(DataError::format(
                 path,
@@ -152,8 +152,19 @@ fn check_header_length(path: &Path, bytes: &[u8]) -> Result<()> {
         ),
         _ => return Ok(()), // too short or an unknown version: the parser reports it
     };
-    // npyz multiplies the shape's dimensions unchecked (a panic in builds with overflow checks).
     let header = &bytes[prefix.min(bytes.len())..(prefix + stated).min(bytes.len())];
+    // npyz's header parser backtracks exponentially in the nesting depth (a 49-byte header of
+    // brackets took minutes, found by cargo fuzz); numpy writes a few levels at most.
+    let depth = nesting_depth(header);
+    if depth > MAX_HEADER_NESTING {
+        return Err(DataError::format(
+            path,
+            format!(
+                "not a valid .npy file (its header nests brackets {depth} deep; numpy writes at most a few levels); the file is corrupt"
+            ),
+        ));
+    }
+    // npyz multiplies the shape's dimensions unchecked (a panic in builds with overflow checks).
     if shape_overflows(header) {
         return Err(DataError::format(
             path,
@@ -170,6 +181,25 @@ fn check_header_length(path: &Path, bytes: &[u8]) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Deepest bracket nesting accepted in a header: a structured dtype of sub-arrays needs ~4.
+const MAX_HEADER_NESTING: usize = 8;
+
+/// Deepest nesting of `(`, `[` and `{` in a header.
+fn nesting_depth(header: &[u8]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for &b in header {
+        match b {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// True when the `'shape': (…)` tuple of a header dict has a product beyond u64.

@@ -166,7 +166,13 @@ fn npy_headers_promising_more_than_the_file_holds_are_refused_before_allocating(
         "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 16), }",
         &[0; 16],
     );
+    // A header of nested brackets made npyz's parser backtrack for minutes (libFuzzer timeout).
+    let mut nested = b"\x93NUMPY\x01\x00".to_vec();
+    let text = format!("{}'shape': (3, ), }}", "{[(".repeat(12));
+    nested.extend((text.len() as u16).to_le_bytes());
+    nested.extend(text.as_bytes());
     for (name, bytes, needle) in [
+        ("nested", nested, "nests brackets 37 deep"), // 12 × 3 opened, then the shape's
         ("shape", huge_shape, "needs more data than the file's"),
         ("header", huge_header, "the header claims 4026531840 bytes"),
         ("overflow", overflow, "more elements than fit in 64 bits"),
