@@ -30,6 +30,9 @@ pub struct BenchSpeedArgs {
     /// Size of the large stacked zoo timed on the first backend, with peak memory (0 = skip).
     #[arg(long, default_value_t = 1000)]
     pub large: usize,
+    /// Models per stack of the stacked MLP and logistic zoos run one per core (as `train --stack`).
+    #[arg(long, default_value_t = 32)]
+    pub stack: usize,
     /// Models per stack of the small CNN's stacked measurement.
     #[arg(long, default_value_t = 8)]
     pub cnn_stack: usize,
@@ -63,8 +66,8 @@ fn peak_rss_mib() -> Option<f64> {
 }
 
 pub fn run(args: BenchSpeedArgs) -> Result<()> {
-    if args.models == 0 || args.unstacked_models == 0 || args.cnn_stack == 0 || args.epochs == 0 {
-        bail!("--models, --unstacked-models, --cnn-stack and --epochs must be ≥ 1");
+    if [args.models, args.unstacked_models, args.stack, args.cnn_stack, args.epochs].contains(&0) {
+        bail!("--models, --unstacked-models, --stack, --cnn-stack and --epochs must be ≥ 1");
     }
     if args.cnn_points < 64 {
         bail!("--cnn-points must be ≥ 64 (one batch)");
@@ -87,7 +90,7 @@ pub fn run(args: BenchSpeedArgs) -> Result<()> {
         let device = backends[0].device()?;
         let mut recipe = Recipe::named("mlp")?;
         recipe.epochs = args.epochs;
-        let stack = args.large.div_ceil(workers).min(256);
+        let stack = args.stack;
         let bar = progress_bar(1, "large zoo");
         let t = time_subset_zoo(&recipe, &data, args.large, stack, workers, &device)?;
         bar.finish_and_clear();
@@ -113,7 +116,7 @@ pub fn run(args: BenchSpeedArgs) -> Result<()> {
         for name in ["mlp", "logistic"] {
             let mut recipe = Recipe::named(name)?;
             recipe.epochs = args.epochs;
-            let stacked = args.models.div_ceil(workers);
+            let stacked = args.stack.min(args.models.div_ceil(workers));
             let modes = [
                 ("one at a time", args.unstacked_models, 1, 1),
                 ("stack 1, one per core", args.unstacked_models, 1, workers),
