@@ -826,7 +826,7 @@ fn verify_rejects_what_is_no_zoo() {
     fails(d, &["verify", &file], &["file.txt", "not a directory"]);
     let empty = d.join("empty");
     std::fs::create_dir_all(empty.join("sub")).unwrap();
-    fails(d, &["verify", s(&empty)], &["no zoo found"]);
+    fails(d, &["verify", s(&empty)], &["no zoo or attribution found"]);
     let corrupt = d.join("corrupt");
     std::fs::create_dir_all(&corrupt).unwrap();
     write(&corrupt.join("manifest.json"), "{ nope");

@@ -132,6 +132,24 @@ fn killed_attribute_reruns_to_the_uninterrupted_result() {
     assert!(debris(&out).is_empty(), "{:?}", debris(&out));
     // Finished: a third run does nothing.
     assert!(stdout(&ok(&a)).contains("already computed"));
+    // Its outputs are recorded with their hashes: verify finds them intact, then the damage.
+    let verify = ok(&["verify", s(&out)]);
+    assert!(
+        stdout(&verify).contains("intact (1 attribution, 2 files)"),
+        "{}",
+        stdout(&verify)
+    );
+    let mut beta = std::fs::read(out.join("beta.npy")).unwrap();
+    let last = beta.len() - 1;
+    beta[last] ^= 0x40;
+    std::fs::write(out.join("beta.npy"), beta).unwrap();
+    let damaged = unlearn(&["verify", s(&out)]);
+    assert!(!damaged.status.success());
+    assert!(
+        stdout(&damaged).contains("beta.npy: altered"),
+        "{}",
+        stdout(&damaged)
+    );
 }
 
 #[test]

@@ -427,7 +427,12 @@ fn verify_checks_every_zoo_below_a_run_directory() {
     let o = unlearn(&["verify", s(&run)]);
     assert_one_line_error(
         &o,
-        &["2 problems", "1 of 2 zoos", "1 truncated", "1 leftover"],
+        &[
+            "2 problems",
+            "1 of 2 directories",
+            "1 truncated",
+            "1 leftover",
+        ],
     );
     let report = stdout(&o);
     assert!(report.contains("attribution/.beta.npy.tmp-1-0"), "{report}");

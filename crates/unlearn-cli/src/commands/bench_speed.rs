@@ -66,7 +66,15 @@ fn peak_rss_mib() -> Option<f64> {
 }
 
 pub fn run(args: BenchSpeedArgs) -> Result<()> {
-    if [args.models, args.unstacked_models, args.stack, args.cnn_stack, args.epochs].contains(&0) {
+    if [
+        args.models,
+        args.unstacked_models,
+        args.stack,
+        args.cnn_stack,
+        args.epochs,
+    ]
+    .contains(&0)
+    {
         bail!("--models, --unstacked-models, --stack, --cnn-stack and --epochs must be ≥ 1");
     }
     if args.cnn_points < 64 {

@@ -93,7 +93,7 @@ fn merge_attributions(shards: &[PathBuf], out: &Path) -> Result<()> {
     let inputs = |v: &serde_json::Value| {
         let mut v = v.clone();
         if let Some(m) = v.as_object_mut() {
-            for key in ["lds", "lds_points", "fit_seconds"] {
+            for key in crate::commands::attribute::RESULT_KEYS {
                 m.remove(key);
             }
         }
@@ -192,6 +192,12 @@ fn merge_attributions(shards: &[PathBuf], out: &Path) -> Result<()> {
         };
         merged["lds_points"] = (defined as u64).into();
     }
+    let outputs: &[&str] = if first.get("forget_set").is_some() {
+        &["forget_rows.npy"]
+    } else {
+        &["beta.npy", "intercept.npy"]
+    };
+    merged["files"] = unlearn_train::integrity::record_named(out, outputs)?;
     unlearn_data::atomic_write_bytes(&marker, serde_json::to_string_pretty(&merged)?.as_bytes())?;
     println!(
         "merged {} attribution shards: {points} points × {classes} classes{} → {}",

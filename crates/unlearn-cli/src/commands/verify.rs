@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use unlearn_train::integrity::verify_tree;
 
-/// Check a zoo (from `unlearn train` or `unlearn forget`), or every zoo below a directory (an
-/// `unlearn bench` run): re-hash every artifact against the sizes and sha256 recorded in its
-/// manifest, and report each missing, truncated or altered file, unfinished zoos, and leftovers
+/// Check a zoo (from `unlearn train` or `unlearn forget`), an attribution directory (`unlearn
+/// attribute`), or every one below a directory (an `unlearn bench` run): re-hash every artifact
+/// against the sizes and sha256 recorded in its manifest, and report each missing, truncated or altered file, unfinished zoos, and leftovers
 /// of interrupted writes (temporary files, stale locks). Exits 0 only when all is intact.
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
@@ -30,10 +30,13 @@ pub fn run(args: VerifyArgs) -> Result<()> {
     let mut damaged_zoos = 0;
     for zoo in &check.zoos {
         if zoo.findings.is_empty() {
+            let what = match zoo.kind {
+                "zoo" => format!("{} models", zoo.models),
+                kind => kind.to_string(),
+            };
             println!(
-                "ok      {}: {} models, {} files, {:.1} MB",
+                "ok      {}: {what}, {} files, {:.1} MB",
                 name(&zoo.dir),
-                zoo.models,
                 zoo.files,
                 zoo.bytes as f64 / 1e6
             );
@@ -50,22 +53,30 @@ pub fn run(args: VerifyArgs) -> Result<()> {
         println!("FAILED  {}: {finding}", root.display());
     }
     let zoos = check.zoos.len();
+    let counted = |kind: &str| {
+        let n = check.zoos.iter().filter(|z| z.kind == kind).count();
+        (n > 0).then(|| format!("{n} {kind}{}", if n == 1 { "" } else { "s" }))
+    };
     if kinds.is_empty() {
         let files: usize = check.zoos.iter().map(|z| z.files).sum();
+        let parts: Vec<String> = ["zoo", "attribution"]
+            .into_iter()
+            .filter_map(counted)
+            .collect();
         println!(
-            "{}: intact ({zoos} zoo{}, {files} files)",
+            "{}: intact ({}, {files} files)",
             root.display(),
-            if zoos == 1 { "" } else { "s" }
+            parts.join(", ")
         );
         return Ok(());
     }
     let problems: usize = kinds.values().sum();
     let list: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
     bail!(
-        "{}: {problems} problem{} in {damaged_zoos} of {zoos} zoo{} ({}); re-run the command that wrote it to redo damaged models and clear leftovers",
+        "{}: {problems} problem{} in {damaged_zoos} of {zoos} director{} ({}); re-run the command that wrote it to redo damaged models and clear leftovers",
         root.display(),
         if problems == 1 { "" } else { "s" },
-        if zoos == 1 { "" } else { "s" },
+        if zoos == 1 { "y" } else { "ies" },
         list.join(", ")
     )
 }

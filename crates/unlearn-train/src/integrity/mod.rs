@@ -14,7 +14,9 @@ mod verify;
 
 pub use lock::{DirLock, LOCK_FILE, process_running};
 pub use records::{
-    FileRecord, damaged_models, hash_file, is_temp_name, record_files, remove_temp_files,
-    zoo_artifacts,
+    FileRecord, damaged_models, hash_file, is_temp_name, record_files, record_named,
+    remove_temp_files, zoo_artifacts,
 };
-pub use verify::{Finding, TreeCheck, ZooCheck, verify_tree, verify_zoo};
+pub use verify::{
+    ATTRIBUTION_FILE, Finding, TreeCheck, ZooCheck, verify_attribution, verify_tree, verify_zoo,
+};

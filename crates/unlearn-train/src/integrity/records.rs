@@ -18,6 +18,20 @@ pub struct FileRecord {
     pub bytes: u64,
 }
 
+/// Records (sha256 and size) of the files `names` in `dir`, as JSON for a directory's record
+/// file (attribution.json's `files`).
+pub fn record_named(dir: &Path, names: &[&str]) -> Result<serde_json::Value, TrainError> {
+    let mut files = BTreeMap::new();
+    for name in names {
+        let path = dir.join(name);
+        files.insert(
+            name.to_string(),
+            hash_file(&path).map_err(TrainError::io(&path))?,
+        );
+    }
+    Ok(serde_json::to_value(files).expect("records serialise"))
+}
+
 /// True for the temporary names of atomic writes (`.NAME.tmp-PID` and `.NAME.tmp-PID-N`): such a
 /// file is never part of a finished run; one that outlives its writer is a leftover of a crash.
 pub fn is_temp_name(name: &str) -> bool {

@@ -2,10 +2,10 @@
 //! ([`verify_zoo`]) or with every zoo below a directory ([`verify_tree`]).
 
 use super::lock::lock_finding;
-use super::records::{hash_file, is_temp_name, temp_files_in, zoo_artifacts};
+use super::records::{FileRecord, hash_file, is_temp_name, temp_files_in, zoo_artifacts};
 use crate::TrainError;
 use crate::manifest::Manifest;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs;
 use std::io;
@@ -97,18 +97,20 @@ impl fmt::Display for Finding {
             ),
             Finding::NoRecords => write!(
                 f,
-                "no file records in manifest.json (written by an older unlearn); re-run the command that wrote it to record them"
+                "no file records in its manifest (written by an older unlearn); re-run the command that wrote it to record them"
             ),
             Finding::InUse { pid } => write!(f, "being written by process {pid} (lock file)"),
         }
     }
 }
 
-/// What [`verify_zoo`] found in one zoo.
+/// What [`verify_zoo`] (or [`verify_attribution`]) found in one directory.
 #[derive(Debug, Clone)]
 pub struct ZooCheck {
-    /// The zoo directory.
+    /// The directory.
     pub dir: PathBuf,
+    /// `zoo` or `attribution`.
+    pub kind: &'static str,
     /// Models of the zoo.
     pub models: usize,
     /// Recorded files checked.
@@ -126,6 +128,7 @@ pub fn verify_zoo(dir: &Path) -> Result<ZooCheck, TrainError> {
     let models = manifest.seeds.len();
     let mut check = ZooCheck {
         dir: dir.to_path_buf(),
+        kind: "zoo",
         models,
         files: 0,
         bytes: 0,
@@ -147,33 +150,7 @@ pub fn verify_zoo(dir: &Path) -> Result<ZooCheck, TrainError> {
                 check.findings.push(Finding::Unrecorded { file: rel });
             }
         }
-        for (rel, record) in &manifest.files {
-            check.files += 1;
-            check.bytes += record.bytes;
-            let path = dir.join(rel);
-            match hash_file(&path) {
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    check.findings.push(Finding::Missing { file: rel.clone() })
-                }
-                Err(e) => check.findings.push(Finding::Unreadable {
-                    file: rel.clone(),
-                    what: e.to_string(),
-                }),
-                Ok(found) if found.bytes != record.bytes => check.findings.push(Finding::Resized {
-                    file: rel.clone(),
-                    recorded: record.bytes,
-                    found: found.bytes,
-                }),
-                Ok(found) if found.sha256 != record.sha256 => {
-                    check.findings.push(Finding::Altered {
-                        file: rel.clone(),
-                        recorded: record.sha256.clone(),
-                        found: found.sha256,
-                    })
-                }
-                Ok(_) => {}
-            }
-        }
+        check_records(dir, &manifest.files, &mut check);
     }
     // Leftovers: temporary files anywhere in the zoo's own folders, and stray per-model files.
     let expected: BTreeSet<String> = zoo_artifacts(models).into_iter().collect();
@@ -207,6 +184,75 @@ pub fn verify_zoo(dir: &Path) -> Result<ZooCheck, TrainError> {
                 what: "file that belongs to no model of the zoo".into(),
             });
         }
+    }
+    Ok(check)
+}
+
+/// Re-hashes the files `files` records in `dir`, adding what differs to `check`.
+fn check_records(dir: &Path, files: &BTreeMap<String, FileRecord>, check: &mut ZooCheck) {
+    for (rel, record) in files {
+        check.files += 1;
+        check.bytes += record.bytes;
+        let path = dir.join(rel);
+        match hash_file(&path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                check.findings.push(Finding::Missing { file: rel.clone() })
+            }
+            Err(e) => check.findings.push(Finding::Unreadable {
+                file: rel.clone(),
+                what: e.to_string(),
+            }),
+            Ok(found) if found.bytes != record.bytes => check.findings.push(Finding::Resized {
+                file: rel.clone(),
+                recorded: record.bytes,
+                found: found.bytes,
+            }),
+            Ok(found) if found.sha256 != record.sha256 => check.findings.push(Finding::Altered {
+                file: rel.clone(),
+                recorded: record.sha256.clone(),
+                found: found.sha256,
+            }),
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Name of the record file of an attribution directory (`unlearn attribute`, `unlearn merge`,
+/// the bench's datamodels).
+pub const ATTRIBUTION_FILE: &str = "attribution.json";
+
+/// Re-hashes the files recorded under `files` in `dir/attribution.json` and looks for leftovers
+/// of interrupted writes. Fails only when attribution.json cannot be read.
+pub fn verify_attribution(dir: &Path) -> Result<ZooCheck, TrainError> {
+    let path = dir.join(ATTRIBUTION_FILE);
+    let unreadable = |what: String| TrainError::Zoo {
+        path: path.clone(),
+        what,
+    };
+    let text = fs::read_to_string(&path).map_err(|e| unreadable(e.to_string()))?;
+    let info: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| unreadable(format!("corrupt: {e}")))?;
+    let mut check = ZooCheck {
+        dir: dir.to_path_buf(),
+        kind: "attribution",
+        models: info["models"].as_u64().unwrap_or(0) as usize,
+        files: 0,
+        bytes: 0,
+        findings: Vec::new(),
+    };
+    if let Some(finding) = lock_finding(dir) {
+        check.findings.push(finding);
+    }
+    match serde_json::from_value::<BTreeMap<String, FileRecord>>(info["files"].clone()) {
+        Ok(files) if !files.is_empty() => check_records(dir, &files, &mut check),
+        _ => check.findings.push(Finding::NoRecords),
+    }
+    for path in temp_files_in(dir) {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        check.findings.push(Finding::Leftover {
+            file: name.into_owned(),
+            what: "temporary file of an interrupted write".into(),
+        });
     }
     Ok(check)
 }
@@ -255,10 +301,14 @@ pub fn verify_tree(root: &Path) -> Result<TreeCheck, TrainError> {
         .iter()
         .filter(|d| d.join("manifest.json").is_file())
         .collect();
-    if zoo_dirs.is_empty() {
+    let attribution_dirs: Vec<&PathBuf> = dirs
+        .iter()
+        .filter(|d| !d.join("manifest.json").is_file() && d.join(ATTRIBUTION_FILE).is_file())
+        .collect();
+    if zoo_dirs.is_empty() && attribution_dirs.is_empty() {
         return Err(TrainError::Zoo {
             path: root.to_path_buf(),
-            what: "no zoo found (no manifest.json in it or below it); give a directory written by `unlearn train`, `unlearn forget` or `unlearn bench`".into(),
+            what: "no zoo or attribution found (no manifest.json or attribution.json in it or below it); give a directory written by `unlearn train`, `forget`, `attribute` or `bench`".into(),
         });
     }
     // A zoo whose manifest cannot be read is one more finding, not the end of the check.
@@ -267,6 +317,7 @@ pub fn verify_tree(root: &Path) -> Result<TreeCheck, TrainError> {
         .map(|d| {
             verify_zoo(d).unwrap_or_else(|e| ZooCheck {
                 dir: d.to_path_buf(),
+                kind: "zoo",
                 models: 0,
                 files: 0,
                 bytes: 0,
@@ -279,11 +330,30 @@ pub fn verify_tree(root: &Path) -> Result<TreeCheck, TrainError> {
                 }],
             })
         })
-        .collect();
-    // Folders a zoo check already covered.
+        .chain(attribution_dirs.iter().map(|d| {
+            verify_attribution(d).unwrap_or_else(|e| ZooCheck {
+                dir: d.to_path_buf(),
+                kind: "attribution",
+                models: 0,
+                files: 0,
+                bytes: 0,
+                findings: vec![Finding::Unreadable {
+                    file: ATTRIBUTION_FILE.into(),
+                    what: e.to_string(),
+                }],
+            })
+        }))
+        .collect::<Vec<_>>();
+    let zoos = {
+        let mut all = zoos;
+        all.sort_by(|a, b| a.dir.cmp(&b.dir));
+        all
+    };
+    // Folders a check already covered.
     let covered: BTreeSet<PathBuf> = zoo_dirs
         .iter()
         .flat_map(|d| [d.to_path_buf(), d.join("models"), d.join("logits")])
+        .chain(attribution_dirs.iter().map(|d| d.to_path_buf()))
         .collect();
     let mut leftovers = Vec::new();
     for dir in dirs.iter().filter(|d| !covered.contains(*d)) {

@@ -289,12 +289,19 @@ pub fn run(args: AttributeArgs) -> Result<()> {
             args.out.display()
         );
     }
+    // Every output's sha256 and size, for `unlearn verify`.
+    let outputs: &[&str] = if args.forget_set.is_some() {
+        &["forget_rows.npy"]
+    } else {
+        &["beta.npy", "intercept.npy"]
+    };
+    info["files"] = unlearn_train::integrity::record_named(&args.out, outputs)?;
     unlearn_data::atomic_write_bytes(&marker, serde_json::to_string_pretty(&info)?.as_bytes())?;
     Ok(())
 }
 
 /// Keys of attribution.json that are results, not inputs.
-const RESULT_KEYS: [&str; 3] = ["lds", "lds_points", "fit_seconds"];
+pub const RESULT_KEYS: [&str; 4] = ["lds", "lds_points", "fit_seconds", "files"];
 
 /// When `out` already holds the result of a run with the inputs `info`, a description of it.
 fn finished(out: &Path, info: &serde_json::Value) -> Option<String> {

@@ -359,7 +359,8 @@ fn attribution(dir: &Path, sz: SubsetZoo, estimator: &str) -> Result<(Vec<f32>, 
     std::fs::create_dir_all(dir)?;
     let (n, p, c) = (sz.masks.n, sz.zoo.points, sz.zoo.classes);
     unlearn_data::write_npy_f32(dir.join("beta.npy"), &[n, p, c], model.beta())?;
-    let info = serde_json::json!({ "estimator": estimator, "lds": lds, "fit_seconds": seconds, "models": sz.zoo.models });
+    let files = unlearn_train::integrity::record_named(dir, &["beta.npy"])?;
+    let info = serde_json::json!({ "estimator": estimator, "lds": lds, "fit_seconds": seconds, "models": sz.zoo.models, "files": files });
     unlearn_data::atomic_write_bytes(&info_path, serde_json::to_string_pretty(&info)?.as_bytes())?;
     Ok((model.beta().to_vec(), lds, seconds))
 }
