@@ -59,7 +59,7 @@ pub fn run(args: VerifyArgs) -> Result<()> {
     };
     if kinds.is_empty() {
         let files: usize = check.zoos.iter().map(|z| z.files).sum();
-        let parts: Vec<String> = ["zoo", "attribution"]
+        let parts: Vec<String> = ["zoo", "attribution", "report"]
             .into_iter()
             .filter_map(counted)
             .collect();

@@ -18,5 +18,6 @@ pub use records::{
     remove_temp_files, zoo_artifacts,
 };
 pub use verify::{
-    ATTRIBUTION_FILE, Finding, TreeCheck, ZooCheck, verify_attribution, verify_tree, verify_zoo,
+    ATTRIBUTION_FILE, Finding, REPORT_FILE, TreeCheck, ZooCheck, verify_attribution, verify_tree,
+    verify_zoo,
 };

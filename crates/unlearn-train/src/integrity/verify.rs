@@ -221,10 +221,18 @@ fn check_records(dir: &Path, files: &BTreeMap<String, FileRecord>, check: &mut Z
 /// the bench's datamodels).
 pub const ATTRIBUTION_FILE: &str = "attribution.json";
 
+/// Name of the record file of a bench report (report.md, report.csv, plots).
+pub const REPORT_FILE: &str = "report.json";
+
 /// Re-hashes the files recorded under `files` in `dir/attribution.json` and looks for leftovers
 /// of interrupted writes. Fails only when attribution.json cannot be read.
 pub fn verify_attribution(dir: &Path) -> Result<ZooCheck, TrainError> {
-    let path = dir.join(ATTRIBUTION_FILE);
+    verify_recorded(dir, ATTRIBUTION_FILE, "attribution")
+}
+
+/// [`verify_attribution`] for the record file `record` of a directory of kind `kind`.
+fn verify_recorded(dir: &Path, record: &str, kind: &'static str) -> Result<ZooCheck, TrainError> {
+    let path = dir.join(record);
     let unreadable = |what: String| TrainError::Zoo {
         path: path.clone(),
         what,
@@ -234,7 +242,7 @@ pub fn verify_attribution(dir: &Path) -> Result<ZooCheck, TrainError> {
         serde_json::from_str(&text).map_err(|e| unreadable(format!("corrupt: {e}")))?;
     let mut check = ZooCheck {
         dir: dir.to_path_buf(),
-        kind: "attribution",
+        kind,
         models: info["models"].as_u64().unwrap_or(0) as usize,
         files: 0,
         bytes: 0,
@@ -305,6 +313,10 @@ pub fn verify_tree(root: &Path) -> Result<TreeCheck, TrainError> {
         .iter()
         .filter(|d| !d.join("manifest.json").is_file() && d.join(ATTRIBUTION_FILE).is_file())
         .collect();
+    let report_dirs: Vec<&PathBuf> = dirs
+        .iter()
+        .filter(|d| d.join(REPORT_FILE).is_file())
+        .collect();
     if zoo_dirs.is_empty() && attribution_dirs.is_empty() {
         return Err(TrainError::Zoo {
             path: root.to_path_buf(),
@@ -330,19 +342,25 @@ pub fn verify_tree(root: &Path) -> Result<TreeCheck, TrainError> {
                 }],
             })
         })
-        .chain(attribution_dirs.iter().map(|d| {
-            verify_attribution(d).unwrap_or_else(|e| ZooCheck {
-                dir: d.to_path_buf(),
-                kind: "attribution",
-                models: 0,
-                files: 0,
-                bytes: 0,
-                findings: vec![Finding::Unreadable {
-                    file: ATTRIBUTION_FILE.into(),
-                    what: e.to_string(),
-                }],
-            })
-        }))
+        .chain(
+            attribution_dirs
+                .iter()
+                .map(|d| (d, ATTRIBUTION_FILE, "attribution"))
+                .chain(report_dirs.iter().map(|d| (d, REPORT_FILE, "report")))
+                .map(|(d, record, kind)| {
+                    verify_recorded(d, record, kind).unwrap_or_else(|e| ZooCheck {
+                        dir: d.to_path_buf(),
+                        kind,
+                        models: 0,
+                        files: 0,
+                        bytes: 0,
+                        findings: vec![Finding::Unreadable {
+                            file: record.into(),
+                            what: e.to_string(),
+                        }],
+                    })
+                }),
+        )
         .collect::<Vec<_>>();
     let zoos = {
         let mut all = zoos;
@@ -353,7 +371,12 @@ pub fn verify_tree(root: &Path) -> Result<TreeCheck, TrainError> {
     let covered: BTreeSet<PathBuf> = zoo_dirs
         .iter()
         .flat_map(|d| [d.to_path_buf(), d.join("models"), d.join("logits")])
-        .chain(attribution_dirs.iter().map(|d| d.to_path_buf()))
+        .chain(
+            attribution_dirs
+                .iter()
+                .chain(&report_dirs)
+                .map(|d| d.to_path_buf()),
+        )
         .collect();
     let mut leftovers = Vec::new();
     for dir in dirs.iter().filter(|d| !covered.contains(*d)) {

@@ -105,6 +105,7 @@ pub fn write_report(
         "forget_set,method,label,cost,klom_p95_forget,klom_p95_retain,klom_p95_validation,delta_acc_forget,delta_acc_validation,mia_efficacy,ulira_auc\n",
     );
     let mut files = Vec::new();
+    let mut recorded: Vec<String> = Vec::new();
     for spec in &config.forget_sets {
         let set: Vec<&ReportRow> = rows.iter().filter(|r| r.forget_set == spec.name).collect();
         writeln!(
@@ -178,10 +179,25 @@ pub fn write_report(
                 .unwrap_or_default()
         )?;
         files.push(plot.png.display().to_string());
+        for path in [&plot.png, &plot.svg] {
+            if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
+                recorded.push(name.to_string());
+            }
+        }
     }
     unlearn_data::atomic_write_bytes(out.join("report.md"), md.as_bytes())?;
     unlearn_data::atomic_write_bytes(out.join("report.csv"), csv.as_bytes())?;
     files.insert(0, out.join("report.csv").display().to_string());
     files.insert(0, out.join("report.md").display().to_string());
+    // The report's files with their sha256 and size, for `unlearn verify` (the zoos and the
+    // datamodels below record their own).
+    recorded.extend(["report.md".to_string(), "report.csv".to_string()]);
+    let names: Vec<&str> = recorded.iter().map(String::as_str).collect();
+    let record =
+        serde_json::json!({ "files": unlearn_train::integrity::record_named(out, &names)? });
+    unlearn_data::atomic_write_bytes(
+        out.join(unlearn_train::integrity::REPORT_FILE),
+        serde_json::to_string_pretty(&record)?.as_bytes(),
+    )?;
     Ok(files)
 }
