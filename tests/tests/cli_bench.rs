@@ -239,6 +239,10 @@ fn bench_speed_prints_rates_ratios_and_breakdowns() {
     assert!((total - 100.0).abs() <= 2.0, "{phase_line}: {total}");
     assert!(text.contains("ResNet-9 width 2 on flex"), "{text}");
     assert!(
+        text.contains("res3 (×2) conv 16→16 on 4×4, backward"),
+        "{text}"
+    );
+    assert!(
         text.contains("conv 3→16 3×3 on 32×32 (groups 2), backward"),
         "{text}"
     );

@@ -15,6 +15,7 @@ pub mod recipe;
 pub mod schedule;
 pub mod shard;
 pub mod speed;
+pub mod speed_resnet;
 pub mod trainer;
 pub mod zoo;
 

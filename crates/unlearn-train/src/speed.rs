@@ -173,7 +173,7 @@ pub struct OpTiming {
 /// Best time of `repeats` calls of `f` (after one warm-up call). The device is synchronised
 /// after each call, so asynchronous backends (wgpu) are timed to completion, and results are not
 /// copied to the host (which would cost more than the smaller operations).
-fn best_of(device: &Device, repeats: usize, mut f: impl FnMut()) -> Duration {
+pub(crate) fn best_of(device: &Device, repeats: usize, mut f: impl FnMut()) -> Duration {
     f();
     let _ = device.sync();
     (0..repeats.max(1))
@@ -187,10 +187,68 @@ fn best_of(device: &Device, repeats: usize, mut f: impl FnMut()) -> Duration {
         .unwrap_or_default()
 }
 
+/// Forward and backward time of one 3×3 "same" convolution of `k` stacked models (groups `k`)
+/// on a batch of `[batch, k·c_in, h, w]`: backward is forward + backward on the autodiff device
+/// minus forward.
+pub(crate) fn conv_times(
+    device: &Device,
+    k: usize,
+    batch: usize,
+    [c_in, c_out, h, w]: [usize; 4],
+    repeats: usize,
+) -> (Duration, Duration) {
+    let ad = device.clone().autodiff();
+    let x = Tensor::<4>::random([batch, k * c_in, h, w], Distribution::Default, device);
+    let weight = Tensor::<4>::random([k * c_out, c_in, 3, 3], Distribution::Default, device);
+    let bias = Tensor::<1>::zeros([k * c_out], device);
+    let options = ConvOptions::new([1, 1], [1, 1], [1, 1], k);
+    let forward = best_of(device, repeats, || {
+        let y = conv2d(
+            x.clone(),
+            weight.clone(),
+            Some(bias.clone()),
+            options.clone(),
+        );
+        std::hint::black_box(y);
+    });
+    let (xa, wa) = (tracked(&x, &ad), tracked(&weight, &ad));
+    let ba = Tensor::<1>::from_data(bias.to_data(), &ad).require_grad();
+    let both = best_of(device, repeats, || {
+        let y = conv2d(xa.clone(), wa.clone(), Some(ba.clone()), options.clone());
+        std::hint::black_box(y.sum().backward());
+    });
+    (forward, both.saturating_sub(forward))
+}
+
+/// The same values on the autodiff device `ad`, tracked.
+pub(crate) fn tracked(t: &Tensor<4>, ad: &Device) -> Tensor<4> {
+    Tensor::<4>::from_data(t.to_data(), ad).require_grad()
+}
+
+/// Forward + backward time of `f` applied to a tracked random `[batch, channels, h, w]` tensor.
+pub(crate) fn activation_time(
+    device: &Device,
+    shape: [usize; 4],
+    repeats: usize,
+    f: impl Fn(Tensor<4>) -> Tensor<4>,
+) -> Duration {
+    let ad = device.clone().autodiff();
+    let y = tracked(
+        &Tensor::<4>::random(shape, Distribution::Default, device),
+        &ad,
+    );
+    best_of(device, repeats, || {
+        std::hint::black_box(f(y.clone()).sum().backward());
+    })
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
 /// The small CNN's layers as single operations for a stack of `k` models and a batch of
-/// `batch` images of `shape`: each convolution forward and backward (forward + backward minus
-/// forward), ReLU and max-pool forward + backward, the dense head's forward, so a step's time can
-/// be attributed to operations.
+/// `batch` images of `shape`: each convolution forward and backward, ReLU and max-pool forward +
+/// backward, the dense head's forward, so a step's time can be attributed to operations.
 pub fn cnn_op_timings(
     device: &Device,
     k: usize,
@@ -202,61 +260,34 @@ pub fn cnn_op_timings(
 ) -> Vec<OpTiming> {
     let mut out = Vec::new();
     let [mut c, mut h, mut w] = shape;
-    let ad = device.clone().autodiff();
     for &c_out in channels {
-        let x = Tensor::<4>::random([batch, k * c, h, w], Distribution::Default, device);
-        let weight = Tensor::<4>::random([k * c_out, c, 3, 3], Distribution::Default, device);
-        let bias = Tensor::<1>::zeros([k * c_out], device);
-        let options = ConvOptions::new([1, 1], [1, 1], [1, 1], k);
         let label = format!("conv {c}→{c_out} 3×3 on {h}×{w} (groups {k})");
-        let forward = best_of(device, repeats, || {
-            let y = conv2d(
-                x.clone(),
-                weight.clone(),
-                Some(bias.clone()),
-                options.clone(),
-            );
-            std::hint::black_box(y);
-        });
+        let (forward, backward) = conv_times(device, k, batch, [c, c_out, h, w], repeats);
         out.push(OpTiming {
             name: format!("{label}, forward"),
-            ms: forward.as_secs_f64() * 1e3,
-        });
-        // The same values on the autodiff device, tracked.
-        let tracked = |t: &Tensor<4>| Tensor::<4>::from_data(t.to_data(), &ad).require_grad();
-        let (xa, wa) = (tracked(&x), tracked(&weight));
-        let ba = Tensor::<1>::from_data(bias.to_data(), &ad).require_grad();
-        let both = best_of(device, repeats, || {
-            let y = conv2d(xa.clone(), wa.clone(), Some(ba.clone()), options.clone());
-            std::hint::black_box(y.sum().backward());
+            ms: ms(forward),
         });
         out.push(OpTiming {
             name: format!("{label}, backward"),
-            ms: (both.saturating_sub(forward)).as_secs_f64() * 1e3,
+            ms: ms(backward),
         });
         // ReLU and the 2×2 max-pool as training runs them: tracked, forward and backward.
-        let y = Tensor::<4>::random([batch, k * c_out, h, w], Distribution::Default, device);
-        let ya = tracked(&y);
-        let act = best_of(device, repeats, || {
-            std::hint::black_box(relu(ya.clone()).sum().backward());
-        });
+        let shape = [batch, k * c_out, h, w];
         out.push(OpTiming {
             name: format!(
                 "relu of {} channels on {h}×{w}, forward + backward",
                 k * c_out
             ),
-            ms: act.as_secs_f64() * 1e3,
-        });
-        let pool = best_of(device, repeats, || {
-            let pooled = max_pool2d(ya.clone(), MaxPoolOptions::new([2, 2]));
-            std::hint::black_box(pooled.sum().backward());
+            ms: ms(activation_time(device, shape, repeats, relu)),
         });
         out.push(OpTiming {
             name: format!(
                 "max-pool 2×2 of {} channels on {h}×{w}, forward + backward",
                 k * c_out
             ),
-            ms: pool.as_secs_f64() * 1e3,
+            ms: ms(activation_time(device, shape, repeats, |y| {
+                max_pool2d(y, MaxPoolOptions::new([2, 2]))
+            })),
         });
         (c, h, w) = (c_out, h / 2, w / 2);
     }
@@ -268,7 +299,7 @@ pub fn cnn_op_timings(
     });
     out.push(OpTiming {
         name: format!("dense head {features}→{classes} (batched matmul over {k})"),
-        ms: head.as_secs_f64() * 1e3,
+        ms: ms(head),
     });
     out
 }

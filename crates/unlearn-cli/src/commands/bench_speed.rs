@@ -11,6 +11,7 @@ use unlearn_train::profile::StepTimes;
 use unlearn_train::speed::{
     cnn_op_timings, inference_rate, profile_stack, synthetic_images, time_subset_zoo,
 };
+use unlearn_train::speed_resnet::resnet9_op_timings;
 use unlearn_train::{Backend, Recipe, TrainSet};
 
 /// Measure training throughput: the digits MLP (and logistic) zoo stacked vs one model at a
@@ -233,6 +234,20 @@ pub fn run(args: BenchSpeedArgs) -> Result<()> {
             t.samples as f64 / t.total().as_secs_f64(),
             phases(&t)
         );
+        let step_ms = 1e3 * t.total().as_secs_f64() / t.steps.max(1) as f64;
+        let layers = resnet9_op_timings(&device, args.resnet_width, 64, 3);
+        let sum: f64 = layers.iter().map(|o| o.ms).sum();
+        println!(
+            "its layers one by one, ms per batch of 64 (best of 3; sum {sum:.0} ms vs a measured step of {step_ms:.0} ms)"
+        );
+        for op in &layers {
+            println!(
+                "  {:<52} {:>8.2}  {:>4.0} %",
+                op.name,
+                op.ms,
+                100.0 * op.ms / sum.max(1e-9)
+            );
+        }
     }
     if let Some((_, first)) = op_tables.first() {
         println!(

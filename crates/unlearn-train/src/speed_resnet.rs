@@ -1,0 +1,127 @@
+//! ResNet-9's layers timed one by one (`unlearn bench-speed`): where a training step of the
+//! network goes, layer by layer, to compare with the step measured whole.
+
+use crate::speed::{OpTiming, activation_time, conv_times};
+use burn::nn::BatchNormConfig;
+use burn::tensor::Device;
+use burn::tensor::activation::relu;
+use burn::tensor::module::max_pool2d;
+use burn::tensor::ops::MaxPoolOptions;
+
+/// One convolution block of ResNet-9 (§13): conv 3×3, batch norm, ReLU, optional 2×2 pool.
+struct Block {
+    name: &'static str,
+    c_in: usize,
+    c_out: usize,
+    size: usize,
+    pool: bool,
+    /// How often the block's shape occurs in the network (the residual pairs: 2).
+    times: usize,
+}
+
+/// Forward + backward of every ResNet-9 block of width `width` for a batch of `batch` 32×32
+/// images, one model: convolution forward and backward, batch norm, ReLU and max-pool, each
+/// multiplied by how often it occurs. Their sum approximates one training step.
+pub fn resnet9_op_timings(
+    device: &Device,
+    width: usize,
+    batch: usize,
+    repeats: usize,
+) -> Vec<OpTiming> {
+    let (w1, w2, w4, w8) = (width, 2 * width, 4 * width, 8 * width);
+    let blocks = [
+        Block {
+            name: "prep",
+            c_in: 3,
+            c_out: w1,
+            size: 32,
+            pool: false,
+            times: 1,
+        },
+        Block {
+            name: "layer1",
+            c_in: w1,
+            c_out: w2,
+            size: 32,
+            pool: true,
+            times: 1,
+        },
+        Block {
+            name: "res1 (×2)",
+            c_in: w2,
+            c_out: w2,
+            size: 16,
+            pool: false,
+            times: 2,
+        },
+        Block {
+            name: "layer2",
+            c_in: w2,
+            c_out: w4,
+            size: 16,
+            pool: true,
+            times: 1,
+        },
+        Block {
+            name: "layer3",
+            c_in: w4,
+            c_out: w8,
+            size: 8,
+            pool: true,
+            times: 1,
+        },
+        Block {
+            name: "res3 (×2)",
+            c_in: w8,
+            c_out: w8,
+            size: 4,
+            pool: false,
+            times: 2,
+        },
+    ];
+    let ad = device.clone().autodiff();
+    let mut out = Vec::new();
+    for b in blocks {
+        let n = b.times as f64;
+        let label = format!(
+            "{} conv {}→{} on {s}×{s}",
+            b.name,
+            b.c_in,
+            b.c_out,
+            s = b.size
+        );
+        let (forward, backward) =
+            conv_times(device, 1, batch, [b.c_in, b.c_out, b.size, b.size], repeats);
+        out.push(OpTiming {
+            name: format!("{label}, forward"),
+            ms: n * forward.as_secs_f64() * 1e3,
+        });
+        out.push(OpTiming {
+            name: format!("{label}, backward"),
+            ms: n * backward.as_secs_f64() * 1e3,
+        });
+        let shape = [batch, b.c_out, b.size, b.size];
+        let norm = BatchNormConfig::new(b.c_out).init(&ad);
+        let bn = activation_time(device, shape, repeats, |y| norm.forward(y));
+        out.push(OpTiming {
+            name: format!("{} batch norm, forward + backward", b.name),
+            ms: n * bn.as_secs_f64() * 1e3,
+        });
+        let act = if b.pool {
+            activation_time(device, shape, repeats, |y| {
+                relu(max_pool2d(y, MaxPoolOptions::new([2, 2])))
+            })
+        } else {
+            activation_time(device, shape, repeats, relu)
+        };
+        out.push(OpTiming {
+            name: format!(
+                "{} {}, forward + backward",
+                b.name,
+                if b.pool { "max-pool + relu" } else { "relu" }
+            ),
+            ms: n * act.as_secs_f64() * 1e3,
+        });
+    }
+    out
+}
