@@ -166,6 +166,48 @@ fn train_shards_merge_into_the_unsharded_zoo_and_bad_sets_are_refused() {
         &unlearn(&wrong.iter().map(String::as_str).collect::<Vec<_>>()),
         &["holds shard 0/3 of this zoo, not shard 1/3"],
     );
+    // More shards than models (a generous job array): the empty shard succeeds and merges.
+    let tiny: Vec<PathBuf> = (0..3).map(|i| root.join(format!("tiny-{i}"))).collect();
+    for (i, d) in tiny.iter().enumerate() {
+        let out = ok(&[
+            "train",
+            "--models",
+            "2",
+            "--epochs",
+            "1",
+            "--limit",
+            "300",
+            "--shard",
+            &format!("{i}/3"),
+            "--out",
+            s(d),
+        ]);
+        if i == 0 {
+            assert!(stdout(&out).contains("holds no models"), "{}", stdout(&out));
+        }
+    }
+    let tiny_whole = root.join("tiny-whole");
+    ok(&[
+        "train",
+        "--models",
+        "2",
+        "--epochs",
+        "1",
+        "--limit",
+        "300",
+        "--out",
+        s(&tiny_whole),
+    ]);
+    let tiny_merged = root.join("tiny-merged");
+    ok(&[
+        "merge",
+        "--out",
+        s(&tiny_merged),
+        s(&tiny[0]),
+        s(&tiny[1]),
+        s(&tiny[2]),
+    ]);
+    assert_same_zoo(&tiny_merged, &tiny_whole, 2);
     for bad in ["3/3", "1/0", "x"] {
         let args = train_args(&root.join("bad"), &["--shard", bad]);
         assert_one_line_error(

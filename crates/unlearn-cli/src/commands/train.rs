@@ -109,6 +109,17 @@ pub fn run(args: TrainArgs) -> Result<()> {
     }
     let zoo = train_zoo(&spec, &prepared, info, &args.out, &device, &bar)?;
     bar.finish();
+    if zoo.models == 0 {
+        // More shards than models (a job array sized generously): an empty shard still counts.
+        println!(
+            "shard {} holds no models ({} models over {} shards); nothing to train → {}",
+            args.shard.shard.map_or("?".into(), |s| s.to_string()),
+            args.models,
+            args.shard.shard.map_or(1, |s| s.count),
+            zoo.dir.display()
+        );
+        return Ok(());
+    }
     let accuracies: Vec<f64> = (0..zoo.models)
         .map(|i| validation_accuracy(&zoo, i))
         .collect();
