@@ -102,3 +102,44 @@ pub fn read_maybe_gz(path: impl AsRef<Path>) -> Result<Vec<u8>> {
         Ok(raw)
     }
 }
+
+/// Bytes past what a header declares that are still read, so trailing garbage is reported with
+/// its exact size when small.
+const TRAILING_SLACK: usize = 1 << 16;
+
+/// [`read_maybe_gz`] for a format whose first `header_len` bytes declare how many data bytes
+/// follow (`data_len`, `None` when the header is unusable): decompression stops after the
+/// declared size (plus a little, to detect trailing bytes), so a corrupt or hostile `.gz` cannot
+/// expand beyond what its header claims.
+pub fn read_maybe_gz_bounded(
+    path: impl AsRef<Path>,
+    header_len: usize,
+    data_len: impl Fn(&[u8]) -> Option<usize>,
+) -> Result<Vec<u8>> {
+    let path = path.as_ref();
+    let raw = fs::read(path).map_err(|e| DataError::io(path, "cannot read", e))?;
+    let named_gz = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    if !named_gz && !raw.starts_with(&[0x1f, 0x8b]) {
+        return Ok(raw);
+    }
+    let corrupt = |e: std::io::Error| {
+        DataError::format(
+            path,
+            format!("cannot gunzip ({e}); the file is corrupt or not gzip data"),
+        )
+    };
+    let mut decoder = flate2::read::MultiGzDecoder::new(&raw[..]);
+    let mut out = Vec::new();
+    (&mut decoder)
+        .take(header_len as u64)
+        .read_to_end(&mut out)
+        .map_err(corrupt)?;
+    let rest = data_len(&out).map_or(0, |n| n.saturating_add(TRAILING_SLACK));
+    (&mut decoder)
+        .take(rest as u64)
+        .read_to_end(&mut out)
+        .map_err(corrupt)?;
+    Ok(out)
+}

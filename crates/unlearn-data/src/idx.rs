@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::dataset::Dataset;
 use crate::error::{DataError, Result};
-use crate::fileio::read_maybe_gz;
+use crate::fileio::read_maybe_gz_bounded;
 use crate::partition::Partition;
 
 /// Where Debian's `dataset-fashion-mnist` package installs the data.
@@ -166,7 +166,13 @@ fn check_magic(path: &Path, bytes: &[u8], want: u32, header_len: usize) -> Resul
 
 /// Returns `(n, rows, cols, pixels)`.
 fn parse_images(path: &Path) -> Result<(usize, usize, usize, Vec<u8>)> {
-    let mut bytes = read_maybe_gz(path)?;
+    let mut bytes = read_maybe_gz_bounded(path, 16, |h| {
+        (h.len() == 16).then(|| {
+            [4, 8, 12]
+                .iter()
+                .try_fold(1usize, |acc, &at| acc.checked_mul(be_u32(h, at) as usize))
+        })?
+    })?;
     check_magic(path, &bytes, IMAGES_MAGIC, 16)?;
     let n = be_u32(&bytes, 4) as usize;
     let rows = be_u32(&bytes, 8) as usize;
@@ -211,7 +217,8 @@ fn parse_images(path: &Path) -> Result<(usize, usize, usize, Vec<u8>)> {
 }
 
 fn parse_labels(path: &Path) -> Result<Vec<u8>> {
-    let mut bytes = read_maybe_gz(path)?;
+    let mut bytes =
+        read_maybe_gz_bounded(path, 8, |h| (h.len() == 8).then(|| be_u32(h, 4) as usize))?;
     check_magic(path, &bytes, LABELS_MAGIC, 8)?;
     let n = be_u32(&bytes, 4) as usize;
     let data_len = bytes.len() - 8;

@@ -201,3 +201,25 @@ fn npy_headers_promising_more_than_the_file_holds_are_refused_before_allocating(
         (vec![2], vec![1.5, -2.0])
     );
 }
+
+/// A small .gz that expands far beyond what its IDX header declares is read only as far as the
+/// header says (plus 64 KiB to report trailing bytes), not to the end.
+#[test]
+fn gzipped_idx_is_decompressed_only_as_far_as_its_header_declares() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut raw = vec![0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 2]; // 1 image of 2×2
+    raw.extend([1, 2, 3, 4]);
+    raw.resize(raw.len() + (64 << 20), 0); // then 64 MiB of zeros: ~64 KiB compressed
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&raw).unwrap();
+    let images = dir.path().join("images-idx3-ubyte.gz");
+    std::fs::write(&images, gz.finish().unwrap()).unwrap();
+    let labels = dir.path().join("labels-idx1-ubyte");
+    std::fs::write(&labels, [0, 0, 8, 1, 0, 0, 0, 1, 7]).unwrap();
+    let e = unlearn_data::load_idx(&images, &labels)
+        .unwrap_err()
+        .to_string();
+    // Exactly the 64 KiB of slack was read past the declared data, not 64 MiB.
+    assert!(e.contains("65536 bytes follow the 1 images"), "{e}");
+}
