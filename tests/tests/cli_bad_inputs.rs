@@ -584,6 +584,12 @@ fn forget_rejects_bad_forget_sets_configs_and_zoos() {
     args[2] = "dm-direct";
     args[7] = "--attribution";
     args[8] = s(&beta);
+    // Without attribution.json (written last by `attribute`), β is not trusted.
+    fails(fx.root(), &args, &["attribution.json missing"]);
+    std::fs::write(beta.join("attribution.json"), "{}").unwrap();
+    args[2] = "dm-direct";
+    args[7] = "--attribution";
+    args[8] = s(&beta);
     fails(fx.root(), &args, &["beta.npy", "shape"]);
     assert!(!out.exists());
 }

@@ -205,10 +205,14 @@ fn nesting_depth(header: &[u8]) -> usize {
 /// True when the `'shape': (…)` tuple of a header dict has a product beyond u64.
 fn shape_overflows(header: &[u8]) -> bool {
     let text = String::from_utf8_lossy(header);
-    let Some(tuple) = text
+    let after_key = text
         .split_once("'shape'")
-        .and_then(|(_, rest)| rest.split_once('('))
-        .and_then(|(_, rest)| rest.split_once(')'))
+        .or_else(|| text.split_once("\"shape\""))
+        .map(|(_, rest)| rest);
+    // A tuple or a list: the dimensions end at the first closing bracket.
+    let Some(tuple) = after_key
+        .and_then(|rest| rest.split_once(['(', '[']))
+        .and_then(|(_, rest)| rest.split_once([')', ']']))
         .map(|(inside, _)| inside)
     else {
         return false;

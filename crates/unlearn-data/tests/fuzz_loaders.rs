@@ -171,7 +171,12 @@ fn npy_headers_promising_more_than_the_file_holds_are_refused_before_allocating(
     let text = format!("{}'shape': (3, ), }}", "{[(".repeat(12));
     nested.extend((text.len() as u16).to_le_bytes());
     nested.extend(text.as_bytes());
+    let overflow_quoted = npy_v1(
+        "{\"descr\": '<f4', 'fortran_order': False, \"shape\": [4294967296, 4294967296, 16], }",
+        &[0; 16],
+    );
     for (name, bytes, needle) in [
+        ("overflow-quoted", overflow_quoted, "more elements than fit in 64 bits"),
         ("nested", nested, "nests brackets 37 deep"), // 12 × 3 opened, then the shape's
         ("shape", huge_shape, "needs more data than the file's"),
         ("header", huge_header, "the header claims 4026531840 bytes"),

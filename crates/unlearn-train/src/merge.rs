@@ -70,7 +70,14 @@ pub fn merge_zoos(
         .collect();
     let order = check_cover(&infos, &names).map_err(TrainError::Shards)?;
 
-    let mut merged = manifests[order[0]].clone();
+    // The method's record (cost per model) from a shard that holds models: with more shards
+    // than models the first may be empty and have measured nothing.
+    let source = order
+        .iter()
+        .copied()
+        .find(|&k| infos[k].len > 0)
+        .unwrap_or(order[0]);
+    let mut merged = manifests[source].clone();
     merged.shard = None;
     merged.complete = false;
     merged.files.clear();

@@ -2,6 +2,7 @@
 //! optimiser update (measured by `unlearn bench-speed`; the CPU backends run eagerly, and the
 //! loss is read back every step, so the phases' wall-clock times add up to the step's).
 
+use burn::tensor::Device;
 use std::time::{Duration, Instant};
 
 /// Summed phase times over the steps of a run.
@@ -51,18 +52,23 @@ impl StepTimes {
     }
 }
 
-/// A stopwatch that costs nothing when timing is off.
-pub(crate) struct PhaseClock(Option<Instant>);
+/// A stopwatch that costs nothing when timing is off. When on, each lap first waits for the
+/// device, so asynchronous backends (wgpu) charge work to the phase that queued it.
+pub(crate) struct PhaseClock<'a>(Option<(Instant, &'a Device)>);
 
-impl PhaseClock {
-    pub(crate) fn start(on: bool) -> Self {
-        Self(on.then(Instant::now))
+impl<'a> PhaseClock<'a> {
+    pub(crate) fn start(device: Option<&'a Device>) -> Self {
+        Self(device.map(|d| {
+            let _ = d.sync();
+            (Instant::now(), d)
+        }))
     }
 
     /// Time since the last lap (zero when off).
     pub(crate) fn lap(&mut self) -> Duration {
         match &mut self.0 {
-            Some(last) => {
+            Some((last, device)) => {
+                let _ = device.sync();
                 let now = Instant::now();
                 let lap = now - *last;
                 *last = now;
@@ -88,7 +94,7 @@ mod tests {
         let shares = t.shares();
         assert!((shares[0] - 0.1).abs() < 1e-12 && (shares[3] - 0.4).abs() < 1e-12);
         assert!((shares.iter().sum::<f64>() - 1.0).abs() < 1e-12);
-        let mut off = PhaseClock::start(false);
+        let mut off = PhaseClock::start(None);
         assert_eq!(off.lap(), Duration::ZERO);
     }
 }

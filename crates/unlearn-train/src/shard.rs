@@ -92,6 +92,12 @@ pub fn check_cover(shards: &[ShardInfo], names: &[String]) -> Result<Vec<usize>,
         return Err("no shards given; pass every shard directory of the run".into());
     };
     for (info, name) in shards.iter().zip(names) {
+        if info.count == 0 || info.index >= info.count {
+            return Err(format!(
+                "{name}: records shard {}/{}, which does not exist; it was not written by --shard",
+                info.index, info.count
+            ));
+        }
         if info.count != first.count || info.total != first.total {
             return Err(format!(
                 "{name} is shard {}/{} of {} items but {} is shard {}/{} of {}; these shards come from different runs",
@@ -199,5 +205,12 @@ mod tests {
         let e = check_cover(&forged, &names(2)).unwrap_err();
         assert!(e.contains("should hold items 5..10"), "{e}");
         assert!(check_cover(&[], &[]).is_err());
+        // Hand-edited records: no panic, an error.
+        let mut broken = infos(&[0], 2);
+        broken[0].count = 0;
+        assert!(check_cover(&broken, &names(1)).unwrap_err().contains("does not exist"));
+        broken[0].count = 2;
+        broken[0].index = 5;
+        assert!(check_cover(&broken, &names(1)).unwrap_err().contains("does not exist"));
     }
 }

@@ -150,7 +150,7 @@ pub fn fit_timed(
             order.shuffle(rng);
         }
         for step in 0..steps {
-            let mut clock = PhaseClock::start(times.is_some());
+            let mut clock = PhaseClock::start(times.is_some().then_some(ad));
             let start = step * batch;
             let len = batch.min(per_model - start);
             let idx: Vec<i64> = orders

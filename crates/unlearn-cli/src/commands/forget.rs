@@ -116,6 +116,7 @@ pub fn attribution_rows(
         }
     }
     let full = dir.join("beta.npy");
+    check_recorded(dir, "beta.npy")?;
     let (shape, beta) = unlearn_data::read_npy_f32(&full)
         .with_context(|| format!("{}: run `unlearn attribute` first", dir.display()))?;
     if shape.len() != 3 || shape[1] != points || shape[2] != classes {
@@ -132,6 +133,33 @@ pub fn attribution_rows(
         );
     }
     Ok(sum_rows(&beta, &forget.indices, points * classes))
+}
+
+/// `dir/name` must belong to a finished attribution: attribution.json present (it is written
+/// last) and, where it records files, `name` unchanged since.
+fn check_recorded(dir: &Path, name: &str) -> Result<()> {
+    let marker = dir.join("attribution.json");
+    let text = std::fs::read_to_string(&marker).with_context(|| {
+        format!(
+            "{}: no finished attribution here (attribution.json missing); run `unlearn attribute --out {}` to the end",
+            dir.display(),
+            dir.display()
+        )
+    })?;
+    let info: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: corrupt", marker.display()))?;
+    if let Some(record) = info.get("files").and_then(|f| f.get(name)) {
+        let path = dir.join(name);
+        let found = unlearn_train::integrity::hash_file(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if record.get("sha256").and_then(|v| v.as_str()) != Some(found.sha256.as_str()) {
+            bail!(
+                "{}: differs from what attribution.json records (an interrupted or foreign write); run `unlearn attribute` again",
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Σ_{i∈rows} β[i, ·] of a row-major `n × per` matrix.

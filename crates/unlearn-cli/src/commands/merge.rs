@@ -75,7 +75,22 @@ fn merge_attributions(shards: &[PathBuf], out: &Path) -> Result<()> {
     let names: Vec<String> = shards.iter().map(|d| d.display().to_string()).collect();
     let mut infos = Vec::new();
     let mut places: Vec<ShardInfo> = Vec::new();
+    let out_real = std::fs::canonicalize(out).ok();
     for dir in shards {
+        if out_real.is_some() && std::fs::canonicalize(dir).ok() == out_real {
+            bail!(
+                "cannot merge: --out {} is one of the shards; merge into a new directory",
+                out.display()
+            );
+        }
+        // Outputs must match their records: a shard damaged after it finished is refused.
+        let check = unlearn_train::integrity::verify_attribution(dir)?;
+        if let Some(finding) = check.findings.first() {
+            bail!(
+                "cannot merge: {} is not ready ({finding}); re-run its command, then merge again",
+                dir.display()
+            );
+        }
         let mut info = read_info(dir)?;
         let Some(shard) = info.as_object_mut().and_then(|m| m.remove("shard")) else {
             bail!(

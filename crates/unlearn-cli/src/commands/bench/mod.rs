@@ -333,7 +333,16 @@ pub fn run(args: BenchArgs) -> Result<()> {
 fn attribution(dir: &Path, sz: SubsetZoo, estimator: &str) -> Result<(Vec<f32>, f64, f64)> {
     let info_path = dir.join("attribution.json");
     if info_path.is_file() && dir.join("beta.npy").is_file() {
-        let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&info_path)?)?;
+        let mut info: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&info_path)?)?;
+        if info.get("files").is_none() {
+            // Written before outputs were recorded: record them now, so `verify` can check them.
+            info["files"] = unlearn_train::integrity::record_named(dir, &["beta.npy"])?;
+            unlearn_data::atomic_write_bytes(
+                &info_path,
+                serde_json::to_string_pretty(&info)?.as_bytes(),
+            )?;
+        }
         let (_, beta) = unlearn_data::read_npy_f32(dir.join("beta.npy"))?;
         return Ok((
             beta,
