@@ -425,34 +425,22 @@ fn cluster_recipe_scripts_produce_the_unsharded_zoo() {
             );
         }
     };
-    let slurm = root.join("slurm");
-    finish(
-        (0..3)
-            .map(|i| {
-                task(
-                    &slurm,
-                    &[
-                        ("SLURM_ARRAY_TASK_ID", i.to_string()),
-                        ("SLURM_ARRAY_TASK_COUNT", "3".into()),
-                    ],
-                )
-            })
-            .collect(),
-    );
-    let k8s = root.join("k8s");
-    finish(
-        (0..2)
-            .map(|i| {
-                task(
-                    &k8s,
-                    &[
-                        ("JOB_COMPLETION_INDEX", i.to_string()),
-                        ("SHARDS", "2".into()),
-                    ],
-                )
-            })
-            .collect(),
-    );
+    // The same script under each scheduler's variables: (index variable, count variable, N).
+    let array = |run: &Path, index_var: &str, count_var: &str, n: usize| {
+        finish(
+            (0..n)
+                .map(|i| {
+                    task(
+                        run,
+                        &[(index_var, i.to_string()), (count_var, n.to_string())],
+                    )
+                })
+                .collect(),
+        )
+    };
+    let (slurm, k8s) = (root.join("slurm"), root.join("k8s"));
+    array(&slurm, "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", 3);
+    array(&k8s, "JOB_COMPLETION_INDEX", "SHARDS", 2);
     for run in [&slurm, &k8s] {
         let out = Command::new("bash")
             .arg(scripts.join("merge.sh"))

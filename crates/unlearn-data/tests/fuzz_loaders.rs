@@ -176,7 +176,11 @@ fn npy_headers_promising_more_than_the_file_holds_are_refused_before_allocating(
         &[0; 16],
     );
     for (name, bytes, needle) in [
-        ("overflow-quoted", overflow_quoted, "more elements than fit in 64 bits"),
+        (
+            "overflow-quoted",
+            overflow_quoted,
+            "more elements than fit in 64 bits",
+        ),
         ("nested", nested, "nests brackets 37 deep"), // 12 × 3 opened, then the shape's
         ("shape", huge_shape, "needs more data than the file's"),
         ("header", huge_header, "the header claims 4026531840 bytes"),

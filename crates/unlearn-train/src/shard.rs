@@ -208,9 +208,17 @@ mod tests {
         // Hand-edited records: no panic, an error.
         let mut broken = infos(&[0], 2);
         broken[0].count = 0;
-        assert!(check_cover(&broken, &names(1)).unwrap_err().contains("does not exist"));
+        assert!(
+            check_cover(&broken, &names(1))
+                .unwrap_err()
+                .contains("does not exist")
+        );
         broken[0].count = 2;
         broken[0].index = 5;
-        assert!(check_cover(&broken, &names(1)).unwrap_err().contains("does not exist"));
+        assert!(
+            check_cover(&broken, &names(1))
+                .unwrap_err()
+                .contains("does not exist")
+        );
     }
 }
