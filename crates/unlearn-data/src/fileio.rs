@@ -103,6 +103,13 @@ pub fn read_maybe_gz(path: impl AsRef<Path>) -> Result<Vec<u8>> {
     }
 }
 
+/// Copies `from` to `to` atomically: the copy appears whole under its name, or not at all.
+pub fn atomic_copy(from: impl AsRef<Path>, to: impl AsRef<Path>) -> Result<()> {
+    let from = from.as_ref();
+    let mut source = File::open(from).map_err(|e| DataError::io(from, "cannot read", e))?;
+    atomic_write(to, |w| io::copy(&mut source, w).map(|_| ()))
+}
+
 /// Bytes past what a header declares that are still read, so trailing garbage is reported with
 /// its exact size when small.
 const TRAILING_SLACK: usize = 1 << 16;

@@ -57,7 +57,10 @@ pub use csv_loader::{DEFAULT_LABEL_COLUMN, load_csv, load_csv_with_classes};
 pub use dataset::Dataset;
 pub use digits::{DIGITS_NAME, digits};
 pub use error::{DataError, Result};
-pub use fileio::{atomic_write, atomic_write_bytes, read_maybe_gz, sha256_file};
+pub use fileio::{
+    atomic_copy, atomic_write, atomic_write_bytes, read_maybe_gz, read_maybe_gz_bounded,
+    sha256_file,
+};
 pub use forget::ForgetSet;
 pub use idx::{
     FASHION_MNIST_DIR, FASHION_MNIST_PACKAGE, idx_files, load_fashion_mnist, load_idx, load_idx_dir,

@@ -83,9 +83,10 @@ pub fn unlearn_zoo(
                     save_model(&single, &model_path(out, i))?;
                 }
                 // Methods without a network still mark the model done, with the original's weights.
-                None => std::fs::copy(model_path(&originals.dir, offset + i), model_path(out, i))
-                    .map(|_| ())
-                    .map_err(unlearn_train::TrainError::io(model_path(out, i)))?,
+                None => unlearn_data::atomic_copy(
+                    model_path(&originals.dir, offset + i),
+                    model_path(out, i),
+                )?,
             }
             unlearn_data::write_npy_f32(
                 logits_path(out, i),

@@ -8,6 +8,7 @@ use crate::zoo::{Zoo, assemble, logits_path, model_done, model_path, prepare_dir
 use crate::{ShardInfo, TrainError};
 use indicatif::ProgressBar;
 use std::path::{Path, PathBuf};
+use unlearn_data::atomic_copy;
 
 /// Merges the complete, intact shard zoos `shards` (any order) into `out`. Refuses shards of
 /// different configurations, overlapping or missing shards, and damaged or unfinished ones.
@@ -86,7 +87,7 @@ pub fn merge_zoos(
         .flat_map(|&k| manifests[k].seeds.clone())
         .collect();
     let _lock = prepare_dir(out, &merged)?;
-    copy_atomic(
+    atomic_copy(
         &shards[order[0]].join("labels.npy"),
         &out.join("labels.npy"),
     )?;
@@ -95,8 +96,8 @@ pub fn merge_zoos(
         for j in 0..infos[k].len {
             let g = infos[k].first + j;
             if !model_done(out, g) {
-                copy_atomic(&model_path(&shards[k], j), &model_path(out, g))?;
-                copy_atomic(&logits_path(&shards[k], j), &logits_path(out, g))?;
+                atomic_copy(&model_path(&shards[k], j), &model_path(out, g))?;
+                atomic_copy(&logits_path(&shards[k], j), &logits_path(out, g))?;
             }
             progress.inc(1);
         }
@@ -104,10 +105,4 @@ pub fn merge_zoos(
     assemble(out, &mut merged, first.dataset.classes)?;
     drop(_lock);
     Zoo::load(out)
-}
-
-/// Copies `from` to `to` under a temporary name, then renames.
-fn copy_atomic(from: &Path, to: &Path) -> Result<(), TrainError> {
-    let bytes = std::fs::read(from).map_err(TrainError::io(from))?;
-    unlearn_data::atomic_write_bytes(to, &bytes).map_err(TrainError::from)
 }

@@ -1,5 +1,6 @@
 //! `unlearn forget`: run an unlearning method on every original of a zoo.
 
+use crate::commands::attribute::record;
 use crate::common::{BackendArgs, DataArgs, ShardArgs, progress_bar};
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
@@ -7,6 +8,7 @@ use std::path::{Path, PathBuf};
 use unlearn_data::ForgetSet;
 use unlearn_methods::{Context, METHOD_NAMES, MethodConfig, unlearn_zoo};
 use unlearn_train::Zoo;
+use unlearn_train::integrity::Finding;
 use unlearn_train::manifest::InputRef;
 
 /// Make the models of a zoo forget a set of training points with one method, and write the
@@ -98,6 +100,7 @@ pub fn attribution_rows(
         )?;
         let sha = unlearn_data::sha256_file(forget_path)?;
         if info["forget_set"]["sha256"].as_str() == Some(sha.as_str()) {
+            check_recorded(dir)?;
             let (shape, rows) = unlearn_data::read_npy_f32(&rows_file)?;
             if shape != [points, classes] {
                 bail!(
@@ -116,7 +119,7 @@ pub fn attribution_rows(
         }
     }
     let full = dir.join("beta.npy");
-    check_recorded(dir, "beta.npy")?;
+    check_recorded(dir)?;
     let (shape, beta) = unlearn_data::read_npy_f32(&full)
         .with_context(|| format!("{}: run `unlearn attribute` first", dir.display()))?;
     if shape.len() != 3 || shape[1] != points || shape[2] != classes {
@@ -135,29 +138,31 @@ pub fn attribution_rows(
     Ok(sum_rows(&beta, &forget.indices, points * classes))
 }
 
-/// `dir/name` must belong to a finished attribution: attribution.json present (it is written
-/// last) and, where it records files, `name` unchanged since.
-fn check_recorded(dir: &Path, name: &str) -> Result<()> {
-    let marker = dir.join("attribution.json");
-    let text = std::fs::read_to_string(&marker).with_context(|| {
-        format!(
+/// `dir` must hold a finished attribution: attribution.json present (it is written last) and
+/// the outputs it records unchanged since (the same re-hash as `unlearn verify`).
+fn check_recorded(dir: &Path) -> Result<()> {
+    if !dir.join(record::RECORD).is_file() {
+        bail!(
             "{}: no finished attribution here (attribution.json missing); run `unlearn attribute --out {}` to the end",
             dir.display(),
             dir.display()
+        );
+    }
+    let check = unlearn_train::integrity::verify_attribution(dir)?;
+    let changed = check.findings.iter().find(|f| {
+        matches!(
+            f,
+            Finding::Missing { .. }
+                | Finding::Resized { .. }
+                | Finding::Altered { .. }
+                | Finding::Unreadable { .. }
         )
-    })?;
-    let info: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{}: corrupt", marker.display()))?;
-    if let Some(record) = info.get("files").and_then(|f| f.get(name)) {
-        let path = dir.join(name);
-        let found = unlearn_train::integrity::hash_file(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        if record.get("sha256").and_then(|v| v.as_str()) != Some(found.sha256.as_str()) {
-            bail!(
-                "{}: differs from what attribution.json records (an interrupted or foreign write); run `unlearn attribute` again",
-                path.display()
-            );
-        }
+    });
+    if let Some(finding) = changed {
+        bail!(
+            "{}: {finding}: differs from what attribution.json records (an interrupted or foreign write); run `unlearn attribute` again",
+            dir.display()
+        );
     }
     Ok(())
 }

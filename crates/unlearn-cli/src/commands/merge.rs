@@ -1,11 +1,11 @@
 //! `unlearn merge`: join the shards of a `--shard I/N` run (zoos from train/forget, or
 //! attribution directories) into what one unsharded run would have written.
 
+use crate::commands::attribute::record;
 use crate::common::progress_bar;
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use std::path::{Path, PathBuf};
-use unlearn_train::integrity::DirLock;
 use unlearn_train::merge::merge_zoos;
 use unlearn_train::shard::{ShardInfo, check_cover};
 
@@ -105,15 +105,7 @@ fn merge_attributions(shards: &[PathBuf], out: &Path) -> Result<()> {
         infos.push(info);
     }
     // Same inputs everywhere: everything but the results.
-    let inputs = |v: &serde_json::Value| {
-        let mut v = v.clone();
-        if let Some(m) = v.as_object_mut() {
-            for key in crate::commands::attribute::RESULT_KEYS {
-                m.remove(key);
-            }
-        }
-        v
-    };
+    let inputs = record::inputs;
     for (info, name) in infos.iter().zip(&names) {
         if inputs(info) != inputs(&infos[0]) {
             let key = info
@@ -135,13 +127,8 @@ fn merge_attributions(shards: &[PathBuf], out: &Path) -> Result<()> {
         first["classes"].as_u64().unwrap_or(0) as usize,
     );
 
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let _lock = DirLock::acquire(out)?;
-    unlearn_train::integrity::remove_temp_files(out)?;
-    let marker = out.join("attribution.json");
-    if marker.exists() {
-        std::fs::remove_file(&marker).with_context(|| format!("removing {}", marker.display()))?;
-    }
+    let _lock = record::open(out)?;
+    record::unmark(out)?;
     let mut merged = first.clone();
     // LDS is a mean over the points where it is defined: weight each shard by its count.
     let lds_points = |k: usize| infos[k]["lds_points"].as_u64().unwrap_or(0) as f64;
@@ -207,13 +194,11 @@ fn merge_attributions(shards: &[PathBuf], out: &Path) -> Result<()> {
         };
         merged["lds_points"] = (defined as u64).into();
     }
-    let outputs: &[&str] = if first.get("forget_set").is_some() {
-        &["forget_rows.npy"]
-    } else {
-        &["beta.npy", "intercept.npy"]
-    };
-    merged["files"] = unlearn_train::integrity::record_named(out, outputs)?;
-    unlearn_data::atomic_write_bytes(&marker, serde_json::to_string_pretty(&merged)?.as_bytes())?;
+    record::write(
+        out,
+        &mut merged,
+        record::outputs(first.get("forget_set").is_some()),
+    )?;
     println!(
         "merged {} attribution shards: {points} points × {classes} classes{} → {}",
         shards.len(),

@@ -12,7 +12,6 @@ use unlearn_attribution::{
 };
 use unlearn_data::{ForgetSet, SubsetMasks};
 use unlearn_train::Zoo;
-use unlearn_train::integrity::DirLock;
 
 /// Estimate datamodels β[i, x, c] (the change of logit c on point x when training point i is
 /// included) from a zoo of subset models (`unlearn train --subsets`), and report their LDS on
@@ -232,10 +231,7 @@ pub fn run(args: AttributeArgs) -> Result<()> {
     if let Some(path) = &args.forget_set {
         info["forget_set"] = serde_json::json!({ "path": path.display().to_string(), "sha256": unlearn_data::sha256_file(path)? });
     }
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
-    let _lock = DirLock::acquire(&args.out)?;
-    unlearn_train::integrity::remove_temp_files(&args.out)?;
+    let _lock = record::open(&args.out)?;
     if let Some(done) = finished(&args.out, &info) {
         println!(
             "{}: already computed with these inputs ({done}); nothing to do",
@@ -243,11 +239,7 @@ pub fn run(args: AttributeArgs) -> Result<()> {
         );
         return Ok(());
     }
-    // attribution.json is written last: without it the directory holds no finished result.
-    let marker = args.out.join("attribution.json");
-    if marker.exists() {
-        std::fs::remove_file(&marker).with_context(|| format!("removing {}", marker.display()))?;
-    }
+    record::unmark(&args.out)?;
     let (p0, len, c) = (points.start, points.len(), zoo.classes);
     if let Some(path) = &args.forget_set {
         let forget = ForgetSet::load(path, n)?;
@@ -289,37 +281,23 @@ pub fn run(args: AttributeArgs) -> Result<()> {
             args.out.display()
         );
     }
-    // Every output's sha256 and size, for `unlearn verify`.
-    let outputs: &[&str] = if args.forget_set.is_some() {
-        &["forget_rows.npy"]
-    } else {
-        &["beta.npy", "intercept.npy"]
-    };
-    info["files"] = unlearn_train::integrity::record_named(&args.out, outputs)?;
-    unlearn_data::atomic_write_bytes(&marker, serde_json::to_string_pretty(&info)?.as_bytes())?;
-    Ok(())
+    record::write(
+        &args.out,
+        &mut info,
+        record::outputs(args.forget_set.is_some()),
+    )
 }
-
-/// Keys of attribution.json that are results, not inputs.
-pub const RESULT_KEYS: [&str; 4] = ["lds", "lds_points", "fit_seconds", "files"];
 
 /// When `out` already holds the result of a run with the inputs `info`, a description of it.
 fn finished(out: &Path, info: &serde_json::Value) -> Option<String> {
-    let text = std::fs::read_to_string(out.join("attribution.json")).ok()?;
-    let mut found: serde_json::Value = serde_json::from_str(&text).ok()?;
-    let map = found.as_object_mut()?;
-    let lds = map.get("lds").and_then(|v| v.as_f64());
-    for key in RESULT_KEYS {
-        map.remove(key);
-    }
-    let file = if info.get("forget_set").is_some() {
-        "forget_rows.npy"
-    } else {
-        "beta.npy"
-    };
-    (found == *info && out.join(file).is_file()).then(|| match lds {
-        Some(lds) => format!("LDS {lds:.4}"),
-        None => file.to_string(),
+    let text = std::fs::read_to_string(out.join(record::RECORD)).ok()?;
+    let found: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let file = record::outputs(info.get("forget_set").is_some())[0];
+    (record::inputs(&found) == *info && out.join(file).is_file()).then(|| {
+        match found.get("lds").and_then(|v| v.as_f64()) {
+            Some(lds) => format!("LDS {lds:.4}"),
+            None => file.to_string(),
+        }
     })
 }
 
@@ -350,6 +328,7 @@ fn run_lds(common: &AttributeCommon, trak: &TrakArgs) -> Result<()> {
     Ok(())
 }
 
+pub mod record;
 mod trak;
 
 use trak::run_trak;

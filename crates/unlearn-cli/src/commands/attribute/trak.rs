@@ -530,15 +530,10 @@ pub(super) fn run_trak(args: &AttributeArgs) -> Result<()> {
         }
     }
     println!("{}", outcome.summary());
-    // Every output's sha256 and size, for `unlearn verify` and `unlearn forget`.
+    // TRAK writes its intercept only when calibration gave one: record what is there.
     let outputs: Vec<&str> = ["forget_rows.npy", "beta.npy", "intercept.npy"]
         .into_iter()
         .filter(|name| args.out.join(name).is_file())
         .collect();
-    info["files"] = unlearn_train::integrity::record_named(&args.out, &outputs)?;
-    unlearn_data::atomic_write_bytes(
-        args.out.join("attribution.json"),
-        serde_json::to_string_pretty(&info)?.as_bytes(),
-    )?;
-    Ok(())
+    super::record::write(&args.out, &mut info, &outputs)
 }

@@ -5,7 +5,7 @@
 mod config;
 mod report;
 
-use crate::commands::attribute::{AttributeCommon, SubsetZoo, fit_and_score};
+use crate::commands::attribute::{AttributeCommon, SubsetZoo, fit_and_score, record};
 use crate::common::{BackendArgs, DataArgs, logits_view, progress_bar};
 use anyhow::{Context as _, Result};
 use clap::Args;
@@ -331,17 +331,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
 
 /// β (`n × P·C`), its LDS and fit seconds: read back from `dir` or fitted and written there.
 fn attribution(dir: &Path, sz: SubsetZoo, estimator: &str) -> Result<(Vec<f32>, f64, f64)> {
-    let info_path = dir.join("attribution.json");
+    let info_path = dir.join(record::RECORD);
     if info_path.is_file() && dir.join("beta.npy").is_file() {
         let mut info: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&info_path)?)?;
         if info.get("files").is_none() {
             // Written before outputs were recorded: record them now, so `verify` can check them.
-            info["files"] = unlearn_train::integrity::record_named(dir, &["beta.npy"])?;
-            unlearn_data::atomic_write_bytes(
-                &info_path,
-                serde_json::to_string_pretty(&info)?.as_bytes(),
-            )?;
+            record::write(dir, &mut info, &["beta.npy"])?;
         }
         let (_, beta) = unlearn_data::read_npy_f32(dir.join("beta.npy"))?;
         return Ok((
@@ -350,10 +346,8 @@ fn attribution(dir: &Path, sz: SubsetZoo, estimator: &str) -> Result<(Vec<f32>, 
             info["fit_seconds"].as_f64().unwrap_or(0.0),
         ));
     }
-    std::fs::create_dir_all(dir)?;
-    // A run killed while writing β leaves its temporary file: clear it before fitting again.
-    let _lock = unlearn_train::integrity::DirLock::acquire(dir)?;
-    unlearn_train::integrity::remove_temp_files(dir)?;
+    // A run killed while writing β leaves its temporary file: cleared before fitting again.
+    let _lock = record::open(dir)?;
     let bar = ProgressBar::new_spinner();
     bar.set_message(format!("fitting {estimator}"));
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
@@ -365,11 +359,9 @@ fn attribution(dir: &Path, sz: SubsetZoo, estimator: &str) -> Result<(Vec<f32>, 
     let (model, lds, seconds) = fit_and_score(&sz, estimator, &common, 0..sz.zoo.points)?;
     let lds = lds.mean;
     bar.finish_and_clear();
-    std::fs::create_dir_all(dir)?;
     let (n, p, c) = (sz.masks.n, sz.zoo.points, sz.zoo.classes);
     unlearn_data::write_npy_f32(dir.join("beta.npy"), &[n, p, c], model.beta())?;
-    let files = unlearn_train::integrity::record_named(dir, &["beta.npy"])?;
-    let info = serde_json::json!({ "estimator": estimator, "lds": lds, "fit_seconds": seconds, "models": sz.zoo.models, "files": files });
-    unlearn_data::atomic_write_bytes(&info_path, serde_json::to_string_pretty(&info)?.as_bytes())?;
+    let mut info = serde_json::json!({ "estimator": estimator, "lds": lds, "fit_seconds": seconds, "models": sz.zoo.models });
+    record::write(dir, &mut info, &["beta.npy"])?;
     Ok((model.beta().to_vec(), lds, seconds))
 }

@@ -1,0 +1,60 @@
+//! An attribution directory's record, attribution.json: the inputs of the run, its results and
+//! the sha256 of every output. It is written last, so a directory without it holds no finished
+//! result; `attribute`, `merge` and the bench share these steps.
+
+use anyhow::{Context as _, Result};
+use std::path::Path;
+use unlearn_train::integrity::{self, DirLock};
+
+/// The record's file name.
+pub const RECORD: &str = "attribution.json";
+
+/// Keys of attribution.json that are results, not inputs.
+pub const RESULT_KEYS: [&str; 4] = ["lds", "lds_points", "fit_seconds", "files"];
+
+/// The inputs of a record: everything but the results.
+pub fn inputs(info: &serde_json::Value) -> serde_json::Value {
+    let mut v = info.clone();
+    if let Some(m) = v.as_object_mut() {
+        for key in RESULT_KEYS {
+            m.remove(key);
+        }
+    }
+    v
+}
+
+/// The outputs a datamodel record lists: Σ_F β rows for a forget set, else β and its intercept.
+pub fn outputs(for_forget_set: bool) -> &'static [&'static str] {
+    if for_forget_set {
+        &["forget_rows.npy"]
+    } else {
+        &["beta.npy", "intercept.npy"]
+    }
+}
+
+/// Creates and locks `out`, and clears temporary files a killed run left there.
+pub fn open(out: &Path) -> Result<DirLock> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let lock = DirLock::acquire(out)?;
+    integrity::remove_temp_files(out)?;
+    Ok(lock)
+}
+
+/// Removes the record before outputs are rewritten, so an interrupted rewrite is not finished.
+pub fn unmark(out: &Path) -> Result<()> {
+    let marker = out.join(RECORD);
+    if marker.exists() {
+        std::fs::remove_file(&marker).with_context(|| format!("removing {}", marker.display()))?;
+    }
+    Ok(())
+}
+
+/// Records the sha256 and size of `outputs` in `info` and writes it as the record, last.
+pub fn write(out: &Path, info: &mut serde_json::Value, outputs: &[&str]) -> Result<()> {
+    info["files"] = integrity::record_named(out, outputs)?;
+    unlearn_data::atomic_write_bytes(
+        out.join(RECORD),
+        serde_json::to_string_pretty(info)?.as_bytes(),
+    )?;
+    Ok(())
+}
