@@ -7,21 +7,17 @@ mod common;
 use common::*;
 
 /// Parses report.csv into (forget set, method, label, cost, forget P95).
-fn report_rows(csv: &str) -> Vec<(String, String, String, f64, Option<f64>)> {
-    csv.lines()
-        .skip(1)
-        .map(|line| {
-            // The label is quoted and may contain commas; the other fields do not.
-            let (head, rest) = line.split_once(",\"").expect("quoted label");
-            let (label, tail) = rest.split_once("\",").expect("closing quote");
-            let head: Vec<&str> = head.split(',').collect();
-            let tail: Vec<&str> = tail.split(',').collect();
+fn report_rows(text: &str) -> Vec<(String, String, String, f64, Option<f64>)> {
+    csv::Reader::from_reader(text.as_bytes())
+        .records()
+        .map(|record| {
+            let r = record.expect("a well-formed CSV record");
             (
-                head[0].to_string(),
-                head[1].to_string(),
-                label.to_string(),
-                tail[0].parse().expect("cost"),
-                tail[1].parse().ok(),
+                r[0].to_string(),
+                r[1].to_string(),
+                r[2].to_string(),
+                r[3].parse().expect("cost"),
+                r[4].parse().ok(),
             )
         })
         .collect()

@@ -1,4 +1,4 @@
-//! Datamodel estimators and the linear datamodeling score (ALGORITHMS.md §6).
+//! Datamodel estimators and the linear datamodeling score (docs/algorithms.md §6).
 //!
 //! Inputs are the subset masks of `M` models over `n` train points ([`Masks`], `M × n`, 0/1) and
 //! the outputs of those models on `T` targets ([`Outputs`], `M × T`, e.g. logits flattened
@@ -20,6 +20,8 @@
 //! [`split_models`] splits a zoo deterministically.
 //!
 //! Pure Rust (nalgebra + rayon), no burn dependency.
+//!
+//! Section marks (§N) refer to `docs/algorithms.md`, the project's account of the methods.
 
 mod data;
 mod datamodel;
@@ -53,7 +55,7 @@ pub trait Estimator {
     ) -> Result<Vec<f32>>;
 }
 
-/// TRAK (ALGORITHMS.md §7): attribution from projected per-example gradients of a few models.
+/// TRAK (docs/algorithms.md §7): attribution from projected per-example gradients of a few models.
 /// Unlike the rest of the crate it runs burn models (see [`trak`]).
 pub mod trak;
 

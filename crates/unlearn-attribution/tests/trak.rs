@@ -11,7 +11,7 @@ use unlearn_attribution::trak::{
     RandomProjector, ScoreRequest, Target, Trak, TrakConfig,
 };
 use unlearn_data::Dataset;
-use unlearn_models::{InputSpec, Model, ModelConfig, stacking};
+use unlearn_models::{InputSpec, Model, ModelConfig, StackModel, stacking};
 use unlearn_train::inference::stack_logits;
 use unlearn_train::{Member, OptimizerConfig, Recipe, Schedule, TrainSet, train_stack};
 
@@ -292,7 +292,7 @@ fn trak_tracks_leave_one_out_on_logistic_regression() {
         classes,
     };
     let recipe = Recipe {
-        model: ModelConfig::Logistic,
+        model: unlearn_models::Architecture::spec(&ModelConfig::Logistic),
         epochs: 300,
         batch_size: n,
         lr: 0.3,
@@ -315,7 +315,7 @@ fn trak_tracks_leave_one_out_on_logistic_regression() {
             indices: (0..n).collect(),
         })
         .collect();
-    let stack = train_stack(&recipe, &set, &originals, &dev, &mut |_| {}).unwrap();
+    let stack = train_stack(&arch(&recipe), &recipe, &set, &originals, &dev, &mut |_| {}).unwrap();
     // Leave-one-out with the first seed: full-batch descent makes the difference a data effect.
     let loo: Vec<Member> = (0..n)
         .map(|i| Member {
@@ -324,7 +324,7 @@ fn trak_tracks_leave_one_out_on_logistic_regression() {
             indices: (0..n).filter(|&j| j != i).collect(),
         })
         .collect();
-    let loo_stack = train_stack(&recipe, &set, &loo, &dev, &mut |_| {}).unwrap();
+    let loo_stack = train_stack(&arch(&recipe), &recipe, &set, &loo, &dev, &mut |_| {}).unwrap();
 
     // Targets: every train point and every held-out point, margin outputs.
     let all_x = Tensor::<2>::from_data(
@@ -437,4 +437,8 @@ fn check_against_loo(ridge: f64, tau: &[f32], effect: &[Vec<f64>], n: usize, p_a
         positive * 10 >= n * 9,
         "{positive}/{n} positive self-influences"
     );
+}
+
+fn arch(recipe: &Recipe) -> ModelConfig {
+    ModelConfig::from_spec(&recipe.model).expect("a built-in architecture")
 }

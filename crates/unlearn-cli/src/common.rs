@@ -4,9 +4,9 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
-use unlearn_data::{Dataset, Prepared};
+use unlearn_data::Prepared;
 use unlearn_train::manifest::DatasetInfo;
-use unlearn_train::{Backend, Shard};
+use unlearn_train::{Backend, DataSource, Progress, Shard};
 
 /// Which data, and how they are split.
 #[derive(Args, Debug, Clone)]
@@ -31,58 +31,27 @@ pub struct DataArgs {
 }
 
 impl DataArgs {
-    /// Loads, limits, splits and standardises the data.
-    pub fn load(&self) -> Result<(Prepared, DatasetInfo)> {
-        let mut data: Dataset = if self.dataset.ends_with(".csv") {
-            unlearn_data::load_csv(&self.dataset, &self.label_column)?
-        } else {
-            unlearn_data::resolve_dataset(&self.dataset)?
-        };
-        if self.limit > 0 && self.limit < data.len() {
-            data = data.subset(&(0..self.limit).collect::<Vec<_>>());
-        }
-        let hash = data.content_hash();
-        let prepared = unlearn_data::prepare(&data, self.val_fraction, self.split_seed)
-            .with_context(|| format!("splitting dataset '{}'", self.dataset))?;
-        let info = DatasetInfo {
-            name: self.dataset.clone(),
-            hash,
-            n_train: prepared.train.len(),
-            n_val: prepared.val.len(),
-            dim: data.dim,
-            classes: data.classes,
-            image_shape: data.image_shape,
+    /// The library's description of these data.
+    pub fn source(&self) -> DataSource {
+        DataSource {
+            dataset: self.dataset.clone(),
+            label_column: self.label_column.clone(),
             val_fraction: self.val_fraction,
             split_seed: self.split_seed,
             limit: self.limit,
-            label_column: self.label_column.clone(),
-        };
-        Ok((prepared, info))
+        }
+    }
+
+    /// Loads, limits, splits and standardises the data.
+    pub fn load(&self) -> Result<(Prepared, DatasetInfo)> {
+        self.source()
+            .load()
+            .with_context(|| format!("loading dataset '{}'", self.dataset))
     }
 
     /// The data a zoo was trained on, reloaded from its manifest and checked against its hash.
     pub fn of_zoo(zoo: &unlearn_train::Zoo) -> Result<Prepared> {
-        let d = &zoo.manifest.dataset;
-        let args = DataArgs {
-            dataset: d.name.clone(),
-            label_column: d.label_column.clone(),
-            val_fraction: d.val_fraction,
-            split_seed: d.split_seed,
-            limit: d.limit,
-        };
-        let (prepared, info) = args
-            .load()
-            .with_context(|| format!("reloading the data of {}", zoo.dir.display()))?;
-        if info.hash != d.hash {
-            anyhow::bail!(
-                "the dataset '{}' has changed since {} was trained (hash {} now, {} then); retrain the zoo",
-                d.name,
-                zoo.dir.display(),
-                &info.hash[..12],
-                &d.hash[..12.min(d.hash.len())]
-            );
-        }
-        Ok(prepared)
+        DataSource::of_zoo(zoo).with_context(|| format!("reloading the data of {}", zoo.dir.display()))
     }
 }
 
@@ -108,8 +77,45 @@ pub struct ShardArgs {
     pub shard: Option<Shard>,
 }
 
+/// An indicatif progress bar as the libraries' [`Progress`]: warnings and notes go above it.
+pub struct Bar(pub ProgressBar);
+
+impl std::ops::Deref for Bar {
+    type Target = ProgressBar;
+    fn deref(&self) -> &ProgressBar {
+        &self.0
+    }
+}
+
+impl Progress for Bar {
+    fn set_length(&self, total: u64) {
+        self.0.set_length(total);
+    }
+    fn set_position(&self, done: u64) {
+        self.0.set_position(done);
+    }
+    fn inc(&self, units: u64) {
+        self.0.inc(units);
+    }
+    fn message(&self, text: String) {
+        self.0.set_message(text);
+    }
+    fn warn(&self, text: String) {
+        self.0.suspend(|| eprintln!("warning: {text}"));
+    }
+    fn note(&self, text: String) {
+        self.0.suspend(|| println!("{text}"));
+    }
+    fn phase(&self, name: &str, total: u64) {
+        self.0.reset();
+        self.0.set_prefix(name.to_string());
+        self.0.set_message(String::new());
+        self.0.set_length(total);
+    }
+}
+
 /// A progress bar with a counter, ETA and a message.
-pub fn progress_bar(len: u64, what: &str) -> ProgressBar {
+pub fn progress_bar(len: u64, what: &str) -> Bar {
     let bar = ProgressBar::new(len);
     bar.set_style(
         ProgressStyle::with_template(
@@ -119,7 +125,7 @@ pub fn progress_bar(len: u64, what: &str) -> ProgressBar {
         .progress_chars("=> "),
     );
     bar.set_prefix(what.to_string());
-    bar
+    Bar(bar)
 }
 
 /// Path of an output file, with its parent directory created.
@@ -131,12 +137,4 @@ pub fn output_file(path: &PathBuf) -> Result<()> {
     Ok(())
 }
 
-/// The logits of a zoo as the evaluation library reads them.
-pub fn logits_view(zoo: &unlearn_train::Zoo) -> unlearn_eval::LogitsView<'_> {
-    unlearn_eval::LogitsView {
-        logits: &zoo.logits,
-        models: zoo.models,
-        points: zoo.points,
-        classes: zoo.classes,
-    }
-}
+pub use unlearn_bench::logits_view;

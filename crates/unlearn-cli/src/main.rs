@@ -3,6 +3,7 @@
 
 mod commands;
 mod common;
+mod hints;
 
 use clap::{Parser, Subcommand};
 
@@ -98,7 +99,10 @@ fn main() {
             }
         }
         let message = parts.join(": ");
-        eprintln!("error: {message}");
+        match hints::flag_hint(&error) {
+            Some(flag) => eprintln!("error: {message} ({flag})"),
+            None => eprintln!("error: {message}"),
+        }
         std::process::exit(2);
     }
 }

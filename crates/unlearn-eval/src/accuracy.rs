@@ -1,5 +1,5 @@
 //! Accuracy on a split for a set of models, accuracy gaps against oracles and the
-//! "tug of war" score ToW (ALGORITHMS.md §9). Accuracies are fractions in `[0, 1]`.
+//! "tug of war" score ToW (docs/algorithms.md §9). Accuracies are fractions in `[0, 1]`.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! KLoM — KL divergence of margins (ALGORITHMS.md §2), per point, and the retrain noise floor.
+//! KLoM — KL divergence of margins (docs/algorithms.md §2), per point, and the retrain noise floor.
 //!
 //! For one point, `u` holds the margins of the unlearned models and `o` those of the oracles:
 //! 1. both are clipped to `[−100, 100]`;

@@ -3,8 +3,10 @@
 //!
 //! Conventions: per-model quantities are row-major `models × points` buffers (model-major:
 //! model `m`, point `j` at `m * points + j`); logits are `models × points × classes`.
-//! The exact metric definitions are those of the project's `ALGORITHMS.md` (§1 margins,
+//! The exact metric definitions are those of `docs/algorithms.md` (§1 margins,
 //! §2 KLoM, §9 Δ and ToW, §10 membership inference).
+//!
+//! Section marks (§N) refer to `docs/algorithms.md`, the project's account of the methods.
 
 mod accuracy;
 mod error;

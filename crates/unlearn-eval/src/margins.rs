@@ -1,4 +1,4 @@
-//! Per-(model, example) scalars computed from logits: margins (ALGORITHMS.md §1), true-class
+//! Per-(model, example) scalars computed from logits: margins (docs/algorithms.md §1), true-class
 //! confidences and predicted classes.
 //!
 //! Every function takes logits as one row-major buffer of shape `models × points × classes`
@@ -64,7 +64,7 @@ fn logsumexp_except(row: &[f32], skip: usize) -> (f32, f32) {
     (max, sum.ln())
 }
 
-/// Margins `m = z_y − logsumexp_{c≠y} z_c` (ALGORITHMS.md §1), in f32 with a numerically
+/// Margins `m = z_y − logsumexp_{c≠y} z_c` (docs/algorithms.md §1), in f32 with a numerically
 /// stable logsumexp.
 ///
 /// `logits` is `models × points × classes` row-major, `labels` has one entry per point.

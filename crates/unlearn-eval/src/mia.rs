@@ -1,4 +1,4 @@
-//! Membership-inference efficacy (ALGORITHMS.md §10, first bullet).
+//! Membership-inference efficacy (docs/algorithms.md §10, first bullet).
 //!
 //! Protocol (per model, then averaged over models):
 //! 1. take that model's true-class confidences `p_y` on the retain points (members, label 1)

@@ -1,4 +1,4 @@
-//! Summaries of per-point values (ALGORITHMS.md §2): percentiles with numpy's default linear
+//! Summaries of per-point values (docs/algorithms.md §2): percentiles with numpy's default linear
 //! interpolation, and per-split (forget / retain / validation) P95, P99 and mean.
 
 use serde::{Deserialize, Serialize};

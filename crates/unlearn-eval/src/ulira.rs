@@ -1,4 +1,4 @@
-//! U-LiRA-style likelihood-ratio test (ALGORITHMS.md §10, second bullet), and the
+//! U-LiRA-style likelihood-ratio test (docs/algorithms.md §10, second bullet), and the
 //! Mann–Whitney AUC it reports.
 //!
 //! Protocol, per forget point `x`:

@@ -3,7 +3,7 @@
 //! 1. load and prepare the embedded digits (train/validation split, standardised);
 //! 2. train small zoos: originals on S, oracles on S \ F, and subset models on random halves;
 //! 3. fit ridge datamodels (λ chosen on held-out subset models) and take Σ_{i∈F} β
-//!    (ALGORITHMS.md §6; `DiffOfMeans` has the same `Estimator` interface but needs many more
+//!    (docs/algorithms.md §6; `DiffOfMeans` has the same `Estimator` interface but needs many more
 //!    subset models than there are train points to be useful);
 //! 4. run DMM (and, for comparison, do-nothing and DM-Direct) on every original (§4, §5);
 //! 5. score each against the oracles with KLoM (§2), next to the retraining noise floor (a
@@ -24,17 +24,16 @@
 //! subset models).
 
 use burn::tensor::Device;
-use indicatif::ProgressBar;
 use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use unlearn_attribution::{Estimator, Masks, Outputs, RidgeParams};
-use unlearn_data::{ForgetSet, SubsetMasks, digits, prepare};
+use unlearn_data::{ForgetSet, SubsetMasks};
 use unlearn_eval::{Direction, EvalPoints, LogitsView, SplitSummary, evaluate};
-use unlearn_methods::{Context, MethodConfig, unlearn_zoo};
+use unlearn_methods::{Context, MethodRegistry, unlearn_zoo};
 use unlearn_models::ModelConfig;
-use unlearn_train::manifest::{DatasetInfo, InputRef};
-use unlearn_train::{Backend, Recipe, Zoo, ZooKind, ZooSpec, train_zoo};
+use unlearn_train::manifest::InputRef;
+use unlearn_train::{Backend, DataSource, Recipe, Zoo, ZooKind, ZooSpec, train_zoo};
 
 /// Originals, and oracles per set (evaluation and noise floor).
 const MODELS: usize = 32;
@@ -60,27 +59,18 @@ fn main() -> Result<(), Box<dyn Error>> {
     std::fs::create_dir_all(&root)?;
     println!("backend {backend}, working directory {}", root.display());
 
-    // 1. Data. Zoos record what they were trained on: build the DatasetInfo as the CLI does.
-    let dataset = digits();
-    let data = prepare(&dataset, VAL_FRACTION, SPLIT_SEED)?;
-    let n_train = data.train.len();
-    let info = DatasetInfo {
-        name: "digits".into(),
-        hash: dataset.content_hash(),
-        n_train,
-        n_val: data.val.len(),
-        dim: dataset.dim,
-        classes: dataset.classes,
-        image_shape: dataset.image_shape,
+    // 1. Data, split and standardised; the info is what zoos record about them.
+    let source = DataSource {
         val_fraction: VAL_FRACTION,
         split_seed: SPLIT_SEED,
-        limit: 0,
-        label_column: "label".into(),
+        ..DataSource::named("digits")
     };
+    let (data, info) = source.load()?;
+    let n_train = data.train.len();
     println!(
         "digits: {n_train} train + {} validation points, {} classes",
         data.val.len(),
-        dataset.classes
+        data.train.classes
     );
 
     // A random forget set, saved so that the manifests of the oracles and of the unlearned zoos
@@ -91,29 +81,16 @@ fn main() -> Result<(), Box<dyn Error>> {
     let forget_ref = file_ref(&forget_path)?;
 
     // 2. Zoos of a small MLP trained for few epochs; seeds of different zoos are disjoint.
-    let mut recipe = Recipe::named("mlp")?;
-    recipe.model = ModelConfig::Mlp { hidden: vec![32] };
+    let arch = ModelConfig::Mlp { hidden: vec![32] };
+    let mut recipe = Recipe::for_model(arch.spec());
     recipe.epochs = 8;
     let train =
         |kind: ZooKind, models: usize, first_seed: u64, dir: &str| -> Result<Zoo, Box<dyn Error>> {
             let t = Instant::now();
-            let spec = ZooSpec {
-                recipe: recipe.clone(),
-                kind,
-                models,
-                first_seed,
-                stack: 25,
-                workers: unlearn_train::zoo::default_workers(),
-                shard: None,
-            };
-            let zoo = train_zoo(
-                &spec,
-                &data,
-                info.clone(),
-                &root.join(dir),
-                &device,
-                &ProgressBar::hidden(),
-            )?;
+            let spec = ZooSpec::new(recipe.clone(), kind, models)
+                .first_seed(first_seed)
+                .stack(25);
+            let zoo = train_zoo(&arch, &spec, &data, info.clone(), &root.join(dir), &device, &())?;
             println!(
                 "  {dir}: {models} models in {:.1} s",
                 t.elapsed().as_secs_f64()
@@ -153,6 +130,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // 4. Unlearning requests against the originals, each written as a zoo.
     let ctx = Context {
+        arch: &arch,
         originals: &originals,
         data: &data,
         forget: &forget,
@@ -177,19 +155,20 @@ fn main() -> Result<(), Box<dyn Error>> {
         )
     };
     let mut floor_summary = None;
+    let registry = MethodRegistry::builtin();
     for name in ["do-nothing", "dm-direct", "dmm"] {
-        let config = MethodConfig::default_for(name)?;
+        let method = registry.build(name, &Default::default())?;
         let out = root.join(format!("unlearned-{name}"));
         let inputs = serde_json::json!({ "attribution": "ridge datamodels of the subset zoo" });
         let summary = unlearn_zoo(
-            &config,
+            method.as_ref(),
             &ctx,
             &forget_ref,
             inputs,
             &out,
             MODELS,
             None,
-            &ProgressBar::hidden(),
+            &(),
         )?;
         let unlearned = Zoo::load(&out)?;
         // 5. KLoM of the unlearned models' margins against the oracles' (and the floor's).

@@ -1,9 +1,7 @@
-//! Every method's hyper-parameters, with defaults scaled to small data, and the parsing of
-//! `--config` files and `--set key=value` overrides.
+//! Every built-in method's hyper-parameters and their defaults, scaled to small data.
 
 use crate::MethodError;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// Oracle Matching and Datamodel Matching (§4).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,37 +119,6 @@ pub enum LocalizeKind {
     Salun,
 }
 
-/// One method with its settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "method", rename_all = "kebab-case")]
-pub enum MethodConfig {
-    /// The original models unchanged (cost 0).
-    DoNothing,
-    /// Retrain from scratch on R with the originals' recipe (cost 1): the oracle itself.
-    Retrain,
-    /// Oracle Matching: fine-tune to an oracle's outputs (upper bound; needs oracles).
-    Om(MatchParams),
-    /// DM-Direct: predicted outputs z − s·Σβ, no training.
-    DmDirect {
-        /// Scale s.
-        scale: f64,
-    },
-    /// Datamodel Matching: fine-tune to z − s·Σβ.
-    Dmm(MatchParams),
-    /// Fine-tune with cross-entropy on R.
-    Gd(DescentParams),
-    /// Gradient ascent on F.
-    Ga(DescentParams),
-    /// Gradient difference: ascent on F, then descent on R, per epoch.
-    GdGa(DescentParams),
-    /// SCRUB (student–teacher).
-    Scrub(ScrubParams),
-    /// Per-example clipping and Gaussian noise on R.
-    NoisyDescent(NoisyParams),
-    /// DEL: localise, reset, fine-tune.
-    Del(DelParams),
-}
-
 fn descent(epochs: usize, lr: f64) -> DescentParams {
     DescentParams {
         epochs,
@@ -177,142 +144,105 @@ fn matching(epochs: usize, lr: f64, fm: f64, rm: f64) -> MatchParams {
     }
 }
 
-/// Every method name, in the order reports list them.
-pub const METHOD_NAMES: [&str; 11] = [
-    "do-nothing",
-    "retrain",
-    "om",
-    "dm-direct",
-    "dmm",
-    "gd",
-    "ga",
-    "gd-ga",
-    "scrub",
-    "noisy-descent",
-    "del",
-];
+/// The built-in defaults, scaled to small data (digits): see [`crate::MethodRegistry::builtin`].
+pub mod defaults {
+    use super::*;
 
-impl MethodConfig {
-    /// The default configuration of a method.
-    pub fn default_for(name: &str) -> Result<Self, MethodError> {
-        Ok(match name {
-            "do-nothing" => MethodConfig::DoNothing,
-            "retrain" => MethodConfig::Retrain,
-            "om" => MethodConfig::Om(matching(10, 1e-3, 1.0, 5.0)),
-            "dm-direct" => MethodConfig::DmDirect { scale: 1.0 },
-            // Published: rm 20, 4–10 epochs on CIFAR-10; at digits scale rm 5 and 5 epochs keep the
-            // cost under 10 % of retraining for forget sets up to 50 points.
-            "dmm" => MethodConfig::Dmm(matching(5, 1e-3, 5.0, 5.0)),
-            "gd" => MethodConfig::Gd(descent(2, 0.01)),
-            "ga" => MethodConfig::Ga(descent(3, 1e-3)),
-            "gd-ga" => MethodConfig::GdGa(descent(2, 0.01)),
-            "scrub" => MethodConfig::Scrub(ScrubParams {
-                epochs: 3,
-                max_steps: 1,
-                lr: 5e-3,
-                decay_epochs: vec![2],
-                temperature: 4.0,
-                ce_weight: 0.99,
-                kl_weight: 0.1,
-                batch_size: 64,
-                localize: None,
-            }),
-            "noisy-descent" => MethodConfig::NoisyDescent(NoisyParams {
-                epochs: 2,
-                lr: 0.01,
-                clip: 1.0,
-                noise: 0.01,
-                batch_size: 64,
-            }),
-            "del" => MethodConfig::Del(DelParams {
-                localize: Localize {
-                    kind: LocalizeKind::Del,
-                    mask_share: 0.3,
-                },
-                epochs: 3,
-                lr: 0.01,
-                batch_size: 64,
-            }),
-            other => return Err(MethodError::UnknownMethod(other.to_string())),
+    /// Oracle Matching: 10 epochs at 1e−3, F once, 5·|F| retain points.
+    pub fn om() -> MatchParams {
+        matching(10, 1e-3, 1.0, 5.0)
+    }
+
+    /// Datamodel Matching. Published: rm 20, 4–10 epochs on CIFAR-10; at digits scale rm 5 and
+    /// 5 epochs keep the cost under 10 % of retraining for forget sets up to 50 points.
+    pub fn dmm() -> MatchParams {
+        matching(5, 1e-3, 5.0, 5.0)
+    }
+
+    /// GD and GD+GA: 2 epochs at 0.01.
+    pub fn gd() -> DescentParams {
+        descent(2, 0.01)
+    }
+
+    /// GA: 3 epochs at 1e−3.
+    pub fn ga() -> DescentParams {
+        descent(3, 1e-3)
+    }
+
+    /// SCRUB.
+    pub fn scrub() -> ScrubParams {
+        ScrubParams {
+            epochs: 3,
+            max_steps: 1,
+            lr: 5e-3,
+            decay_epochs: vec![2],
+            temperature: 4.0,
+            ce_weight: 0.99,
+            kl_weight: 0.1,
+            batch_size: 64,
+            localize: None,
+        }
+    }
+
+    /// Noisy descent.
+    pub fn noisy() -> NoisyParams {
+        NoisyParams {
+            epochs: 2,
+            lr: 0.01,
+            clip: 1.0,
+            noise: 0.01,
+            batch_size: 64,
+        }
+    }
+
+    /// DEL: ρ = 0.3, 3 epochs at 0.01.
+    pub fn del() -> DelParams {
+        DelParams {
+            localize: Localize {
+                kind: LocalizeKind::Del,
+                mask_share: 0.3,
+            },
+            epochs: 3,
+            lr: 0.01,
+            batch_size: 64,
+        }
+    }
+}
+
+/// DM-Direct's one parameter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectParams {
+    /// Scale s of the attribution term.
+    pub scale: f64,
+}
+
+/// The hyper-parameters of a method that has none.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
+/// Refuses a learning rate, batch size or epoch count that cannot train.
+pub(crate) fn check_training(
+    method: &str,
+    lr: f64,
+    batch_size: usize,
+    epochs: usize,
+) -> Result<(), MethodError> {
+    let bad = |what: &str| {
+        Err(MethodError::Config {
+            method: method.into(),
+            what: what.into(),
         })
+    };
+    if !(lr.is_finite() && lr > 0.0) {
+        return bad("lr must be a positive number");
     }
-
-    /// The method's name.
-    pub fn name(&self) -> String {
-        match serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.get("method").and_then(|m| m.as_str().map(String::from)))
-        {
-            Some(name) => name,
-            None => "unknown".into(),
-        }
+    if batch_size == 0 {
+        return bad("batch_size must be ≥ 1");
     }
-
-    /// The default configuration of `name` with `overrides` (a JSON object of hyper-parameters)
-    /// applied; unknown keys and wrong types are errors.
-    pub fn with_overrides(
-        name: &str,
-        overrides: &serde_json::Map<String, Value>,
-    ) -> Result<Self, MethodError> {
-        let base = Self::default_for(name)?;
-        let mut value = serde_json::to_value(&base).expect("configs serialise");
-        let object = value.as_object_mut().expect("tagged enum is an object");
-        for (key, v) in overrides {
-            if key == "method" {
-                continue;
-            }
-            if !object.contains_key(key) {
-                let known: Vec<&String> = object.keys().filter(|k| *k != "method").collect();
-                return Err(MethodError::Config {
-                    method: name.into(),
-                    what: format!("unknown hyper-parameter '{key}'; known: {known:?}"),
-                });
-            }
-            object.insert(key.clone(), v.clone());
-        }
-        serde_json::from_value(value).map_err(|e| {
-            // serde names the type, not the field: find the override that breaks the config.
-            let key = overrides.iter().find_map(|(key, v)| {
-                let mut single = serde_json::to_value(&base).expect("configs serialise");
-                single
-                    .as_object_mut()
-                    .expect("object")
-                    .insert(key.clone(), v.clone());
-                serde_json::from_value::<MethodConfig>(single)
-                    .is_err()
-                    .then_some(key.clone())
-            });
-            let what = match key {
-                Some(key) => format!("hyper-parameter '{key}': {e}"),
-                None => e.to_string(),
-            };
-            MethodError::Config {
-                method: name.into(),
-                what,
-            }
-        })
+    if epochs == 0 {
+        return bad("epochs must be ≥ 1");
     }
-
-    /// Parses `key=value` (value as JSON, or a bare string) into an override map.
-    pub fn parse_sets(sets: &[String]) -> Result<serde_json::Map<String, Value>, MethodError> {
-        let mut map = serde_json::Map::new();
-        for s in sets {
-            let (k, v) = s.split_once('=').ok_or_else(|| MethodError::Config {
-                method: "--set".into(),
-                what: format!("'{s}' is not key=value"),
-            })?;
-            let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()));
-            map.insert(k.trim().to_string(), value);
-        }
-        Ok(map)
-    }
-
-    /// Hyper-parameters as a JSON object (without the method tag).
-    pub fn params(&self) -> Value {
-        let mut v = serde_json::to_value(self).expect("configs serialise");
-        if let Some(o) = v.as_object_mut() {
-            o.remove("method");
-        }
-        v
-    }
+    Ok(())
 }

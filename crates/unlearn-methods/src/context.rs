@@ -3,11 +3,13 @@
 use crate::MethodError;
 use burn::tensor::{Device, Tensor, TensorData};
 use unlearn_data::{ForgetSet, Prepared};
-use unlearn_models::{Model, stacking};
+use unlearn_models::{Architecture, stacking};
 use unlearn_train::Zoo;
 
 /// Inputs of one unlearning request.
-pub struct Context<'a> {
+pub struct Context<'a, A: Architecture> {
+    /// The originals' architecture.
+    pub arch: &'a A,
     /// Zoo of original models (trained on the full training set).
     pub originals: &'a Zoo,
     /// The data the originals were trained on, split and standardised the same way.
@@ -22,7 +24,7 @@ pub struct Context<'a> {
     pub device: Device,
 }
 
-impl Context<'_> {
+impl<A: Architecture> Context<'_, A> {
     /// Training points.
     pub fn n_train(&self) -> usize {
         self.data.train.len()
@@ -49,33 +51,28 @@ impl Context<'_> {
     }
 
     /// Originals `indices` as one stack on `device`.
-    pub fn load_stack(&self, indices: &[usize], device: &Device) -> Result<Model, MethodError> {
+    pub fn load_stack(&self, indices: &[usize], device: &Device) -> Result<A::Model, MethodError> {
         let singles = indices
             .iter()
-            .map(|&i| self.originals.load_model(i, device))
+            .map(|&i| self.originals.load_model(self.arch, i, device))
             .collect::<Result<Vec<_>, _>>()?;
+        if let [_] = indices {
+            return Ok(singles.into_iter().next().expect("one model"));
+        }
         let seeds: Vec<u64> = indices
             .iter()
             .map(|&i| self.originals.manifest.seeds[i])
             .collect();
-        let template = Model::init(
-            &self.originals.manifest.recipe.model,
-            &self.input(),
-            &seeds,
-            device,
-        )
-        .map_err(unlearn_train::TrainError::from)?;
+        let template = self
+            .arch
+            .init(&self.input(), &seeds, device)
+            .map_err(unlearn_train::TrainError::from)?;
         Ok(stacking::concat(template, &singles))
     }
 
     /// What the models are built for.
     pub fn input(&self) -> unlearn_models::InputSpec {
-        let d = &self.originals.manifest.dataset;
-        unlearn_models::InputSpec {
-            dim: d.dim,
-            image_shape: d.image_shape,
-            classes: d.classes,
-        }
+        self.originals.input()
     }
 
     /// Training features `[n, d]` on `device`.
@@ -114,7 +111,7 @@ impl Context<'_> {
         let d = &self.originals.manifest.dataset;
         if d.n_train != self.data.train.len() || d.n_val != self.data.val.len() {
             return Err(MethodError::Mismatch(format!(
-                "the originals were trained on {} + {} points but the data have {} + {}; use the same --dataset, --val-fraction and --split-seed",
+                "the originals were trained on {} + {} points but the data have {} + {}: load the same dataset with the same split",
                 d.n_train,
                 d.n_val,
                 self.data.train.len(),

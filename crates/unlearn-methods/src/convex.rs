@@ -1,4 +1,4 @@
-//! The convex experiment (ALGORITHMS.md §12): ridge regression in the over-parameterised regime,
+//! The convex experiment (docs/algorithms.md §12): ridge regression in the over-parameterised regime,
 //! where the directions that only the forget set spans are invisible to the retain loss.
 //!
 //! From θ_full every method runs plain gradient descent with the same step size
@@ -99,22 +99,22 @@ impl ConvexParams {
         }
         if self.forget == 0 || self.forget >= self.n {
             return bad(format!(
-                "--forget must be between 1 and n − 1 = {} (got {})",
+                "forget must be between 1 and n − 1 = {} (got {})",
                 self.n - 1,
                 self.forget
             ));
         }
         if !(self.ascent_weight.is_finite() && self.noise.is_finite()) {
-            return bad("--ascent-weight and --noise must be finite".into());
+            return bad("ascent_weight and noise must be finite".into());
         }
         if !(self.lambda > 0.0 && self.lambda.is_finite()) {
             return bad(format!(
-                "--lambda must be > 0 (got {}); without it the oracle is not unique",
+                "lambda must be > 0 (got {}); without it the oracle is not unique",
                 self.lambda
             ));
         }
         if !(self.ascent_weight >= 0.0) || !(self.noise >= 0.0) {
-            return bad("--ascent-weight and --noise must be ≥ 0".into());
+            return bad("ascent_weight and noise must be ≥ 0".into());
         }
         Ok(())
     }

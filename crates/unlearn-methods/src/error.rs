@@ -13,8 +13,8 @@ pub enum MethodError {
     #[error("method '{method}' needs {what}")]
     MissingInput { method: String, what: String },
     /// Unknown method name.
-    #[error("unknown method '{0}'; `unlearn forget --list` shows the methods")]
-    UnknownMethod(String),
+    #[error("unknown method '{name}'; known: {known}")]
+    UnknownMethod { name: String, known: String },
     /// A hyper-parameter file or flag that does not fit the method.
     #[error("method '{method}': {what}")]
     Config { method: String, what: String },

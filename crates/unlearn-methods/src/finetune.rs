@@ -6,7 +6,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-use unlearn_models::Model;
+use unlearn_models::StackModel;
 
 /// One batch as the loss sees it: features `[K, b, d]`, and the flat indices of the points
 /// (`[K·b]`, into the training set) together with the same indices offset by `k·offset` for
@@ -23,7 +23,7 @@ pub struct Batch {
 }
 
 /// Computes the per-model losses `[K]` of a batch.
-pub type LossFn<'a> = dyn FnMut(&Model, &Batch) -> Tensor<1> + 'a;
+pub type LossFn<'a, M> = dyn FnMut(&M, &Batch) -> Tensor<1> + 'a;
 /// Rewrites gradients before the optimiser sees them (e.g. masks them).
 pub type GradHook<'a> = dyn Fn(GradientsParams) -> GradientsParams + 'a;
 
@@ -49,16 +49,16 @@ impl Engine {
     /// One pass over each model's `points` (shuffled with its own stream) with `loss`, a step of
     /// `optim` at learning rate `lr` per batch. Every model must have equally many points.
     #[allow(clippy::too_many_arguments)]
-    pub fn epoch(
+    pub fn epoch<M: StackModel>(
         &mut self,
-        mut model: Model,
+        mut model: M,
         optim: &mut ModuleOptimizer,
         points: &[Vec<usize>],
         batch: usize,
         lr: f64,
-        loss: &mut LossFn<'_>,
+        loss: &mut LossFn<'_, M>,
         hook: Option<&GradHook<'_>>,
-    ) -> Result<Model, MethodError> {
+    ) -> Result<M, MethodError> {
         let per_model = points[0].len();
         if points.iter().any(|p| p.len() != per_model) || points.len() != self.models {
             return Err(MethodError::Mismatch(

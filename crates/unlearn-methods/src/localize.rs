@@ -13,7 +13,7 @@ use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use std::collections::HashMap;
-use unlearn_models::Model;
+use unlearn_models::{Architecture, StackModel};
 use unlearn_train::Schedule;
 
 const DEL_STREAM: u64 = 0x4445_4c;
@@ -37,7 +37,7 @@ impl ModuleVisitor for Params {
     }
 }
 
-fn params_of(model: &Model) -> Vec<(ParamId, Vec<usize>, Vec<f32>)> {
+fn params_of<M: Module>(model: &M) -> Vec<(ParamId, Vec<usize>, Vec<f32>)> {
     let mut p = Params {
         entries: Vec::new(),
     };
@@ -101,9 +101,9 @@ fn chunk_scores(
 
 impl Masks {
     /// Scores the stack on F and selects each model's top `spec.mask_share` of entries.
-    pub fn compute(
-        ctx: &Context<'_>,
-        model: &Model,
+    pub fn compute<A: Architecture>(
+        ctx: &Context<'_, A>,
+        model: &A::Model,
         indices: &[usize],
         spec: &Localize,
         ad: &Device,
@@ -194,9 +194,9 @@ impl Masks {
     }
 
     /// Masks when a method is localised (`spec` is `Some`), else `None`.
-    pub fn optional(
-        ctx: &Context<'_>,
-        model: &Model,
+    pub fn optional<A: Architecture>(
+        ctx: &Context<'_, A>,
+        model: &A::Model,
         indices: &[usize],
         spec: Option<&Localize>,
         ad: &Device,
@@ -315,24 +315,21 @@ impl ModuleMapper for Reset<'_> {
 }
 
 /// θ ← θ ⊙ (1 − mask) + θ_init ⊙ mask, θ_init a fresh initialisation of each model.
-pub fn reset(
-    ctx: &Context<'_>,
-    model: Model,
+pub fn reset<A: Architecture>(
+    ctx: &Context<'_, A>,
+    model: A::Model,
     indices: &[usize],
     masks: &Masks,
     ad: &Device,
-) -> Result<Model, MethodError> {
+) -> Result<A::Model, MethodError> {
     let seeds: Vec<u64> = indices
         .iter()
         .map(|&i| ctx.originals.manifest.seeds[i] + RESET_SEED_OFFSET)
         .collect();
-    let fresh = Model::init(
-        &ctx.originals.manifest.recipe.model,
-        &ctx.input(),
-        &seeds,
-        ad,
-    )
-    .map_err(unlearn_train::TrainError::from)?;
+    let fresh = ctx
+        .arch
+        .init(&ctx.input(), &seeds, ad)
+        .map_err(unlearn_train::TrainError::from)?;
     let fresh = params_of(&fresh).into_iter().map(|(_, _, v)| v).collect();
     Ok(model.map(&mut Reset {
         fresh,
@@ -342,11 +339,11 @@ pub fn reset(
 }
 
 /// DEL: localise on F, reset the selection, fine-tune it on R (cosine to 0.01·lr, no decay).
-pub fn run_del(
-    ctx: &Context<'_>,
+pub fn run_del<A: Architecture>(
+    ctx: &Context<'_, A>,
     indices: &[usize],
     p: &DelParams,
-) -> Result<StackOutput, MethodError> {
+) -> Result<StackOutput<A::Model>, MethodError> {
     let ad = autodiff(&ctx.device);
     let k = indices.len();
     let model = ctx.load_stack(indices, &ad)?;
@@ -357,7 +354,7 @@ pub fn run_del(
     let retain = vec![ctx.retain(); k];
     let mut optim = sgd(0.9, 0.0);
     let mut engine = engine(ctx, indices, &ad, DEL_STREAM);
-    let mut loss = |m: &Model, b: &Batch| {
+    let mut loss = |m: &A::Model, b: &Batch| {
         cross_entropy(
             m.forward(b.x.clone()),
             gather_labels(&labels, b.points.clone(), k, b.len),

@@ -7,6 +7,7 @@
 use crate::MethodError;
 use crate::config::NoisyParams;
 use crate::context::Context;
+use unlearn_models::{Architecture, StackModel};
 use crate::methods::losses::cross_entropy;
 use crate::methods::{StackOutput, autodiff, final_logits};
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
@@ -51,11 +52,11 @@ fn register(grads: &mut GradientsParams, id: ParamId, shape: &[usize], flat: Ten
 }
 
 /// Runs noisy descent on the originals `indices`.
-pub fn run(
-    ctx: &Context<'_>,
+pub fn run<A: Architecture>(
+    ctx: &Context<'_, A>,
     indices: &[usize],
     p: &NoisyParams,
-) -> Result<StackOutput, MethodError> {
+) -> Result<StackOutput<A::Model>, MethodError> {
     let ad = autodiff(&ctx.device);
     let k = indices.len();
     let mut model = ctx.load_stack(indices, &ad)?;

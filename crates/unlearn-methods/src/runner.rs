@@ -2,13 +2,12 @@
 //! layout (so `unlearn eval` reads it unchanged). Resumable: finished models are kept.
 
 use crate::MethodError;
-use crate::config::MethodConfig;
 use crate::context::Context;
-use crate::methods::run_stack;
-use indicatif::ProgressBar;
+use crate::method::{UnlearnMethod, check_inputs};
 use std::path::Path;
 use std::time::Instant;
-use unlearn_train::Shard;
+use unlearn_models::Architecture;
+use unlearn_train::{Progress, Shard};
 use unlearn_train::manifest::{InputRef, Manifest};
 use unlearn_train::zoo::{assemble, logits_path, model_done, model_path, prepare_dir, save_model};
 
@@ -25,18 +24,21 @@ pub struct RunSummary {
     pub seconds: f64,
 }
 
-/// Runs `config` on every original of `ctx` (in stacks of `stack`) into `out`.
-pub fn unlearn_zoo(
-    config: &MethodConfig,
-    ctx: &Context<'_>,
+/// Runs `method` on every original of `ctx` (in stacks of `stack`, at most the architecture's
+/// `max_stack`) into `out`; `extra_inputs` (JSON) is recorded in the manifest beside the method.
+#[allow(clippy::too_many_arguments)]
+pub fn unlearn_zoo<A: Architecture>(
+    method: &dyn UnlearnMethod<A>,
+    ctx: &Context<'_, A>,
     forget_ref: &InputRef,
     extra_inputs: serde_json::Value,
     out: &Path,
     stack: usize,
     shard: Option<Shard>,
-    progress: &ProgressBar,
+    progress: &dyn Progress,
 ) -> Result<RunSummary, MethodError> {
     ctx.check()?;
+    check_inputs(method, ctx)?;
     let started = Instant::now();
     let originals = ctx.originals;
     let mut manifest: Manifest = originals.manifest.clone();
@@ -44,8 +46,8 @@ pub fn unlearn_zoo(
     manifest.forget_set = Some(forget_ref.clone());
     manifest.complete = false;
     manifest.unlearning = Some(serde_json::json!({
-        "method": config.name(),
-        "params": config.params(),
+        "method": method.name(),
+        "params": method.params(),
         "originals": { "path": originals.dir.display().to_string(), "config_hash": originals.manifest.config_hash },
         "inputs": extra_inputs,
     }));
@@ -61,26 +63,27 @@ pub fn unlearn_zoo(
         .filter(|m| m.config_hash == manifest.config_hash && m.shard == manifest.shard)
         .and_then(|m| m.unlearning)
         .and_then(|u| u.get("examples_per_model").and_then(|e| e.as_u64()));
-    let _lock = prepare_dir(out, &manifest)?;
+    let _lock = prepare_dir(out, &manifest, progress)?;
     let labels: Vec<i64> = originals.labels.iter().map(|&l| l as i64).collect();
     unlearn_data::write_npy_i64(out.join("labels.npy"), &[labels.len()], &labels)?;
     let todo: Vec<usize> = (0..models)
-        .filter(|&i| !model_done(out, i) || !makes_models(config) && !logits_path(out, i).is_file())
+        .filter(|&i| !model_done(out, i) || !method.makes_models() && !logits_path(out, i).is_file())
         .collect();
     progress.set_length(models as u64);
     progress.set_position((models - todo.len()) as u64);
     let retrain = ctx.retrain_examples().max(1);
     let mut examples = None;
     let per = ctx.points() * ctx.classes();
-    for chunk in todo.chunks(stack.max(1)) {
+    let stack = stack.clamp(1, ctx.arch.max_stack().unwrap_or(usize::MAX).max(1));
+    for chunk in todo.chunks(stack) {
         let of_originals: Vec<usize> = chunk.iter().map(|&i| offset + i).collect();
-        let output = run_stack(config, ctx, &of_originals)?;
+        let output = method.run(ctx, &of_originals)?;
         examples = Some(output.examples);
         for (k, &i) in chunk.iter().enumerate() {
             match &output.model {
                 Some(stack_model) => {
                     let single = unlearn_models::stacking::extract(stack_model, k, chunk.len());
-                    save_model(&single, &model_path(out, i))?;
+                    save_model(ctx.arch, &single, &model_path(out, i))?;
                 }
                 // Methods without a network still mark the model done, with the original's weights.
                 None => unlearn_data::atomic_copy(
@@ -110,11 +113,4 @@ pub fn unlearn_zoo(
         cost,
         seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-fn makes_models(config: &MethodConfig) -> bool {
-    !matches!(
-        config,
-        MethodConfig::DoNothing | MethodConfig::DmDirect { .. }
-    )
 }

@@ -1,4 +1,4 @@
-//! Behaviour of the unlearning methods against independent expectations (ALGORITHMS.md §4, §5,
+//! Behaviour of the unlearning methods against independent expectations (docs/algorithms.md §4, §5,
 //! §8, §9), the configuration parsing, and the resumable zoo runner.
 //!
 //! Every test works on the embedded digits and small zoos trained once in a temporary directory.
@@ -7,7 +7,6 @@ mod common;
 
 use burn::tensor::Device;
 use common::*;
-use indicatif::ProgressBar;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -15,34 +14,49 @@ use std::path::{Path, PathBuf};
 use unlearn_data::ForgetSet;
 use unlearn_methods::config::{Localize, LocalizeKind};
 use unlearn_methods::localize::Masks;
-use unlearn_methods::methods::{self, retrain::RETRAIN_SEED_OFFSET};
-use unlearn_methods::{Context, METHOD_NAMES, MethodConfig, MethodError, unlearn_zoo};
+use unlearn_methods::methods::retrain::RETRAIN_SEED_OFFSET;
+use unlearn_methods::{Context, MethodError, MethodRegistry, UnlearnMethod, parse_sets, unlearn_zoo};
+use unlearn_models::{ModelConfig, StackModel};
 use unlearn_train::inference::stack_logits;
 use unlearn_train::zoo::{logits_path, model_path};
 use unlearn_train::{Recipe, Zoo, ZooKind};
 
 const ALL: [usize; 3] = [0, 1, 2];
 
-fn config(name: &str, overrides: Value) -> MethodConfig {
+type Method = Box<dyn UnlearnMethod<ModelConfig>>;
+
+fn registry() -> MethodRegistry<ModelConfig> {
+    MethodRegistry::builtin()
+}
+
+fn config(name: &str, overrides: Value) -> Method {
     let map = overrides.as_object().cloned().unwrap_or_default();
-    MethodConfig::with_overrides(name, &map).unwrap()
+    registry().build(name, &map).unwrap()
+}
+
+fn default_for(name: &str) -> Result<Method, MethodError> {
+    registry().build(name, &serde_json::Map::new())
+}
+
+fn with_overrides(name: &str, map: &serde_json::Map<String, Value>) -> Result<Method, MethodError> {
+    registry().build(name, map)
 }
 
 fn run_zoo(
-    config: &MethodConfig,
-    ctx: &Context<'_>,
+    config: &Method,
+    ctx: &Context<'_, ModelConfig>,
     forget: &unlearn_train::manifest::InputRef,
     out: &Path,
 ) -> unlearn_methods::RunSummary {
     unlearn_zoo(
-        config,
+        config.as_ref(),
         ctx,
         forget,
         json!({}),
         out,
         3,
         None,
-        &ProgressBar::hidden(),
+        &(),
     )
     .unwrap()
 }
@@ -81,11 +95,11 @@ fn dm_direct_is_the_stored_logits_minus_scaled_attribution() {
     };
     let scale = 0.75f64;
     let config = config("dm-direct", json!({ "scale": scale }));
-    assert_eq!(config, MethodConfig::DmDirect { scale });
+    assert_eq!(config.params(), json!({ "scale": scale }));
 
     // Any order of originals: model k of the output is original indices[k].
     let indices = [2, 0];
-    let out = methods::run_stack(&config, &ctx, &indices).unwrap();
+    let out = config.run(&ctx, &indices).unwrap();
     let mut expected = Vec::new();
     for &i in &indices {
         let z = f.originals.model_logits(i);
@@ -124,8 +138,8 @@ fn dm_direct_is_the_stored_logits_minus_scaled_attribution() {
 fn do_nothing_returns_the_originals_bit_identically_at_cost_zero() {
     let f = mlp_fixture();
     let ctx = f.ctx();
-    let config = MethodConfig::default_for("do-nothing").unwrap();
-    let out = methods::run_stack(&config, &ctx, &ALL).unwrap();
+    let config = default_for("do-nothing").unwrap();
+    let out = config.run(&ctx, &ALL).unwrap();
     assert!(bit_identical(&out.logits, &f.originals.logits));
     assert_eq!(out.examples, 0);
 
@@ -149,7 +163,7 @@ fn do_nothing_returns_the_originals_bit_identically_at_cost_zero() {
 fn retrain_is_the_oracle_recipe_at_cost_exactly_one() {
     let f = mlp_fixture();
     let ctx = f.ctx();
-    let config = MethodConfig::default_for("retrain").unwrap();
+    let config = default_for("retrain").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let summary = run_zoo(&config, &ctx, &f.forget_ref, &dir.path().join("retrain"));
     assert_eq!(summary.cost, 1.0);
@@ -184,7 +198,7 @@ fn scrub_updates_the_student_and_leaves_the_originals_untouched() {
     let f = mlp_fixture();
     let ctx = f.ctx();
     let before = file_hashes(&f.originals.dir);
-    let out = methods::run_stack(&MethodConfig::default_for("scrub").unwrap(), &ctx, &ALL).unwrap();
+    let out = default_for("scrub").unwrap().run(&ctx, &ALL).unwrap();
     let moved = max_abs_diff(&out.logits, &f.originals.logits);
     assert!(
         moved > 1e-2,
@@ -198,7 +212,7 @@ fn scrub_updates_the_student_and_leaves_the_originals_untouched() {
     let device = Device::flex();
     let x = ctx.eval_features(&device);
     for i in ALL {
-        let model = reloaded.load_model(i, &device).unwrap();
+        let model = reloaded.load_model(&small_mlp_arch(), i, &device).unwrap();
         let z = stack_logits(&model, &x, 1);
         let diff = max_abs_diff(&z, f.originals.model_logits(i));
         assert!(
@@ -232,12 +246,12 @@ fn scrub_teacher_is_the_stored_original_logits() {
     );
     let retain = f.forget.retain_indices(f.data.train.len());
 
-    let real = methods::run_stack(&config, &f.ctx(), &ALL).unwrap();
+    let real = config.run(&f.ctx(), &ALL).unwrap();
     let ctx_fake = Context {
         originals: &fake,
         ..f.ctx()
     };
-    let faked = methods::run_stack(&config, &ctx_fake, &ALL).unwrap();
+    let faked = config.run(&ctx_fake, &ALL).unwrap();
     let share_real = argmax_share(&real.logits, points, classes, &retain, shifted);
     let share_fake = argmax_share(&faked.logits, points, classes, &retain, shifted);
     println!(
@@ -256,7 +270,7 @@ fn scrub_teacher_is_the_stored_original_logits() {
 /// Compares a localised run's parameters with the originals', entry by entry, against the
 /// mask computed independently on a fresh copy of the stack. Returns
 /// (entries outside the mask that changed, entries inside that changed, entries inside).
-fn localised_changes(config: &MethodConfig, spec: &Localize) -> (usize, usize, usize) {
+fn localised_changes(config: &Method, spec: &Localize) -> (usize, usize, usize) {
     let f = mlp_fixture();
     let ctx = f.ctx();
     let ad = Device::flex().autodiff();
@@ -275,7 +289,7 @@ fn localised_changes(config: &MethodConfig, spec: &Localize) -> (usize, usize, u
     );
 
     let before = params(&ctx.load_stack(&ALL, &Device::flex()).unwrap());
-    let out = methods::run_stack(config, &ctx, &ALL).unwrap();
+    let out = config.run(&ctx, &ALL).unwrap();
     let model = out.model.expect("a localised method makes networks");
     let head = model.head_param_ids();
     let after = params(&model);
@@ -412,7 +426,9 @@ fn om_on_logistic_regression_converges_to_the_oracle_outputs() {
         &data,
         &dir.path().join("oracles"),
     );
+    let arch = arch_of(&originals);
     let ctx = Context {
+        arch: &arch,
         originals: &originals,
         data: &data,
         forget: &forget,
@@ -426,7 +442,7 @@ fn om_on_logistic_regression_converges_to_the_oracle_outputs() {
         "om",
         json!({ "epochs": 60, "lr": 1e-2, "retain_multiplier": rm, "batch_size": 64 }),
     );
-    let out = methods::run_stack(&config, &ctx, &ALL).unwrap();
+    let out = config.run(&ctx, &ALL).unwrap();
     let (p, c) = (originals.points, originals.classes);
     let before = mean_sq_on(&originals.logits, &oracles.logits, 3, p, c, &forget.indices);
     let after = mean_sq_on(&out.logits, &oracles.logits, 3, p, c, &forget.indices);
@@ -450,29 +466,52 @@ fn om_on_logistic_regression_converges_to_the_oracle_outputs() {
 
 #[test]
 fn every_method_name_has_a_default_of_that_name() {
-    for name in METHOD_NAMES {
-        let config = MethodConfig::default_for(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let registry = registry();
+    let names = registry.names();
+    assert_eq!(
+        names,
+        ["do-nothing", "retrain", "om", "dm-direct", "dmm", "gd", "ga", "gd-ga", "scrub", "noisy-descent", "del"]
+    );
+    for entry in registry.entries() {
+        let name = entry.name.as_str();
+        let config = default_for(name).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(config.name(), name);
-        // Round trip through the override path with no overrides.
-        assert_eq!(
-            MethodConfig::with_overrides(name, &serde_json::Map::new()).unwrap(),
-            config
-        );
+        // The defaults listed are the parameters the method runs with.
+        assert_eq!(config.params(), entry.defaults, "{name}");
     }
-    let err = MethodConfig::default_for("forget-harder").unwrap_err();
-    assert!(matches!(err, MethodError::UnknownMethod(_)), "{err:?}");
+    let err = default_for("forget-harder").err().unwrap();
+    assert!(matches!(err, MethodError::UnknownMethod { .. }), "{err:?}");
     assert!(err.to_string().contains("forget-harder"), "{err}");
+    // The message lists what is known.
+    assert!(err.to_string().contains("dmm"), "{err}");
+}
+
+#[test]
+fn invalid_values_are_refused_when_the_method_is_built() {
+    for (name, overrides) in [
+        ("gd", json!({ "lr": -1.0 })),
+        ("dmm", json!({ "batch_size": 0 })),
+        ("om", json!({ "oracles_per_target": 0 })),
+        ("del", json!({ "localize": { "kind": "del", "mask_share": 1.5 } })),
+        ("dm-direct", json!({ "scale": f64::NAN })),
+    ] {
+        let err = with_overrides(name, overrides.as_object().unwrap())
+            .err()
+            .unwrap_or_else(|| panic!("{name}: {overrides} was accepted"));
+        assert!(matches!(err, MethodError::Config { .. }), "{name}: {err:?}");
+        assert!(err.to_string().contains(name), "{err}");
+    }
 }
 
 #[test]
 fn overrides_reject_an_unknown_key_naming_it() {
-    let err = MethodConfig::with_overrides(
+    let err = with_overrides(
         "gd",
         json!({ "epochs": 3, "learning_rate": 0.1 })
             .as_object()
             .unwrap(),
     )
-    .unwrap_err();
+    .err().unwrap();
     assert!(matches!(err, MethodError::Config { .. }), "{err:?}");
     let msg = err.to_string();
     assert!(msg.contains("learning_rate"), "{msg}");
@@ -495,7 +534,7 @@ const WRONG_TYPES: [(&str, &str); 4] = [
 fn overrides_reject_a_wrong_type() {
     for (name, overrides) in WRONG_TYPES {
         let overrides: Value = serde_json::from_str(overrides).unwrap();
-        let err = MethodConfig::with_overrides(name, overrides.as_object().unwrap()).unwrap_err();
+        let err = with_overrides(name, overrides.as_object().unwrap()).err().unwrap();
         assert!(matches!(err, MethodError::Config { .. }), "{err:?}");
         assert!(err.to_string().contains(name), "{err}");
     }
@@ -505,7 +544,7 @@ fn overrides_reject_a_wrong_type() {
 fn overrides_reject_a_wrong_type_naming_the_key() {
     for (name, overrides) in WRONG_TYPES {
         let overrides: Value = serde_json::from_str(overrides).unwrap();
-        let err = MethodConfig::with_overrides(name, overrides.as_object().unwrap()).unwrap_err();
+        let err = with_overrides(name, overrides.as_object().unwrap()).err().unwrap();
         assert!(matches!(err, MethodError::Config { .. }), "{err:?}");
         let msg = err.to_string();
         let key = overrides
@@ -532,13 +571,12 @@ fn set_flags_parse_numbers_and_json_objects() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let map = MethodConfig::parse_sets(&sets).unwrap();
+    let map = parse_sets(&sets).unwrap();
     assert_eq!(map["epochs"], json!(5));
     assert_eq!(map["lr"].as_f64(), Some(1e-3));
     assert_eq!(map["localize"], json!({ "kind": "del", "mask_share": 0.3 }));
-    let MethodConfig::Gd(p) = MethodConfig::with_overrides("gd", &map).unwrap() else {
-        panic!("not gd")
-    };
+    let p: unlearn_methods::config::DescentParams =
+        serde_json::from_value(with_overrides("gd", &map).unwrap().params()).unwrap();
     assert_eq!(p.epochs, 5);
     assert_eq!(p.lr, 1e-3);
     assert_eq!(
@@ -549,15 +587,14 @@ fn set_flags_parse_numbers_and_json_objects() {
         })
     );
     // Untouched keys keep their defaults.
-    let MethodConfig::Gd(d) = MethodConfig::default_for("gd").unwrap() else {
-        panic!("not gd")
-    };
+    let d: unlearn_methods::config::DescentParams =
+        serde_json::from_value(default_for("gd").unwrap().params()).unwrap();
     assert_eq!(
         (p.momentum, p.weight_decay, p.batch_size),
         (d.momentum, d.weight_decay, d.batch_size)
     );
 
-    let err = MethodConfig::parse_sets(&["epochs".to_string()]).unwrap_err();
+    let err = parse_sets(&["epochs".to_string()]).unwrap_err();
     assert!(err.to_string().contains("epochs"), "{err}");
 }
 
@@ -568,7 +605,7 @@ fn set_flags_parse_numbers_and_json_objects() {
 fn unlearn_zoo_resumes_a_deleted_model_bit_identically_and_keeps_the_others() {
     let f = mlp_fixture();
     let ctx = f.ctx();
-    let config = MethodConfig::default_for("gd").unwrap();
+    let config = default_for("gd").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("gd");
     let first = run_zoo(&config, &ctx, &f.forget_ref, &out);
@@ -576,7 +613,7 @@ fn unlearn_zoo_resumes_a_deleted_model_bit_identically_and_keeps_the_others() {
     let first_model1 = params(
         &Zoo::load(&out)
             .unwrap()
-            .load_model(1, &Device::flex())
+            .load_model(&small_mlp_arch(), 1, &Device::flex())
             .unwrap(),
     );
     let stamp = |p: PathBuf| {
@@ -608,7 +645,7 @@ fn unlearn_zoo_resumes_a_deleted_model_bit_identically_and_keeps_the_others() {
     let second_model1 = params(
         &Zoo::load(&out)
             .unwrap()
-            .load_model(1, &Device::flex())
+            .load_model(&small_mlp_arch(), 1, &Device::flex())
             .unwrap(),
     );
     for ((_, _, a), (_, _, b)) in first_model1.iter().zip(&second_model1) {
@@ -634,12 +671,12 @@ fn om_without_oracles_and_dmm_without_attribution_say_what_to_pass() {
     let f = mlp_fixture();
     let ctx = f.ctx();
     for (name, flag) in [
-        ("om", "--oracles"),
-        ("dmm", "--attribution"),
-        ("dm-direct", "--attribution"),
+        ("om", "target oracles"),
+        ("dmm", "attribution rows"),
+        ("dm-direct", "attribution rows"),
     ] {
-        let config = MethodConfig::default_for(name).unwrap();
-        let err = methods::run_stack(&config, &ctx, &ALL)
+        let config = default_for(name).unwrap();
+        let err = config.run(&ctx, &ALL)
             .err()
             .unwrap_or_else(|| panic!("{name} ran without its input"));
         let MethodError::MissingInput { method, .. } = &err else {
@@ -654,14 +691,14 @@ fn om_without_oracles_and_dmm_without_attribution_say_what_to_pass() {
         // The runner reports the same error.
         let dir = tempfile::tempdir().unwrap();
         let err = unlearn_zoo(
-            &config,
+            config.as_ref(),
             &ctx,
             &f.forget_ref,
             json!({}),
             dir.path(),
             3,
             None,
-            &ProgressBar::hidden(),
+            &(),
         )
         .unwrap_err();
         assert!(matches!(err, MethodError::MissingInput { .. }), "{err:?}");
@@ -680,9 +717,9 @@ fn dmm_is_deterministic_and_moves_towards_its_target() {
         beta_forget: Some(&beta),
         ..f.ctx()
     };
-    let config = MethodConfig::default_for("dmm").unwrap();
-    let a = methods::run_stack(&config, &ctx, &ALL).unwrap();
-    let b = methods::run_stack(&config, &ctx, &ALL).unwrap();
+    let config = default_for("dmm").unwrap();
+    let a = config.run(&ctx, &ALL).unwrap();
+    let b = config.run(&ctx, &ALL).unwrap();
     assert!(
         bit_identical(&a.logits, &b.logits),
         "two DMM runs differ (max diff {})",
@@ -691,7 +728,7 @@ fn dmm_is_deterministic_and_moves_towards_its_target() {
     assert_eq!(a.examples, b.examples);
 
     // DMM's target is DM-Direct's output; fine-tuning moves the forget points towards it.
-    let target = methods::run_stack(&MethodConfig::DmDirect { scale: 1.0 }, &ctx, &ALL)
+    let target = self::config("dm-direct", json!({ "scale": 1.0 })).run(&ctx, &ALL)
         .unwrap()
         .logits;
     let before = mean_sq_on(

@@ -1,5 +1,8 @@
 //! Serde configuration of an architecture and the input it is built for.
 
+use crate::architecture::{ArchSpec, Architecture};
+use crate::model::Model;
+use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 /// What the data look like: flattened feature count, optional image shape, class count.
@@ -30,7 +33,7 @@ pub enum ModelConfig {
         /// Output channels of each convolution block.
         channels: Vec<usize>,
     },
-    /// ResNet-9 in the fast "KakaoBrain" layout (ALGORITHMS.md §13), widths `width·{1,2,4,8}`
+    /// ResNet-9 in the fast "KakaoBrain" layout (docs/algorithms.md §13), widths `width·{1,2,4,8}`
     /// (64 gives the published 64-128-256-512) and logits scaled by `scale`.
     #[serde(rename = "resnet9")]
     ResNet9 {
@@ -46,7 +49,7 @@ pub enum ModelConfig {
 pub enum ModelError {
     /// The architecture needs image inputs but the dataset has none.
     #[error(
-        "model '{model}' needs image inputs but the dataset is flat ({dim} features); use --model mlp or logistic, or an image dataset"
+        "model '{model}' needs image inputs but the dataset is flat ({dim} features); use an architecture for flat features (mlp, logistic) or an image dataset"
     )]
     NeedsImages { model: String, dim: usize },
     /// The image shape does not account for the features.
@@ -73,9 +76,56 @@ pub enum ModelError {
     /// Input batch does not match the model.
     #[error("input has {got} features per row but the model was built for {expected}")]
     InputWidth { expected: usize, got: usize },
+    /// An architecture spec that does not parse as that architecture's configuration.
+    #[error("architecture '{kind}': {what}")]
+    Spec { kind: String, what: String },
+    /// Not one of the built-in architectures.
+    #[error(
+        "architecture '{0}' is not built in (built in: logistic, mlp, cnn, resnet9); a zoo of a user architecture is read from Rust with that architecture"
+    )]
+    NotBuiltIn(String),
+    /// A checkpoint that cannot be written or read.
+    #[error("checkpoint {path}: {what}")]
+    Checkpoint { path: String, what: String },
+}
+
+/// The built-ins' registry: every built-in architecture is a [`ModelConfig`], and this is the one
+/// place that matches on the closed list.
+impl Architecture for ModelConfig {
+    type Model = Model;
+
+    fn spec(&self) -> ArchSpec {
+        ModelConfig::spec(self)
+    }
+
+    fn validate(&self, input: &InputSpec) -> Result<(), ModelError> {
+        ModelConfig::validate(self, input)
+    }
+
+    fn init(
+        &self,
+        input: &InputSpec,
+        seeds: &[u64],
+        device: &Device,
+    ) -> Result<Model, ModelError> {
+        Model::init(self, input, seeds, device)
+    }
 }
 
 impl ModelConfig {
+    /// The spec recorded in manifests: this configuration as JSON, `kind` naming it.
+    pub fn spec(&self) -> ArchSpec {
+        ArchSpec::new(self.name(), &serde_json::to_value(self).expect("configs serialise"))
+    }
+
+    /// The built-in architecture a spec names, with its configuration.
+    pub fn from_spec(spec: &ArchSpec) -> Result<Self, ModelError> {
+        if Self::from_name(spec.kind()).is_none() {
+            return Err(ModelError::NotBuiltIn(spec.kind().to_string()));
+        }
+        spec.to_config()
+    }
+
     /// Short name used on the command line.
     pub fn name(&self) -> &'static str {
         match self {

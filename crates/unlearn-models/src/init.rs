@@ -55,3 +55,57 @@ pub fn constant<const D: usize>(
 ) -> Param<Tensor<D>> {
     Param::from_tensor(Tensor::full(shape, value, device))
 }
+
+/// Redraws the weights and biases of any burn module from `seed` alone, with PyTorch's default
+/// bound ±1/√fan_in: 2-D `weight`s are burn `Linear` weights `[in, out]` (fan-in `in`), 3-D and
+/// 4-D ones convolutions `[out, in, k…]` (fan-in `in·k…`), a `bias` takes its layer's bound.
+/// Other parameters (batch-norm `gamma`/`beta`, running statistics) keep their constant values.
+///
+/// burn's own initialisers draw from the device's random state, which parallel workers share; this
+/// makes a user's module depend on its seed only, as the built-ins do.
+pub fn reseed<M: burn::module::Module>(module: M, seed: u64) -> M {
+    module.map(&mut Reseed {
+        rng: ChaCha8Rng::seed_from_u64(seed),
+        path: Vec::new(),
+        bound: None,
+    })
+}
+
+struct Reseed {
+    rng: ChaCha8Rng,
+    path: Vec<String>,
+    bound: Option<f32>,
+}
+
+impl burn::module::ModuleMapper for Reseed {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let dims = param.val().dims();
+        let bound = match (self.path.last().map(String::as_str), D) {
+            (Some("weight"), 2) => Some(1.0 / (dims[0] as f32).sqrt()),
+            (Some("weight"), 3..) => Some(1.0 / (dims[1..].iter().product::<usize>() as f32).sqrt()),
+            (Some("bias"), _) => self.bound,
+            _ => None,
+        };
+        let Some(bound) = bound else {
+            return param;
+        };
+        if self.path.last().map(String::as_str) == Some("weight") {
+            self.bound = Some(bound);
+        }
+        let require_grad = param.is_require_grad();
+        let count: usize = dims.iter().product();
+        let values: Vec<f32> = (0..count)
+            .map(|_| self.rng.random_range(-bound..=bound))
+            .collect();
+        let rng_free = param.map(|t| Tensor::from_data(TensorData::new(values, dims), &t.device()));
+        rng_free.set_require_grad(require_grad)
+    }
+}

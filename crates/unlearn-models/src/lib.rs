@@ -9,7 +9,10 @@
 //!
 //! Inputs are `[K, batch, features]` (images flattened channel-major), outputs `[K, batch,
 //! classes]` logits.
+//!
+//! Section marks (§N) refer to `docs/algorithms.md`, the project's account of the methods.
 
+pub mod architecture;
 pub mod cnn;
 pub mod config;
 pub mod init;
@@ -20,5 +23,8 @@ pub mod resnet9;
 pub mod stacking;
 
 pub use burn;
+pub use architecture::{
+    ArchSpec, Architecture, Single, SingleArchitecture, SingleModel, StackModel,
+};
 pub use config::{InputSpec, ModelConfig, ModelError};
 pub use model::Model;

@@ -1,5 +1,6 @@
 //! The model a zoo trains: one of the architectures, built from a [`ModelConfig`].
 
+use crate::architecture::StackModel;
 use crate::cnn::Cnn;
 use crate::config::{InputSpec, ModelConfig, ModelError};
 use crate::init::StackRng;
@@ -55,8 +56,10 @@ impl Model {
         })
     }
 
-    /// Logits `[K, batch, classes]` for inputs `[K, batch, features]`.
-    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+}
+
+impl StackModel for Model {
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         match self {
             Model::Mlp(m) => m.forward(x),
             Model::Cnn(m) => m.forward(x),
@@ -64,8 +67,7 @@ impl Model {
         }
     }
 
-    /// Parameter ids of the classifier head (the last linear layer).
-    pub fn head_param_ids(&self) -> Vec<burn::module::ParamId> {
+    fn head_param_ids(&self) -> Vec<burn::module::ParamId> {
         let head = match self {
             Model::Mlp(m) => m.layers.last().expect("an MLP has an output layer"),
             Model::Cnn(m) => &m.head,
@@ -74,11 +76,5 @@ impl Model {
         let mut ids = vec![head.weight.id];
         ids.extend(head.bias.as_ref().map(|b| b.id));
         ids
-    }
-
-    /// Logits of every model for the same inputs `[batch, features]`: `[K, batch, classes]`.
-    pub fn forward_shared(&self, x: Tensor<2>, models: usize) -> Tensor<3> {
-        let [batch, dim] = x.dims();
-        self.forward(x.unsqueeze::<3>().expand([models, batch, dim]))
     }
 }

@@ -1,4 +1,4 @@
-//! ResNet-9, the fast "KakaoBrain" CIFAR-10 layout (ALGORITHMS.md §13), stacked.
+//! ResNet-9, the fast "KakaoBrain" CIFAR-10 layout (docs/algorithms.md §13), stacked.
 
 use crate::init::StackRng;
 use crate::layers::{

@@ -7,7 +7,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use unlearn_models::stacking::{concat, extract};
-use unlearn_models::{InputSpec, Model, ModelConfig, ModelError};
+use unlearn_models::{InputSpec, Model, ModelConfig, ModelError, StackModel};
 
 fn device() -> Device {
     Device::flex()

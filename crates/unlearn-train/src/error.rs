@@ -7,7 +7,7 @@ use std::path::PathBuf;
 pub enum TrainError {
     /// The loss stopped being a finite number.
     #[error(
-        "model {model}: loss became {value} at epoch {epoch}, step {step}; lower the learning rate (--lr) or check the data for NaN/huge values"
+        "model {model}: loss became {value} at epoch {epoch}, step {step}; lower the learning rate or check the data for NaN/huge values"
     )]
     NonFiniteLoss {
         model: usize,
@@ -32,7 +32,7 @@ pub enum TrainError {
     Backend(String),
     /// The output directory holds a different zoo.
     #[error(
-        "{dir}: holds a different zoo (config hash {found}, this run {expected}); choose another --out or delete it"
+        "{dir}: holds a different zoo (config hash {found}, this run {expected}); choose another output directory or delete it"
     )]
     DifferentZoo {
         dir: PathBuf,

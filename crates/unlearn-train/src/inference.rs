@@ -2,7 +2,7 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 use unlearn_data::Dataset;
-use unlearn_models::Model;
+use unlearn_models::StackModel;
 
 /// Points evaluated in one forward pass; bounds memory for big stacks.
 const CHUNK: usize = 1024;
@@ -16,7 +16,7 @@ pub fn features(data: &Dataset, device: &Device) -> Tensor<2> {
 }
 
 /// Logits `[K, P, C]` (row-major, flattened) of a stack of `models` on the points `x` (`[P, d]`).
-pub fn stack_logits(model: &Model, x: &Tensor<2>, models: usize) -> Vec<f32> {
+pub fn stack_logits<M: StackModel>(model: &M, x: &Tensor<2>, models: usize) -> Vec<f32> {
     let [points, _] = x.dims();
     let mut parts = Vec::new();
     let mut start = 0;

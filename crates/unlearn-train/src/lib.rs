@@ -1,8 +1,11 @@
 //! Training for unlearn: recipes (optimiser, schedule, epochs), a manual burn-autodiff loop that
 //! trains a stack of models in the same tensor operations, and seeded model zoos written as
 //! resumable, atomically written artifacts.
+//!
+//! Section marks (§N) refer to `docs/algorithms.md`, the project's account of the methods.
 
 pub mod backend;
+pub mod data_source;
 pub mod error;
 pub mod inference;
 pub mod integrity;
@@ -11,6 +14,7 @@ pub mod manifest;
 pub mod merge;
 pub mod optimizer;
 pub mod profile;
+pub mod progress;
 pub mod recipe;
 pub mod schedule;
 pub mod shard;
@@ -20,7 +24,9 @@ pub mod trainer;
 pub mod zoo;
 
 pub use backend::Backend;
+pub use data_source::DataSource;
 pub use error::TrainError;
+pub use progress::Progress;
 pub use recipe::{OptimizerConfig, Recipe};
 pub use schedule::Schedule;
 pub use shard::{Shard, ShardInfo};

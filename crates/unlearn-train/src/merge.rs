@@ -6,7 +6,7 @@ use crate::manifest::Manifest;
 use crate::shard::check_cover;
 use crate::zoo::{Zoo, assemble, logits_path, model_done, model_path, prepare_dir};
 use crate::{ShardInfo, TrainError};
-use indicatif::ProgressBar;
+use crate::progress::Progress;
 use std::path::{Path, PathBuf};
 use unlearn_data::atomic_copy;
 
@@ -16,7 +16,7 @@ use unlearn_data::atomic_copy;
 pub fn merge_zoos(
     shards: &[PathBuf],
     out: &Path,
-    progress: &ProgressBar,
+    progress: &dyn Progress,
 ) -> Result<Zoo, TrainError> {
     let names: Vec<String> = shards.iter().map(|d| d.display().to_string()).collect();
     let out_real = std::fs::canonicalize(out).ok();
@@ -24,7 +24,7 @@ pub fn merge_zoos(
     for dir in shards {
         if out_real.is_some() && std::fs::canonicalize(dir).ok() == out_real {
             return Err(TrainError::Shards(format!(
-                "--out {} is one of the shards; merge into a new directory",
+                "the output directory {} is one of the shards; merge into a new directory",
                 out.display()
             )));
         }
@@ -42,7 +42,7 @@ pub fn merge_zoos(
         let manifest = Manifest::load(dir)?;
         if manifest.shard.is_none() {
             return Err(TrainError::Shards(format!(
-                "{} is a whole zoo, not a shard (written without --shard)",
+                "{} is a whole zoo, not a shard (written unsharded)",
                 dir.display()
             )));
         }
@@ -86,7 +86,7 @@ pub fn merge_zoos(
         .iter()
         .flat_map(|&k| manifests[k].seeds.clone())
         .collect();
-    let _lock = prepare_dir(out, &merged)?;
+    let _lock = prepare_dir(out, &merged, progress)?;
     atomic_copy(
         &shards[order[0]].join("labels.npy"),
         &out.join("labels.npy"),

@@ -3,7 +3,7 @@
 use crate::TrainError;
 use crate::schedule::Schedule;
 use serde::{Deserialize, Serialize};
-use unlearn_models::ModelConfig;
+use unlearn_models::{ArchSpec, ModelConfig};
 
 /// The optimiser of a recipe.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,8 +71,8 @@ impl OptimizerConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Recipe {
-    /// Architecture.
-    pub model: ModelConfig,
+    /// Architecture (a built-in's configuration, or a user architecture's spec).
+    pub model: ArchSpec,
     /// Passes over the training set.
     pub epochs: usize,
     /// Examples per step (the last batch of an epoch may be smaller).
@@ -96,7 +96,8 @@ impl Recipe {
     pub fn named(name: &str) -> Result<Self, TrainError> {
         let sgd = OptimizerConfig::sgd_default();
         let model = ModelConfig::from_name(name)
-            .ok_or_else(|| TrainError::UnknownRecipe(name.to_string(), RECIPE_NAMES.to_string()))?;
+            .ok_or_else(|| TrainError::UnknownRecipe(name.to_string(), RECIPE_NAMES.to_string()))?
+            .spec();
         Ok(match name {
             "logistic" => Recipe {
                 model,
@@ -137,6 +138,16 @@ impl Recipe {
                 label_smoothing: 0.0,
             },
         })
+    }
+
+    /// The `mlp` recipe's training settings (20 epochs, batch 64, SGD at 0.05 with momentum 0.9
+    /// and weight decay 5e−4, triangular schedule peaking at epoch 4) for the architecture `model`
+    /// (`arch.spec()`); change any field afterwards.
+    pub fn for_model(model: ArchSpec) -> Self {
+        Recipe {
+            model,
+            ..Self::named("mlp").expect("a built-in recipe")
+        }
     }
 
     /// Checks the numbers before any training starts.

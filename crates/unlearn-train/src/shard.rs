@@ -42,7 +42,7 @@ impl FromStr for Shard {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let usage = || format!("--shard '{text}': expected I/N with 0 ≤ I < N, e.g. 0/4");
+        let usage = || format!("shard '{text}': expected I/N with 0 ≤ I < N, e.g. 0/4");
         let (i, n) = text.split_once('/').ok_or_else(usage)?;
         let index: usize = i.trim().parse().map_err(|_| usage())?;
         let count: usize = n.trim().parse().map_err(|_| usage())?;
@@ -94,7 +94,7 @@ pub fn check_cover(shards: &[ShardInfo], names: &[String]) -> Result<Vec<usize>,
     for (info, name) in shards.iter().zip(names) {
         if info.count == 0 || info.index >= info.count {
             return Err(format!(
-                "{name}: records shard {}/{}, which does not exist; it was not written by --shard",
+                "{name}: records shard {}/{}, which does not exist; it was not written as a shard",
                 info.index, info.count
             ));
         }
@@ -107,7 +107,7 @@ pub fn check_cover(shards: &[ShardInfo], names: &[String]) -> Result<Vec<usize>,
         let owned = info.shard().range(info.total);
         if owned.start != info.first || owned.len() != info.len {
             return Err(format!(
-                "{name}: shard {}/{} should hold items {}..{} but holds {}..{}; it was not written by --shard",
+                "{name}: shard {}/{} should hold items {}..{} but holds {}..{}; it was not written as a shard",
                 info.index,
                 info.count,
                 owned.start,
@@ -135,7 +135,7 @@ pub fn check_cover(shards: &[ShardInfo], names: &[String]) -> Result<Vec<usize>,
         .collect();
     if !missing.is_empty() {
         return Err(format!(
-            "shard(s) {} missing (gap); run them with --shard and pass their directories too",
+            "shard(s) {} missing (gap); compute them and pass their directories too",
             missing.join(", ")
         ));
     }

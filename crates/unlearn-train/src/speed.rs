@@ -12,12 +12,11 @@ use burn::tensor::activation::relu;
 use burn::tensor::module::{conv2d, max_pool2d};
 use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Distribution, Tensor};
-use indicatif::ProgressBar;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::time::{Duration, Instant};
 use unlearn_data::{Dataset, Prepared, SubsetMasks};
-use unlearn_models::{InputSpec, Model};
+use unlearn_models::{InputSpec, Model, ModelConfig};
 
 /// One timed zoo.
 #[derive(Debug, Clone)]
@@ -86,7 +85,8 @@ pub fn time_subset_zoo(
     ));
     let _ = std::fs::remove_dir_all(&dir);
     let started = Instant::now();
-    let result = train_zoo(&spec, data, info, &dir, device, &ProgressBar::hidden());
+    let arch = ModelConfig::from_spec(&spec.recipe.model)?;
+    let result = train_zoo(&arch, &spec, data, info, &dir, device, &());
     let seconds = started.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&dir);
     result?;
@@ -117,7 +117,7 @@ pub fn profile_stack(
         .collect();
     let ad = device.clone().autodiff();
     let seeds: Vec<u64> = members.iter().map(|m| m.seed).collect();
-    let model = Model::init(&recipe.model, &set.input, &seeds, &ad)?;
+    let model = Model::init(&ModelConfig::from_spec(&recipe.model)?, &set.input, &seeds, &ad)?;
     let mut times = StepTimes::default();
     let trained = fit_timed(
         recipe,

@@ -13,7 +13,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use unlearn_data::Dataset;
-use unlearn_models::{InputSpec, Model};
+use unlearn_models::{Architecture, InputSpec, StackModel};
 
 /// Shuffling uses its own stream, so a model's initialisation and its data order are independent.
 const SHUFFLE_STREAM: u64 = 0x5348_5546_464c_4531;
@@ -73,50 +73,51 @@ pub struct Member {
 ///
 /// All members must train on the same number of points (their batches line up). `on_epoch` is
 /// called after every epoch with the number of epochs done.
-pub fn train_stack(
+pub fn train_stack<A: Architecture>(
+    arch: &A,
     recipe: &Recipe,
     set: &TrainSet,
     members: &[Member],
     device: &Device,
     on_epoch: &mut dyn FnMut(usize),
-) -> Result<Model, TrainError> {
+) -> Result<A::Model, TrainError> {
     recipe.validate()?;
     let seeds: Vec<u64> = members.iter().map(|m| m.seed).collect();
     let ad = device.clone().autodiff();
-    let model = Model::init(&recipe.model, &set.input, &seeds, &ad)?;
+    let model = arch.init(&set.input, &seeds, &ad)?;
     let trained = fit(recipe, model, set, members, &ad, on_epoch)?;
     Ok(trained.valid())
 }
 
 /// Continues training `model` (a stack on an autodiff device) with `recipe` on `members`' points.
-pub fn fit(
+pub fn fit<M: StackModel>(
     recipe: &Recipe,
-    model: Model,
+    model: M,
     set: &TrainSet,
     members: &[Member],
     ad: &Device,
     on_epoch: &mut dyn FnMut(usize),
-) -> Result<Model, TrainError> {
+) -> Result<M, TrainError> {
     fit_timed(recipe, model, set, members, ad, on_epoch, None)
 }
 
 /// [`fit`], adding the time of each phase of every step to `times` when given (`bench-speed`).
-pub fn fit_timed(
+pub fn fit_timed<M: StackModel>(
     recipe: &Recipe,
-    mut model: Model,
+    mut model: M,
     set: &TrainSet,
     members: &[Member],
     ad: &Device,
     on_epoch: &mut dyn FnMut(usize),
     mut times: Option<&mut StepTimes>,
-) -> Result<Model, TrainError> {
+) -> Result<M, TrainError> {
     let per_model = members.first().map(|m| m.indices.len()).unwrap_or(0);
     if per_model == 0 {
         return Err(TrainError::Recipe("a model has no training points".into()));
     }
     if let Some(m) = members.iter().find(|m| m.indices.len() != per_model) {
         return Err(TrainError::Recipe(format!(
-            "models of one stack must train on equally many points (model {} has {}, model {} has {}); use --stack 1",
+            "models of one stack must train on equally many points (model {} has {}, model {} has {}); train them in stacks of one",
             members[0].index,
             per_model,
             m.index,

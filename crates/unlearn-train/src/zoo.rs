@@ -16,13 +16,12 @@ use crate::inference::{features, stack_logits};
 use crate::integrity::{self, DirLock};
 use crate::manifest::{DatasetInfo, FORMAT, InputRef, Manifest};
 use crate::trainer::{Member, TrainSet, train_stack};
+use crate::progress::Progress;
 use crate::{Recipe, Shard, TrainError};
-use burn::module::Module;
 use burn::tensor::{Device, Tensor};
-use indicatif::ProgressBar;
 use std::path::{Path, PathBuf};
 use unlearn_data::{ForgetSet, Prepared, SubsetMasks};
-use unlearn_models::{InputSpec, Model, stacking};
+use unlearn_models::{Architecture, InputSpec, stacking};
 
 /// Which points each model of a zoo trains on.
 #[derive(Debug, Clone)]
@@ -64,7 +63,8 @@ impl ZooKind {
     }
 }
 
-/// What to train.
+/// What to train. [`ZooSpec::new`] gives the defaults (one model per training point set, seeds
+/// from 0, stacks of 32, one worker per core, no shard).
 #[derive(Debug, Clone)]
 pub struct ZooSpec {
     /// Recipe of every model.
@@ -83,6 +83,39 @@ pub struct ZooSpec {
     pub shard: Option<Shard>,
 }
 
+impl ZooSpec {
+    /// `models` models of `recipe`, of `kind`, with the defaults above.
+    pub fn new(recipe: Recipe, kind: ZooKind, models: usize) -> Self {
+        Self {
+            recipe,
+            kind,
+            models,
+            first_seed: 0,
+            stack: 32,
+            workers: default_workers(),
+            shard: None,
+        }
+    }
+
+    /// Model `i` gets seed `first_seed + i`.
+    pub fn first_seed(mut self, first_seed: u64) -> Self {
+        self.first_seed = first_seed;
+        self
+    }
+
+    /// Models per stack.
+    pub fn stack(mut self, stack: usize) -> Self {
+        self.stack = stack;
+        self
+    }
+
+    /// Stacks trained at the same time.
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = workers;
+        self
+    }
+}
+
 /// One worker per available core.
 pub fn default_workers() -> usize {
     std::thread::available_parallelism()
@@ -90,18 +123,21 @@ pub fn default_workers() -> usize {
         .unwrap_or(1)
 }
 
-/// Trains (or finishes) the zoo `spec` on `data` into `out`.
+/// Trains (or finishes) the zoo `spec` of architecture `arch` on `data` into `out`.
 ///
 /// Models already written by an earlier run with the same configuration are kept, not retrained.
-pub fn train_zoo(
+/// `spec.recipe.model` must be `arch.spec()` (it is what the manifest records).
+pub fn train_zoo<A: Architecture>(
+    arch: &A,
     spec: &ZooSpec,
     data: &Prepared,
     dataset: DatasetInfo,
     out: &Path,
     device: &Device,
-    progress: &ProgressBar,
+    progress: &dyn Progress,
 ) -> Result<Zoo, TrainError> {
     spec.recipe.validate()?;
+    check_architecture(arch, &spec.recipe)?;
     let n_train = data.train.len();
     if let ZooKind::Subsets { masks, .. } = &spec.kind {
         if masks.n != n_train {
@@ -125,14 +161,14 @@ pub fn train_zoo(
         }
     }
     if spec.models == 0 {
-        return Err(TrainError::Recipe("--models must be ≥ 1".into()));
+        return Err(TrainError::Recipe("a zoo needs at least one model".into()));
     }
     let input = InputSpec {
         dim: data.train.dim,
         image_shape: data.train.image_shape,
         classes: data.train.classes,
     };
-    spec.recipe.model.validate(&input)?;
+    arch.validate(&input)?;
 
     // Mask rows may differ in size (with --stack 1): the cost unit is the mean per model.
     let per_model = (0..spec.models)
@@ -168,7 +204,7 @@ pub fn train_zoo(
         manifest.restrict_to(shard);
     }
     let models = manifest.seeds.len();
-    let _lock = prepare_dir(out, &manifest)?;
+    let _lock = prepare_dir(out, &manifest, progress)?;
 
     let labels: Vec<i64> = data
         .train
@@ -189,7 +225,8 @@ pub fn train_zoo(
         0,
     );
     // Small models keep one core busy per stack: train several stacks at once, one per worker.
-    let chunks: Vec<&[usize]> = todo.chunks(spec.stack.max(1)).collect();
+    let stack_size = spec.stack.clamp(1, arch.max_stack().unwrap_or(usize::MAX).max(1));
+    let chunks: Vec<&[usize]> = todo.chunks(stack_size).collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let workers = spec.workers.clamp(1, chunks.len().max(1));
     let train_chunk =
@@ -204,8 +241,8 @@ pub fn train_zoo(
                 .collect();
             let epochs = spec.recipe.epochs;
             let first = chunk[0];
-            let stack = train_stack(&spec.recipe, set, &members, device, &mut |e| {
-                progress.set_message(format!(
+            let stack = train_stack(arch, &spec.recipe, set, &members, device, &mut |e| {
+                progress.message(format!(
                     "models {first}..{} epoch {e}/{epochs}",
                     first + chunk.len() - 1
                 ));
@@ -214,7 +251,7 @@ pub fn train_zoo(
             let per = points * input.classes;
             for (k, &i) in chunk.iter().enumerate() {
                 let single = stacking::extract(&stack, k, chunk.len());
-                save_model(&single, &model_path(out, i))?;
+                save_model(arch, &single, &model_path(out, i))?;
                 let part = &logits[k * per..(k + 1) * per];
                 unlearn_data::write_npy_f32(&logits_path(out, i), &[points, input.classes], part)?;
                 progress.inc(1);
@@ -254,8 +291,15 @@ pub fn train_zoo(
 /// guard keeps other processes out until it is dropped. Leftovers of a killed run (temporary
 /// files) are removed, and models of a finished zoo whose files no longer match the manifest's
 /// records are deleted so that they are trained again.
-pub fn prepare_dir(out: &Path, manifest: &Manifest) -> Result<DirLock, TrainError> {
+pub fn prepare_dir(
+    out: &Path,
+    manifest: &Manifest,
+    progress: &dyn Progress,
+) -> Result<DirLock, TrainError> {
     let lock = DirLock::acquire(out)?;
+    if let Some(note) = &lock.taken_over {
+        progress.warn(note.clone());
+    }
     for sub in ["models", "logits"] {
         std::fs::create_dir_all(out.join(sub)).map_err(TrainError::io(out.join(sub)))?;
     }
@@ -270,7 +314,7 @@ pub fn prepare_dir(out: &Path, manifest: &Manifest) -> Result<DirLock, TrainErro
             return Err(TrainError::Zoo {
                 path: out.to_path_buf(),
                 what: format!(
-                    "holds {} of this zoo, not {}; give every shard its own --out",
+                    "holds {} of this zoo, not {}; give every shard its own output directory",
                     name(found.shard),
                     name(manifest.shard)
                 ),
@@ -285,10 +329,10 @@ pub fn prepare_dir(out: &Path, manifest: &Manifest) -> Result<DirLock, TrainErro
         }
         let damaged = integrity::damaged_models(out, &found.files);
         if !damaged.is_empty() {
-            eprintln!(
-                "warning: {}: models {damaged:?} no longer match the manifest's records; training them again",
+            progress.warn(format!(
+                "{}: models {damaged:?} no longer match the manifest's records; training them again",
                 out.display()
-            );
+            ));
         }
         for i in damaged {
             for path in [model_path(out, i), logits_path(out, i)] {
@@ -321,18 +365,32 @@ pub fn model_done(out: &Path, i: usize) -> bool {
     model_path(out, i).is_file() && logits_path(out, i).is_file()
 }
 
-/// Saves a checkpoint atomically.
-pub fn save_model(model: &Model, path: &Path) -> Result<(), TrainError> {
+/// Saves a checkpoint atomically (temporary name, then rename).
+pub fn save_model<A: Architecture>(
+    arch: &A,
+    model: &A::Model,
+    path: &Path,
+) -> Result<(), TrainError> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("model");
     let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    model
-        .clone()
-        .save_file(&tmp)
-        .map_err(|e| TrainError::Checkpoint {
-            path: path.to_path_buf(),
-            what: e.to_string(),
-        })?;
+    arch.save(model, &tmp).map_err(|e| TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        what: e.to_string(),
+    })?;
     std::fs::rename(&tmp, path).map_err(TrainError::io(path))
+}
+
+/// Refuses an architecture other than the one the recipe (and so the manifest) names.
+pub fn check_architecture<A: Architecture>(arch: &A, recipe: &Recipe) -> Result<(), TrainError> {
+    let given = arch.spec();
+    if given != recipe.model {
+        return Err(TrainError::Recipe(format!(
+            "the recipe's model is {} but the architecture given is {}; build the recipe with Recipe::for_model(arch.spec())",
+            recipe.model.as_json(),
+            given.as_json()
+        )));
+    }
+    Ok(())
 }
 
 /// Writes `logits.npy` from the per-model files, records every artifact's hash and size in the
@@ -463,23 +521,26 @@ impl Zoo {
         &self.logits[i * per..(i + 1) * per]
     }
 
-    /// Loads model `i`'s checkpoint onto `device`.
-    pub fn load_model(&self, i: usize, device: &Device) -> Result<Model, TrainError> {
+    /// What the models are built for.
+    pub fn input(&self) -> InputSpec {
         let d = &self.manifest.dataset;
-        let input = InputSpec {
+        InputSpec {
             dim: d.dim,
             image_shape: d.image_shape,
             classes: d.classes,
-        };
+        }
+    }
+
+    /// Loads model `i`'s checkpoint onto `device`; `arch` must be the zoo's architecture.
+    pub fn load_model<A: Architecture>(
+        &self,
+        arch: &A,
+        i: usize,
+        device: &Device,
+    ) -> Result<A::Model, TrainError> {
+        check_architecture(arch, &self.manifest.recipe)?;
         let path = model_path(&self.dir, i);
-        let template = Model::init(
-            &self.manifest.recipe.model,
-            &input,
-            &[self.manifest.seeds[i]],
-            device,
-        )?;
-        template
-            .try_load_file(&path)
+        arch.load(&self.input(), self.manifest.seeds[i], &path, device)
             .map_err(|e| TrainError::Checkpoint {
                 path,
                 what: e.to_string(),

@@ -20,7 +20,7 @@ fn mlp_recipe_reaches_95_percent_validation_accuracy_on_digits() {
         indices: (0..data.train.len()).collect(),
     }];
     let mut epochs_seen = Vec::new();
-    let model = train_stack(&recipe, &set, &members, &device, &mut |e| {
+    let model = train_stack(&arch(&recipe), &recipe, &set, &members, &device, &mut |e| {
         epochs_seen.push(e)
     })
     .unwrap();
@@ -40,7 +40,7 @@ fn mlp_recipe_reaches_95_percent_validation_accuracy_on_digits() {
     assert!(acc >= 0.95, "validation accuracy {acc} < 0.95");
 
     // The same recipe from an untrained model is at chance level: the check above is not vacuous.
-    let untrained = unlearn_models::Model::init(&recipe.model, &set.input, &[0], &device).unwrap();
+    let untrained = unlearn_models::Model::init(&arch(&recipe), &set.input, &[0], &device).unwrap();
     let chance = accuracy(
         &stack_logits(&untrained, &features(&data.val, &device), 1),
         &data.val.labels,
@@ -61,7 +61,7 @@ fn huge_learning_rate_stops_with_non_finite_loss() {
         seed: 0,
         indices: (0..data.train.len()).collect(),
     }];
-    let err = train_stack(&recipe, &set, &members, &device, &mut |_| {}).unwrap_err();
+    let err = train_stack(&arch(&recipe), &recipe, &set, &members, &device, &mut |_| {}).unwrap_err();
     let TrainError::NonFiniteLoss {
         model,
         epoch,
@@ -82,7 +82,7 @@ fn huge_learning_rate_stops_with_non_finite_loss() {
     assert!(msg.contains(&format!("epoch {epoch}")), "{msg}");
     assert!(msg.contains(&format!("step {step}")), "{msg}");
     assert!(
-        msg.contains("--lr"),
+        msg.contains("lower the learning rate"),
         "the message should suggest the fix: {msg}"
     );
     assert!(!msg.contains('\n'), "one line: {msg}");
@@ -109,8 +109,7 @@ fn nan_features_name_the_model_epoch_and_step_of_the_first_non_finite_loss() {
         seed: 5,
         indices: (0..100).collect(),
     };
-    let err = train_stack(
-        &recipe,
+    let err = train_stack(&arch(&recipe), &recipe,
         &set,
         &[clean.clone(), poisoned],
         &device,
@@ -133,7 +132,7 @@ fn nan_features_name_the_model_epoch_and_step_of_the_first_non_finite_loss() {
     );
 
     // The clean model alone trains without complaint.
-    train_stack(&recipe, &set, &[clean], &device, &mut |_| {}).unwrap();
+    train_stack(&arch(&recipe), &recipe, &set, &[clean], &device, &mut |_| {}).unwrap();
 }
 
 #[test]
@@ -153,7 +152,7 @@ fn stacks_need_equally_many_points_and_valid_indices() {
         indices: (0..11).collect(),
     };
     assert!(matches!(
-        train_stack(&recipe, &set, &[a.clone(), b], &device, &mut |_| {}),
+        train_stack(&arch(&recipe), &recipe, &set, &[a.clone(), b], &device, &mut |_| {}),
         Err(TrainError::Recipe(_))
     ));
     let out = Member {
@@ -161,14 +160,14 @@ fn stacks_need_equally_many_points_and_valid_indices() {
         seed: 1,
         indices: (1430..1440).collect(),
     };
-    let err = train_stack(&recipe, &set, &[a, out], &device, &mut |_| {}).unwrap_err();
+    let err = train_stack(&arch(&recipe), &recipe, &set, &[a, out], &device, &mut |_| {}).unwrap_err();
     assert!(err.to_string().contains("1438"), "{err}");
     let empty = Member {
         index: 0,
         seed: 0,
         indices: vec![],
     };
-    assert!(train_stack(&recipe, &set, &[empty], &device, &mut |_| {}).is_err());
+    assert!(train_stack(&arch(&recipe), &recipe, &set, &[empty], &device, &mut |_| {}).is_err());
     let mut zero = small_mlp(1);
     zero.epochs = 0;
     let m = Member {
@@ -177,7 +176,7 @@ fn stacks_need_equally_many_points_and_valid_indices() {
         indices: (0..10).collect(),
     };
     assert!(matches!(
-        train_stack(&zero, &set, &[m], &device, &mut |_| {}),
+        train_stack(&arch(&zero), &zero, &set, &[m], &device, &mut |_| {}),
         Err(TrainError::Recipe(_))
     ));
 }
@@ -192,7 +191,7 @@ fn unknown_recipe_and_backend_names_are_errors_listing_the_choices() {
     );
     for name in ["logistic", "mlp", "cnn", "resnet9"] {
         let r = Recipe::named(name).unwrap();
-        assert_eq!(r.model.name(), name);
+        assert_eq!(r.model.kind(), name);
         r.validate().unwrap();
     }
     assert_eq!("flex".parse::<Backend>().unwrap(), Backend::Flex);

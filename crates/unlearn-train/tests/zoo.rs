@@ -30,6 +30,7 @@ fn direct_logits(
     let device = flex();
     let set = TrainSet::new(&data.train, &device);
     let model = train_stack(
+        &arch(recipe),
         recipe,
         &set,
         &[Member {
@@ -145,7 +146,7 @@ fn stacked_cnn_zoo_equals_unstacked_cnn_zoo() {
     let mut recipe = Recipe::named("cnn").unwrap();
     recipe.model = ModelConfig::Cnn {
         channels: vec![4, 8],
-    };
+    }.spec();
     recipe.epochs = 1;
     let stacked = run_zoo(
         &spec(recipe.clone(), ZooKind::Full, 3, 3),
@@ -320,7 +321,7 @@ fn check_loaded_models_reproduce_zoo_logits(recipe: Recipe, models: usize, stack
     let reloaded = Zoo::load(dir.path()).unwrap();
     assert_eq!(bits(&reloaded.logits), bits(&zoo.logits));
     for i in 0..models {
-        let model = reloaded.load_model(i, &device).unwrap();
+        let model = reloaded.load_model(&arch(&reloaded.manifest.recipe), i, &device).unwrap();
         let logits = stack_logits(&model, &x, 1);
         let diff = max_abs_diff(&logits, zoo.model_logits(i));
         assert!(
@@ -340,7 +341,7 @@ fn loaded_mlp_checkpoints_reproduce_the_zoo_logits() {
 #[test]
 fn loaded_cnn_checkpoints_reproduce_the_zoo_logits() {
     let mut recipe = Recipe::named("cnn").unwrap();
-    recipe.model = ModelConfig::Cnn { channels: vec![4] };
+    recipe.model = ModelConfig::Cnn { channels: vec![4] }.spec();
     recipe.epochs = 1;
     check_loaded_models_reproduce_zoo_logits(recipe, 2, 2);
 }
@@ -350,7 +351,7 @@ fn tiny_resnet9() -> Recipe {
     recipe.model = ModelConfig::ResNet9 {
         width: 4,
         scale: 0.125,
-    };
+    }.spec();
     recipe.epochs = 1;
     recipe.batch_size = 256;
     recipe

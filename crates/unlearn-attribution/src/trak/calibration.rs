@@ -1,5 +1,5 @@
 //! Calibration of TRAK scores: they have an arbitrary scale, while DM-Direct and DMM need β in
-//! output (logit) units (ALGORITHMS.md §7).
+//! output (logit) units (docs/algorithms.md §7).
 //!
 //! With subset models `m` (masks `S_m`, outputs `z_m(t)`), the prediction of the raw scores is
 //! `p_m(t) = Σ_{i∈S_m} τ(i, t)`. [`calibrate`] fits one scale `s` shared by every target and an

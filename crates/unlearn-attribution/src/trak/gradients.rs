@@ -9,10 +9,10 @@
 //! The copies run in inference mode (batch norm with running statistics), gradients enabled:
 //! the gradient of the deployed function, as TRAK needs, and independent of the other examples.
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::module::{ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
-use unlearn_models::{InputSpec, Model, ModelConfig, stacking};
+use unlearn_models::{Architecture, InputSpec, StackModel, stacking};
 
 use super::output::{ModelOutput, Target};
 use crate::error::{AttributionError, Result};
@@ -71,8 +71,8 @@ pub struct GradientBatch {
 }
 
 /// Computes per-example gradients of one model (see the module docs).
-pub struct PerExampleGradients {
-    stack: Model,
+pub struct PerExampleGradients<M> {
+    stack: M,
     copies: usize,
     params: Vec<(ParamId, Vec<usize>)>,
     p: usize,
@@ -81,13 +81,13 @@ pub struct PerExampleGradients {
     device: Device,
 }
 
-impl PerExampleGradients {
+impl<M: StackModel> PerExampleGradients<M> {
     /// Builds `copies` copies of `model` (a stack of one, on any device) on the autodiff version
-    /// of `device`. `config`, `input` and `seed` describe `model` (a template is built from them
-    /// and its values replaced).
-    pub fn new(
-        model: &Model,
-        config: &ModelConfig,
+    /// of `device`. `arch`, `input` and `seed` describe `model` (a template is built from them
+    /// and its values replaced); `copies` must not exceed the architecture's `max_stack`.
+    pub fn new<A: Architecture<Model = M>>(
+        model: &M,
+        arch: &A,
         input: &InputSpec,
         seed: u64,
         copies: usize,
@@ -100,7 +100,13 @@ impl PerExampleGradients {
             });
         }
         let ad = device.clone().autodiff();
-        let template = Model::init(config, input, &[seed], &ad).map_err(|e| {
+        if arch.max_stack().is_some_and(|m| copies > m) {
+            return Err(AttributionError::InvalidParam {
+                name: "copies",
+                reason: format!("the architecture builds stacks of at most {}", copies.min(arch.max_stack().unwrap_or(1))),
+            });
+        }
+        let template = arch.init(input, &[seed], &ad).map_err(|e| {
             AttributionError::InvalidParam {
                 name: "model",
                 reason: e.to_string(),

@@ -1,4 +1,4 @@
-//! TRAK's kernel and scores (ALGORITHMS.md §7), for one model: `K = (ΦᵀΦ + λI)⁻¹` from the
+//! TRAK's kernel and scores (docs/algorithms.md §7), for one model: `K = (ΦᵀΦ + λI)⁻¹` from the
 //! train features `Φ` (`n × k`), `A = Φ K`, and the raw scores `(Φ K ψ(x))_i = A_i · ψ(x)` of any
 //! target features `ψ`; [`ScoreAccumulator`] sums those over models for a chosen set of train
 //! rows × targets, and applies TRAK's weights `Q` at the end.

@@ -1,4 +1,4 @@
-//! TRAK: cheap data attribution from the gradients of a few trained models (ALGORITHMS.md §7,
+//! TRAK: cheap data attribution from the gradients of a few trained models (docs/algorithms.md §7,
 //! Park et al. 2023), in swappable parts like MadryLab's implementation:
 //!
 //! - [`output`]: the model output functions ([`Margin`] for the train side and for margin
@@ -24,7 +24,7 @@
 //! Cost per model: one forward+backward per train point and per target, plus projections
 //! (`p · k` multiply-adds per gradient) and `k³` for the kernel.
 //!
-//! Choices (where ALGORITHMS.md §7 leaves room):
+//! Choices (where docs/algorithms.md §7 leaves room):
 //! - β's class axis: the target output is the logit of each class, so a model costs `n + P·C`
 //!   per-example gradients (the train side always uses the margin and its `Q`).
 //! - `k` defaults to `min(2048, p, n/2)`: above `p` a projection only adds dependent
@@ -47,7 +47,7 @@ use std::time::Instant;
 
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
-use unlearn_models::{InputSpec, Model, ModelConfig};
+use unlearn_models::{Architecture, InputSpec};
 
 pub use calibration::{Calibration, calibrate, predict_sums};
 pub use gradients::{GradientBatch, PerExampleGradients};
@@ -347,20 +347,24 @@ impl<'a> Trak<'a> {
 
     /// Adds one model (a stack of one, on any device) with its architecture, input and seed;
     /// gradients run on the autodiff version of `device`.
-    pub fn add_model(
+    pub fn add_model<A: Architecture>(
         &mut self,
-        model: &Model,
-        model_config: &ModelConfig,
+        model: &A::Model,
+        arch: &A,
         input: &InputSpec,
         seed: u64,
         device: &Device,
     ) -> Result<&ModelReport> {
         let n = self.train.len();
-        let probe = PerExampleGradients::new(model, model_config, input, seed, 1, device)?;
+        let probe = PerExampleGradients::new(model, arch, input, seed, 1, device)?;
         let p = probe.params();
         drop(probe);
-        let batch = self.config.resolve_batch(p);
-        let gradients = PerExampleGradients::new(model, model_config, input, seed, batch, device)?;
+        // A single-model architecture takes one example per backward pass.
+        let batch = self
+            .config
+            .resolve_batch(p)
+            .min(arch.max_stack().unwrap_or(usize::MAX));
+        let gradients = PerExampleGradients::new(model, arch, input, seed, batch, device)?;
         let k = self.config.resolve_k(p, n);
         let projector = RandomProjector::new(
             p,

@@ -1,7 +1,7 @@
 //! Model output functions (TRAK's "model output"): which scalar of a model's logits is
 //! differentiated for each example.
 //!
-//! - [`Margin`]: `f = z_y − logsumexp_{c≠y} z_c` (ALGORITHMS.md §1). It is the output function
+//! - [`Margin`]: `f = z_y − logsumexp_{c≠y} z_c` (docs/algorithms.md §1). It is the output function
 //!   of the train side of TRAK: cross-entropy is `log(1 + e^{−f})`, so `∂ℓ/∂f = −(1 − p_y)`, the
 //!   weight `Q` of [`LossOutput::out_to_loss`].
 //! - [`ClassLogit`]: `f = z_c` for the target's class `c`, the per-class output DMM needs for β's

@@ -1,5 +1,5 @@
 //! Random projections of gradients: `φ = Pᵀ g / √p` with `P` a `p × k` matrix of random ±1
-//! (Rademacher) or N(0, 1) (Gaussian) entries drawn from a seed (ALGORITHMS.md §7).
+//! (Rademacher) or N(0, 1) (Gaussian) entries drawn from a seed (docs/algorithms.md §7).
 //!
 //! Entry `(r, j)` of `P` depends only on the seed and its position: column `j` is ChaCha8 stream
 //! `j` of the seed, row `r` its `r`-th bit (Rademacher) or its `r`-th pair of 32-bit words

@@ -177,7 +177,8 @@ pub fn run(args: BenchSpeedArgs) -> Result<()> {
     let mut recipe = Recipe::named("cnn")?;
     recipe.model = ModelConfig::Cnn {
         channels: channels.clone(),
-    };
+    }
+    .spec();
     recipe.epochs = 1;
     println!(
         "\nsmall CNN (conv 16-32, 3×32×32 synthetic images, batch 64, one epoch of {} points per model)",
@@ -217,7 +218,8 @@ pub fn run(args: BenchSpeedArgs) -> Result<()> {
         recipe.model = ModelConfig::ResNet9 {
             width: args.resnet_width,
             scale: 0.125,
-        };
+        }
+        .spec();
         recipe.epochs = 1;
         recipe.batch_size = 64;
         let points = 256;

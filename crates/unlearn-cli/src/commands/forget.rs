@@ -1,14 +1,14 @@
 //! `unlearn forget`: run an unlearning method on every original of a zoo.
 
-use crate::commands::attribute::record;
 use crate::common::{BackendArgs, DataArgs, ShardArgs, progress_bar};
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use unlearn_data::ForgetSet;
-use unlearn_methods::{Context, METHOD_NAMES, MethodConfig, unlearn_zoo};
+use unlearn_bench::datamodels::attribution_rows;
+use unlearn_methods::{Context, MethodError, MethodRegistry, parse_sets, unlearn_zoo};
+use unlearn_models::ModelConfig;
 use unlearn_train::Zoo;
-use unlearn_train::integrity::Finding;
 use unlearn_train::manifest::InputRef;
 
 /// Make the models of a zoo forget a set of training points with one method, and write the
@@ -53,9 +53,10 @@ pub struct ForgetArgs {
 
 /// Prints every method and its defaults.
 fn list() -> Result<()> {
-    for name in METHOD_NAMES {
-        let config = MethodConfig::default_for(name)?;
-        println!("{name:<14} {}", serde_json::to_string(&config.params())?);
+    let registry = MethodRegistry::<ModelConfig>::builtin();
+    for entry in registry.entries() {
+        println!("{:<14} {}", entry.name, entry.summary);
+        println!("{:<14} {}", "", serde_json::to_string(&entry.defaults)?);
     }
     println!(
         "\noverride with --set key=value or --config FILE (a JSON object); localize a gradient method with --set 'localize={{\"kind\":\"del\",\"mask_share\":0.3}}'"
@@ -63,8 +64,11 @@ fn list() -> Result<()> {
     Ok(())
 }
 
-/// The method's configuration from its defaults, --config and --set.
-pub fn method_config(name: &str, config: Option<&Path>, sets: &[String]) -> Result<MethodConfig> {
+/// The overrides of --config and --set.
+pub fn method_overrides(
+    config: Option<&Path>,
+    sets: &[String],
+) -> Result<serde_json::Map<String, serde_json::Value>> {
     let mut overrides = serde_json::Map::new();
     if let Some(path) = config {
         let text =
@@ -79,103 +83,8 @@ pub fn method_config(name: &str, config: Option<&Path>, sets: &[String]) -> Resu
             ),
         }
     }
-    overrides.extend(MethodConfig::parse_sets(sets)?);
-    Ok(MethodConfig::with_overrides(name, &overrides)?)
-}
-
-/// Σ_{i∈F} β over every evaluated point, from an attribution directory.
-/// Uses `forget_rows.npy` when it was computed for this very forget set, else sums rows of `beta.npy`.
-pub fn attribution_rows(
-    dir: &Path,
-    forget: &ForgetSet,
-    forget_path: &Path,
-    points: usize,
-    classes: usize,
-) -> Result<Vec<f32>> {
-    let rows_file = dir.join("forget_rows.npy");
-    if rows_file.is_file() {
-        let info: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.join("attribution.json"))
-                .with_context(|| format!("{}: attribution.json missing", dir.display()))?,
-        )?;
-        let sha = unlearn_data::sha256_file(forget_path)?;
-        if info["forget_set"]["sha256"].as_str() == Some(sha.as_str()) {
-            check_recorded(dir)?;
-            let (shape, rows) = unlearn_data::read_npy_f32(&rows_file)?;
-            if shape != [points, classes] {
-                bail!(
-                    "{}: shape {shape:?}, expected [{points}, {classes}]",
-                    rows_file.display()
-                );
-            }
-            return Ok(rows);
-        }
-        if !dir.join("beta.npy").is_file() {
-            bail!(
-                "{} holds Σβ for a different forget set; run `unlearn attribute --forget-set {}` or without --forget-set for all rows",
-                dir.display(),
-                forget_path.display()
-            );
-        }
-    }
-    let full = dir.join("beta.npy");
-    check_recorded(dir)?;
-    let (shape, beta) = unlearn_data::read_npy_f32(&full)
-        .with_context(|| format!("{}: run `unlearn attribute` first", dir.display()))?;
-    if shape.len() != 3 || shape[1] != points || shape[2] != classes {
-        bail!(
-            "{}: shape {shape:?}, expected [train points, {points}, {classes}]",
-            full.display()
-        );
-    }
-    if let Some(&bad) = forget.indices.iter().find(|&&i| i >= shape[0]) {
-        bail!(
-            "{}: forget index {bad} is beyond its {} rows",
-            full.display(),
-            shape[0]
-        );
-    }
-    Ok(sum_rows(&beta, &forget.indices, points * classes))
-}
-
-/// `dir` must hold a finished attribution: attribution.json present (it is written last) and
-/// the outputs it records unchanged since (the same re-hash as `unlearn verify`).
-fn check_recorded(dir: &Path) -> Result<()> {
-    if !dir.join(record::RECORD).is_file() {
-        bail!(
-            "{}: no finished attribution here (attribution.json missing); run `unlearn attribute --out {}` to the end",
-            dir.display(),
-            dir.display()
-        );
-    }
-    let check = unlearn_train::integrity::verify_attribution(dir)?;
-    let changed = check.findings.iter().find(|f| {
-        matches!(
-            f,
-            Finding::Missing { .. }
-                | Finding::Resized { .. }
-                | Finding::Altered { .. }
-                | Finding::Unreadable { .. }
-        )
-    });
-    if let Some(finding) = changed {
-        bail!(
-            "{}: {finding}: differs from what attribution.json records (an interrupted or foreign write); run `unlearn attribute` again",
-            dir.display()
-        );
-    }
-    Ok(())
-}
-
-/// Σ_{i∈rows} β[i, ·] of a row-major `n × per` matrix.
-pub fn sum_rows(beta: &[f32], rows: &[usize], per: usize) -> Vec<f32> {
-    let mut sum = vec![0.0f32; per];
-    for &i in rows {
-        for (s, &b) in sum.iter_mut().zip(&beta[i * per..(i + 1) * per]) {
-            *s += b;
-        }
-    }
-    sum
+    overrides.extend(parse_sets(sets).context("--set")?);
+    Ok(overrides)
 }
 
 pub fn run(args: ForgetArgs) -> Result<()> {
@@ -187,8 +96,11 @@ pub fn run(args: ForgetArgs) -> Result<()> {
     else {
         bail!("--method, --originals and --forget-set are required (or --list)");
     };
-    let config = method_config(name, args.config.as_deref(), &args.sets)?;
+    let registry = MethodRegistry::<ModelConfig>::builtin();
+    let overrides = method_overrides(args.config.as_deref(), &args.sets)?;
+    let method = registry.build(name, &overrides)?;
     let originals = Zoo::load(originals_dir).context("loading --originals")?;
+    let arch = ModelConfig::from_spec(&originals.manifest.recipe.model)?;
     let data = DataArgs::of_zoo(&originals)?;
     let forget = ForgetSet::load(forget_path, data.train.len())?;
     let target_oracles = match &args.oracles {
@@ -206,6 +118,7 @@ pub fn run(args: ForgetArgs) -> Result<()> {
         None => None,
     };
     let ctx = Context {
+        arch: &arch,
         originals: &originals,
         data: &data,
         forget: &forget,
@@ -223,7 +136,7 @@ pub fn run(args: ForgetArgs) -> Result<()> {
     });
     let bar = progress_bar(originals.models as u64, name);
     let summary = unlearn_zoo(
-        &config,
+        method.as_ref(),
         &ctx,
         &forget_ref,
         inputs,
@@ -231,7 +144,15 @@ pub fn run(args: ForgetArgs) -> Result<()> {
         args.stack,
         args.shard.shard,
         &bar,
-    )?;
+    )
+    .map_err(|e| match e {
+        // The library names what is missing; here it has a flag.
+        MethodError::MissingInput { method, what } => {
+            let flag = if what.starts_with("target oracles") { "--oracles DIR" } else { "--attribution DIR" };
+            anyhow::anyhow!("method '{method}' needs {what}: pass {flag}")
+        }
+        other => other.into(),
+    })?;
     bar.finish();
     println!(
         "{name}: {} unlearned models in {:.1} s; cost {:.4} of retraining ({} examples forward+backward per model) → {}",

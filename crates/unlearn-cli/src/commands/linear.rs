@@ -1,6 +1,7 @@
-//! `unlearn linear`: the convex experiment (ALGORITHMS.md §12).
+//! `unlearn linear`: the convex experiment (docs/algorithms.md §12).
 
 use crate::common::{BackendArgs, output_file};
+use anyhow::Context as _;
 use anyhow::Result;
 use clap::Args;
 use std::fmt::Write as _;
@@ -55,6 +56,10 @@ pub fn run(args: LinearArgs) -> Result<()> {
         seed: args.seed,
     };
     let device = args.backend.backend.device()?;
+    // The parameters are the flags of the same names.
+    params
+        .validate()
+        .context("check --n, --dim, --forget, --lambda, --ascent-weight and --noise")?;
     let result = run_convex(&params, &device)?;
     println!(
         "ridge regression: n = {}, d = {}, forget {}, λ = {}, step size {:.4} (1 / largest curvature)",

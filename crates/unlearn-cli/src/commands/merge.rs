@@ -1,7 +1,7 @@
 //! `unlearn merge`: join the shards of a `--shard I/N` run (zoos from train/forget, or
 //! attribution directories) into what one unsharded run would have written.
 
-use crate::commands::attribute::record;
+use unlearn_bench::record;
 use crate::common::progress_bar;
 use anyhow::{Context as _, Result, bail};
 use clap::Args;

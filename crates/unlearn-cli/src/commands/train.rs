@@ -88,6 +88,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if args.stack == 0 {
         bail!("--stack must be ≥ 1");
     }
+    let arch = ModelConfig::from_spec(&recipe.model)?;
     let spec = ZooSpec {
         recipe,
         kind,
@@ -107,7 +108,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             args.models
         ));
     }
-    let zoo = train_zoo(&spec, &prepared, info, &args.out, &device, &bar)?;
+    let zoo = train_zoo(&arch, &spec, &prepared, info, &args.out, &device, &bar)?;
     bar.finish();
     if zoo.models == 0 {
         // More shards than models (a job array sized generously): an empty shard still counts.
@@ -138,7 +139,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     println!(
         "{what}{} models ({}, {}) on {} training points in {:.1} s; validation accuracy mean {:.2} % (min {:.2} %, max {:.2} %)",
         zoo.models,
-        spec.recipe.model.name(),
+        spec.recipe.model.kind(),
         zoo.manifest.kind,
         spec_points(&zoo),
         started.elapsed().as_secs_f64(),
@@ -188,16 +189,21 @@ fn recipe(args: &TrainArgs) -> Result<Recipe> {
         }
         None => Recipe::named(&args.recipe)?,
     };
+    let mut model = ModelConfig::from_spec(&recipe.model).with_context(|| match &args.recipe_file {
+        Some(path) => format!("{}: not a valid recipe", path.display()),
+        None => format!("recipe '{}'", args.recipe),
+    })?;
     if let Some(name) = &args.model {
-        recipe.model = ModelConfig::from_name(name)
+        model = ModelConfig::from_name(name)
             .with_context(|| format!("unknown model '{name}'; choose one of {RECIPE_NAMES}"))?;
     }
     if let Some(hidden) = &args.hidden {
-        match &mut recipe.model {
+        match &mut model {
             ModelConfig::Mlp { hidden: h } => *h = hidden.clone(),
             other => bail!("--hidden applies to the mlp model, not {}", other.name()),
         }
     }
+    recipe.model = model.spec();
     if let Some(e) = args.epochs {
         recipe.epochs = e;
     }

@@ -10,7 +10,7 @@ use crate::finetune::{Batch, Engine};
 use crate::localize::Masks;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use unlearn_models::Model;
+use unlearn_models::{Architecture, StackModel};
 use unlearn_train::{OptimizerConfig, optimizer};
 
 const DESCENT_STREAM: u64 = 0x4445_5343_454e_54;
@@ -36,8 +36,8 @@ pub fn sgd(momentum: f64, weight_decay: f32) -> burn::optim::ModuleOptimizer {
 }
 
 /// A fresh engine over the stack `indices`, with one shuffling stream per model.
-pub fn engine(
-    ctx: &Context<'_>,
+pub fn engine<A: Architecture>(
+    ctx: &Context<'_, A>,
     indices: &[usize],
     ad: &burn::tensor::Device,
     stream: u64,
@@ -57,12 +57,12 @@ pub fn engine(
 }
 
 /// Runs GD, GA or GD+GA on the originals `indices`.
-pub fn run(
-    ctx: &Context<'_>,
+pub fn run<A: Architecture>(
+    ctx: &Context<'_, A>,
     indices: &[usize],
     p: &DescentParams,
     variant: Variant,
-) -> Result<StackOutput, MethodError> {
+) -> Result<StackOutput<A::Model>, MethodError> {
     let ad = autodiff(&ctx.device);
     let k = indices.len();
     let mut model = ctx.load_stack(indices, &ad)?;
@@ -73,14 +73,14 @@ pub fn run(
     let retain = vec![ctx.retain(); k];
     let mut optim = Masks::sgd(&masks, p.momentum, p.weight_decay);
     let mut engine = engine(ctx, indices, &ad, DESCENT_STREAM);
-    let mut descend = |m: &Model, b: &Batch| {
+    let mut descend = |m: &A::Model, b: &Batch| {
         cross_entropy(
             m.forward(b.x.clone()),
             gather_labels(&labels, b.points.clone(), k, b.len),
             0.0,
         )
     };
-    let mut ascend = |m: &Model, b: &Batch| {
+    let mut ascend = |m: &A::Model, b: &Batch| {
         cross_entropy(
             m.forward(b.x.clone()),
             gather_labels(&labels, b.points.clone(), k, b.len),

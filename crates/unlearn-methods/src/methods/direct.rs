@@ -3,6 +3,7 @@
 use super::StackOutput;
 use crate::MethodError;
 use crate::context::Context;
+use unlearn_models::Architecture;
 
 /// `z_k(x) − s·Σβ(x)` for every original `k` and evaluated point `x`; `beta` is `P × C`.
 pub fn predicted_logits(original: &[f32], beta: &[f32], scale: f64) -> Vec<f32> {
@@ -18,10 +19,10 @@ pub fn predicted_logits(original: &[f32], beta: &[f32], scale: f64) -> Vec<f32> 
 }
 
 /// Needs the attribution rows; trains nothing (cost 0 per request).
-pub fn run(ctx: &Context<'_>, indices: &[usize], scale: f64) -> Result<StackOutput, MethodError> {
+pub fn run<A: Architecture>(ctx: &Context<'_, A>, indices: &[usize], scale: f64) -> Result<StackOutput<A::Model>, MethodError> {
     let beta = ctx.beta_forget.ok_or_else(|| MethodError::MissingInput {
         method: "dm-direct".into(),
-        what: "attribution (--attribution DIR from `unlearn attribute`)".into(),
+        what: "attribution rows Σ_{i∈F} β (from datamodels or TRAK)".into(),
     })?;
     Ok(StackOutput {
         logits: predicted_logits(&ctx.original_logits(indices), beta, scale),

@@ -6,6 +6,7 @@ use super::{StackOutput, autodiff, final_logits};
 use crate::MethodError;
 use crate::config::MatchParams;
 use crate::context::Context;
+use unlearn_models::{Architecture, StackModel};
 use crate::finetune::Engine;
 use crate::methods::direct::predicted_logits;
 use burn::tensor::{Tensor, TensorData};
@@ -50,12 +51,12 @@ pub fn fine_tuning_set(
 }
 
 /// Runs OM or DMM on the originals `indices`.
-pub fn run(
-    ctx: &Context<'_>,
+pub fn run<A: Architecture>(
+    ctx: &Context<'_, A>,
     indices: &[usize],
     p: &MatchParams,
     target: Target,
-) -> Result<StackOutput, MethodError> {
+) -> Result<StackOutput<A::Model>, MethodError> {
     let name = if target == Target::Oracle {
         "om"
     } else {
@@ -68,7 +69,7 @@ pub fn run(
                 .target_oracles
                 .ok_or_else(|| MethodError::MissingInput {
                     method: name.into(),
-                    what: "target oracles (--oracles DIR, disjoint from the evaluation oracles)"
+                    what: "target oracles (models retrained without F, disjoint from the evaluation oracles)"
                         .into(),
                 })?;
             let per = p.oracles_per_target.max(1);
@@ -91,7 +92,7 @@ pub fn run(
         Target::Datamodel => {
             let beta = ctx.beta_forget.ok_or_else(|| MethodError::MissingInput {
                 method: name.into(),
-                what: "attribution (--attribution DIR from `unlearn attribute`)".into(),
+                what: "attribution rows Σ_{i∈F} β (from datamodels or TRAK)".into(),
             })?;
             predicted_logits(&ctx.original_logits(indices), beta, p.scale)
         }
@@ -130,7 +131,7 @@ pub fn run(
         examples: 0,
         epoch: 0,
     };
-    let mut loss = |m: &unlearn_models::Model, b: &crate::finetune::Batch| {
+    let mut loss = |m: &A::Model, b: &crate::finetune::Batch| {
         let t = gather_targets(&table, b.rows.clone(), k, b.len);
         squared_error(m.forward(b.x.clone()), t)
     };

@@ -3,6 +3,7 @@
 use super::StackOutput;
 use crate::MethodError;
 use crate::context::Context;
+use unlearn_models::Architecture;
 use unlearn_train::inference::stack_logits;
 use unlearn_train::{Member, TrainSet, train_stack};
 
@@ -10,7 +11,7 @@ use unlearn_train::{Member, TrainSet, train_stack};
 pub const RETRAIN_SEED_OFFSET: u64 = 1_000_000;
 
 /// Retrains one model per original in `indices`.
-pub fn run(ctx: &Context<'_>, indices: &[usize]) -> Result<StackOutput, MethodError> {
+pub fn run<A: Architecture>(ctx: &Context<'_, A>, indices: &[usize]) -> Result<StackOutput<A::Model>, MethodError> {
     let retain = ctx.retain();
     let members: Vec<Member> = indices
         .iter()
@@ -22,7 +23,7 @@ pub fn run(ctx: &Context<'_>, indices: &[usize]) -> Result<StackOutput, MethodEr
         .collect();
     let set = TrainSet::new(&ctx.data.train, &ctx.device);
     let recipe = &ctx.originals.manifest.recipe;
-    let model = train_stack(recipe, &set, &members, &ctx.device, &mut |_| {})?;
+    let model = train_stack(ctx.arch, recipe, &set, &members, &ctx.device, &mut |_| {})?;
     let logits = stack_logits(&model, &ctx.eval_features(&ctx.device), indices.len());
     Ok(StackOutput {
         logits,

@@ -11,16 +11,16 @@ use crate::finetune::Batch;
 use crate::localize::Masks;
 use crate::methods::descent::engine;
 use burn::tensor::{Tensor, TensorData};
-use unlearn_models::Model;
+use unlearn_models::{Architecture, StackModel};
 
 const SCRUB_STREAM: u64 = 0x5343_5255_42;
 
 /// Runs SCRUB on the originals `indices`.
-pub fn run(
-    ctx: &Context<'_>,
+pub fn run<A: Architecture>(
+    ctx: &Context<'_, A>,
     indices: &[usize],
     p: &ScrubParams,
-) -> Result<StackOutput, MethodError> {
+) -> Result<StackOutput<A::Model>, MethodError> {
     let ad = autodiff(&ctx.device);
     let k = indices.len();
     let (points, classes) = (ctx.points(), ctx.classes());
@@ -37,12 +37,12 @@ pub fn run(
     let mut optim = Masks::sgd(&masks, 0.9, 5e-4);
     let mut engine = engine(ctx, indices, &ad, SCRUB_STREAM);
     let t = p.temperature;
-    let mut max_step = |m: &Model, b: &Batch| {
+    let mut max_step = |m: &A::Model, b: &Batch| {
         let z_t = gather_targets(&teacher, b.rows.clone(), k, b.len);
         distillation_kl(m.forward(b.x.clone()), z_t, t).neg()
     };
     let (ce_w, kl_w) = (p.ce_weight, p.kl_weight);
-    let mut min_step = |m: &Model, b: &Batch| {
+    let mut min_step = |m: &A::Model, b: &Batch| {
         let z_s = m.forward(b.x.clone());
         let z_t = gather_targets(&teacher, b.rows.clone(), k, b.len);
         let y = gather_labels(&labels, b.points.clone(), k, b.len);

@@ -4,7 +4,6 @@
 
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::tensor::{Device, Tensor};
-use indicatif::ProgressBar;
 use std::path::Path;
 use std::sync::OnceLock;
 use tempfile::TempDir;
@@ -42,9 +41,19 @@ pub fn info(data: &Prepared) -> DatasetInfo {
 /// The mlp recipe cut down to one 32-unit hidden layer and 4 epochs.
 pub fn small_mlp() -> Recipe {
     let mut r = Recipe::named("mlp").unwrap();
-    r.model = ModelConfig::Mlp { hidden: vec![32] };
+    r.model = small_mlp_arch().spec();
     r.epochs = 4;
     r
+}
+
+/// The architecture of [`small_mlp`].
+pub fn small_mlp_arch() -> ModelConfig {
+    ModelConfig::Mlp { hidden: vec![32] }
+}
+
+/// The built-in architecture a zoo was trained with.
+pub fn arch_of(zoo: &Zoo) -> ModelConfig {
+    ModelConfig::from_spec(&zoo.manifest.recipe.model).unwrap()
 }
 
 /// Trains `models` models of `recipe` into `dir`.
@@ -65,13 +74,15 @@ pub fn zoo(
         workers: unlearn_train::zoo::default_workers(),
         shard: None,
     };
+    let arch = ModelConfig::from_spec(&spec.recipe.model).unwrap();
     train_zoo(
+        &arch,
         &spec,
         data,
         info(data),
         dir,
         &Device::flex(),
-        &ProgressBar::hidden(),
+        &(),
     )
     .expect("zoo trains")
 }
@@ -97,6 +108,7 @@ pub fn forget_ref(forget: &ForgetSet, dir: &Path) -> InputRef {
 /// Three small MLP originals on digits and a random forget set of [`FORGET`] points, trained
 /// once per test binary (tests only read them).
 pub struct Fixture {
+    pub arch: ModelConfig,
     pub dir: TempDir,
     pub data: Prepared,
     pub originals: Zoo,
@@ -105,8 +117,9 @@ pub struct Fixture {
 }
 
 impl Fixture {
-    pub fn ctx(&self) -> Context<'_> {
+    pub fn ctx(&self) -> Context<'_, ModelConfig> {
         Context {
+            arch: &self.arch,
             originals: &self.originals,
             data: &self.data,
             forget: &self.forget,
@@ -133,6 +146,7 @@ pub fn mlp_fixture() -> &'static Fixture {
         let forget = ForgetSet::random(data.train.len(), FORGET, 7).unwrap();
         let forget_ref = forget_ref(&forget, dir.path());
         Fixture {
+            arch: small_mlp_arch(),
             dir,
             data,
             originals,

@@ -13,6 +13,8 @@ pub const LOCK_FILE: &str = ".lock";
 /// Exclusive hold on a run directory; dropping it removes the lock file.
 #[derive(Debug)]
 pub struct DirLock {
+    /// Set when the lock was taken over from an interrupted run: what to tell the user.
+    pub taken_over: Option<String>,
     path: PathBuf,
     // Keeps the flock: closing the file releases it.
     _file: File,
@@ -126,6 +128,7 @@ impl DirLock {
             text.clear();
             let _ = file.read_to_string(&mut text);
             let owner = LockOwner::parse(&text);
+            let mut taken_over = None;
             if owner.pid.is_some() {
                 let state = match owner.pid {
                     Some(pid) if owner.is_local() && process_running(pid) => {
@@ -133,11 +136,11 @@ impl DirLock {
                     }
                     _ => "which is no longer running",
                 };
-                eprintln!(
-                    "warning: {}: taking over the lock of {} {state} (an interrupted run)",
+                taken_over = Some(format!(
+                    "{}: taking over the lock of {} {state} (an interrupted run)",
                     dir.display(),
                     owner.describe()
-                );
+                ));
             }
             let me = format!(
                 "{}\n{}\n",
@@ -150,7 +153,11 @@ impl DirLock {
                 .and_then(|_| file.write_all(me.as_bytes()))
                 .and_then(|_| file.flush());
             written.map_err(TrainError::io(&path))?;
-            return Ok(Self { path, _file: file });
+            return Ok(Self {
+                taken_over,
+                path,
+                _file: file,
+            });
         }
         Err(TrainError::Zoo {
             path: dir.to_path_buf(),
@@ -168,7 +175,7 @@ fn held(dir: &Path, owner: &LockOwner) -> TrainError {
     TrainError::Zoo {
         path: dir.to_path_buf(),
         what: format!(
-            "in use by {} (lock file {LOCK_FILE}); wait for it to finish or stop it, or choose another --out",
+            "in use by {} (lock file {LOCK_FILE}); wait for it to finish or stop it, or write to another directory",
             owner.describe()
         ),
     }

@@ -2,7 +2,6 @@
 #![allow(dead_code)]
 
 use burn::tensor::Device;
-use indicatif::ProgressBar;
 use std::path::Path;
 use unlearn_data::{Prepared, digits, prepare};
 use unlearn_models::ModelConfig;
@@ -34,7 +33,7 @@ pub fn info(data: &Prepared) -> DatasetInfo {
 /// The mlp recipe cut down to a 32-unit hidden layer and `epochs` epochs: fast, still learns.
 pub fn small_mlp(epochs: usize) -> Recipe {
     let mut r = Recipe::named("mlp").unwrap();
-    r.model = ModelConfig::Mlp { hidden: vec![32] };
+    r.model = ModelConfig::Mlp { hidden: vec![32] }.spec();
     r.epochs = epochs;
     r
 }
@@ -57,7 +56,7 @@ pub fn run_zoo(
     out: &Path,
     device: &Device,
 ) -> Result<Zoo, TrainError> {
-    train_zoo(spec, data, info(data), out, device, &ProgressBar::hidden())
+    train_zoo(&arch(&spec.recipe), spec, data, info(data), out, device, &())
 }
 
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
@@ -82,4 +81,10 @@ pub fn accuracy(logits: &[f32], labels: &[u32], classes: usize) -> f64 {
         })
         .count();
     correct as f64 / labels.len() as f64
+}
+
+/// The built-in architecture a recipe names.
+#[allow(dead_code)]
+pub fn arch(recipe: &Recipe) -> ModelConfig {
+    ModelConfig::from_spec(&recipe.model).expect("a built-in architecture")
 }

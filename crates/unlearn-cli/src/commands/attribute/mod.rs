@@ -6,12 +6,10 @@ use clap::{Args, Subcommand};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use unlearn_attribution::{
-    DiffOfMeans, Estimator, LassoParams, Lds, Masks, Outputs, RidgeParams, lds_from_predictions,
-    split_models,
-};
-use unlearn_data::{ForgetSet, SubsetMasks};
-use unlearn_train::Zoo;
+use unlearn_attribution::{Lds, Outputs};
+use unlearn_bench::datamodels::{self, FitOptions};
+use unlearn_bench::record;
+use unlearn_data::ForgetSet;
 
 /// Estimate datamodels β[i, x, c] (the change of logit c on point x when training point i is
 /// included) from a zoo of subset models (`unlearn train --subsets`), and report their LDS on
@@ -71,131 +69,34 @@ pub struct LdsArgs {
     pub trak: TrakArgs,
 }
 
-/// Names of the estimators.
-pub const ESTIMATORS: [&str; 3] = ["datamodels-mean", "datamodels-ridge", "datamodels-lasso"];
+pub use unlearn_bench::datamodels::{ESTIMATORS, SubsetZoo};
 
-pub fn estimator(name: &str, seed: u64, held_out: f64) -> Result<Box<dyn Estimator>> {
-    Ok(match name {
-        "datamodels-mean" => Box::new(DiffOfMeans),
-        "datamodels-ridge" => Box::new(
-            RidgeParams::default()
-                .seed(seed)
-                .held_out_fraction(held_out)
-                .check()?,
-        ),
-        "datamodels-lasso" => {
-            let params = LassoParams {
-                seed,
-                held_out_fraction: held_out,
-                ..LassoParams::default()
-            };
-            Box::new(params.check()?)
+impl AttributeCommon {
+    /// The library's fit options.
+    pub fn options(&self) -> FitOptions {
+        FitOptions {
+            held_out: self.held_out,
+            seed: self.seed,
         }
-        "trak" => bail!(
-            "TRAK is not a datamodel estimator (it needs the zoo's checkpoints); run `unlearn attribute --method trak`"
-        ),
-        other => bail!(
-            "unknown attribution method '{other}'; choose one of {}, trak",
-            ESTIMATORS.join(", ")
-        ),
-    })
+    }
 }
 
-/// A subset zoo and its masks, checked against each other.
-pub struct SubsetZoo {
-    /// The zoo of subset models.
-    pub zoo: Zoo,
-    /// Its masks.
-    pub masks: SubsetMasks,
-}
-
+/// The subset zoo of `--zoo`, with its masks.
 pub fn load(common: &AttributeCommon) -> Result<SubsetZoo> {
     let Some(dir) = &common.zoo else {
         bail!("--zoo DIR (a zoo of subset models) is required")
     };
-    let zoo = Zoo::load(dir).context("loading --zoo")?;
-    let Some(masks_ref) = &zoo.manifest.masks else {
-        bail!(
-            "{} is not a subset zoo; train one with `unlearn train --subsets MASKS`",
-            dir.display()
-        );
-    };
-    let path = Path::new(&masks_ref.path);
-    let sha = unlearn_data::sha256_file(path)
-        .with_context(|| format!("the zoo's mask file {} is needed", path.display()))?;
-    if sha != masks_ref.sha256 {
-        bail!(
-            "{} has changed since {} was trained; retrain the zoo or restore the file",
-            path.display(),
-            dir.display()
-        );
-    }
-    let masks = SubsetMasks::load_npy(path)?;
-    if masks.n != zoo.manifest.dataset.n_train || masks.rows < zoo.models {
-        bail!(
-            "{}: masks of {} × {} do not fit the zoo ({} models, {} training points)",
-            path.display(),
-            masks.rows,
-            masks.n,
-            zoo.models,
-            zoo.manifest.dataset.n_train
-        );
-    }
-    Ok(SubsetZoo { zoo, masks })
+    SubsetZoo::load(dir).context("loading --zoo")
 }
 
-/// The zoo's logits of the evaluated points `points` only (`models × points.len() × classes`).
-fn logits_of_points(zoo: &Zoo, points: &Range<usize>) -> Vec<f32> {
-    let (per, c) = (zoo.points * zoo.classes, zoo.classes);
-    (0..zoo.models)
-        .flat_map(|m| &zoo.logits[m * per + points.start * c..m * per + points.end * c])
-        .copied()
-        .collect()
-}
-
-/// Fits the targets of the evaluated points `points` on the non-held-out models; returns β, its
-/// LDS on the held-out ones (true-class logits of `points`) and the fit's seconds.
+/// Fits `points` and scores the fit by LDS (see `unlearn_bench::datamodels::fit_and_score`).
 pub fn fit_and_score(
     sz: &SubsetZoo,
     name: &str,
     common: &AttributeCommon,
     points: Range<usize>,
 ) -> Result<(unlearn_attribution::Datamodel, Lds, f64)> {
-    let (zoo, n) = (&sz.zoo, sz.masks.n);
-    let targets = points.len() * zoo.classes;
-    let masks = Masks::new(&sz.masks.data[..zoo.models * n], zoo.models, n)?;
-    let logits = logits_of_points(zoo, &points);
-    let outputs = Outputs::new(&logits, zoo.models, targets)?;
-    let split = split_models(zoo.models, common.held_out, common.seed)?;
-    let fit_masks = masks.select_models(&split.fit)?;
-    let fit_outputs = outputs.select_models(&split.fit)?;
-    let started = Instant::now();
-    let model = estimator(name, common.seed, common.held_out)?.fit(
-        &Masks::new(&fit_masks, split.fit.len(), n)?,
-        &Outputs::new(&fit_outputs, split.fit.len(), targets)?,
-    )?;
-    let seconds = started.elapsed().as_secs_f64();
-    // LDS on each point's true-class logit, over the held-out models.
-    let held_masks = masks.select_models(&split.held_out)?;
-    let h = split.held_out.len();
-    let predicted = model.predict(&Masks::new(&held_masks, h, n)?)?;
-    let true_class = |all: &[f32]| -> Vec<f32> {
-        (0..h)
-            .flat_map(|m| {
-                points
-                    .clone()
-                    .enumerate()
-                    .map(move |(k, p)| all[m * targets + k * zoo.classes + zoo.labels[p] as usize])
-            })
-            .collect()
-    };
-    let pred = true_class(&predicted);
-    let actual = true_class(&outputs.select_models(&split.held_out)?);
-    let lds = lds_from_predictions(
-        &Outputs::new(&pred, h, points.len())?,
-        &Outputs::new(&actual, h, points.len())?,
-    )?;
-    Ok((model, lds, seconds))
+    Ok(datamodels::fit_and_score(sz, name, common.options(), points)?)
 }
 
 pub fn run(args: AttributeArgs) -> Result<()> {
@@ -243,11 +144,11 @@ pub fn run(args: AttributeArgs) -> Result<()> {
     let (p0, len, c) = (points.start, points.len(), zoo.classes);
     if let Some(path) = &args.forget_set {
         let forget = ForgetSet::load(path, n)?;
-        let masks = Masks::new(&sz.masks.data[..zoo.models * n], zoo.models, n)?;
-        let logits = logits_of_points(zoo, &points);
+        let masks = sz.model_masks()?;
+        let logits = sz.logits_of_points(&points);
         let outputs = Outputs::new(&logits, zoo.models, len * c)?;
         let started = Instant::now();
-        let rows = estimator(&args.method, args.common.seed, args.common.held_out)?.fit_rows_sum(
+        let rows = datamodels::estimator(&args.method, args.common.options())?.fit_rows_sum(
             &masks,
             &outputs,
             &forget.indices,
@@ -285,7 +186,8 @@ pub fn run(args: AttributeArgs) -> Result<()> {
         &args.out,
         &mut info,
         record::outputs(args.forget_set.is_some()),
-    )
+    )?;
+    Ok(())
 }
 
 /// When `out` already holds the result of a run with the inputs `info`, a description of it.
@@ -328,7 +230,6 @@ fn run_lds(common: &AttributeCommon, trak: &TrakArgs) -> Result<()> {
     Ok(())
 }
 
-pub mod record;
 mod trak;
 
 use trak::run_trak;

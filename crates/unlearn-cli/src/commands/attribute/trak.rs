@@ -9,14 +9,10 @@ use crate::common::{BackendArgs, DataArgs, progress_bar};
 use anyhow::{Result, bail};
 use clap::Args;
 use std::path::PathBuf;
-use std::time::Instant;
-use unlearn_attribution::trak::{ClassLogit, Target};
-use unlearn_attribution::{
-    Calibration, Points, ProjectionKind, ScoreRequest, Trak, TrakConfig, calibrate,
-};
-use unlearn_attribution::{Masks, Outputs, lds_from_predictions, split_models};
+use unlearn_attribution::{ProjectionKind, TrakConfig};
+use unlearn_bench::trak::{TrakOptions, TrakOutcome};
 use unlearn_data::ForgetSet;
-use unlearn_models::InputSpec;
+use unlearn_models::ModelConfig;
 use unlearn_train::Zoo;
 
 /// TRAK's options (`attribute --method trak` and the TRAK row of `attribute lds`).
@@ -68,56 +64,8 @@ impl TrakArgs {
     }
 }
 
-/// Evaluated points the calibration (and the LDS of `--forget-set` runs) looks at, at most.
-const TRAK_CALIBRATION_POINTS: usize = 2048;
-
-/// TRAK's calibrated scores for some train rows, and what they cost.
-pub struct TrakOutcome {
-    /// Train rows scored.
-    pub rows: Vec<usize>,
-    /// β = s · τ, row-major `rows × (points · classes)`.
-    pub beta: Vec<f32>,
-    /// The fitted scale and intercepts (None: unscaled).
-    pub calibration: Option<Calibration>,
-    /// Whether the calibration covers every evaluated point (then its intercepts are complete).
-    pub calibration_complete: bool,
-    /// LDS on held-out subset models (true-class logits).
-    pub lds: Option<f64>,
-    /// Wall-clock seconds: checkpoints, gradients, projections, kernels, scores, calibration.
-    pub seconds: f64,
-    /// What was done, for attribution.json.
-    pub info: serde_json::Value,
-}
-
-impl TrakOutcome {
-    /// One line on where the time went and what the calibration found.
-    pub fn summary(&self) -> String {
-        let i = &self.info;
-        format!(
-            "  trak: {} checkpoints, k = {}, p = {}, ridge {}; gradients {:.1} s, projections {:.1} s, kernels {:.1} s, scores {:.1} s, calibration {:.1} s; scale {}",
-            i["checkpoints"].as_array().map_or(0, |a| a.len()),
-            i["k"],
-            i["params"],
-            i["ridge"],
-            i["seconds"]["gradients"].as_f64().unwrap_or(0.0),
-            i["seconds"]["projections"].as_f64().unwrap_or(0.0),
-            i["seconds"]["kernels"].as_f64().unwrap_or(0.0),
-            i["seconds"]["scores"].as_f64().unwrap_or(0.0),
-            i["seconds"]["calibration"].as_f64().unwrap_or(0.0),
-            match &self.calibration {
-                Some(c) => format!(
-                    "{:.4} (pooled r {:.3} on {} subset models)",
-                    c.scale, c.correlation, c.models
-                ),
-                None => "1 (uncalibrated)".into(),
-            }
-        )
-    }
-}
-
-/// TRAK scores of train `rows` (all when `None`) on every (evaluated point, class) of `zoo`,
-/// calibrated on the subset zoo `subsets` (the same zoo as `zoo` when it is one) or on
-/// `--trak-calibration`, with the held-out split of `common`.
+/// TRAK scores for `rows` (all when `None`) of `zoo`, calibrated on `subsets` (when the zoo is
+/// one) or on `--trak-calibration` (see `unlearn_bench::trak::trak_scores`).
 pub fn trak_scores(
     zoo: &Zoo,
     subsets: Option<&SubsetZoo>,
@@ -125,322 +73,38 @@ pub fn trak_scores(
     trak: &TrakArgs,
     rows: Option<&[usize]>,
 ) -> Result<TrakOutcome> {
-    let started = Instant::now();
-    let config = trak.config()?;
-    let d = &zoo.manifest.dataset;
-    let (n, points, classes) = (d.n_train, zoo.points, zoo.classes);
-    let targets_total = points * classes;
-    if trak.trak_models == 0 {
-        bail!("--trak-models must be ≥ 1");
-    }
-
-    // The subset zoo that calibrates and scores, and its models.
     let loaded;
-    let same_zoo = subsets.is_some_and(|s| s.zoo.dir == zoo.dir);
-    let cal_zoo: Option<&SubsetZoo> = match (subsets, &trak.trak_calibration) {
+    let calibration = match (subsets, &trak.trak_calibration) {
         (Some(s), _) => Some(s),
         (None, Some(dir)) => {
-            loaded = load(&AttributeCommon {
-                zoo: Some(dir.clone()),
-                ..common.clone()
-            })
-            .context("loading --trak-calibration")?;
+            loaded = SubsetZoo::load(dir).context("loading --trak-calibration")?;
             Some(&loaded)
         }
         (None, None) => None,
     };
-    if let Some(s) = cal_zoo {
-        let c = &s.zoo.manifest.dataset;
-        if c.hash != d.hash || c.n_train != n || c.n_val != d.n_val || s.zoo.classes != classes {
-            bail!(
-                "{} was trained on other data than {} (dataset hash or split differ)",
-                s.zoo.dir.display(),
-                zoo.dir.display()
-            );
-        }
-    }
-    let split = cal_zoo
-        .map(|s| split_models(s.zoo.models, common.held_out, common.seed))
-        .transpose()?;
-    let checkpoints: Vec<usize> = if same_zoo {
-        let fit = &split.as_ref().expect("a subset zoo").fit;
-        if trak.trak_models >= fit.len() {
-            bail!(
-                "--trak-models {} leaves no fit model of {} to calibrate on ({} fit models)",
-                trak.trak_models,
-                zoo.dir.display(),
-                fit.len()
-            );
-        }
-        fit[..trak.trak_models].to_vec()
-    } else {
-        if trak.trak_models > zoo.models {
-            bail!(
-                "--trak-models {} but {} has {} models",
-                trak.trak_models,
-                zoo.dir.display(),
-                zoo.models
-            );
-        }
-        (0..trak.trak_models).collect()
+    let options = TrakOptions {
+        models: trak.trak_models,
+        config: trak.config()?,
+        fit: common.options(),
     };
-    let calibration_models: Vec<usize> = match &split {
-        Some(s) => s
-            .fit
-            .iter()
-            .copied()
-            .filter(|m| !(same_zoo && checkpoints.contains(m)))
-            .collect(),
-        None => Vec::new(),
-    };
-
-    // Targets: every (point, class), point-major as in β; calibration on evenly spaced points.
-    let cal_points: Vec<usize> = if points <= TRAK_CALIBRATION_POINTS {
-        (0..points).collect()
-    } else {
-        (0..TRAK_CALIBRATION_POINTS)
-            .map(|i| i * points / TRAK_CALIBRATION_POINTS)
-            .collect()
-    };
-    let cal_targets: Vec<usize> = cal_points
-        .iter()
-        .flat_map(|&j| (0..classes).map(move |c| j * classes + c))
-        .collect();
-    let complete = cal_points.len() == points;
-    let row_list: Vec<usize> = rows.map_or_else(|| (0..n).collect(), <[usize]>::to_vec);
-    let mut requests = vec![ScoreRequest {
-        rows: row_list.clone(),
-        targets: (0..targets_total).collect(),
-    }];
-    let separate_calibration = cal_zoo.is_some() && rows.is_some();
-    if separate_calibration {
-        requests.push(ScoreRequest {
-            rows: (0..n).collect(),
-            targets: cal_targets.clone(),
-        });
-    }
-
-    // Data: the zoo's standardised train and validation points.
+    let arch = ModelConfig::from_spec(&zoo.manifest.recipe.model)?;
     let data = DataArgs::of_zoo(zoo)?;
-    if data.train.len() != n || data.train.len() + data.val.len() != points {
-        bail!(
-            "the data of {} do not match its manifest",
-            zoo.dir.display()
-        );
-    }
-    let dim = data.train.dim;
-    let all_x: Vec<f32> = data
-        .train
-        .features
-        .iter()
-        .chain(&data.val.features)
-        .copied()
-        .collect();
-    let all_y: Vec<u32> = data
-        .train
-        .labels
-        .iter()
-        .chain(&data.val.labels)
-        .copied()
-        .collect();
-    if all_y != zoo.labels {
-        bail!("the labels of {} differ from its data", zoo.dir.display());
-    }
-    let input = InputSpec {
-        dim,
-        image_shape: d.image_shape,
-        classes,
-    };
     let device = trak.backend.backend.device()?;
-    let mut engine = Trak::new(
-        config.clone(),
-        Points::new(&data.train.features, &data.train.labels, dim)?,
-        Points::new(&all_x, &all_y, dim)?,
-        Target::class_logits(&all_y, classes),
-        &ClassLogit,
-        requests,
-    )?;
-    let bar = progress_bar(checkpoints.len() as u64, "trak");
-    for &i in &checkpoints {
-        bar.set_message(format!("checkpoint {i}"));
-        let model = zoo.load_model(i, &device)?;
-        engine.add_model(
-            &model,
-            &zoo.manifest.recipe.model,
-            &input,
-            zoo.manifest.seeds[i],
-            &device,
-        )?;
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    let reports = engine.reports().to_vec();
-    // [ridge][request]: request 0 the asked rows, request 1 (with --forget-set) the calibration.
-    let mut per_ridge = engine.finish_all()?;
-    if config.ridges.len() > 1 && cal_zoo.is_none() {
-        bail!(
-            "several --trak-ridge values need subset models to choose among them (--trak-calibration)"
-        );
-    }
-
-    // Calibration on subset models that are neither checkpoints nor held out, for each ridge;
-    // the ridge whose calibrated predictions correlate best there is kept; LDS on held-out.
-    let cal_started = Instant::now();
-    let mut chosen = 0;
-    let mut calibration = None;
-    let mut lds = None;
-    let mut ridge_report = Vec::new();
-    if let (Some(s), Some(split)) = (cal_zoo, &split) {
-        let tc = cal_targets.len();
-        // The scores on the calibration targets (n × tc), borrowed when they exist as such.
-        fn cal_view<'s>(
-            scores: &'s [Vec<f32>],
-            separate: bool,
-            complete: bool,
-            n: usize,
-            cal_targets: &[usize],
-            width: usize,
-        ) -> std::borrow::Cow<'s, [f32]> {
-            if separate {
-                std::borrow::Cow::Borrowed(&scores[1])
-            } else if complete {
-                std::borrow::Cow::Borrowed(&scores[0])
-            } else {
-                let tau = &scores[0];
-                std::borrow::Cow::Owned(
-                    (0..n)
-                        .flat_map(|i| cal_targets.iter().map(move |&t| tau[i * width + t]))
-                        .collect(),
-                )
-            }
-        }
-        let cal_tau = |scores| {
-            cal_view(
-                scores,
-                separate_calibration,
-                complete,
-                n,
-                &cal_targets,
-                targets_total,
-            )
-        };
-        let select = |models: &[usize], columns: &[usize]| -> (Vec<u8>, Vec<f32>) {
-            let masks = models
-                .iter()
-                .flat_map(|&m| s.masks.row(m).iter().copied())
-                .collect();
-            let outputs = models
-                .iter()
-                .flat_map(|&m| columns.iter().map(move |&t| s.zoo.model_logits(m)[t]))
-                .collect();
-            (masks, outputs)
-        };
-        let (masks, outputs) = select(&calibration_models, &cal_targets);
-        let masks = Masks::new(&masks, calibration_models.len(), n)?;
-        let outputs = Outputs::new(&outputs, calibration_models.len(), tc)?;
-        let mut fits = Vec::new();
-        for (ridge, scores) in config.ridges.iter().zip(&per_ridge) {
-            let cal = calibrate(&cal_tau(scores), n, tc, &masks, &outputs)?;
-            ridge_report.push(serde_json::json!({ "ridge": ridge, "scale": cal.scale, "correlation": cal.correlation }));
-            fits.push(cal);
-        }
-        chosen = (0..fits.len())
-            .max_by(|&a, &b| fits[a].correlation.total_cmp(&fits[b].correlation))
-            .expect("one ridge at least");
-        let cal = fits.swap_remove(chosen);
-        let cal_tau = cal_tau(&per_ridge[chosen]);
-        // LDS: each calibration point's true-class logit over the held-out models.
-        let true_cols: Vec<usize> = cal_points
-            .iter()
-            .enumerate()
-            .map(|(q, &j)| q * classes + all_y[j] as usize)
-            .collect();
-        let tau_true: Vec<f32> = (0..n)
-            .flat_map(|i| true_cols.iter().map(move |&c| (i, c)))
-            .map(|(i, c)| cal_tau[i * tc + c])
-            .collect();
-        let held = &split.held_out;
-        let (held_masks, actual) = select(
-            held,
-            &true_cols
-                .iter()
-                .map(|&c| cal_targets[c])
-                .collect::<Vec<_>>(),
-        );
-        let sums = unlearn_attribution::trak::predict_sums(
-            &tau_true,
-            n,
-            true_cols.len(),
-            &Masks::new(&held_masks, held.len(), n)?,
-        )?;
-        let pred: Vec<f32> = sums
-            .chunks(true_cols.len())
-            .flat_map(|row| {
-                row.iter()
-                    .zip(&true_cols)
-                    .map(|(&p, &c)| cal.intercept[c] + (cal.scale * p as f64) as f32)
-            })
-            .collect();
-        let score = lds_from_predictions(
-            &Outputs::new(&pred, held.len(), true_cols.len())?,
-            &Outputs::new(&actual, held.len(), true_cols.len())?,
-        )?;
-        lds = Some(score.mean);
-        calibration = Some(cal);
-    }
-    let tau = per_ridge.swap_remove(chosen).swap_remove(0);
-    let calibration_seconds = cal_started.elapsed().as_secs_f64();
-    let scale = calibration.as_ref().map_or(1.0, |c| c.scale);
-    let beta: Vec<f32> = tau.iter().map(|&v| (v as f64 * scale) as f32).collect();
-    let seconds = started.elapsed().as_secs_f64();
-
-    let sum = |f: fn(&unlearn_attribution::ModelReport) -> f64| reports.iter().map(f).sum::<f64>();
-    let examples: u64 = reports.iter().map(|r| r.examples).sum();
-    let retraining = (n * zoo.manifest.recipe.epochs) as f64;
-    let info = serde_json::json!({
-        "estimator": "trak",
-        "zoo": zoo.dir.display().to_string(),
-        "zoo_config_hash": zoo.manifest.config_hash,
-        "checkpoints": checkpoints,
-        "checkpoint_seeds": checkpoints.iter().map(|&i| zoo.manifest.seeds[i]).collect::<Vec<_>>(),
-        "output": { "train": "margin", "targets": "class logit (β[i, x, c])" },
-        "k": reports.first().map(|r| r.k),
-        "params": reports.first().map(|r| r.params),
-        "ridge": config.ridges[chosen],
-        "ridges": ridge_report,
-        "lambda": reports.iter().map(|r| r.lambdas[chosen]).collect::<Vec<_>>(),
-        "projection": config.projection,
-        "projection_seed": config.seed,
-        "batch": reports.first().map(|r| r.batch),
-        "backend": trak.backend.backend.to_string(),
-        "examples_forward_backward": examples,
-        "cost_in_retrainings": examples as f64 / retraining,
-        "calibration": calibration.as_ref().map(|c| serde_json::json!({
-            "zoo": cal_zoo.map(|s| s.zoo.dir.display().to_string()),
-            "scale": c.scale, "correlation": c.correlation, "models": c.models,
-            "points": cal_points.len(), "complete": complete,
-            "fit": "least squares of logit − intercept_t on s · Σ_{i∈S_m} τ(i, t) over the fit models that are not checkpoints, one s for every (point, class)",
-        })),
-        "held_out": common.held_out,
-        "seed": common.seed,
-        "lds": lds,
-        "lds_points": lds.map(|_| cal_points.len()),
-        "fit_seconds": seconds,
-        "seconds": {
-            "gradients": sum(|r| r.gradient_seconds), "projections": sum(|r| r.projection_seconds),
-            "kernels": sum(|r| r.kernel_seconds), "scores": sum(|r| r.score_seconds), "calibration": calibration_seconds,
-        },
-        "per_checkpoint": reports,
-    });
-    Ok(TrakOutcome {
-        rows: row_list,
-        beta,
+    let bar = progress_bar(0, "trak");
+    let mut outcome = unlearn_bench::trak::trak_scores(
+        &arch,
+        zoo,
+        &data,
         calibration,
-        calibration_complete: complete,
-        lds,
-        seconds,
-        info,
-    })
+        &options,
+        rows,
+        &device,
+        &bar,
+    )
+    .context("TRAK (--trak-models, --trak-ridge, --trak-calibration)")?;
+    bar.finish_and_clear();
+    outcome.info["backend"] = trak.backend.backend.to_string().into();
+    Ok(outcome)
 }
 
 /// `unlearn attribute --method trak`.
@@ -535,5 +199,6 @@ pub(super) fn run_trak(args: &AttributeArgs) -> Result<()> {
         .into_iter()
         .filter(|name| args.out.join(name).is_file())
         .collect();
-    super::record::write(&args.out, &mut info, &outputs)
+    unlearn_bench::record::write(&args.out, &mut info, &outputs)?;
+    Ok(())
 }

@@ -1,13 +1,12 @@
 //! The bench's report: one table per forget set (Markdown and CSV) and a KLoM-versus-cost plot.
 
-use super::config::BenchConfig;
-use anyhow::Result;
+use crate::error::{BenchError, Result};
 use std::fmt::Write as _;
 use std::path::Path;
 use unlearn_eval::Evaluation;
 
 /// One line of the report.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct ReportRow {
     /// Forget set name.
     pub forget_set: String,
@@ -81,43 +80,65 @@ fn cell(v: f64, digits: usize) -> String {
     }
 }
 
+/// What a report says about the run above its tables.
+#[derive(Debug, Clone)]
+pub struct ReportHeader {
+    /// Dataset name.
+    pub dataset: String,
+    /// The recipe, as JSON or a name.
+    pub recipe: String,
+    /// Models per zoo (originals, oracles).
+    pub models: usize,
+    /// Subset models for the datamodels.
+    pub subset_models: usize,
+    /// Subset fraction α.
+    pub alpha: f64,
+    /// Datamodel estimator.
+    pub attribution: String,
+    /// Its LDS on held-out subset models.
+    pub lds: f64,
+    /// Forget sets in report order: (name, description such as "10 points, classes [3]").
+    pub forget_sets: Vec<(String, String)>,
+}
+
 /// Writes report.md, report.csv and one klom_vs_cost plot per forget set; returns the paths.
-pub fn write_report(
-    out: &Path,
-    rows: &[ReportRow],
-    config: &BenchConfig,
-    lds: f64,
-) -> Result<Vec<String>> {
+pub fn write_report(out: &Path, rows: &[ReportRow], header: &ReportHeader) -> Result<Vec<String>> {
+    let fmt = |e: std::fmt::Error| BenchError::Config(e.to_string());
     let mut md = String::from("# unlearn bench\n\n");
     writeln!(
         md,
         "Dataset `{}`, recipe `{}`, {} models per zoo, {} subset models (α = {}) for `{}` (LDS {:.3}). P95 KLoM against {} oracles; cost = examples forward+backward / one retraining.\n",
-        config.dataset,
-        serde_json::to_string(&config.recipe)?.trim_matches('"'),
-        config.models,
-        config.subset_models,
-        config.alpha,
-        config.attribution,
-        lds,
-        config.models
-    )?;
-    let mut csv = String::from(
-        "forget_set,method,label,cost,klom_p95_forget,klom_p95_retain,klom_p95_validation,delta_acc_forget,delta_acc_validation,mia_efficacy,ulira_auc\n",
-    );
+        header.dataset,
+        header.recipe,
+        header.models,
+        header.subset_models,
+        header.alpha,
+        header.attribution,
+        header.lds,
+        header.models
+    )
+    .map_err(fmt)?;
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    let csv_err = |e: csv::Error| BenchError::Config(format!("report.csv: {e}"));
+    csv.write_record([
+        "forget_set",
+        "method",
+        "label",
+        "cost",
+        "klom_p95_forget",
+        "klom_p95_retain",
+        "klom_p95_validation",
+        "delta_acc_forget",
+        "delta_acc_validation",
+        "mia_efficacy",
+        "ulira_auc",
+    ])
+    .map_err(csv_err)?;
     let mut files = Vec::new();
     let mut recorded: Vec<String> = Vec::new();
-    for spec in &config.forget_sets {
-        let set: Vec<&ReportRow> = rows.iter().filter(|r| r.forget_set == spec.name).collect();
-        writeln!(
-            md,
-            "## Forget set `{}` ({} points{})\n",
-            spec.name,
-            spec.size,
-            spec.classes
-                .as_ref()
-                .map(|c| format!(", classes {c:?}"))
-                .unwrap_or_default()
-        )?;
+    for (name, description) in &header.forget_sets {
+        let set: Vec<&ReportRow> = rows.iter().filter(|r| &r.forget_set == name).collect();
+        writeln!(md, "## Forget set `{name}` ({description})\n").map_err(fmt)?;
         md.push_str("| method | cost | P95 forget | P95 retain | P95 val | ΔAcc forget | ΔAcc val | MIA | U-LiRA AUC |\n");
         md.push_str("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
         for r in &set {
@@ -133,37 +154,39 @@ pub fn write_report(
                 cell(r.delta_val, 4),
                 cell(r.mia, 3),
                 cell(r.ulira, 3)
-            )?;
-            writeln!(
-                csv,
-                "{},{},\"{}\",{},{},{},{},{},{},{},{}",
-                r.forget_set,
-                r.method,
-                r.label.replace('"', "'"),
-                r.cost,
+            )
+            .map_err(fmt)?;
+            csv.write_record([
+                r.forget_set.clone(),
+                r.method.clone(),
+                r.label.clone(),
+                r.cost.to_string(),
                 cell(r.forget_p95, 6),
                 cell(r.retain_p95, 6),
                 cell(r.val_p95, 6),
                 cell(r.delta_forget, 6),
                 cell(r.delta_val, 6),
                 cell(r.mia, 6),
-                cell(r.ulira, 6)
-            )?;
+                cell(r.ulira, 6),
+            ])
+            .map_err(csv_err)?;
         }
         md.push('\n');
         // Cost 0 (do nothing, DM-Direct) cannot sit on a log axis: drawn at 1e-4 and said so.
         let points: Vec<(String, f64, f64)> = set
             .iter()
-            .filter(|r| !r.one_time)
+            .filter(|r| !r.one_time && r.forget_p95.is_finite())
             .map(|r| (r.method.clone(), r.cost.max(1e-4), r.forget_p95))
             .collect();
-        let stem = out.join(format!("klom_vs_cost-{}", spec.name));
+        // Plot files are named after the forget set: keep them to safe characters.
+        let safe: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .collect();
+        let stem = out.join(format!("klom_vs_cost-{safe}"));
         let plot = unlearn_eval::plot_scatter(
             &stem,
-            &format!(
-                "Forget set {}: KLoM vs cost (cost 0 drawn at 1e-4)",
-                spec.name
-            ),
+            &format!("Forget set {name}: KLoM vs cost (cost 0 drawn at 1e-4)"),
             "cost (fraction of retraining, log)",
             "P95 KLoM on the forget set",
             &points,
@@ -177,7 +200,8 @@ pub fn write_report(
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or_default()
-        )?;
+        )
+        .map_err(fmt)?;
         files.push(plot.png.display().to_string());
         for path in [&plot.png, &plot.svg] {
             if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
@@ -185,8 +209,9 @@ pub fn write_report(
             }
         }
     }
+    let csv = csv.into_inner().map_err(|e| BenchError::Config(format!("report.csv: {e}")))?;
     unlearn_data::atomic_write_bytes(out.join("report.md"), md.as_bytes())?;
-    unlearn_data::atomic_write_bytes(out.join("report.csv"), csv.as_bytes())?;
+    unlearn_data::atomic_write_bytes(out.join("report.csv"), &csv)?;
     files.insert(0, out.join("report.csv").display().to_string());
     files.insert(0, out.join("report.md").display().to_string());
     // The report's files with their sha256 and size, for `unlearn verify` (the zoos and the

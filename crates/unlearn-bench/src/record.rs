@@ -2,7 +2,7 @@
 //! the sha256 of every output. It is written last, so a directory without it holds no finished
 //! result; `attribute`, `merge` and the bench share these steps.
 
-use anyhow::{Context as _, Result};
+use crate::error::{BenchError, Result};
 use std::path::Path;
 use unlearn_train::integrity::{self, DirLock};
 
@@ -34,7 +34,7 @@ pub fn outputs(for_forget_set: bool) -> &'static [&'static str] {
 
 /// Creates and locks `out`, and clears temporary files a killed run left there.
 pub fn open(out: &Path) -> Result<DirLock> {
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    std::fs::create_dir_all(out).map_err(BenchError::io(out))?;
     let lock = DirLock::acquire(out)?;
     integrity::remove_temp_files(out)?;
     Ok(lock)
@@ -44,7 +44,7 @@ pub fn open(out: &Path) -> Result<DirLock> {
 pub fn unmark(out: &Path) -> Result<()> {
     let marker = out.join(RECORD);
     if marker.exists() {
-        std::fs::remove_file(&marker).with_context(|| format!("removing {}", marker.display()))?;
+        std::fs::remove_file(&marker).map_err(BenchError::io(&marker))?;
     }
     Ok(())
 }

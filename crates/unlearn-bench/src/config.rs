@@ -1,0 +1,238 @@
+//! The bench's configuration as JSON (shipped in `assets/bench/`), its overrides and its grid.
+
+use crate::error::{BenchError, Result};
+use crate::pipeline::{BenchSettings, NamedForgetSet};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+use unlearn_data::ForgetSet;
+use unlearn_train::{DataSource, Recipe};
+
+/// The default experiment (digits), embedded so the bench needs no file.
+pub const DEFAULT_CONFIG: &str = include_str!("../../../assets/bench/digits.json");
+
+/// A recipe by name or spelled out.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RecipeSpec {
+    /// A named recipe (`mlp`, `cnn`, …).
+    Named(String),
+    /// A full recipe.
+    Full(Recipe),
+}
+
+impl RecipeSpec {
+    /// The recipe.
+    pub fn resolve(&self) -> Result<Recipe> {
+        Ok(match self {
+            RecipeSpec::Named(name) => Recipe::named(name)?,
+            RecipeSpec::Full(r) => r.clone(),
+        })
+    }
+}
+
+/// One forget set of the experiment, drawn from a seed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForgetSpec {
+    /// Name in reports and paths.
+    pub name: String,
+    /// Number of points.
+    pub size: usize,
+    /// Restrict to these classes.
+    #[serde(default)]
+    pub classes: Option<Vec<u32>>,
+    /// Seed of the draw.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+impl ForgetSpec {
+    /// Draws the set from the training labels.
+    pub fn draw(&self, train_labels: &[u32]) -> Result<NamedForgetSet> {
+        let set = match &self.classes {
+            Some(classes) => {
+                ForgetSet::class_restricted(train_labels, classes, self.size, self.seed)?
+            }
+            None => ForgetSet::random(train_labels.len(), self.size, self.seed)?,
+        };
+        let description = match &self.classes {
+            Some(c) => format!("{} points, classes {c:?}", self.size),
+            None => format!("{} points", self.size),
+        };
+        Ok(NamedForgetSet {
+            name: self.name.clone(),
+            set,
+            description,
+        })
+    }
+}
+
+/// One method with fixed settings and a grid of values to sweep.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MethodSpec {
+    /// Method name in the registry.
+    pub method: String,
+    /// Name in reports (default: the method name).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Fixed hyper-parameters.
+    #[serde(default)]
+    pub params: Map<String, Value>,
+    /// Hyper-parameter → values; every combination is run.
+    #[serde(default)]
+    pub grid: BTreeMap<String, Vec<Value>>,
+}
+
+impl MethodSpec {
+    /// The method with its defaults and no grid.
+    pub fn new(method: &str) -> Self {
+        Self {
+            method: method.to_string(),
+            label: None,
+            params: Map::new(),
+            grid: BTreeMap::new(),
+        }
+    }
+
+    /// Every grid point: (label, overrides).
+    pub fn points(&self) -> Vec<(String, Map<String, Value>)> {
+        let base = self.label.clone().unwrap_or_else(|| self.method.clone());
+        let mut points = vec![(base, self.params.clone())];
+        for (key, values) in &self.grid {
+            points = points
+                .into_iter()
+                .flat_map(|(label, params)| {
+                    values.iter().map(move |v| {
+                        let mut p = params.clone();
+                        p.insert(key.clone(), v.clone());
+                        (format!("{label} {key}={v}"), p)
+                    })
+                })
+                .collect();
+        }
+        points
+    }
+}
+
+/// The whole experiment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BenchConfig {
+    /// Dataset (a name or path, see [`DataSource`]).
+    pub dataset: String,
+    /// CSV label column.
+    #[serde(default = "label")]
+    pub label_column: String,
+    /// Validation share.
+    pub val_fraction: f64,
+    /// Split seed.
+    pub split_seed: u64,
+    /// Use only the first N points (0 = all).
+    #[serde(default)]
+    pub limit: usize,
+    /// Recipe of every trained model.
+    pub recipe: RecipeSpec,
+    /// Originals, and oracles per forget set (three sets: evaluation, floor, OM targets).
+    pub models: usize,
+    /// Subset models for the datamodels.
+    pub subset_models: usize,
+    /// Subset fraction α.
+    pub alpha: f64,
+    /// Datamodel estimator for DM-Direct and DMM.
+    pub attribution: String,
+    /// Models trained or unlearned together.
+    pub stack: usize,
+    /// Forget sets.
+    pub forget_sets: Vec<ForgetSpec>,
+    /// Methods and their grids.
+    pub methods: Vec<MethodSpec>,
+}
+
+fn label() -> String {
+    "label".into()
+}
+
+impl BenchConfig {
+    /// The shipped default (`file` = None) or a file, with `key=value` overrides of top-level
+    /// fields applied in order.
+    pub fn load(file: Option<&Path>, sets: &[String]) -> Result<Self> {
+        let text = match file {
+            Some(path) => std::fs::read_to_string(path).map_err(BenchError::io(path))?,
+            None => DEFAULT_CONFIG.to_string(),
+        };
+        let what = file
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "the default bench config".into());
+        let mut value: Value = serde_json::from_str(&text)
+            .map_err(|e| BenchError::Config(format!("{what}: not valid JSON: {e}")))?;
+        for set in sets {
+            let (key, raw) = set
+                .split_once('=')
+                .ok_or_else(|| BenchError::Config(format!("override '{set}' is not key=value")))?;
+            let v = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
+            value
+                .as_object_mut()
+                .ok_or_else(|| BenchError::Config(format!("{what}: must be a JSON object")))?
+                .insert(key.trim().to_string(), v);
+        }
+        let config: BenchConfig = serde_json::from_value(value)
+            .map_err(|e| BenchError::Config(format!("{what}: invalid bench config: {e}")))?;
+        if config.forget_sets.is_empty() || config.methods.is_empty() {
+            return Err(BenchError::Config(format!(
+                "{what}: needs at least one forget set and one method"
+            )));
+        }
+        Ok(config)
+    }
+
+    /// The reduced experiment: 30 models, 100 subset models, the first forget set, one grid
+    /// point per method.
+    pub fn quick(mut self) -> Self {
+        self.models = self.models.min(30);
+        self.subset_models = self.subset_models.min(100);
+        self.forget_sets.truncate(1);
+        for m in &mut self.methods {
+            for values in m.grid.values_mut() {
+                values.truncate(1);
+            }
+        }
+        self
+    }
+
+    /// Where the data come from.
+    pub fn data_source(&self) -> DataSource {
+        DataSource {
+            dataset: self.dataset.clone(),
+            label_column: self.label_column.clone(),
+            val_fraction: self.val_fraction,
+            split_seed: self.split_seed,
+            limit: self.limit,
+        }
+    }
+
+    /// The sizes and estimator.
+    pub fn settings(&self) -> BenchSettings {
+        BenchSettings {
+            models: self.models,
+            subset_models: self.subset_models,
+            alpha: self.alpha,
+            attribution: self.attribution.clone(),
+            stack: self.stack,
+        }
+    }
+
+    /// Every forget set, drawn from the training labels (all of them before anything trains).
+    pub fn draw_forget_sets(&self, train_labels: &[u32]) -> Result<Vec<NamedForgetSet>> {
+        self.forget_sets
+            .iter()
+            .map(|spec| {
+                spec.draw(train_labels).map_err(|e| {
+                    BenchError::Config(format!("forget set '{}': {e}", spec.name))
+                })
+            })
+            .collect()
+    }
+}

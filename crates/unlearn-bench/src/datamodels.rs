@@ -1,0 +1,273 @@
+//! Datamodels from a zoo of subset models: estimators by name, a fit scored by LDS on held-out
+//! subset models, and Σ_{i∈F} β read back from an attribution directory for DM-Direct and DMM.
+
+use crate::error::{BenchError, Result};
+use crate::record;
+use std::ops::Range;
+use std::path::Path;
+use std::time::Instant;
+use unlearn_attribution::{
+    Datamodel, DiffOfMeans, Estimator, LassoParams, Lds, Masks, Outputs, RidgeParams,
+    lds_from_predictions, split_models,
+};
+use unlearn_data::{ForgetSet, SubsetMasks};
+use unlearn_train::Zoo;
+use unlearn_train::integrity::Finding;
+
+/// Names of the datamodel estimators.
+pub const ESTIMATORS: [&str; 3] = ["datamodels-mean", "datamodels-ridge", "datamodels-lasso"];
+
+/// How a fit holds out subset models (for LDS and the choice of λ).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FitOptions {
+    /// Share of the subset models held out.
+    pub held_out: f64,
+    /// Seed of the held-out split.
+    pub seed: u64,
+}
+
+impl Default for FitOptions {
+    /// 10 % held out, seed 0.
+    fn default() -> Self {
+        Self {
+            held_out: 0.1,
+            seed: 0,
+        }
+    }
+}
+
+/// The estimator `name` (one of [`ESTIMATORS`]).
+pub fn estimator(name: &str, options: FitOptions) -> Result<Box<dyn Estimator>> {
+    Ok(match name {
+        "datamodels-mean" => Box::new(DiffOfMeans),
+        "datamodels-ridge" => Box::new(
+            RidgeParams::default()
+                .seed(options.seed)
+                .held_out_fraction(options.held_out)
+                .check()?,
+        ),
+        "datamodels-lasso" => {
+            let params = LassoParams {
+                seed: options.seed,
+                held_out_fraction: options.held_out,
+                ..LassoParams::default()
+            };
+            Box::new(params.check()?)
+        }
+        "trak" => {
+            return Err(BenchError::Config(
+                "TRAK is not a datamodel estimator: it needs the zoo's checkpoints (unlearn_attribution::Trak)".into(),
+            ));
+        }
+        other => {
+            return Err(BenchError::Config(format!(
+                "unknown attribution method '{other}'; choose one of {}, trak",
+                ESTIMATORS.join(", ")
+            )));
+        }
+    })
+}
+
+/// A subset zoo and its masks, checked against each other.
+pub struct SubsetZoo {
+    /// The zoo of subset models.
+    pub zoo: Zoo,
+    /// Its masks.
+    pub masks: SubsetMasks,
+}
+
+impl SubsetZoo {
+    /// Loads the subset zoo in `dir` and the mask file its manifest records (unchanged since).
+    pub fn load(dir: &Path) -> Result<Self> {
+        let zoo = Zoo::load(dir)?;
+        let Some(masks_ref) = &zoo.manifest.masks else {
+            return Err(BenchError::invalid(
+                dir,
+                "not a subset zoo; train one on subset masks (ZooKind::Subsets)",
+            ));
+        };
+        let path = Path::new(&masks_ref.path);
+        let sha = unlearn_data::sha256_file(path)?;
+        if sha != masks_ref.sha256 {
+            return Err(BenchError::invalid(
+                path,
+                format!(
+                    "has changed since {} was trained; retrain the zoo or restore the file",
+                    dir.display()
+                ),
+            ));
+        }
+        let masks = SubsetMasks::load_npy(path)?;
+        Self::new(zoo, masks)
+    }
+
+    /// A zoo with masks already in hand.
+    pub fn new(zoo: Zoo, masks: SubsetMasks) -> Result<Self> {
+        if masks.n != zoo.manifest.dataset.n_train || masks.rows < zoo.models {
+            return Err(BenchError::invalid(
+                &zoo.dir,
+                format!(
+                    "masks of {} × {} do not fit the zoo ({} models, {} training points)",
+                    masks.rows, masks.n, zoo.models, zoo.manifest.dataset.n_train
+                ),
+            ));
+        }
+        Ok(Self { zoo, masks })
+    }
+
+    /// The masks of the zoo's models as the estimators take them.
+    pub fn model_masks(&self) -> Result<Masks<'_>> {
+        let n = self.masks.n;
+        Ok(Masks::new(&self.masks.data[..self.zoo.models * n], self.zoo.models, n)?)
+    }
+
+    /// The zoo's logits of the evaluated points `points` only (`models × points.len() × classes`).
+    pub fn logits_of_points(&self, points: &Range<usize>) -> Vec<f32> {
+        let zoo = &self.zoo;
+        let (per, c) = (zoo.points * zoo.classes, zoo.classes);
+        (0..zoo.models)
+            .flat_map(|m| &zoo.logits[m * per + points.start * c..m * per + points.end * c])
+            .copied()
+            .collect()
+    }
+}
+
+/// Fits the targets of the evaluated points `points` on the non-held-out models; returns β, its
+/// LDS on the held-out ones (true-class logits of `points`) and the fit's seconds.
+pub fn fit_and_score(
+    sz: &SubsetZoo,
+    name: &str,
+    options: FitOptions,
+    points: Range<usize>,
+) -> Result<(Datamodel, Lds, f64)> {
+    let (zoo, n) = (&sz.zoo, sz.masks.n);
+    let targets = points.len() * zoo.classes;
+    let masks = sz.model_masks()?;
+    let logits = sz.logits_of_points(&points);
+    let outputs = Outputs::new(&logits, zoo.models, targets)?;
+    let split = split_models(zoo.models, options.held_out, options.seed)?;
+    let fit_masks = masks.select_models(&split.fit)?;
+    let fit_outputs = outputs.select_models(&split.fit)?;
+    let started = Instant::now();
+    let model = estimator(name, options)?.fit(
+        &Masks::new(&fit_masks, split.fit.len(), n)?,
+        &Outputs::new(&fit_outputs, split.fit.len(), targets)?,
+    )?;
+    let seconds = started.elapsed().as_secs_f64();
+    // LDS on each point's true-class logit, over the held-out models.
+    let held_masks = masks.select_models(&split.held_out)?;
+    let h = split.held_out.len();
+    let predicted = model.predict(&Masks::new(&held_masks, h, n)?)?;
+    let true_class = |all: &[f32]| -> Vec<f32> {
+        (0..h)
+            .flat_map(|m| {
+                points
+                    .clone()
+                    .enumerate()
+                    .map(move |(k, p)| all[m * targets + k * zoo.classes + zoo.labels[p] as usize])
+            })
+            .collect()
+    };
+    let pred = true_class(&predicted);
+    let actual = true_class(&outputs.select_models(&split.held_out)?);
+    let lds = lds_from_predictions(
+        &Outputs::new(&pred, h, points.len())?,
+        &Outputs::new(&actual, h, points.len())?,
+    )?;
+    Ok((model, lds, seconds))
+}
+
+/// Σ_{i∈F} β over every evaluated point, from an attribution directory: `forget_rows.npy` when
+/// it was computed for this very forget set (the file `forget_path`), else the rows of `beta.npy`.
+pub fn attribution_rows(
+    dir: &Path,
+    forget: &ForgetSet,
+    forget_path: &Path,
+    points: usize,
+    classes: usize,
+) -> Result<Vec<f32>> {
+    let rows_file = dir.join("forget_rows.npy");
+    if rows_file.is_file() {
+        let record_path = dir.join(record::RECORD);
+        let text = std::fs::read_to_string(&record_path).map_err(BenchError::io(&record_path))?;
+        let info: serde_json::Value = serde_json::from_str(&text)?;
+        let sha = unlearn_data::sha256_file(forget_path)?;
+        if info["forget_set"]["sha256"].as_str() == Some(sha.as_str()) {
+            check_recorded(dir)?;
+            let (shape, rows) = unlearn_data::read_npy_f32(&rows_file)?;
+            if shape != [points, classes] {
+                return Err(BenchError::invalid(
+                    &rows_file,
+                    format!("shape {shape:?}, expected [{points}, {classes}]"),
+                ));
+            }
+            return Ok(rows);
+        }
+        if !dir.join("beta.npy").is_file() {
+            return Err(BenchError::invalid(
+                dir,
+                format!(
+                    "holds Σβ for a different forget set; compute it for {} or compute all rows",
+                    forget_path.display()
+                ),
+            ));
+        }
+    }
+    let full = dir.join("beta.npy");
+    check_recorded(dir)?;
+    let (shape, beta) = unlearn_data::read_npy_f32(&full)?;
+    if shape.len() != 3 || shape[1] != points || shape[2] != classes {
+        return Err(BenchError::invalid(
+            &full,
+            format!("shape {shape:?}, expected [train points, {points}, {classes}]"),
+        ));
+    }
+    if let Some(&bad) = forget.indices.iter().find(|&&i| i >= shape[0]) {
+        return Err(BenchError::invalid(
+            &full,
+            format!("forget index {bad} is beyond its {} rows", shape[0]),
+        ));
+    }
+    Ok(sum_rows(&beta, &forget.indices, points * classes))
+}
+
+/// `dir` must hold a finished attribution: attribution.json present (it is written last) and
+/// the outputs it records unchanged since (the same re-hash as `unlearn verify`).
+pub fn check_recorded(dir: &Path) -> Result<()> {
+    if !dir.join(record::RECORD).is_file() {
+        return Err(BenchError::invalid(
+            dir,
+            "no finished attribution here (attribution.json missing); run the attribution to the end",
+        ));
+    }
+    let check = unlearn_train::integrity::verify_attribution(dir)?;
+    let changed = check.findings.iter().find(|f| {
+        matches!(
+            f,
+            Finding::Missing { .. }
+                | Finding::Resized { .. }
+                | Finding::Altered { .. }
+                | Finding::Unreadable { .. }
+        )
+    });
+    if let Some(finding) = changed {
+        return Err(BenchError::invalid(
+            dir,
+            format!(
+                "{finding}: differs from what attribution.json records (an interrupted or foreign write); compute the attribution again"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Σ_{i∈rows} β[i, ·] of a row-major `n × per` matrix.
+pub fn sum_rows(beta: &[f32], rows: &[usize], per: usize) -> Vec<f32> {
+    let mut sum = vec![0.0f32; per];
+    for &i in rows {
+        for (s, &b) in sum.iter_mut().zip(&beta[i * per..(i + 1) * per]) {
+            *s += b;
+        }
+    }
+    sum
+}

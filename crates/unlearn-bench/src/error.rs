@@ -1,0 +1,60 @@
+//! The crate's error type: one line each, naming the cause and, where there is one, the fix.
+
+use std::path::PathBuf;
+
+/// Errors of the bench pipeline and of attribution directories.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// Training, zoo or checkpoint problems.
+    #[error(transparent)]
+    Train(#[from] unlearn_train::TrainError),
+    /// Method problems.
+    #[error(transparent)]
+    Method(#[from] unlearn_methods::MethodError),
+    /// Data problems.
+    #[error(transparent)]
+    Data(#[from] unlearn_data::DataError),
+    /// Evaluation problems.
+    #[error(transparent)]
+    Eval(#[from] unlearn_eval::EvalError),
+    /// Datamodel estimation problems.
+    #[error(transparent)]
+    Attribution(#[from] unlearn_attribution::AttributionError),
+    /// A bench configuration that cannot run.
+    #[error("{0}")]
+    Config(String),
+    /// An attribution directory that is missing, unfinished or does not fit.
+    #[error("{path}: {what}")]
+    Invalid { path: PathBuf, what: String },
+    /// Filesystem errors, with the path involved.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl BenchError {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| BenchError::Io { path, source }
+    }
+
+    /// A problem with the file or directory `path`.
+    pub fn invalid(path: impl Into<PathBuf>, what: impl Into<String>) -> Self {
+        BenchError::Invalid {
+            path: path.into(),
+            what: what.into(),
+        }
+    }
+}
+
+impl From<serde_json::Error> for BenchError {
+    fn from(e: serde_json::Error) -> Self {
+        BenchError::Config(format!("JSON: {e}"))
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = BenchError> = std::result::Result<T, E>;

@@ -1,0 +1,468 @@
+//! The bench pipeline: originals, datamodels, three oracle zoos per forget set (evaluation,
+//! noise floor, Oracle Matching targets), every method of a registry over its grid, KLoM, and a
+//! report. Every artifact lives under the run directory, named by the hash of what determines
+//! it, so a re-run (or a run interrupted and started again) reuses what is finished.
+
+use crate::config::MethodSpec;
+use crate::datamodels::{FitOptions, SubsetZoo, fit_and_score, sum_rows};
+use crate::error::{BenchError, Result};
+use crate::record;
+use crate::report::{ReportHeader, ReportRow, write_report};
+use burn::tensor::Device;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use unlearn_data::{ForgetSet, Prepared, SubsetMasks};
+use unlearn_eval::{Direction, EvalPoints, LogitsView, evaluate};
+use unlearn_methods::{Context, MethodRegistry, unlearn_zoo};
+use unlearn_models::Architecture;
+use unlearn_train::manifest::{DatasetInfo, InputRef};
+use unlearn_train::{Progress, Recipe, Zoo, ZooKind, ZooSpec, train_zoo};
+
+/// A forget set with the name reports give it.
+#[derive(Debug, Clone)]
+pub struct NamedForgetSet {
+    /// Name in reports and paths.
+    pub name: String,
+    /// The points (indices into the training split).
+    pub set: ForgetSet,
+    /// One line for the report ("10 points, classes [3]").
+    pub description: String,
+}
+
+impl NamedForgetSet {
+    /// A forget set given in memory.
+    pub fn new(name: &str, set: ForgetSet) -> Self {
+        let description = format!("{} points", set.len());
+        Self {
+            name: name.to_string(),
+            set,
+            description,
+        }
+    }
+}
+
+/// Sizes of the experiment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchSettings {
+    /// Originals, and models of each oracle zoo.
+    pub models: usize,
+    /// Subset models for the datamodels.
+    pub subset_models: usize,
+    /// Subset fraction α.
+    pub alpha: f64,
+    /// Datamodel estimator for DM-Direct and DMM (`datamodels-lasso`, …).
+    pub attribution: String,
+    /// Models trained or unlearned together.
+    pub stack: usize,
+}
+
+impl Default for BenchSettings {
+    /// 100 models per zoo, 500 subset models at α = 0.5, lasso datamodels, stacks of 32.
+    fn default() -> Self {
+        Self {
+            models: 100,
+            subset_models: 500,
+            alpha: 0.5,
+            attribution: "datamodels-lasso".into(),
+            stack: 32,
+        }
+    }
+}
+
+/// What a bench produced.
+#[derive(Debug, Clone)]
+pub struct BenchOutcome {
+    /// Every report row, in order.
+    pub rows: Vec<ReportRow>,
+    /// LDS of the datamodels on held-out subset models.
+    pub lds: f64,
+    /// The report's files (report.md, report.csv, plots).
+    pub files: Vec<String>,
+}
+
+/// One comparison: an architecture, its recipe, the data, forget sets and methods.
+pub struct Bench<'a, A: Architecture> {
+    /// The architecture of every model.
+    pub arch: &'a A,
+    /// Methods by name (built-ins and the user's own).
+    pub registry: &'a MethodRegistry<A>,
+    /// Recipe of every trained model (`recipe.model` = `arch.spec()`).
+    pub recipe: Recipe,
+    /// The data, split and standardised.
+    pub data: &'a Prepared,
+    /// Their record in manifests.
+    pub info: DatasetInfo,
+    /// Sizes.
+    pub settings: BenchSettings,
+    /// Forget sets.
+    pub forget_sets: Vec<NamedForgetSet>,
+    /// Methods with their grids.
+    pub methods: Vec<MethodSpec>,
+    /// Run directory.
+    pub out: PathBuf,
+    /// Device the tensors run on.
+    pub device: Device,
+}
+
+/// First 8 hex digits of the hash of a JSON value: names an artifact by what determines it.
+fn key(value: &serde_json::Value) -> String {
+    hex::encode(Sha256::digest(value.to_string().as_bytes()))[..8].to_string()
+}
+
+/// The logits of a zoo as the evaluation library reads them.
+pub fn logits_view(zoo: &Zoo) -> LogitsView<'_> {
+    LogitsView {
+        logits: &zoo.logits,
+        models: zoo.models,
+        points: zoo.points,
+        classes: zoo.classes,
+    }
+}
+
+/// KLoM and the other metrics of `unlearned` against `oracles` (and of a second oracle set
+/// `floor`, the retraining noise floor, when given), for the forget set `forget`.
+pub fn score(
+    unlearned: &Zoo,
+    oracles: &Zoo,
+    floor: Option<&Zoo>,
+    forget: &[usize],
+) -> Result<unlearn_eval::Evaluation> {
+    let points = EvalPoints {
+        labels: &oracles.labels,
+        n_train: oracles.manifest.dataset.n_train,
+        forget,
+    };
+    Ok(evaluate(
+        logits_view(unlearned),
+        logits_view(oracles),
+        floor.map(logits_view),
+        &points,
+        Direction::UnlearnedOracle,
+    )?)
+}
+
+impl<'a, A: Architecture> Bench<'a, A> {
+    /// A bench of `arch` on `data` with the default sizes and no forget set or method yet; the
+    /// recipe is `Recipe::for_model(arch.spec())` and the run directory `runs/bench`.
+    pub fn new(
+        arch: &'a A,
+        registry: &'a MethodRegistry<A>,
+        data: &'a Prepared,
+        info: DatasetInfo,
+        device: Device,
+    ) -> Self {
+        Self {
+            arch,
+            registry,
+            recipe: Recipe::for_model(arch.spec()),
+            data,
+            info,
+            settings: BenchSettings::default(),
+            forget_sets: Vec::new(),
+            methods: Vec::new(),
+            out: PathBuf::from("runs/bench"),
+            device,
+        }
+    }
+
+    /// Checks everything that can be checked before training: sizes, the recipe against the
+    /// architecture and data, forget sets in range, every method and grid point.
+    pub fn check(&self) -> Result<()> {
+        let s = &self.settings;
+        if s.models < 2 {
+            return Err(BenchError::Config(
+                "models must be ≥ 2 (KLoM compares distributions over models)".into(),
+            ));
+        }
+        if s.subset_models < 2 {
+            return Err(BenchError::Config("subset_models must be ≥ 2".into()));
+        }
+        if self.forget_sets.is_empty() || self.methods.is_empty() {
+            return Err(BenchError::Config(
+                "the bench needs at least one forget set and one method".into(),
+            ));
+        }
+        crate::datamodels::estimator(&s.attribution, FitOptions::default())?;
+        self.recipe.validate()?;
+        unlearn_train::zoo::check_architecture(self.arch, &self.recipe)?;
+        self.arch
+            .validate(&self.info_input())
+            .map_err(unlearn_train::TrainError::from)?;
+        let n_train = self.data.train.len();
+        for f in &self.forget_sets {
+            if let Some(&bad) = f.set.indices.iter().find(|&&i| i >= n_train) {
+                return Err(BenchError::Config(format!(
+                    "forget set '{}': index {bad} is out of range for {n_train} training points",
+                    f.name
+                )));
+            }
+        }
+        for method in &self.methods {
+            for (label, params) in method.points() {
+                self.registry
+                    .build(&method.method, &params)
+                    .map_err(|e| BenchError::Config(format!("method entry '{label}': {e}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn info_input(&self) -> unlearn_models::InputSpec {
+        unlearn_models::InputSpec {
+            dim: self.info.dim,
+            image_shape: self.info.image_shape,
+            classes: self.info.classes,
+        }
+    }
+
+    fn zoo(
+        &self,
+        name: &str,
+        kind: ZooKind,
+        models: usize,
+        first_seed: u64,
+        key_value: serde_json::Value,
+        progress: &dyn Progress,
+    ) -> Result<Zoo> {
+        let dir = self
+            .out
+            .join("zoos")
+            .join(format!("{name}-{}", key(&key_value)));
+        let spec = ZooSpec::new(self.recipe.clone(), kind, models)
+            .first_seed(first_seed)
+            .stack(self.settings.stack);
+        progress.phase(name, models as u64);
+        Ok(train_zoo(
+            self.arch,
+            &spec,
+            self.data,
+            self.info.clone(),
+            &dir,
+            &self.device,
+            progress,
+        )?)
+    }
+
+    /// Runs the whole comparison (resuming whatever an earlier run finished) and writes the
+    /// report under the run directory.
+    pub fn run(&self, progress: &dyn Progress) -> Result<BenchOutcome> {
+        self.check()?;
+        let s = &self.settings;
+        std::fs::create_dir_all(&self.out).map_err(BenchError::io(&self.out))?;
+        let common = serde_json::json!({ "dataset": self.info, "recipe": self.recipe });
+
+        let stage = Instant::now();
+        let originals = self.zoo(
+            "originals",
+            ZooKind::Full,
+            s.models,
+            0,
+            serde_json::json!({ "common": common, "models": s.models }),
+            progress,
+        )?;
+        progress.note(format!(
+            "originals: {} models ({:.1} s)",
+            originals.models,
+            stage.elapsed().as_secs_f64()
+        ));
+
+        // Datamodels: subset masks, subset models, one full fit of β.
+        let stage = Instant::now();
+        let n_train = self.data.train.len();
+        let masks_key = serde_json::json!({ "n": n_train, "m": s.subset_models, "alpha": s.alpha });
+        let masks_path = self.out.join(format!("masks-{}.npy", key(&masks_key)));
+        if !masks_path.is_file() {
+            SubsetMasks::random(s.subset_models, n_train, s.alpha, 0)?.save_npy(&masks_path)?;
+        }
+        let masks = SubsetMasks::load_npy(&masks_path)?;
+        let source = InputRef {
+            path: masks_path.display().to_string(),
+            sha256: unlearn_data::sha256_file(&masks_path)?,
+        };
+        let subsets = self.zoo(
+            "subsets",
+            ZooKind::Subsets {
+                masks: masks.clone(),
+                source,
+            },
+            s.subset_models,
+            100_000,
+            serde_json::json!({ "common": common, "masks": key(&masks_key) }),
+            progress,
+        )?;
+        let subset_examples = subsets.manifest.examples_per_model * subsets.models as u64;
+        let subset_seconds = stage.elapsed().as_secs_f64();
+        let attribution_dir = self.out.join(format!(
+            "attribution-{}",
+            key(&serde_json::json!({ "zoo": subsets.manifest.config_hash, "estimator": s.attribution }))
+        ));
+        progress.phase(&format!("fitting {}", s.attribution), 1);
+        let (beta, lds, fit_seconds) = datamodels(
+            &attribution_dir,
+            SubsetZoo::new(subsets, masks)?,
+            &s.attribution,
+        )?;
+        progress.note(format!(
+            "datamodels ({}): LDS {lds:.4}, fit {fit_seconds:.1} s; subset zoo {subset_seconds:.1} s",
+            s.attribution
+        ));
+
+        let mut rows = Vec::new();
+        for named in &self.forget_sets {
+            rows.extend(self.forget_set_rows(
+                named,
+                &originals,
+                &common,
+                &beta,
+                &attribution_dir,
+                subset_examples,
+                progress,
+            )?);
+        }
+        let header = ReportHeader {
+            dataset: self.info.name.clone(),
+            recipe: serde_json::to_string(&self.recipe)?,
+            models: s.models,
+            subset_models: s.subset_models,
+            alpha: s.alpha,
+            attribution: s.attribution.clone(),
+            lds,
+            forget_sets: self
+                .forget_sets
+                .iter()
+                .map(|f| (f.name.clone(), f.description.clone()))
+                .collect(),
+        };
+        let files = write_report(&self.out, &rows, &header)?;
+        Ok(BenchOutcome { rows, lds, files })
+    }
+
+    /// The oracle zoos of one forget set, then every method over its grid, scored.
+    #[allow(clippy::too_many_arguments)]
+    fn forget_set_rows(
+        &self,
+        named: &NamedForgetSet,
+        originals: &Zoo,
+        common: &serde_json::Value,
+        beta: &[f32],
+        attribution_dir: &Path,
+        subset_examples: u64,
+        progress: &dyn Progress,
+    ) -> Result<Vec<ReportRow>> {
+        let s = &self.settings;
+        let (name, forget) = (&named.name, &named.set);
+        let n_train = self.data.train.len();
+        let forget_path = self.out.join("forget").join(format!("{name}.txt"));
+        let parent = forget_path.parent().expect("has a parent");
+        std::fs::create_dir_all(parent).map_err(BenchError::io(parent))?;
+        forget.save(&forget_path)?;
+        let forget_ref = InputRef {
+            path: forget_path.display().to_string(),
+            sha256: unlearn_data::sha256_file(&forget_path)?,
+        };
+        let retain_kind = || ZooKind::Retain {
+            forget: forget.clone(),
+            source: forget_ref.clone(),
+        };
+        let oracle_key = |role: &str| serde_json::json!({ "common": common, "models": s.models, "forget": forget_ref.sha256, "role": role });
+        let stage = Instant::now();
+        let oracle_zoo = |role: &str, first_seed: u64| {
+            self.zoo(
+                &format!("{role}-{name}"),
+                retain_kind(),
+                s.models,
+                first_seed,
+                oracle_key(if role == "oracles" { "eval" } else { role }),
+                progress,
+            )
+        };
+        let oracles = oracle_zoo("oracles", 1000)?;
+        let floor = oracle_zoo("floor", 2000)?;
+        let targets = oracle_zoo("targets", 3000)?;
+        progress.note(format!(
+            "{name}: three oracle zoos ({:.1} s)",
+            stage.elapsed().as_secs_f64()
+        ));
+        let retrain_examples = (self.recipe.epochs * forget.retain_indices(n_train).len()) as u64;
+        let attribution_cost = subset_examples as f64 / retrain_examples.max(1) as f64;
+        let beta_forget = sum_rows(beta, &forget.indices, originals.points * originals.classes);
+        let ctx = Context {
+            arch: self.arch,
+            originals,
+            data: self.data,
+            forget,
+            target_oracles: Some(&targets),
+            beta_forget: Some(&beta_forget),
+            device: self.device.clone(),
+        };
+        let score = |zoo: &Zoo| score(zoo, &oracles, None, &forget.indices);
+        let mut rows = vec![ReportRow::new(name, "retrain (floor)", "retrain", 1.0, &score(&floor)?)];
+        for method in &self.methods {
+            for (label, params) in method.points() {
+                let unlearner = self.registry.build(&method.method, &params)?;
+                let inputs = serde_json::json!({ "targets": targets.manifest.config_hash, "attribution": attribution_dir.display().to_string() });
+                let method_key = serde_json::json!({
+                    "config": { "method": unlearner.name(), "params": unlearner.params() },
+                    "inputs": inputs,
+                    "originals": originals.manifest.config_hash,
+                });
+                let dir = self.out.join("methods").join(name).join(format!(
+                    "{}-{}",
+                    method.method,
+                    key(&method_key)
+                ));
+                progress.phase(&method.method, originals.models as u64);
+                progress.message(label.clone());
+                let summary = unlearn_zoo(
+                    unlearner.as_ref(),
+                    &ctx,
+                    &forget_ref,
+                    inputs,
+                    &dir,
+                    s.stack,
+                    None,
+                    progress,
+                )
+                .map_err(|e| BenchError::Config(format!("{name}: {label}: {e}")))?;
+                let zoo = Zoo::load(&dir)?;
+                let row = ReportRow::new(name, &label, &method.method, summary.cost, &score(&zoo)?);
+                progress.note(format!(
+                    "{:>12} {:<32} cost {:>7.4}  P95 KLoM forget {:>6.3} retain {:>6.3} val {:>6.3}",
+                    name, label, row.cost, row.forget_p95, row.retain_p95, row.val_p95
+                ));
+                rows.push(row);
+            }
+        }
+        rows.push(ReportRow::attribution(name, &s.attribution, attribution_cost));
+        Ok(rows)
+    }
+}
+
+/// β (`n × P·C`), its LDS and fit seconds: read back from `dir` or fitted and written there.
+fn datamodels(dir: &Path, sz: SubsetZoo, estimator: &str) -> Result<(Vec<f32>, f64, f64)> {
+    let info_path = dir.join(record::RECORD);
+    if info_path.is_file() && dir.join("beta.npy").is_file() {
+        let text = std::fs::read_to_string(&info_path).map_err(BenchError::io(&info_path))?;
+        let mut info: serde_json::Value = serde_json::from_str(&text)?;
+        if info.get("files").is_none() {
+            // Written before outputs were recorded: record them now, so `verify` can check them.
+            record::write(dir, &mut info, &["beta.npy"])?;
+        }
+        let (_, beta) = unlearn_data::read_npy_f32(dir.join("beta.npy"))?;
+        return Ok((
+            beta,
+            info["lds"].as_f64().unwrap_or(f64::NAN),
+            info["fit_seconds"].as_f64().unwrap_or(0.0),
+        ));
+    }
+    // A run killed while writing β leaves its temporary file: cleared before fitting again.
+    let _lock = record::open(dir)?;
+    let (model, lds, seconds) = fit_and_score(&sz, estimator, FitOptions::default(), 0..sz.zoo.points)?;
+    let lds = lds.mean;
+    let (n, p, c) = (sz.masks.n, sz.zoo.points, sz.zoo.classes);
+    unlearn_data::write_npy_f32(dir.join("beta.npy"), &[n, p, c], model.beta())?;
+    let mut info = serde_json::json!({ "estimator": estimator, "lds": lds, "fit_seconds": seconds, "models": sz.zoo.models });
+    record::write(dir, &mut info, &["beta.npy"])?;
+    Ok((model.beta().to_vec(), lds, seconds))
+}

@@ -1,0 +1,111 @@
+//! The bench library's own parts: grids, configuration checks, the report's CSV.
+
+use serde_json::json;
+use unlearn_bench::report::write_report;
+use unlearn_bench::{
+    Bench, BenchConfig, BenchError, MethodSpec, NamedForgetSet, ReportHeader, ReportRow,
+};
+use unlearn_data::ForgetSet;
+use unlearn_methods::MethodRegistry;
+use unlearn_models::ModelConfig;
+use unlearn_train::DataSource;
+
+#[test]
+fn a_grid_runs_every_combination_with_the_fixed_parameters() {
+    let spec: MethodSpec = serde_json::from_value(json!({
+        "method": "gd",
+        "label": "GD",
+        "params": { "batch_size": 32 },
+        "grid": { "epochs": [1, 2, 3], "lr": [0.1, 0.01] }
+    }))
+    .unwrap();
+    let points = spec.points();
+    assert_eq!(points.len(), 6);
+    for (label, params) in &points {
+        assert_eq!(params["batch_size"], 32, "{label}");
+        assert!(label.starts_with("GD "), "{label}");
+    }
+    let mut seen: Vec<(i64, f64)> = points
+        .iter()
+        .map(|(_, p)| (p["epochs"].as_i64().unwrap(), p["lr"].as_f64().unwrap()))
+        .collect();
+    seen.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    seen.dedup();
+    assert_eq!(seen.len(), 6, "every combination once");
+}
+
+#[test]
+fn the_bench_checks_methods_and_forget_sets_before_training() {
+    let (data, info) = DataSource::named("digits").load().unwrap();
+    let arch = ModelConfig::Mlp { hidden: vec![8] };
+    let registry = MethodRegistry::builtin();
+    let dir = tempfile::tempdir().unwrap();
+    let mut bench = Bench::new(&arch, &registry, &data, info, burn::tensor::Device::flex());
+    bench.out = dir.path().join("run");
+    bench.forget_sets.push(NamedForgetSet::new("f", ForgetSet::random(data.train.len(), 5, 0).unwrap()));
+    let mut bad = MethodSpec::new("gd");
+    bad.grid.insert("epochs".into(), vec![json!(2), json!("many")]);
+    bench.methods = vec![MethodSpec::new("dmm"), bad];
+    let err = bench.run(&()).unwrap_err();
+    assert!(matches!(err, BenchError::Config(_)), "{err:?}");
+    assert!(err.to_string().contains("epochs"), "{err}");
+    assert!(!bench.out.join("zoos").exists(), "nothing trained before the check");
+
+    bench.methods = vec![MethodSpec::new("forget-harder")];
+    let err = bench.check().unwrap_err().to_string();
+    assert!(err.contains("forget-harder") && err.contains("dmm"), "{err}");
+
+    bench.methods = vec![MethodSpec::new("gd")];
+    bench.forget_sets = vec![NamedForgetSet::new("far", ForgetSet { indices: vec![data.train.len()] })];
+    let err = bench.check().unwrap_err().to_string();
+    assert!(err.contains("far") && err.contains("out of range"), "{err}");
+
+    // A recipe of another architecture than the one given is refused.
+    bench.forget_sets.clear();
+    bench.forget_sets.push(NamedForgetSet::new("f", ForgetSet::random(data.train.len(), 5, 0).unwrap()));
+    bench.recipe.model = ModelConfig::Logistic.spec();
+    let err = bench.check().unwrap_err().to_string();
+    assert!(err.contains("logistic"), "{err}");
+}
+
+#[test]
+fn the_report_csv_quotes_names_with_commas_and_quotes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut row = ReportRow::attribution("a, \"b\"", "datamodels-ridge", 0.5);
+    row.label = "gd epochs=2, lr=\"0.1\"".into();
+    row.forget_p95 = 1.25;
+    let header = ReportHeader {
+        dataset: "digits".into(),
+        recipe: "mlp".into(),
+        models: 2,
+        subset_models: 4,
+        alpha: 0.5,
+        attribution: "datamodels-ridge".into(),
+        lds: 0.1,
+        forget_sets: vec![("a, \"b\"".into(), "1 point".into())],
+    };
+    write_report(dir.path(), &[row.clone()], &header).unwrap();
+    let mut reader = csv::Reader::from_path(dir.path().join("report.csv")).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    assert_eq!(&headers[0], "forget_set");
+    let records: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    assert_eq!(records.len(), 1);
+    assert_eq!(&records[0][0], "a, \"b\"");
+    assert_eq!(&records[0][2], "gd epochs=2, lr=\"0.1\"");
+    assert_eq!(records[0][4].parse::<f64>().unwrap(), 1.25);
+    assert_eq!(records[0].len(), headers.len());
+}
+
+#[test]
+fn the_shipped_configs_load_and_their_forget_sets_draw() {
+    let config = BenchConfig::load(None, &["models=7".to_string()]).unwrap();
+    assert_eq!(config.models, 7);
+    let (data, _) = config.data_source().load().unwrap();
+    let sets = config.draw_forget_sets(&data.train.labels).unwrap();
+    assert_eq!(sets.len(), config.forget_sets.len());
+    for (set, spec) in sets.iter().zip(&config.forget_sets) {
+        assert_eq!(set.set.len(), spec.size);
+    }
+    let err = BenchConfig::load(None, &["models".to_string()]).unwrap_err().to_string();
+    assert!(err.contains("key=value"), "{err}");
+}

@@ -1,0 +1,51 @@
+//! The flags that fix an error: the libraries name the cause and the fix in their own terms
+//! (they know no flags); the command line adds which of its flags that fix is.
+
+use unlearn_bench::BenchError;
+use unlearn_methods::MethodError;
+use unlearn_train::TrainError;
+
+/// A hint naming the flag behind `error`, if one is known.
+pub fn flag_hint(error: &anyhow::Error) -> Option<&'static str> {
+    for cause in error.chain() {
+        let method = cause
+            .downcast_ref::<MethodError>()
+            .or_else(|| match cause.downcast_ref::<BenchError>() {
+                Some(BenchError::Method(m)) => Some(m),
+                _ => None,
+            });
+        let train = cause
+            .downcast_ref::<TrainError>()
+            .or_else(|| match cause.downcast_ref::<BenchError>() {
+                Some(BenchError::Train(t)) => Some(t),
+                _ => None,
+            })
+            .or_else(|| match method {
+                Some(MethodError::Train(t)) => Some(t),
+                _ => None,
+            });
+        if let Some(t) = train {
+            return match t {
+                TrainError::NonFiniteLoss { .. } => Some("--lr"),
+                TrainError::DifferentZoo { .. } => Some("--out"),
+                TrainError::Zoo { what, .. } if what.contains("lock file") => Some("--out"),
+                TrainError::Zoo { what, .. } if what.contains("its own output directory") => {
+                    Some("--out")
+                }
+                TrainError::Recipe(what) if what.contains("stacks of one") => Some("--stack 1"),
+                TrainError::Model(unlearn_models::ModelError::NeedsImages { .. }) => {
+                    Some("--model mlp")
+                }
+                _ => None,
+            };
+        }
+        match method {
+            Some(MethodError::UnknownMethod { .. }) => return Some("unlearn forget --list"),
+            Some(MethodError::Mismatch(what)) if what.contains("same split") => {
+                return Some("--dataset, --val-fraction, --split-seed");
+            }
+            _ => {}
+        }
+    }
+    None
+}
