@@ -59,7 +59,9 @@ pub struct ResMlp {
 impl SingleModel for ResMlp {
     fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let h = relu(self.stem.forward(x));
-        let r = self.block_out.forward(relu(self.block_in.forward(h.clone())));
+        let r = self
+            .block_out
+            .forward(relu(self.block_in.forward(h.clone())));
         self.head.forward(relu(h + r))
     }
 
@@ -176,8 +178,24 @@ impl<A: Architecture> UnlearnMethod<A> for SmoothForget {
         };
         let (mut on_forget, mut on_retain) = (loss(p.smoothing), loss(0.0));
         for _ in 0..p.epochs {
-            model = engine.epoch(model, &mut optim, &forget, p.batch_size, p.lr, &mut on_forget, None)?;
-            model = engine.epoch(model, &mut optim, &retain, p.batch_size, p.lr, &mut on_retain, None)?;
+            model = engine.epoch(
+                model,
+                &mut optim,
+                &forget,
+                p.batch_size,
+                p.lr,
+                &mut on_forget,
+                None,
+            )?;
+            model = engine.epoch(
+                model,
+                &mut optim,
+                &retain,
+                p.batch_size,
+                p.lr,
+                &mut on_retain,
+                None,
+            )?;
         }
         let (logits, valid) = final_logits(ctx, &model, k);
         Ok(StackOutput {
@@ -280,7 +298,15 @@ pub fn run(
     let forget_ref = file_ref(&forget_path)?;
     let train = |kind: ZooKind, models: usize, first_seed: u64, dir: &str| {
         let spec = ZooSpec::new(recipe.clone(), kind, models).first_seed(first_seed);
-        train_zoo(&arch, &spec, &data, info.clone(), &root.join(dir), &device, &())
+        train_zoo(
+            &arch,
+            &spec,
+            &data,
+            info.clone(),
+            &root.join(dir),
+            &device,
+            &(),
+        )
     };
     let retain = || ZooKind::Retain {
         forget: forget.clone(),
@@ -312,8 +338,20 @@ pub fn run(
             .fit_rows_sum(&mask_view, &outputs, &forget.indices)?;
 
     // 2b. TRAK on two originals' checkpoints, scale calibrated on the subset models.
-    let all_x: Vec<f32> = data.train.features.iter().chain(&data.val.features).copied().collect();
-    let all_y: Vec<u32> = data.train.labels.iter().chain(&data.val.labels).copied().collect();
+    let all_x: Vec<f32> = data
+        .train
+        .features
+        .iter()
+        .chain(&data.val.features)
+        .copied()
+        .collect();
+    let all_y: Vec<u32> = data
+        .train
+        .labels
+        .iter()
+        .chain(&data.val.labels)
+        .copied()
+        .collect();
     let classes = data.train.classes;
     let mut trak = Trak::new(
         TrakConfig::default(),
@@ -325,7 +363,13 @@ pub fn run(
     )?;
     for i in 0..2.min(originals.models) {
         let model = originals.load_model(&arch, i, &device)?;
-        trak.add_model(&model, &arch, &originals.input(), originals.manifest.seeds[i], &device)?;
+        trak.add_model(
+            &model,
+            &arch,
+            &originals.input(),
+            originals.manifest.seeds[i],
+            &device,
+        )?;
     }
     let tau = trak.finish()?.swap_remove(0);
     let scale = calibrate(&tau, n_train, targets, &mask_view, &outputs)?.scale;
@@ -358,7 +402,16 @@ pub fn run(
         let method = registry.build(name, &Default::default())?;
         let out = root.join(format!("unlearned-{i}-{name}"));
         let inputs = serde_json::json!({ "attribution": label });
-        let summary = unlearn_zoo(method.as_ref(), &ctx, &forget_ref, inputs, &out, 1, None, &())?;
+        let summary = unlearn_zoo(
+            method.as_ref(),
+            &ctx,
+            &forget_ref,
+            inputs,
+            &out,
+            1,
+            None,
+            &(),
+        )?;
         let eval = score(&Zoo::load(&out)?)?;
         floor_summary = eval.floor_summary.clone();
         rows.push(Row {
@@ -422,7 +475,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     print!("{}", table(&rows));
     println!("\nbench (library), forget P95 per method:");
     for r in &bench {
-        println!("  {:<28} {:>8.3}  cost {:.4}", r.label, r.forget_p95, r.cost);
+        println!(
+            "  {:<28} {:>8.3}  cost {:.4}",
+            r.label, r.forget_p95, r.cost
+        );
     }
     Ok(())
 }

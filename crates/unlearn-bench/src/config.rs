@@ -229,9 +229,8 @@ impl BenchConfig {
         self.forget_sets
             .iter()
             .map(|spec| {
-                spec.draw(train_labels).map_err(|e| {
-                    BenchError::Config(format!("forget set '{}': {e}", spec.name))
-                })
+                spec.draw(train_labels)
+                    .map_err(|e| BenchError::Config(format!("forget set '{}': {e}", spec.name)))
             })
             .collect()
     }

@@ -118,7 +118,11 @@ impl SubsetZoo {
     /// The masks of the zoo's models as the estimators take them.
     pub fn model_masks(&self) -> Result<Masks<'_>> {
         let n = self.masks.n;
-        Ok(Masks::new(&self.masks.data[..self.zoo.models * n], self.zoo.models, n)?)
+        Ok(Masks::new(
+            &self.masks.data[..self.zoo.models * n],
+            self.zoo.models,
+            n,
+        )?)
     }
 
     /// The zoo's logits of the evaluated points `points` only (`models × points.len() × classes`).

@@ -397,7 +397,13 @@ impl<'a, A: Architecture> Bench<'a, A> {
             device: self.device.clone(),
         };
         let score = |zoo: &Zoo| score(zoo, &oracles, None, &forget.indices);
-        let mut rows = vec![ReportRow::new(name, "retrain (floor)", "retrain", 1.0, &score(&floor)?)];
+        let mut rows = vec![ReportRow::new(
+            name,
+            "retrain (floor)",
+            "retrain",
+            1.0,
+            &score(&floor)?,
+        )];
         for method in &self.methods {
             for (label, params) in method.points() {
                 let unlearner = self.registry.build(&method.method, &params)?;
@@ -434,7 +440,11 @@ impl<'a, A: Architecture> Bench<'a, A> {
                 rows.push(row);
             }
         }
-        rows.push(ReportRow::attribution(name, &s.attribution, attribution_cost));
+        rows.push(ReportRow::attribution(
+            name,
+            &s.attribution,
+            attribution_cost,
+        ));
         Ok(rows)
     }
 }
@@ -458,7 +468,8 @@ fn datamodels(dir: &Path, sz: SubsetZoo, estimator: &str) -> Result<(Vec<f32>, f
     }
     // A run killed while writing β leaves its temporary file: cleared before fitting again.
     let _lock = record::open(dir)?;
-    let (model, lds, seconds) = fit_and_score(&sz, estimator, FitOptions::default(), 0..sz.zoo.points)?;
+    let (model, lds, seconds) =
+        fit_and_score(&sz, estimator, FitOptions::default(), 0..sz.zoo.points)?;
     let lds = lds.mean;
     let (n, p, c) = (sz.masks.n, sz.zoo.points, sz.zoo.classes);
     unlearn_data::write_npy_f32(dir.join("beta.npy"), &[n, p, c], model.beta())?;

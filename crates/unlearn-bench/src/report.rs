@@ -181,7 +181,13 @@ pub fn write_report(out: &Path, rows: &[ReportRow], header: &ReportHeader) -> Re
         // Plot files are named after the forget set: keep them to safe characters.
         let safe: String = name
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let stem = out.join(format!("klom_vs_cost-{safe}"));
         let plot = unlearn_eval::plot_scatter(
@@ -209,7 +215,9 @@ pub fn write_report(out: &Path, rows: &[ReportRow], header: &ReportHeader) -> Re
             }
         }
     }
-    let csv = csv.into_inner().map_err(|e| BenchError::Config(format!("report.csv: {e}")))?;
+    let csv = csv
+        .into_inner()
+        .map_err(|e| BenchError::Config(format!("report.csv: {e}")))?;
     unlearn_data::atomic_write_bytes(out.join("report.md"), md.as_bytes())?;
     unlearn_data::atomic_write_bytes(out.join("report.csv"), &csv)?;
     files.insert(0, out.join("report.csv").display().to_string());

@@ -113,7 +113,9 @@ pub fn trak_scores<A: Architecture>(
     let (n, points, classes) = (d.n_train, zoo.points, zoo.classes);
     let targets_total = points * classes;
     if models == 0 {
-        return Err(BenchError::Config("TRAK needs at least one checkpoint (models ≥ 1)".into()));
+        return Err(BenchError::Config(
+            "TRAK needs at least one checkpoint (models ≥ 1)".into(),
+        ));
     }
 
     // The subset zoo that calibrates and scores, and its models.
@@ -124,7 +126,10 @@ pub fn trak_scores<A: Architecture>(
         if c.hash != d.hash || c.n_train != n || c.n_val != d.n_val || s.zoo.classes != classes {
             return Err(BenchError::invalid(
                 &s.zoo.dir,
-                format!("was trained on other data than {} (dataset hash or split differ)", zoo.dir.display()),
+                format!(
+                    "was trained on other data than {} (dataset hash or split differ)",
+                    zoo.dir.display()
+                ),
             ));
         }
     }
@@ -136,7 +141,10 @@ pub fn trak_scores<A: Architecture>(
         if models >= fit.len() {
             return Err(BenchError::invalid(
                 &zoo.dir,
-                format!("{models} TRAK checkpoints leave no fit model to calibrate on ({} fit models)", fit.len()),
+                format!(
+                    "{models} TRAK checkpoints leave no fit model to calibrate on ({} fit models)",
+                    fit.len()
+                ),
             ));
         }
         fit[..models].to_vec()
@@ -144,7 +152,10 @@ pub fn trak_scores<A: Architecture>(
         if models > zoo.models {
             return Err(BenchError::invalid(
                 &zoo.dir,
-                format!("{models} TRAK checkpoints asked for but the zoo has {} models", zoo.models),
+                format!(
+                    "{models} TRAK checkpoints asked for but the zoo has {} models",
+                    zoo.models
+                ),
             ));
         }
         (0..models).collect()
@@ -187,7 +198,10 @@ pub fn trak_scores<A: Architecture>(
 
     // Data: the zoo's standardised train and validation points.
     if data.train.len() != n || data.train.len() + data.val.len() != points {
-        return Err(BenchError::invalid(&zoo.dir, "its data do not match its manifest"));
+        return Err(BenchError::invalid(
+            &zoo.dir,
+            "its data do not match its manifest",
+        ));
     }
     let dim = data.train.dim;
     let all_x: Vec<f32> = data
@@ -205,7 +219,10 @@ pub fn trak_scores<A: Architecture>(
         .copied()
         .collect();
     if all_y != zoo.labels {
-        return Err(BenchError::invalid(&zoo.dir, "its labels differ from its data"));
+        return Err(BenchError::invalid(
+            &zoo.dir,
+            "its labels differ from its data",
+        ));
     }
     let input = InputSpec {
         dim,
@@ -232,7 +249,8 @@ pub fn trak_scores<A: Architecture>(
     let mut per_ridge = engine.finish_all()?;
     if config.ridges.len() > 1 && cal_zoo.is_none() {
         return Err(BenchError::Config(
-            "several TRAK ridges need subset models to choose among them (a calibration zoo)".into(),
+            "several TRAK ridges need subset models to choose among them (a calibration zoo)"
+                .into(),
         ));
     }
 
@@ -395,4 +413,3 @@ pub fn trak_scores<A: Architecture>(
         info,
     })
 }
-

@@ -42,27 +42,45 @@ fn the_bench_checks_methods_and_forget_sets_before_training() {
     let dir = tempfile::tempdir().unwrap();
     let mut bench = Bench::new(&arch, &registry, &data, info, burn::tensor::Device::flex());
     bench.out = dir.path().join("run");
-    bench.forget_sets.push(NamedForgetSet::new("f", ForgetSet::random(data.train.len(), 5, 0).unwrap()));
+    bench.forget_sets.push(NamedForgetSet::new(
+        "f",
+        ForgetSet::random(data.train.len(), 5, 0).unwrap(),
+    ));
     let mut bad = MethodSpec::new("gd");
-    bad.grid.insert("epochs".into(), vec![json!(2), json!("many")]);
+    bad.grid
+        .insert("epochs".into(), vec![json!(2), json!("many")]);
     bench.methods = vec![MethodSpec::new("dmm"), bad];
     let err = bench.run(&()).unwrap_err();
     assert!(matches!(err, BenchError::Config(_)), "{err:?}");
     assert!(err.to_string().contains("epochs"), "{err}");
-    assert!(!bench.out.join("zoos").exists(), "nothing trained before the check");
+    assert!(
+        !bench.out.join("zoos").exists(),
+        "nothing trained before the check"
+    );
 
     bench.methods = vec![MethodSpec::new("forget-harder")];
     let err = bench.check().unwrap_err().to_string();
-    assert!(err.contains("forget-harder") && err.contains("dmm"), "{err}");
+    assert!(
+        err.contains("forget-harder") && err.contains("dmm"),
+        "{err}"
+    );
 
     bench.methods = vec![MethodSpec::new("gd")];
-    bench.forget_sets = vec![NamedForgetSet::new("far", ForgetSet { indices: vec![data.train.len()] })];
+    bench.forget_sets = vec![NamedForgetSet::new(
+        "far",
+        ForgetSet {
+            indices: vec![data.train.len()],
+        },
+    )];
     let err = bench.check().unwrap_err().to_string();
     assert!(err.contains("far") && err.contains("out of range"), "{err}");
 
     // A recipe of another architecture than the one given is refused.
     bench.forget_sets.clear();
-    bench.forget_sets.push(NamedForgetSet::new("f", ForgetSet::random(data.train.len(), 5, 0).unwrap()));
+    bench.forget_sets.push(NamedForgetSet::new(
+        "f",
+        ForgetSet::random(data.train.len(), 5, 0).unwrap(),
+    ));
     bench.recipe.model = ModelConfig::Logistic.spec();
     let err = bench.check().unwrap_err().to_string();
     assert!(err.contains("logistic"), "{err}");
@@ -106,6 +124,8 @@ fn the_shipped_configs_load_and_their_forget_sets_draw() {
     for (set, spec) in sets.iter().zip(&config.forget_sets) {
         assert_eq!(set.set.len(), spec.size);
     }
-    let err = BenchConfig::load(None, &["models".to_string()]).unwrap_err().to_string();
+    let err = BenchConfig::load(None, &["models".to_string()])
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("key=value"), "{err}");
 }

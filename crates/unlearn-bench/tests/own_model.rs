@@ -30,7 +30,14 @@ fn a_user_architecture_and_method_go_through_the_whole_pipeline() {
     let names: Vec<&str> = rows.iter().map(|r| r.method.as_str()).collect();
     assert_eq!(
         names,
-        ["do nothing", "DMM (datamodels)", "DMM (TRAK)", "GD", "smooth-forget (own)", "retrain (floor)"]
+        [
+            "do nothing",
+            "DMM (datamodels)",
+            "DMM (TRAK)",
+            "GD",
+            "smooth-forget (own)",
+            "retrain (floor)"
+        ]
     );
     for r in &rows {
         let s = &r.summary;
@@ -39,7 +46,11 @@ fn a_user_architecture_and_method_go_through_the_whole_pipeline() {
         }
     }
     assert_eq!(rows[0].cost, 0.0, "doing nothing costs nothing");
-    assert!(rows[1].cost > 0.0 && rows[1].cost < 1.0, "DMM's cost {}", rows[1].cost);
+    assert!(
+        rows[1].cost > 0.0 && rows[1].cost < 1.0,
+        "DMM's cost {}",
+        rows[1].cost
+    );
 
     // Manifests record the user architecture and the user method with its parameters.
     let originals = Zoo::load(&dir.path().join("originals")).unwrap();
@@ -48,7 +59,10 @@ fn a_user_architecture_and_method_go_through_the_whole_pipeline() {
     let own = Zoo::load(&dir.path().join("unlearned-4-smooth-forget")).unwrap();
     let unlearning = own.manifest.unlearning.clone().unwrap();
     assert_eq!(unlearning["method"], "smooth-forget");
-    assert_eq!(unlearning["params"]["smoothing"].as_f64(), Some(0.9f32 as f64));
+    assert_eq!(
+        unlearning["params"]["smoothing"].as_f64(),
+        Some(0.9f32 as f64)
+    );
 
     // Label smoothing on F lowers the models' confidence in F's labels.
     let forget: Vec<usize> = std::fs::read_to_string(dir.path().join("forget.txt"))
@@ -59,34 +73,65 @@ fn a_user_architecture_and_method_go_through_the_whole_pipeline() {
     assert_eq!(forget.len(), Sizes::TINY.forget);
     let classes = originals.classes;
     for m in 0..originals.models {
-        let before = softmax_true_class(originals.model_logits(m), &originals.labels, &forget, classes);
+        let before = softmax_true_class(
+            originals.model_logits(m),
+            &originals.labels,
+            &forget,
+            classes,
+        );
         let after = softmax_true_class(own.model_logits(m), &own.labels, &forget, classes);
-        assert!(after < before, "model {m}: confidence on F {before:.3} → {after:.3}");
+        assert!(
+            after < before,
+            "model {m}: confidence on F {before:.3} → {after:.3}"
+        );
     }
 
     // An unlearned checkpoint of the user architecture reloads and reproduces its stored logits.
     let arch = Single(ResMlpConfig { width: 32 });
     let device = Device::flex();
-    let (data, _) = DataSource { limit: Sizes::TINY.points, ..DataSource::named("digits") }
-        .load()
-        .unwrap();
+    let (data, _) = DataSource {
+        limit: Sizes::TINY.points,
+        ..DataSource::named("digits")
+    }
+    .load()
+    .unwrap();
     let model = own.load_model(&arch, 0, &device).unwrap();
-    let x: Vec<f32> = data.train.features.iter().chain(&data.val.features).copied().collect();
+    let x: Vec<f32> = data
+        .train
+        .features
+        .iter()
+        .chain(&data.val.features)
+        .copied()
+        .collect();
     let n = x.len() / data.train.dim;
-    let input = burn::tensor::Tensor::<2>::from_data(TensorData::new(x, [n, data.train.dim]), &device);
+    let input =
+        burn::tensor::Tensor::<2>::from_data(TensorData::new(x, [n, data.train.dim]), &device);
     let logits: Vec<f32> = model
         .forward_shared(input, 1)
         .into_data()
         .try_into_vec()
         .unwrap();
     let stored = own.model_logits(0);
-    let diff = logits.iter().zip(stored).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    let diff = logits
+        .iter()
+        .zip(stored)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
     assert!(diff < 1e-4, "reloaded logits differ by {diff}");
 
     // The library bench ran the user method beside the built-ins, on the user architecture.
     let labels: Vec<&str> = bench.iter().map(|r| r.label.as_str()).collect();
-    for expected in ["retrain (floor)", "do-nothing", "dmm", "gd", "smooth-forget"] {
-        assert!(labels.contains(&expected), "{expected} missing from {labels:?}");
+    for expected in [
+        "retrain (floor)",
+        "do-nothing",
+        "dmm",
+        "gd",
+        "smooth-forget",
+    ] {
+        assert!(
+            labels.contains(&expected),
+            "{expected} missing from {labels:?}"
+        );
     }
     assert!(dir.path().join("bench/report.md").is_file());
     assert!(dir.path().join("bench/report.csv").is_file());

@@ -51,7 +51,8 @@ impl DataArgs {
 
     /// The data a zoo was trained on, reloaded from its manifest and checked against its hash.
     pub fn of_zoo(zoo: &unlearn_train::Zoo) -> Result<Prepared> {
-        DataSource::of_zoo(zoo).with_context(|| format!("reloading the data of {}", zoo.dir.display()))
+        DataSource::of_zoo(zoo)
+            .with_context(|| format!("reloading the data of {}", zoo.dir.display()))
     }
 }
 

@@ -8,12 +8,12 @@ use unlearn_train::TrainError;
 /// A hint naming the flag behind `error`, if one is known.
 pub fn flag_hint(error: &anyhow::Error) -> Option<&'static str> {
     for cause in error.chain() {
-        let method = cause
-            .downcast_ref::<MethodError>()
-            .or_else(|| match cause.downcast_ref::<BenchError>() {
+        let method = cause.downcast_ref::<MethodError>().or_else(|| {
+            match cause.downcast_ref::<BenchError>() {
                 Some(BenchError::Method(m)) => Some(m),
                 _ => None,
-            });
+            }
+        });
         let train = cause
             .downcast_ref::<TrainError>()
             .or_else(|| match cause.downcast_ref::<BenchError>() {

@@ -4,26 +4,15 @@
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
 use crate::error::{DataError, Result};
 
-/// Distinguishes temporary names of concurrent writers inside one process.
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Writes `path` atomically: `write` fills a temporary file in the same
-/// directory (`.NAME.tmp-PID-N`), which is flushed, synced and then renamed over
-/// `path`. Readers therefore see either the old file or the complete new one,
-/// never a half-written one. Missing parent directories are created.
-///
-/// On any error the temporary file is removed and `path` is left untouched.
-pub fn atomic_write<F>(path: impl AsRef<Path>, write: F) -> Result<()>
-where
-    F: FnOnce(&mut dyn Write) -> io::Result<()>,
-{
-    let path = path.as_ref();
+/// A temporary file next to `path`, named `.NAME.tmp-XXXXXX` (what interrupted-run cleanup
+/// looks for), created empty; it is removed when dropped unless [`persist`]ed. Missing parent
+/// directories are created.
+pub fn temp_path_next_to(path: &Path) -> Result<tempfile::TempPath> {
     let file_name = path
         .file_name()
         .ok_or_else(|| DataError::invalid(format!("{}: not a file path", path.display())))?;
@@ -32,27 +21,59 @@ where
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&dir).map_err(|e| DataError::io(&dir, "cannot create directory", e))?;
+    tempfile::Builder::new()
+        .prefix(&format!(".{}.tmp-", file_name.to_string_lossy()))
+        .tempfile_in(&dir)
+        .map(tempfile::NamedTempFile::into_temp_path)
+        .map_err(|e| DataError::io(&dir, "cannot create a temporary file", e))
+}
 
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}-{}",
-        file_name.to_string_lossy(),
-        std::process::id(),
-        TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| -> io::Result<()> {
-        let file = File::create(&tmp)?;
-        let mut writer = BufWriter::new(file);
-        write(&mut writer)?;
-        let file = writer.into_inner().map_err(|e| e.into_error())?;
-        // Sync before the rename so a crash cannot leave a renamed but empty file.
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(DataError::io(path, "cannot write", e));
-    }
+/// Makes the finished temporary file `tmp` the file `path`, durably: its contents are synced,
+/// it is renamed over `path`, then the directory is synced so that the rename itself survives a
+/// power loss (otherwise a renamed but empty file could be taken for a finished one).
+pub fn persist(tmp: tempfile::TempPath, path: &Path) -> Result<()> {
+    File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| DataError::io(path, "cannot sync", e))?;
+    tmp.persist(path)
+        .map_err(|e| DataError::io(path, "cannot rename into place", e.error))?;
+    sync_dir(path)
+}
+
+/// Syncs the directory holding `path` (a no-op where directories cannot be opened).
+fn sync_dir(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    #[cfg(unix)]
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| DataError::io(dir, "cannot sync directory", e))?;
+    #[cfg(not(unix))]
+    let _ = dir;
     Ok(())
+}
+
+/// Writes `path` atomically and durably: `write` fills a temporary file in the same directory
+/// ([`temp_path_next_to`]), which then replaces `path` through [`persist`]. Readers see either
+/// the old file or the complete new one, never a half-written one.
+///
+/// On any error the temporary file is removed and `path` is left untouched.
+pub fn atomic_write<F>(path: impl AsRef<Path>, write: F) -> Result<()>
+where
+    F: FnOnce(&mut dyn Write) -> io::Result<()>,
+{
+    let path = path.as_ref();
+    let tmp = temp_path_next_to(path)?;
+    let written = (|| -> io::Result<()> {
+        let mut writer = BufWriter::new(File::create(&tmp)?);
+        write(&mut writer)?;
+        writer.into_inner().map_err(|e| e.into_error())?;
+        Ok(())
+    })();
+    written.map_err(|e| DataError::io(path, "cannot write", e))?;
+    persist(tmp, path)
 }
 
 /// [`atomic_write`] of a byte slice.

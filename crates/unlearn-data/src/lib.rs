@@ -58,8 +58,8 @@ pub use dataset::Dataset;
 pub use digits::{DIGITS_NAME, digits};
 pub use error::{DataError, Result};
 pub use fileio::{
-    atomic_copy, atomic_write, atomic_write_bytes, read_maybe_gz, read_maybe_gz_bounded,
-    sha256_file,
+    atomic_copy, atomic_write, atomic_write_bytes, persist, read_maybe_gz, read_maybe_gz_bounded,
+    sha256_file, temp_path_next_to,
 };
 pub use forget::ForgetSet;
 pub use idx::{

@@ -217,8 +217,9 @@ impl EvalTable {
     pub fn to_csv(&self) -> String {
         let n = self.n_cols();
         let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
-        let mut out = CSV_HEADERS[..n].join(",");
-        out.push('\n');
+        let mut out = csv::Writer::from_writer(Vec::new());
+        // Writing records to memory cannot fail; the split names are quoted where needed.
+        out.write_record(&CSV_HEADERS[..n]).expect("in memory");
         for r in &self.rows {
             let mut c = vec![
                 r.split.clone(),
@@ -232,10 +233,9 @@ impl EvalTable {
             if n == 8 {
                 c.push(opt(r.floor_p95));
             }
-            out.push_str(&c.join(","));
-            out.push('\n');
+            out.write_record(&c).expect("in memory");
         }
-        out
+        String::from_utf8(out.into_inner().expect("in memory")).expect("UTF-8 fields")
     }
 
     /// Pretty-printed JSON of the table.

@@ -90,7 +90,15 @@ fn main() -> Result<(), Box<dyn Error>> {
             let spec = ZooSpec::new(recipe.clone(), kind, models)
                 .first_seed(first_seed)
                 .stack(25);
-            let zoo = train_zoo(&arch, &spec, &data, info.clone(), &root.join(dir), &device, &())?;
+            let zoo = train_zoo(
+                &arch,
+                &spec,
+                &data,
+                info.clone(),
+                &root.join(dir),
+                &device,
+                &(),
+            )?;
             println!(
                 "  {dir}: {models} models in {:.1} s",
                 t.elapsed().as_secs_f64()

@@ -68,7 +68,11 @@ impl<A: Architecture> UnlearnMethod<A> for DoNothing {
     fn makes_models(&self) -> bool {
         false
     }
-    fn run(&self, ctx: &Context<'_, A>, indices: &[usize]) -> Result<StackOutput<A::Model>, MethodError> {
+    fn run(
+        &self,
+        ctx: &Context<'_, A>,
+        indices: &[usize],
+    ) -> Result<StackOutput<A::Model>, MethodError> {
         Ok(StackOutput {
             logits: ctx.original_logits(indices),
             model: None,
@@ -84,7 +88,11 @@ impl<A: Architecture> UnlearnMethod<A> for Retrain {
     fn params(&self) -> serde_json::Value {
         json(&NoParams {})
     }
-    fn run(&self, ctx: &Context<'_, A>, indices: &[usize]) -> Result<StackOutput<A::Model>, MethodError> {
+    fn run(
+        &self,
+        ctx: &Context<'_, A>,
+        indices: &[usize],
+    ) -> Result<StackOutput<A::Model>, MethodError> {
         retrain::run(ctx, indices)
     }
 }
@@ -102,7 +110,11 @@ impl<A: Architecture> UnlearnMethod<A> for DmDirect {
     fn makes_models(&self) -> bool {
         false
     }
-    fn run(&self, ctx: &Context<'_, A>, indices: &[usize]) -> Result<StackOutput<A::Model>, MethodError> {
+    fn run(
+        &self,
+        ctx: &Context<'_, A>,
+        indices: &[usize],
+    ) -> Result<StackOutput<A::Model>, MethodError> {
         direct::run(ctx, indices, self.0.scale)
     }
 }
@@ -123,7 +135,11 @@ impl<A: Architecture> UnlearnMethod<A> for Matching {
             matching::Target::Datamodel => Inputs::ATTRIBUTION,
         }
     }
-    fn run(&self, ctx: &Context<'_, A>, indices: &[usize]) -> Result<StackOutput<A::Model>, MethodError> {
+    fn run(
+        &self,
+        ctx: &Context<'_, A>,
+        indices: &[usize],
+    ) -> Result<StackOutput<A::Model>, MethodError> {
         matching::run(ctx, indices, &self.params, self.target)
     }
 }
@@ -139,7 +155,11 @@ impl<A: Architecture> UnlearnMethod<A> for Descent {
     fn params(&self) -> serde_json::Value {
         json(&self.params)
     }
-    fn run(&self, ctx: &Context<'_, A>, indices: &[usize]) -> Result<StackOutput<A::Model>, MethodError> {
+    fn run(
+        &self,
+        ctx: &Context<'_, A>,
+        indices: &[usize],
+    ) -> Result<StackOutput<A::Model>, MethodError> {
         descent::run(ctx, indices, &self.params, self.variant)
     }
 }
@@ -151,7 +171,11 @@ impl<A: Architecture> UnlearnMethod<A> for Scrub {
     fn params(&self) -> serde_json::Value {
         json(&self.0)
     }
-    fn run(&self, ctx: &Context<'_, A>, indices: &[usize]) -> Result<StackOutput<A::Model>, MethodError> {
+    fn run(
+        &self,
+        ctx: &Context<'_, A>,
+        indices: &[usize],
+    ) -> Result<StackOutput<A::Model>, MethodError> {
         scrub::run(ctx, indices, &self.0)
     }
 }
@@ -163,7 +187,11 @@ impl<A: Architecture> UnlearnMethod<A> for NoisyDescent {
     fn params(&self) -> serde_json::Value {
         json(&self.0)
     }
-    fn run(&self, ctx: &Context<'_, A>, indices: &[usize]) -> Result<StackOutput<A::Model>, MethodError> {
+    fn run(
+        &self,
+        ctx: &Context<'_, A>,
+        indices: &[usize],
+    ) -> Result<StackOutput<A::Model>, MethodError> {
         crate::noisy::run(ctx, indices, &self.0)
     }
 }
@@ -175,7 +203,11 @@ impl<A: Architecture> UnlearnMethod<A> for Del {
     fn params(&self) -> serde_json::Value {
         json(&self.0)
     }
-    fn run(&self, ctx: &Context<'_, A>, indices: &[usize]) -> Result<StackOutput<A::Model>, MethodError> {
+    fn run(
+        &self,
+        ctx: &Context<'_, A>,
+        indices: &[usize],
+    ) -> Result<StackOutput<A::Model>, MethodError> {
         crate::localize::run_del(ctx, indices, &self.0)
     }
 }
@@ -196,12 +228,18 @@ impl<A: Architecture> MethodRegistry<A> {
         use descent::Variant;
         use matching::Target;
         let mut r = Self::empty();
-        r.register("do-nothing", "the originals unchanged (cost 0)", NoParams {}, |_| {
-            Ok(DoNothing)
-        });
-        r.register("retrain", "retrain from scratch on R (cost 1): the oracle itself", NoParams {}, |_| {
-            Ok(Retrain)
-        });
+        r.register(
+            "do-nothing",
+            "the originals unchanged (cost 0)",
+            NoParams {},
+            |_| Ok(DoNothing),
+        );
+        r.register(
+            "retrain",
+            "retrain from scratch on R (cost 1): the oracle itself",
+            NoParams {},
+            |_| Ok(Retrain),
+        );
         let matcher = |target: Target, name: &'static str| {
             move |p: MatchParams| {
                 check_training(name, p.lr, p.batch_size, p.epochs)?;
@@ -214,17 +252,32 @@ impl<A: Architecture> MethodRegistry<A> {
                 Ok(Matching { target, params: p })
             }
         };
-        r.register("om", "Oracle Matching: fine-tune to oracles' logits (needs oracles)", defaults::om(), matcher(Target::Oracle, "om"));
-        r.register("dm-direct", "DM-Direct: z − s·Σβ, no training (needs attribution)", DirectParams { scale: 1.0 }, |p: DirectParams| {
-            if !p.scale.is_finite() {
-                return Err(MethodError::Config {
-                    method: "dm-direct".into(),
-                    what: "scale must be a finite number".into(),
-                });
-            }
-            Ok(DmDirect(p))
-        });
-        r.register("dmm", "Datamodel Matching: fine-tune to z − s·Σβ (needs attribution)", defaults::dmm(), matcher(Target::Datamodel, "dmm"));
+        r.register(
+            "om",
+            "Oracle Matching: fine-tune to oracles' logits (needs oracles)",
+            defaults::om(),
+            matcher(Target::Oracle, "om"),
+        );
+        r.register(
+            "dm-direct",
+            "DM-Direct: z − s·Σβ, no training (needs attribution)",
+            DirectParams { scale: 1.0 },
+            |p: DirectParams| {
+                if !p.scale.is_finite() {
+                    return Err(MethodError::Config {
+                        method: "dm-direct".into(),
+                        what: "scale must be a finite number".into(),
+                    });
+                }
+                Ok(DmDirect(p))
+            },
+        );
+        r.register(
+            "dmm",
+            "Datamodel Matching: fine-tune to z − s·Σβ (needs attribution)",
+            defaults::dmm(),
+            matcher(Target::Datamodel, "dmm"),
+        );
         let descender = |variant: Variant, name: &'static str| {
             move |p: DescentParams| {
                 check_training(name, p.lr, p.batch_size, p.epochs)?;
@@ -234,25 +287,55 @@ impl<A: Architecture> MethodRegistry<A> {
                 Ok(Descent { variant, params: p })
             }
         };
-        r.register("gd", "fine-tune with cross-entropy on R", defaults::gd(), descender(Variant::Gd, "gd"));
-        r.register("ga", "gradient ascent on F", defaults::ga(), descender(Variant::Ga, "ga"));
-        r.register("gd-ga", "ascent on F, then descent on R, per epoch", defaults::gd(), descender(Variant::GdGa, "gd-ga"));
-        r.register("scrub", "SCRUB: student–teacher max/min steps", defaults::scrub(), |p: ScrubParams| {
-            check_training("scrub", p.lr, p.batch_size, p.epochs)?;
-            if let Some(l) = &p.localize {
-                check_share("scrub", l.mask_share)?;
-            }
-            Ok(Scrub(p))
-        });
-        r.register("noisy-descent", "per-example clipping and Gaussian noise on R", defaults::noisy(), |p: NoisyParams| {
-            check_training("noisy-descent", p.lr, p.batch_size, p.epochs)?;
-            Ok(NoisyDescent(p))
-        });
-        r.register("del", "DEL: localise on F, reset, fine-tune on R", defaults::del(), |p: DelParams| {
-            check_training("del", p.lr, p.batch_size, p.epochs)?;
-            check_share("del", p.localize.mask_share)?;
-            Ok(Del(p))
-        });
+        r.register(
+            "gd",
+            "fine-tune with cross-entropy on R",
+            defaults::gd(),
+            descender(Variant::Gd, "gd"),
+        );
+        r.register(
+            "ga",
+            "gradient ascent on F",
+            defaults::ga(),
+            descender(Variant::Ga, "ga"),
+        );
+        r.register(
+            "gd-ga",
+            "ascent on F, then descent on R, per epoch",
+            defaults::gd(),
+            descender(Variant::GdGa, "gd-ga"),
+        );
+        r.register(
+            "scrub",
+            "SCRUB: student–teacher max/min steps",
+            defaults::scrub(),
+            |p: ScrubParams| {
+                check_training("scrub", p.lr, p.batch_size, p.epochs)?;
+                if let Some(l) = &p.localize {
+                    check_share("scrub", l.mask_share)?;
+                }
+                Ok(Scrub(p))
+            },
+        );
+        r.register(
+            "noisy-descent",
+            "per-example clipping and Gaussian noise on R",
+            defaults::noisy(),
+            |p: NoisyParams| {
+                check_training("noisy-descent", p.lr, p.batch_size, p.epochs)?;
+                Ok(NoisyDescent(p))
+            },
+        );
+        r.register(
+            "del",
+            "DEL: localise on F, reset, fine-tune on R",
+            defaults::del(),
+            |p: DelParams| {
+                check_training("del", p.lr, p.batch_size, p.epochs)?;
+                check_share("del", p.localize.mask_share)?;
+                Ok(Del(p))
+            },
+        );
         r
     }
 }

@@ -36,6 +36,7 @@ pub struct DescentParams {
     /// SGD momentum.
     pub momentum: f64,
     /// L2 weight decay.
+    #[serde(serialize_with = "unlearn_models::as_written::f32")]
     pub weight_decay: f32,
     /// Batch size.
     pub batch_size: usize,
@@ -58,10 +59,13 @@ pub struct ScrubParams {
     /// Epochs after which the learning rate is multiplied by 0.1.
     pub decay_epochs: Vec<usize>,
     /// Distillation temperature.
+    #[serde(serialize_with = "unlearn_models::as_written::f32")]
     pub temperature: f32,
     /// Weight of cross-entropy in the min-step.
+    #[serde(serialize_with = "unlearn_models::as_written::f32")]
     pub ce_weight: f32,
     /// Weight of the distillation term in the min-step.
+    #[serde(serialize_with = "unlearn_models::as_written::f32")]
     pub kl_weight: f32,
     /// Batch size.
     pub batch_size: usize,
@@ -78,8 +82,10 @@ pub struct NoisyParams {
     /// SGD learning rate.
     pub lr: f64,
     /// Per-example gradient norm bound C.
+    #[serde(serialize_with = "unlearn_models::as_written::f32")]
     pub clip: f32,
     /// Standard deviation τ of the noise added to the averaged gradient.
+    #[serde(serialize_with = "unlearn_models::as_written::f32")]
     pub noise: f32,
     /// Batch size.
     pub batch_size: usize,

@@ -21,8 +21,8 @@ pub mod noisy;
 pub mod registry;
 pub mod runner;
 
-pub use method::{Inputs, StackOutput, UnlearnMethod, check_inputs};
-pub use registry::{MethodEntry, MethodRegistry, parse_sets};
 pub use context::Context;
 pub use error::MethodError;
+pub use method::{Inputs, StackOutput, UnlearnMethod, check_inputs};
+pub use registry::{MethodEntry, MethodRegistry, parse_sets};
 pub use runner::{RunSummary, unlearn_zoo};

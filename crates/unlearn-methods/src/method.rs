@@ -88,8 +88,9 @@ pub fn check_inputs<A: Architecture>(
     if needs.oracles && ctx.target_oracles.is_none() {
         return Err(MethodError::MissingInput {
             method: method.name().into(),
-            what: "target oracles (models retrained without F, disjoint from the evaluation oracles)"
-                .into(),
+            what:
+                "target oracles (models retrained without F, disjoint from the evaluation oracles)"
+                    .into(),
         });
     }
     if needs.attribution && ctx.beta_forget.is_none() {

@@ -7,7 +7,6 @@
 use crate::MethodError;
 use crate::config::NoisyParams;
 use crate::context::Context;
-use unlearn_models::{Architecture, StackModel};
 use crate::methods::losses::cross_entropy;
 use crate::methods::{StackOutput, autodiff, final_logits};
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
@@ -17,6 +16,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
+use unlearn_models::{Architecture, StackModel};
 use unlearn_train::{OptimizerConfig, optimizer};
 
 const NOISE_STREAM: u64 = 0x4e4f_4953_45;

@@ -47,7 +47,13 @@ impl<A: Architecture> MethodRegistry<A> {
     /// Registers `name` (replacing a method of that name): `defaults` are its hyper-parameters
     /// when nothing is overridden, `check` validates a set of them into the method. Overrides
     /// are merged into the defaults field by field, so `P` must serialise as a JSON object.
-    pub fn register<P, M, F>(&mut self, name: &str, summary: &str, defaults: P, check: F) -> &mut Self
+    pub fn register<P, M, F>(
+        &mut self,
+        name: &str,
+        summary: &str,
+        defaults: P,
+        check: F,
+    ) -> &mut Self
     where
         P: Serialize + DeserializeOwned + 'static,
         M: UnlearnMethod<A> + 'static,

@@ -7,9 +7,9 @@ use crate::method::{UnlearnMethod, check_inputs};
 use std::path::Path;
 use std::time::Instant;
 use unlearn_models::Architecture;
-use unlearn_train::{Progress, Shard};
 use unlearn_train::manifest::{InputRef, Manifest};
 use unlearn_train::zoo::{assemble, logits_path, model_done, model_path, prepare_dir, save_model};
+use unlearn_train::{Progress, Shard};
 
 /// What a run did.
 #[derive(Debug, Clone)]
@@ -67,7 +67,9 @@ pub fn unlearn_zoo<A: Architecture>(
     let labels: Vec<i64> = originals.labels.iter().map(|&l| l as i64).collect();
     unlearn_data::write_npy_i64(out.join("labels.npy"), &[labels.len()], &labels)?;
     let todo: Vec<usize> = (0..models)
-        .filter(|&i| !model_done(out, i) || !method.makes_models() && !logits_path(out, i).is_file())
+        .filter(|&i| {
+            !model_done(out, i) || !method.makes_models() && !logits_path(out, i).is_file()
+        })
         .collect();
     progress.set_length(models as u64);
     progress.set_position((models - todo.len()) as u64);

@@ -15,7 +15,9 @@ use unlearn_data::ForgetSet;
 use unlearn_methods::config::{Localize, LocalizeKind};
 use unlearn_methods::localize::Masks;
 use unlearn_methods::methods::retrain::RETRAIN_SEED_OFFSET;
-use unlearn_methods::{Context, MethodError, MethodRegistry, UnlearnMethod, parse_sets, unlearn_zoo};
+use unlearn_methods::{
+    Context, MethodError, MethodRegistry, UnlearnMethod, parse_sets, unlearn_zoo,
+};
 use unlearn_models::{ModelConfig, StackModel};
 use unlearn_train::inference::stack_logits;
 use unlearn_train::zoo::{logits_path, model_path};
@@ -48,17 +50,7 @@ fn run_zoo(
     forget: &unlearn_train::manifest::InputRef,
     out: &Path,
 ) -> unlearn_methods::RunSummary {
-    unlearn_zoo(
-        config.as_ref(),
-        ctx,
-        forget,
-        json!({}),
-        out,
-        3,
-        None,
-        &(),
-    )
-    .unwrap()
+    unlearn_zoo(config.as_ref(), ctx, forget, json!({}), out, 3, None, &()).unwrap()
 }
 
 /// sha256 of every file of a zoo directory, by relative path.
@@ -470,7 +462,19 @@ fn every_method_name_has_a_default_of_that_name() {
     let names = registry.names();
     assert_eq!(
         names,
-        ["do-nothing", "retrain", "om", "dm-direct", "dmm", "gd", "ga", "gd-ga", "scrub", "noisy-descent", "del"]
+        [
+            "do-nothing",
+            "retrain",
+            "om",
+            "dm-direct",
+            "dmm",
+            "gd",
+            "ga",
+            "gd-ga",
+            "scrub",
+            "noisy-descent",
+            "del"
+        ]
     );
     for entry in registry.entries() {
         let name = entry.name.as_str();
@@ -492,7 +496,10 @@ fn invalid_values_are_refused_when_the_method_is_built() {
         ("gd", json!({ "lr": -1.0 })),
         ("dmm", json!({ "batch_size": 0 })),
         ("om", json!({ "oracles_per_target": 0 })),
-        ("del", json!({ "localize": { "kind": "del", "mask_share": 1.5 } })),
+        (
+            "del",
+            json!({ "localize": { "kind": "del", "mask_share": 1.5 } }),
+        ),
         ("dm-direct", json!({ "scale": f64::NAN })),
     ] {
         let err = with_overrides(name, overrides.as_object().unwrap())
@@ -511,7 +518,8 @@ fn overrides_reject_an_unknown_key_naming_it() {
             .as_object()
             .unwrap(),
     )
-    .err().unwrap();
+    .err()
+    .unwrap();
     assert!(matches!(err, MethodError::Config { .. }), "{err:?}");
     let msg = err.to_string();
     assert!(msg.contains("learning_rate"), "{msg}");
@@ -534,7 +542,9 @@ const WRONG_TYPES: [(&str, &str); 4] = [
 fn overrides_reject_a_wrong_type() {
     for (name, overrides) in WRONG_TYPES {
         let overrides: Value = serde_json::from_str(overrides).unwrap();
-        let err = with_overrides(name, overrides.as_object().unwrap()).err().unwrap();
+        let err = with_overrides(name, overrides.as_object().unwrap())
+            .err()
+            .unwrap();
         assert!(matches!(err, MethodError::Config { .. }), "{err:?}");
         assert!(err.to_string().contains(name), "{err}");
     }
@@ -544,7 +554,9 @@ fn overrides_reject_a_wrong_type() {
 fn overrides_reject_a_wrong_type_naming_the_key() {
     for (name, overrides) in WRONG_TYPES {
         let overrides: Value = serde_json::from_str(overrides).unwrap();
-        let err = with_overrides(name, overrides.as_object().unwrap()).err().unwrap();
+        let err = with_overrides(name, overrides.as_object().unwrap())
+            .err()
+            .unwrap();
         assert!(matches!(err, MethodError::Config { .. }), "{err:?}");
         let msg = err.to_string();
         let key = overrides
@@ -676,7 +688,8 @@ fn om_without_oracles_and_dmm_without_attribution_say_what_to_pass() {
         ("dm-direct", "attribution rows"),
     ] {
         let config = default_for(name).unwrap();
-        let err = config.run(&ctx, &ALL)
+        let err = config
+            .run(&ctx, &ALL)
             .err()
             .unwrap_or_else(|| panic!("{name} ran without its input"));
         let MethodError::MissingInput { method, .. } = &err else {
@@ -728,7 +741,8 @@ fn dmm_is_deterministic_and_moves_towards_its_target() {
     assert_eq!(a.examples, b.examples);
 
     // DMM's target is DM-Direct's output; fine-tuning moves the forget points towards it.
-    let target = self::config("dm-direct", json!({ "scale": 1.0 })).run(&ctx, &ALL)
+    let target = self::config("dm-direct", json!({ "scale": 1.0 }))
+        .run(&ctx, &ALL)
         .unwrap()
         .logits;
     let before = mean_sq_on(

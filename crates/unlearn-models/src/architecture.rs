@@ -175,8 +175,12 @@ pub trait SingleArchitecture: Send + Sync {
     }
 
     /// One model initialised from `seed` alone (for instance with [`crate::init::reseed`]).
-    fn init(&self, input: &InputSpec, seed: u64, device: &Device)
-    -> Result<Self::Model, ModelError>;
+    fn init(
+        &self,
+        input: &InputSpec,
+        seed: u64,
+        device: &Device,
+    ) -> Result<Self::Model, ModelError>;
 }
 
 /// Adapter: a [`SingleArchitecture`] as an [`Architecture`] of stacks of one.

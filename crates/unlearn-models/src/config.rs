@@ -40,6 +40,7 @@ pub enum ModelConfig {
         /// Channels of the prep layer (published: 64).
         width: usize,
         /// Output multiplier (published: 0.125).
+        #[serde(serialize_with = "crate::as_written::f32")]
         scale: f32,
     },
 }
@@ -102,12 +103,7 @@ impl Architecture for ModelConfig {
         ModelConfig::validate(self, input)
     }
 
-    fn init(
-        &self,
-        input: &InputSpec,
-        seeds: &[u64],
-        device: &Device,
-    ) -> Result<Model, ModelError> {
+    fn init(&self, input: &InputSpec, seeds: &[u64], device: &Device) -> Result<Model, ModelError> {
         Model::init(self, input, seeds, device)
     }
 }
@@ -115,7 +111,10 @@ impl Architecture for ModelConfig {
 impl ModelConfig {
     /// The spec recorded in manifests: this configuration as JSON, `kind` naming it.
     pub fn spec(&self) -> ArchSpec {
-        ArchSpec::new(self.name(), &serde_json::to_value(self).expect("configs serialise"))
+        ArchSpec::new(
+            self.name(),
+            &serde_json::to_value(self).expect("configs serialise"),
+        )
     }
 
     /// The built-in architecture a spec names, with its configuration.

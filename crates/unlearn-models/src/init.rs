@@ -90,7 +90,9 @@ impl burn::module::ModuleMapper for Reseed {
         let dims = param.val().dims();
         let bound = match (self.path.last().map(String::as_str), D) {
             (Some("weight"), 2) => Some(1.0 / (dims[0] as f32).sqrt()),
-            (Some("weight"), 3..) => Some(1.0 / (dims[1..].iter().product::<usize>() as f32).sqrt()),
+            (Some("weight"), 3..) => {
+                Some(1.0 / (dims[1..].iter().product::<usize>() as f32).sqrt())
+            }
             (Some("bias"), _) => self.bound,
             _ => None,
         };

@@ -13,6 +13,7 @@
 //! Section marks (§N) refer to `docs/algorithms.md`, the project's account of the methods.
 
 pub mod architecture;
+pub mod as_written;
 pub mod cnn;
 pub mod config;
 pub mod init;
@@ -22,9 +23,9 @@ pub mod model;
 pub mod resnet9;
 pub mod stacking;
 
-pub use burn;
 pub use architecture::{
     ArchSpec, Architecture, Single, SingleArchitecture, SingleModel, StackModel,
 };
+pub use burn;
 pub use config::{InputSpec, ModelConfig, ModelError};
 pub use model::Model;

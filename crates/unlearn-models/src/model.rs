@@ -55,7 +55,6 @@ impl Model {
             }
         })
     }
-
 }
 
 impl StackModel for Model {

@@ -31,7 +31,8 @@ struct Tiny {
 
 impl SingleModel for Tiny {
     fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        self.head.forward(burn::tensor::activation::relu(self.hidden.forward(x)))
+        self.head
+            .forward(burn::tensor::activation::relu(self.hidden.forward(x)))
     }
     fn head_param_ids(&self) -> Vec<ParamId> {
         vec![self.head.weight.id]
@@ -62,7 +63,8 @@ struct Values(Vec<(Vec<usize>, Vec<f32>)>);
 impl ModuleVisitor for Values {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         let t = param.val();
-        self.0.push((t.dims().to_vec(), t.into_data().try_into_vec().unwrap()));
+        self.0
+            .push((t.dims().to_vec(), t.into_data().try_into_vec().unwrap()));
     }
 }
 
@@ -81,13 +83,21 @@ fn reseed_depends_on_the_seed_alone_with_pytorch_bounds() {
     assert_eq!(a, b, "the same seed gives the same parameters");
     assert_ne!(a, c, "another seed gives other parameters");
     // Visit order: hidden weight [6, 5], hidden bias [5], head weight [5, 3], head bias [3].
-    let bounds = [1.0 / 6f32.sqrt(), 1.0 / 6f32.sqrt(), 1.0 / 5f32.sqrt(), 1.0 / 5f32.sqrt()];
+    let bounds = [
+        1.0 / 6f32.sqrt(),
+        1.0 / 6f32.sqrt(),
+        1.0 / 5f32.sqrt(),
+        1.0 / 5f32.sqrt(),
+    ];
     assert_eq!(a.len(), 4);
     for ((dims, v), bound) in a.iter().zip(bounds) {
         let max = v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
         assert!(max <= bound + 1e-6, "{dims:?}: |w| ≤ {bound}, got {max}");
         // 30 draws uniform on ±bound: the largest is well past half the bound.
-        assert!(max > 0.5 * bound, "{dims:?}: values {v:?} not spread over ±{bound}");
+        assert!(
+            max > 0.5 * bound,
+            "{dims:?}: values {v:?} not spread over ±{bound}"
+        );
     }
 }
 
@@ -101,12 +111,25 @@ fn single_adapter_runs_the_module_as_a_stack_of_one() {
     let x: Vec<f32> = (0..12).map(|i| i as f32 / 10.0 - 0.5).collect();
     let flat = Tensor::<2>::from_data(TensorData::new(x.clone(), [2, 6]), &device());
     let stacked = Tensor::<3>::from_data(TensorData::new(x, [1, 2, 6]), &device());
-    let direct: Vec<f32> = SingleModel::forward(&model, flat.clone()).into_data().try_into_vec().unwrap();
-    let through: Vec<f32> = StackModel::forward(&model, stacked).into_data().try_into_vec().unwrap();
+    let direct: Vec<f32> = SingleModel::forward(&model, flat.clone())
+        .into_data()
+        .try_into_vec()
+        .unwrap();
+    let through: Vec<f32> = StackModel::forward(&model, stacked)
+        .into_data()
+        .try_into_vec()
+        .unwrap();
     assert_eq!(direct, through);
-    let shared: Vec<f32> = model.forward_shared(flat, 1).into_data().try_into_vec().unwrap();
+    let shared: Vec<f32> = model
+        .forward_shared(flat, 1)
+        .into_data()
+        .try_into_vec()
+        .unwrap();
     assert_eq!(direct, shared);
-    assert_eq!(StackModel::head_param_ids(&model), vec![model.head.weight.id]);
+    assert_eq!(
+        StackModel::head_param_ids(&model),
+        vec![model.head.weight.id]
+    );
     let err = arch.init(&input(), &[1, 2], &device()).unwrap_err();
     assert!(err.to_string().contains("stacks of one"), "{err}");
 }
@@ -142,7 +165,10 @@ fn checkpoints_save_and_load_through_the_interface() {
     let m = user.init(&input(), &[5], &device()).unwrap();
     let path = dir.path().join("u.bpk");
     user.save(&m, &path).unwrap();
-    assert_eq!(values(&m), values(&user.load(&input(), 0, &path, &device()).unwrap()));
+    assert_eq!(
+        values(&m),
+        values(&user.load(&input(), 0, &path, &device()).unwrap())
+    );
     std::fs::write(&path, b"not a checkpoint").unwrap();
     let err = user.load(&input(), 0, &path, &device()).unwrap_err();
     assert!(err.to_string().contains("u.bpk"), "{err}");

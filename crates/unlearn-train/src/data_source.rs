@@ -117,7 +117,11 @@ impl DatasetInfo {
             dim: train.dim,
             classes: train.classes,
             image_shape: train.image_shape,
-            val_fraction: if n == 0 { 0.0 } else { val.len() as f64 / n as f64 },
+            val_fraction: if n == 0 {
+                0.0
+            } else {
+                val.len() as f64 / n as f64
+            },
             split_seed: 0,
             limit: 0,
             label_column: "label".into(),

@@ -3,10 +3,10 @@
 
 use crate::integrity::{self, Finding};
 use crate::manifest::Manifest;
+use crate::progress::Progress;
 use crate::shard::check_cover;
 use crate::zoo::{Zoo, assemble, logits_path, model_done, model_path, prepare_dir};
 use crate::{ShardInfo, TrainError};
-use crate::progress::Progress;
 use std::path::{Path, PathBuf};
 use unlearn_data::atomic_copy;
 

@@ -17,21 +17,26 @@ pub enum OptimizerConfig {
         #[serde(default)]
         nesterov: bool,
         /// L2 penalty added to the gradient.
+        #[serde(serialize_with = "unlearn_models::as_written::f32")]
         weight_decay: f32,
     },
     /// Adam (PyTorch's defaults; weight decay as L2 added to the gradient).
     Adam {
         /// First-moment decay.
         #[serde(default = "beta1")]
+        #[serde(serialize_with = "unlearn_models::as_written::f32")]
         beta1: f32,
         /// Second-moment decay.
         #[serde(default = "beta2")]
+        #[serde(serialize_with = "unlearn_models::as_written::f32")]
         beta2: f32,
         /// Denominator epsilon.
         #[serde(default = "epsilon")]
+        #[serde(serialize_with = "unlearn_models::as_written::f32")]
         epsilon: f32,
         /// L2 penalty added to the gradient.
         #[serde(default)]
+        #[serde(serialize_with = "unlearn_models::as_written::f32")]
         weight_decay: f32,
     },
 }
@@ -85,6 +90,7 @@ pub struct Recipe {
     pub schedule: Schedule,
     /// Label smoothing ε (0 = off).
     #[serde(default)]
+    #[serde(serialize_with = "unlearn_models::as_written::f32")]
     pub label_smoothing: f32,
 }
 

@@ -117,7 +117,12 @@ pub fn profile_stack(
         .collect();
     let ad = device.clone().autodiff();
     let seeds: Vec<u64> = members.iter().map(|m| m.seed).collect();
-    let model = Model::init(&ModelConfig::from_spec(&recipe.model)?, &set.input, &seeds, &ad)?;
+    let model = Model::init(
+        &ModelConfig::from_spec(&recipe.model)?,
+        &set.input,
+        &seeds,
+        &ad,
+    )?;
     let mut times = StepTimes::default();
     let trained = fit_timed(
         recipe,

@@ -15,8 +15,8 @@
 use crate::inference::{features, stack_logits};
 use crate::integrity::{self, DirLock};
 use crate::manifest::{DatasetInfo, FORMAT, InputRef, Manifest};
-use crate::trainer::{Member, TrainSet, train_stack};
 use crate::progress::Progress;
+use crate::trainer::{Member, TrainSet, train_stack};
 use crate::{Recipe, Shard, TrainError};
 use burn::tensor::{Device, Tensor};
 use std::path::{Path, PathBuf};
@@ -225,7 +225,9 @@ pub fn train_zoo<A: Architecture>(
         0,
     );
     // Small models keep one core busy per stack: train several stacks at once, one per worker.
-    let stack_size = spec.stack.clamp(1, arch.max_stack().unwrap_or(usize::MAX).max(1));
+    let stack_size = spec
+        .stack
+        .clamp(1, arch.max_stack().unwrap_or(usize::MAX).max(1));
     let chunks: Vec<&[usize]> = todo.chunks(stack_size).collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let workers = spec.workers.clamp(1, chunks.len().max(1));
@@ -365,19 +367,19 @@ pub fn model_done(out: &Path, i: usize) -> bool {
     model_path(out, i).is_file() && logits_path(out, i).is_file()
 }
 
-/// Saves a checkpoint atomically (temporary name, then rename).
+/// Saves a checkpoint atomically and durably (a temporary file, synced, renamed, directory
+/// synced), like every other artifact ([`unlearn_data::persist`]).
 pub fn save_model<A: Architecture>(
     arch: &A,
     model: &A::Model,
     path: &Path,
 ) -> Result<(), TrainError> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("model");
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let tmp = unlearn_data::temp_path_next_to(path)?;
     arch.save(model, &tmp).map_err(|e| TrainError::Checkpoint {
         path: path.to_path_buf(),
         what: e.to_string(),
     })?;
-    std::fs::rename(&tmp, path).map_err(TrainError::io(path))
+    Ok(unlearn_data::persist(tmp, path)?)
 }
 
 /// Refuses an architecture other than the one the recipe (and so the manifest) names.

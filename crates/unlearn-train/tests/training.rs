@@ -61,7 +61,15 @@ fn huge_learning_rate_stops_with_non_finite_loss() {
         seed: 0,
         indices: (0..data.train.len()).collect(),
     }];
-    let err = train_stack(&arch(&recipe), &recipe, &set, &members, &device, &mut |_| {}).unwrap_err();
+    let err = train_stack(
+        &arch(&recipe),
+        &recipe,
+        &set,
+        &members,
+        &device,
+        &mut |_| {},
+    )
+    .unwrap_err();
     let TrainError::NonFiniteLoss {
         model,
         epoch,
@@ -109,7 +117,9 @@ fn nan_features_name_the_model_epoch_and_step_of_the_first_non_finite_loss() {
         seed: 5,
         indices: (0..100).collect(),
     };
-    let err = train_stack(&arch(&recipe), &recipe,
+    let err = train_stack(
+        &arch(&recipe),
+        &recipe,
         &set,
         &[clean.clone(), poisoned],
         &device,
@@ -132,7 +142,15 @@ fn nan_features_name_the_model_epoch_and_step_of_the_first_non_finite_loss() {
     );
 
     // The clean model alone trains without complaint.
-    train_stack(&arch(&recipe), &recipe, &set, &[clean], &device, &mut |_| {}).unwrap();
+    train_stack(
+        &arch(&recipe),
+        &recipe,
+        &set,
+        &[clean],
+        &device,
+        &mut |_| {},
+    )
+    .unwrap();
 }
 
 #[test]
@@ -152,7 +170,14 @@ fn stacks_need_equally_many_points_and_valid_indices() {
         indices: (0..11).collect(),
     };
     assert!(matches!(
-        train_stack(&arch(&recipe), &recipe, &set, &[a.clone(), b], &device, &mut |_| {}),
+        train_stack(
+            &arch(&recipe),
+            &recipe,
+            &set,
+            &[a.clone(), b],
+            &device,
+            &mut |_| {}
+        ),
         Err(TrainError::Recipe(_))
     ));
     let out = Member {
@@ -160,14 +185,32 @@ fn stacks_need_equally_many_points_and_valid_indices() {
         seed: 1,
         indices: (1430..1440).collect(),
     };
-    let err = train_stack(&arch(&recipe), &recipe, &set, &[a, out], &device, &mut |_| {}).unwrap_err();
+    let err = train_stack(
+        &arch(&recipe),
+        &recipe,
+        &set,
+        &[a, out],
+        &device,
+        &mut |_| {},
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("1438"), "{err}");
     let empty = Member {
         index: 0,
         seed: 0,
         indices: vec![],
     };
-    assert!(train_stack(&arch(&recipe), &recipe, &set, &[empty], &device, &mut |_| {}).is_err());
+    assert!(
+        train_stack(
+            &arch(&recipe),
+            &recipe,
+            &set,
+            &[empty],
+            &device,
+            &mut |_| {}
+        )
+        .is_err()
+    );
     let mut zero = small_mlp(1);
     zero.epochs = 0;
     let m = Member {

@@ -59,7 +59,8 @@ fn mlp_steps_on_wgpu_match_flex() {
         .collect();
     let run = |device: &Device| {
         let set = TrainSet::new(&data.train, device);
-        let model = train_stack(&arch(&recipe), &recipe, &set, &members, device, &mut |_| {}).unwrap();
+        let model =
+            train_stack(&arch(&recipe), &recipe, &set, &members, device, &mut |_| {}).unwrap();
         stack_logits(&model, &features(&data.val, device), members.len())
     };
     let on_gpu = run(&device);

@@ -146,7 +146,8 @@ fn stacked_cnn_zoo_equals_unstacked_cnn_zoo() {
     let mut recipe = Recipe::named("cnn").unwrap();
     recipe.model = ModelConfig::Cnn {
         channels: vec![4, 8],
-    }.spec();
+    }
+    .spec();
     recipe.epochs = 1;
     let stacked = run_zoo(
         &spec(recipe.clone(), ZooKind::Full, 3, 3),
@@ -321,7 +322,9 @@ fn check_loaded_models_reproduce_zoo_logits(recipe: Recipe, models: usize, stack
     let reloaded = Zoo::load(dir.path()).unwrap();
     assert_eq!(bits(&reloaded.logits), bits(&zoo.logits));
     for i in 0..models {
-        let model = reloaded.load_model(&arch(&reloaded.manifest.recipe), i, &device).unwrap();
+        let model = reloaded
+            .load_model(&arch(&reloaded.manifest.recipe), i, &device)
+            .unwrap();
         let logits = stack_logits(&model, &x, 1);
         let diff = max_abs_diff(&logits, zoo.model_logits(i));
         assert!(
@@ -351,7 +354,8 @@ fn tiny_resnet9() -> Recipe {
     recipe.model = ModelConfig::ResNet9 {
         width: 4,
         scale: 0.125,
-    }.spec();
+    }
+    .spec();
     recipe.epochs = 1;
     recipe.batch_size = 256;
     recipe

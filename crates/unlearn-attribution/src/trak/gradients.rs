@@ -103,15 +103,18 @@ impl<M: StackModel> PerExampleGradients<M> {
         if arch.max_stack().is_some_and(|m| copies > m) {
             return Err(AttributionError::InvalidParam {
                 name: "copies",
-                reason: format!("the architecture builds stacks of at most {}", copies.min(arch.max_stack().unwrap_or(1))),
+                reason: format!(
+                    "the architecture builds stacks of at most {}",
+                    copies.min(arch.max_stack().unwrap_or(1))
+                ),
             });
         }
-        let template = arch.init(input, &[seed], &ad).map_err(|e| {
-            AttributionError::InvalidParam {
-                name: "model",
-                reason: e.to_string(),
-            }
-        })?;
+        let template =
+            arch.init(input, &[seed], &ad)
+                .map_err(|e| AttributionError::InvalidParam {
+                    name: "model",
+                    reason: e.to_string(),
+                })?;
         let single = stacking::concat(template, std::slice::from_ref(model));
         // freeze() turns batch norm to inference mode; then gradients are switched back on.
         let stack = single

@@ -33,8 +33,8 @@ pub struct BenchArgs {
 
 pub fn run(args: BenchArgs) -> Result<()> {
     let started = Instant::now();
-    let mut config =
-        BenchConfig::load(args.config.as_deref(), &args.sets).context("bench config (--config, --set)")?;
+    let mut config = BenchConfig::load(args.config.as_deref(), &args.sets)
+        .context("bench config (--config, --set)")?;
     if args.quick {
         config = config.quick();
     }
@@ -45,7 +45,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let recipe = config.recipe.resolve()?;
     let arch = ModelConfig::from_spec(&recipe.model)?;
     let registry = MethodRegistry::builtin();
-    let mut bench = Bench::new(&arch, &registry, &data, info, args.backend.backend.device()?);
+    let mut bench = Bench::new(
+        &arch,
+        &registry,
+        &data,
+        info,
+        args.backend.backend.device()?,
+    );
     bench.recipe = recipe;
     bench.settings = config.settings();
     bench.forget_sets = config.draw_forget_sets(&data.train.labels)?;

@@ -4,8 +4,8 @@ use crate::common::{BackendArgs, DataArgs, ShardArgs, progress_bar};
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use std::path::{Path, PathBuf};
-use unlearn_data::ForgetSet;
 use unlearn_bench::datamodels::attribution_rows;
+use unlearn_data::ForgetSet;
 use unlearn_methods::{Context, MethodError, MethodRegistry, parse_sets, unlearn_zoo};
 use unlearn_models::ModelConfig;
 use unlearn_train::Zoo;
@@ -148,7 +148,11 @@ pub fn run(args: ForgetArgs) -> Result<()> {
     .map_err(|e| match e {
         // The library names what is missing; here it has a flag.
         MethodError::MissingInput { method, what } => {
-            let flag = if what.starts_with("target oracles") { "--oracles DIR" } else { "--attribution DIR" };
+            let flag = if what.starts_with("target oracles") {
+                "--oracles DIR"
+            } else {
+                "--attribution DIR"
+            };
             anyhow::anyhow!("method '{method}' needs {what}: pass {flag}")
         }
         other => other.into(),

@@ -4,7 +4,6 @@ use crate::common::{BackendArgs, output_file};
 use anyhow::Context as _;
 use anyhow::Result;
 use clap::Args;
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use unlearn_methods::convex::{ConvexParams, METHODS, run as run_convex};
 
@@ -86,19 +85,19 @@ pub fn run(args: LinearArgs) -> Result<()> {
 
     let csv_path = args.out.join("curves.csv");
     output_file(&csv_path)?;
-    let mut csv = String::from("step");
-    for name in METHODS {
-        write!(csv, ",{name}")?;
-    }
-    csv.push('\n');
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    csv.write_record(std::iter::once("step").chain(METHODS))?;
     for step in 0..=params.steps {
-        write!(csv, "{step}")?;
-        for curve in &result.curves {
-            write!(csv, ",{:e}", curve[step])?;
-        }
-        csv.push('\n');
+        let values = result
+            .curves
+            .iter()
+            .map(|curve| format!("{:e}", curve[step]));
+        csv.write_record(std::iter::once(step.to_string()).chain(values))?;
     }
-    unlearn_data::atomic_write_bytes(&csv_path, csv.as_bytes())?;
+    let bytes = csv
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("curves.csv: {}", e.error()))?;
+    unlearn_data::atomic_write_bytes(&csv_path, &bytes)?;
     // Log scale cannot show zeros: floor the curves at 1e-12 (below f32 precision) for the
     // plot only; diverged (non-finite) values are left out.
     let series: Vec<(String, Vec<(f64, f64)>)> = METHODS

@@ -1,11 +1,11 @@
 //! `unlearn merge`: join the shards of a `--shard I/N` run (zoos from train/forget, or
 //! attribution directories) into what one unsharded run would have written.
 
-use unlearn_bench::record;
 use crate::common::progress_bar;
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use std::path::{Path, PathBuf};
+use unlearn_bench::record;
 use unlearn_train::merge::merge_zoos;
 use unlearn_train::shard::{ShardInfo, check_cover};
 

@@ -189,10 +189,11 @@ fn recipe(args: &TrainArgs) -> Result<Recipe> {
         }
         None => Recipe::named(&args.recipe)?,
     };
-    let mut model = ModelConfig::from_spec(&recipe.model).with_context(|| match &args.recipe_file {
-        Some(path) => format!("{}: not a valid recipe", path.display()),
-        None => format!("recipe '{}'", args.recipe),
-    })?;
+    let mut model =
+        ModelConfig::from_spec(&recipe.model).with_context(|| match &args.recipe_file {
+            Some(path) => format!("{}: not a valid recipe", path.display()),
+            None => format!("recipe '{}'", args.recipe),
+        })?;
     if let Some(name) = &args.model {
         model = ModelConfig::from_name(name)
             .with_context(|| format!("unknown model '{name}'; choose one of {RECIPE_NAMES}"))?;

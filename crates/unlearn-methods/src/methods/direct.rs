@@ -19,7 +19,11 @@ pub fn predicted_logits(original: &[f32], beta: &[f32], scale: f64) -> Vec<f32> 
 }
 
 /// Needs the attribution rows; trains nothing (cost 0 per request).
-pub fn run<A: Architecture>(ctx: &Context<'_, A>, indices: &[usize], scale: f64) -> Result<StackOutput<A::Model>, MethodError> {
+pub fn run<A: Architecture>(
+    ctx: &Context<'_, A>,
+    indices: &[usize],
+    scale: f64,
+) -> Result<StackOutput<A::Model>, MethodError> {
     let beta = ctx.beta_forget.ok_or_else(|| MethodError::MissingInput {
         method: "dm-direct".into(),
         what: "attribution rows Σ_{i∈F} β (from datamodels or TRAK)".into(),

@@ -6,13 +6,13 @@ use super::{StackOutput, autodiff, final_logits};
 use crate::MethodError;
 use crate::config::MatchParams;
 use crate::context::Context;
-use unlearn_models::{Architecture, StackModel};
 use crate::finetune::Engine;
 use crate::methods::direct::predicted_logits;
 use burn::tensor::{Tensor, TensorData};
 use rand::SeedableRng;
 use rand::seq::IndexedRandom;
 use rand_chacha::ChaCha8Rng;
+use unlearn_models::{Architecture, StackModel};
 use unlearn_train::{OptimizerConfig, optimizer};
 
 /// Separates the fine-tuning set's randomness from the originals' own streams.

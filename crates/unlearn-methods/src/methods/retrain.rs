@@ -11,7 +11,10 @@ use unlearn_train::{Member, TrainSet, train_stack};
 pub const RETRAIN_SEED_OFFSET: u64 = 1_000_000;
 
 /// Retrains one model per original in `indices`.
-pub fn run<A: Architecture>(ctx: &Context<'_, A>, indices: &[usize]) -> Result<StackOutput<A::Model>, MethodError> {
+pub fn run<A: Architecture>(
+    ctx: &Context<'_, A>,
+    indices: &[usize],
+) -> Result<StackOutput<A::Model>, MethodError> {
     let retain = ctx.retain();
     let members: Vec<Member> = indices
         .iter()

@@ -75,16 +75,7 @@ pub fn zoo(
         shard: None,
     };
     let arch = ModelConfig::from_spec(&spec.recipe.model).unwrap();
-    train_zoo(
-        &arch,
-        &spec,
-        data,
-        info(data),
-        dir,
-        &Device::flex(),
-        &(),
-    )
-    .expect("zoo trains")
+    train_zoo(&arch, &spec, data, info(data), dir, &Device::flex(), &()).expect("zoo trains")
 }
 
 /// A retain zoo's kind for `forget`, with the forget set saved under `dir`.

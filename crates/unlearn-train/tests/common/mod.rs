@@ -56,7 +56,15 @@ pub fn run_zoo(
     out: &Path,
     device: &Device,
 ) -> Result<Zoo, TrainError> {
-    train_zoo(&arch(&spec.recipe), spec, data, info(data), out, device, &())
+    train_zoo(
+        &arch(&spec.recipe),
+        spec,
+        data,
+        info(data),
+        out,
+        device,
+        &(),
+    )
 }
 
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {

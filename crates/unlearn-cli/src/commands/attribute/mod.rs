@@ -96,7 +96,12 @@ pub fn fit_and_score(
     common: &AttributeCommon,
     points: Range<usize>,
 ) -> Result<(unlearn_attribution::Datamodel, Lds, f64)> {
-    Ok(datamodels::fit_and_score(sz, name, common.options(), points)?)
+    Ok(datamodels::fit_and_score(
+        sz,
+        name,
+        common.options(),
+        points,
+    )?)
 }
 
 pub fn run(args: AttributeArgs) -> Result<()> {
