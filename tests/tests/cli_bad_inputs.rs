@@ -258,7 +258,7 @@ fn train_rejects_malformed_datasets() {
     unlearn_data::write_npy_f32(&nan, &[40, 3], &with_nan).unwrap();
     train(&pair(&nan, &y), &["nanx.npy", "NaN"]);
     let float_labels = d.join("yf.npy");
-    unlearn_data::write_npy_f32(&float_labels, &[40], &vec![0.5; 40]).unwrap();
+    unlearn_data::write_npy_f32(&float_labels, &[40], &[0.5; 40]).unwrap();
     train(&pair(&f, &float_labels), &["yf.npy"]);
     let empty = d.join("empty.npy");
     unlearn_data::write_npy_f32(&empty, &[0, 3], &[]).unwrap();
@@ -285,7 +285,7 @@ fn train_rejects_bad_masks_forget_sets_and_recipes() {
     unlearn_data::write_npy_u8(&masks, &[2, n], &vec![2; 2 * n]).unwrap();
     train(&["--subsets", s(&masks)], &["twos.npy", "not 0 or 1"]);
     let narrow = d.join("narrow.npy");
-    unlearn_data::write_npy_u8(&narrow, &[2, 100], &vec![1; 200]).unwrap();
+    unlearn_data::write_npy_u8(&narrow, &[2, 100], &[1; 200]).unwrap();
     train(&["--subsets", s(&narrow)], &["100", "1438"]);
     let good = d.join("masks.npy");
     ok(&["masks", "--models", "2", "--out", s(&good)]);

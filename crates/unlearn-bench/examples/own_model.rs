@@ -413,7 +413,7 @@ pub fn run(
             &(),
         )?;
         let eval = score(&Zoo::load(&out)?)?;
-        floor_summary = eval.floor_summary.clone();
+        floor_summary = eval.floor_summary;
         rows.push(Row {
             method: label.to_string(),
             summary: eval.summary,

@@ -3,7 +3,6 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::path::PathBuf;
 use unlearn_data::Prepared;
 use unlearn_train::manifest::DatasetInfo;
 use unlearn_train::{Backend, DataSource, Progress, Shard};
@@ -130,7 +129,7 @@ pub fn progress_bar(len: u64, what: &str) -> Bar {
 }
 
 /// Path of an output file, with its parent directory created.
-pub fn output_file(path: &PathBuf) -> Result<()> {
+pub fn output_file(path: &std::path::Path) -> Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating {}", parent.display()))?;

@@ -20,7 +20,7 @@ pub fn flag_hint(error: &anyhow::Error) -> Option<&'static str> {
                 Some(BenchError::Train(t)) => Some(t),
                 _ => None,
             })
-            .or_else(|| match method {
+            .or(match method {
                 Some(MethodError::Train(t)) => Some(t),
                 _ => None,
             });

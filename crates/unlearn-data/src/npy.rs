@@ -328,24 +328,6 @@ where
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fortran_order_is_reordered() {
-        // 2x3 matrix [[1,2,3],[4,5,6]] stored column-major.
-        let f = [1, 4, 2, 5, 3, 6];
-        assert_eq!(fortran_to_c(&f, &[2, 3]), vec![1, 2, 3, 4, 5, 6]);
-        // 2x2x2 array a[i][j][k] = 100i + 10j + k, column-major.
-        let f = [0, 100, 10, 110, 1, 101, 11, 111];
-        assert_eq!(
-            fortran_to_c(&f, &[2, 2, 2]),
-            vec![0, 1, 10, 11, 100, 101, 110, 111]
-        );
-    }
-}
-
 /// npyz reports header syntax errors over several lines with a drawing of the position: keep the
 /// first line (what and where) and the last (what was expected).
 fn one_line(message: &str) -> String {
@@ -361,5 +343,23 @@ fn one_line(message: &str) -> String {
             let first = first.split_whitespace().collect::<Vec<_>>().join(" ");
             format!("{first}; {}", last.trim_start_matches("= "))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fortran_order_is_reordered() {
+        // 2x3 matrix [[1,2,3],[4,5,6]] stored column-major.
+        let f = [1, 4, 2, 5, 3, 6];
+        assert_eq!(fortran_to_c(&f, &[2, 3]), vec![1, 2, 3, 4, 5, 6]);
+        // 2x2x2 array a[i][j][k] = 100i + 10j + k, column-major.
+        let f = [0, 100, 10, 110, 1, 101, 11, 111];
+        assert_eq!(
+            fortran_to_c(&f, &[2, 2, 2]),
+            vec![0, 1, 10, 11, 100, 101, 110, 111]
+        );
     }
 }

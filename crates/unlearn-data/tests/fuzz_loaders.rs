@@ -139,7 +139,7 @@ fn every_fuzz_target_has_a_seed_corpus() {
 /// A `.npy` file of format 1.0 with `header` (a Python dict literal) and `data`.
 fn npy_v1(header: &str, data: &[u8]) -> Vec<u8> {
     let mut text = header.to_string();
-    while (10 + text.len() + 1) % 64 != 0 {
+    while !(10 + text.len() + 1).is_multiple_of(64) {
         text.push(' ');
     }
     text.push('\n');

@@ -118,23 +118,22 @@ impl<A: Architecture> Context<'_, A> {
                 self.data.val.len()
             )));
         }
-        if let Some(z) = self.target_oracles {
-            if z.points != self.points() || z.classes != self.classes() {
-                return Err(MethodError::Mismatch(
-                    "the target oracles' logits do not match the originals' points or classes"
-                        .into(),
-                ));
-            }
+        if let Some(z) = self.target_oracles
+            && (z.points != self.points() || z.classes != self.classes())
+        {
+            return Err(MethodError::Mismatch(
+                "the target oracles' logits do not match the originals' points or classes".into(),
+            ));
         }
-        if let Some(b) = self.beta_forget {
-            if b.len() != self.points() * self.classes() {
-                return Err(MethodError::Mismatch(format!(
-                    "attribution rows cover {} values but the originals have {} points × {} classes",
-                    b.len(),
-                    self.points(),
-                    self.classes()
-                )));
-            }
+        if let Some(b) = self.beta_forget
+            && b.len() != self.points() * self.classes()
+        {
+            return Err(MethodError::Mismatch(format!(
+                "attribution rows cover {} values but the originals have {} points × {} classes",
+                b.len(),
+                self.points(),
+                self.classes()
+            )));
         }
         Ok(())
     }

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use unlearn_models::{Architecture, StackModel};
 use unlearn_train::Schedule;
 
-const DEL_STREAM: u64 = 0x4445_4c;
+const DEL_STREAM: u64 = 0x0044_454c;
 /// Fresh initialisations for resets use seeds far from the originals'.
 const RESET_SEED_OFFSET: u64 = 2_000_000;
 

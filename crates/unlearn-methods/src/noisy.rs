@@ -19,7 +19,7 @@ use rand_distr::{Distribution, Normal};
 use unlearn_models::{Architecture, StackModel};
 use unlearn_train::{OptimizerConfig, optimizer};
 
-const NOISE_STREAM: u64 = 0x4e4f_4953_45;
+const NOISE_STREAM: u64 = 0x004e_4f49_5345;
 
 struct Ids(Vec<(ParamId, Vec<usize>)>);
 

@@ -10,6 +10,9 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 /// A stack of `K` models of one architecture (see the crate docs).
+// The variants differ in size, but a model is built once per stack and moved rarely; boxing
+// them would only add an indirection to every forward pass.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Model {
     /// Logistic regression or MLP.

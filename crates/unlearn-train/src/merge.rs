@@ -87,17 +87,14 @@ pub fn merge_zoos(
         .flat_map(|&k| manifests[k].seeds.clone())
         .collect();
     let _lock = prepare_dir(out, &merged, progress)?;
-    atomic_copy(
-        &shards[order[0]].join("labels.npy"),
-        &out.join("labels.npy"),
-    )?;
+    atomic_copy(shards[order[0]].join("labels.npy"), out.join("labels.npy"))?;
     progress.set_length(merged.seeds.len() as u64);
     for &k in &order {
         for j in 0..infos[k].len {
             let g = infos[k].first + j;
             if !model_done(out, g) {
-                atomic_copy(&model_path(&shards[k], j), &model_path(out, g))?;
-                atomic_copy(&logits_path(&shards[k], j), &logits_path(out, g))?;
+                atomic_copy(model_path(&shards[k], j), model_path(out, g))?;
+                atomic_copy(logits_path(&shards[k], j), logits_path(out, g))?;
             }
             progress.inc(1);
         }

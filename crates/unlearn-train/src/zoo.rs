@@ -153,12 +153,12 @@ pub fn train_zoo<A: Architecture>(
             )));
         }
     }
-    if let ZooKind::Retain { forget, .. } = &spec.kind {
-        if let Some(&bad) = forget.indices.iter().find(|&&i| i >= n_train) {
-            return Err(TrainError::Recipe(format!(
-                "forget index {bad} is out of range for {n_train} training points"
-            )));
-        }
+    if let ZooKind::Retain { forget, .. } = &spec.kind
+        && let Some(&bad) = forget.indices.iter().find(|&&i| i >= n_train)
+    {
+        return Err(TrainError::Recipe(format!(
+            "forget index {bad} is out of range for {n_train} training points"
+        )));
     }
     if spec.models == 0 {
         return Err(TrainError::Recipe("a zoo needs at least one model".into()));
@@ -213,7 +213,7 @@ pub fn train_zoo<A: Architecture>(
         .chain(&data.val.labels)
         .map(|&l| l as i64)
         .collect();
-    unlearn_data::write_npy_i64(&out.join("labels.npy"), &[labels.len()], &labels)?;
+    unlearn_data::write_npy_i64(out.join("labels.npy"), &[labels.len()], &labels)?;
 
     let todo: Vec<usize> = (0..models).filter(|&i| !model_done(out, i)).collect();
     progress.set_length(models as u64);
@@ -255,7 +255,7 @@ pub fn train_zoo<A: Architecture>(
                 let single = stacking::extract(&stack, k, chunk.len());
                 save_model(arch, &single, &model_path(out, i))?;
                 let part = &logits[k * per..(k + 1) * per];
-                unlearn_data::write_npy_f32(&logits_path(out, i), &[points, input.classes], part)?;
+                unlearn_data::write_npy_f32(logits_path(out, i), &[points, input.classes], part)?;
                 progress.inc(1);
             }
             Ok(())
@@ -414,7 +414,7 @@ pub fn assemble(out: &Path, manifest: &mut Manifest, classes: usize) -> Result<(
         all.extend_from_slice(&values);
     }
     unlearn_data::write_npy_f32(
-        &out.join("logits.npy"),
+        out.join("logits.npy"),
         &[manifest.seeds.len(), points, classes],
         &all,
     )?;

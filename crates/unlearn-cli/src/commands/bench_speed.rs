@@ -185,8 +185,8 @@ pub fn run(args: BenchSpeedArgs) -> Result<()> {
         args.cnn_points
     );
     println!(
-        "{:<8} {:>5} {:>15} {:>15}  {}",
-        "backend", "stack", "train samples/s", "infer samples/s", "training step"
+        "{:<8} {:>5} {:>15} {:>15}  training step",
+        "backend", "stack", "train samples/s", "infer samples/s"
     );
     let mut op_tables = Vec::new();
     for backend in &backends {

@@ -100,14 +100,14 @@ pub fn run(args: EvalArgs) -> Result<()> {
         ("--unlearned", Some(&unlearned)),
         ("--floor-oracles", floor.as_ref()),
     ] {
-        if let Some(z) = zoo {
-            if z.models != oracles.models {
-                bail!(
-                    "{name} has {} models but --oracles has {}; KLoM compares equally many unlearned and oracle models",
-                    z.models,
-                    oracles.models
-                );
-            }
+        if let Some(z) = zoo
+            && z.models != oracles.models
+        {
+            bail!(
+                "{name} has {} models but --oracles has {}; KLoM compares equally many unlearned and oracle models",
+                z.models,
+                oracles.models
+            );
         }
     }
     let n_train = oracles.manifest.dataset.n_train;

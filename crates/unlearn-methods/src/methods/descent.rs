@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use unlearn_models::{Architecture, StackModel};
 use unlearn_train::{OptimizerConfig, optimizer};
 
-const DESCENT_STREAM: u64 = 0x4445_5343_454e_54;
+const DESCENT_STREAM: u64 = 0x0044_4553_4345_4e54;
 
 /// Which baseline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use crate::methods::descent::engine;
 use burn::tensor::{Tensor, TensorData};
 use unlearn_models::{Architecture, StackModel};
 
-const SCRUB_STREAM: u64 = 0x5343_5255_42;
+const SCRUB_STREAM: u64 = 0x0053_4352_5542;
 
 /// Runs SCRUB on the originals `indices`.
 pub fn run<A: Architecture>(

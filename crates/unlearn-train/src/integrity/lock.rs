@@ -114,10 +114,12 @@ impl DirLock {
                     // No advisory locks on this file system: trust the pid in the file.
                     let _ = file.read_to_string(&mut text);
                     let owner = LockOwner::parse(&text);
-                    if let Some(pid) = owner.pid {
-                        if pid != std::process::id() && owner.is_local() && process_running(pid) {
-                            return Err(held(dir, &owner));
-                        }
+                    if let Some(pid) = owner.pid
+                        && pid != std::process::id()
+                        && owner.is_local()
+                        && process_running(pid)
+                    {
+                        return Err(held(dir, &owner));
                     }
                 }
                 Err(fs::TryLockError::Error(e)) => return Err(TrainError::io(&path)(e)),
