@@ -541,3 +541,46 @@ fn help_lists_commands_and_flags() {
     assert!(!o.status.success());
     assert_ne!(o.status.code(), Some(101));
 }
+
+#[test]
+fn forget_list_prints_every_registered_method_with_parameters_as_written() {
+    let text = stdout(&ok(&["forget", "--list"]));
+    for name in [
+        "do-nothing",
+        "om",
+        "dm-direct",
+        "dmm",
+        "gd",
+        "gd-ga",
+        "scrub",
+        "noisy-descent",
+        "del",
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.split_whitespace().next() == Some(name)),
+            "{name} missing from:\n{text}"
+        );
+    }
+    // f32 hyper-parameters read as the decimal written, not their f64 widening.
+    assert!(text.contains("\"weight_decay\":0.0005"), "{text}");
+    assert!(text.contains("\"ce_weight\":0.99,"), "{text}");
+    assert!(
+        !text.contains("0000000"),
+        "an f32 printed through f64: {text}"
+    );
+}
+
+#[test]
+fn manifests_record_f32_recipe_values_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("zoo");
+    ok(&["train", "--models", "1", "--epochs", "1", "--out", s(&out)]);
+    let text = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    assert!(text.contains("\"weight_decay\": 0.0005"), "{text}");
+    let m = manifest(&out);
+    assert_eq!(
+        m["recipe"]["optimizer"]["weight_decay"].as_f64(),
+        Some(0.0005)
+    );
+}
