@@ -338,20 +338,7 @@ pub fn run(
             .fit_rows_sum(&mask_view, &outputs, &forget.indices)?;
 
     // 2b. TRAK on two originals' checkpoints, scale calibrated on the subset models.
-    let all_x: Vec<f32> = data
-        .train
-        .features
-        .iter()
-        .chain(&data.val.features)
-        .copied()
-        .collect();
-    let all_y: Vec<u32> = data
-        .train
-        .labels
-        .iter()
-        .chain(&data.val.labels)
-        .copied()
-        .collect();
+    let (all_x, all_y) = (data.all_features(), data.all_labels());
     let classes = data.train.classes;
     let mut trak = Trak::new(
         TrakConfig::default(),

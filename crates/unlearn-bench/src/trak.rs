@@ -204,20 +204,7 @@ pub fn trak_scores<A: Architecture>(
         ));
     }
     let dim = data.train.dim;
-    let all_x: Vec<f32> = data
-        .train
-        .features
-        .iter()
-        .chain(&data.val.features)
-        .copied()
-        .collect();
-    let all_y: Vec<u32> = data
-        .train
-        .labels
-        .iter()
-        .chain(&data.val.labels)
-        .copied()
-        .collect();
+    let (all_x, all_y) = (data.all_features(), data.all_labels());
     if all_y != zoo.labels {
         return Err(BenchError::invalid(
             &zoo.dir,

@@ -96,13 +96,7 @@ fn a_user_architecture_and_method_go_through_the_whole_pipeline() {
     .load()
     .unwrap();
     let model = own.load_model(&arch, 0, &device).unwrap();
-    let x: Vec<f32> = data
-        .train
-        .features
-        .iter()
-        .chain(&data.val.features)
-        .copied()
-        .collect();
+    let x = data.all_features();
     let n = x.len() / data.train.dim;
     let input =
         burn::tensor::Tensor::<2>::from_data(TensorData::new(x, [n, data.train.dim]), &device);

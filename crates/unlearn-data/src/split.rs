@@ -134,6 +134,23 @@ pub struct Prepared {
     pub standardizer: Standardizer,
 }
 
+impl Prepared {
+    /// Features of every evaluated point, training rows first, then validation (the order of
+    /// every zoo's logits).
+    pub fn all_features(&self) -> Vec<f32> {
+        let mut all = self.train.features.clone();
+        all.extend_from_slice(&self.val.features);
+        all
+    }
+
+    /// Labels of every evaluated point, in the order of [`Prepared::all_features`].
+    pub fn all_labels(&self) -> Vec<u32> {
+        let mut all = self.train.labels.clone();
+        all.extend_from_slice(&self.val.labels);
+        all
+    }
+}
+
 /// Splits `dataset` with [`train_val_split`] and standardises both parts with
 /// a [`Standardizer`] fitted on the training part only.
 pub fn prepare(dataset: &Dataset, val_fraction: f64, seed: u64) -> Result<Prepared> {

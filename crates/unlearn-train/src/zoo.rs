@@ -206,13 +206,7 @@ pub fn train_zoo<A: Architecture>(
     let models = manifest.seeds.len();
     let _lock = prepare_dir(out, &manifest, progress)?;
 
-    let labels: Vec<i64> = data
-        .train
-        .labels
-        .iter()
-        .chain(&data.val.labels)
-        .map(|&l| l as i64)
-        .collect();
+    let labels: Vec<i64> = data.all_labels().into_iter().map(i64::from).collect();
     unlearn_data::write_npy_i64(out.join("labels.npy"), &[labels.len()], &labels)?;
 
     let todo: Vec<usize> = (0..models).filter(|&i| !model_done(out, i)).collect();
