@@ -45,6 +45,12 @@ impl StepTimes {
         self.data + self.forward + self.backward + self.update
     }
 
+    /// The shares as one line: "data 5 % · forward 35 % · backward 42 % · update 18 %".
+    pub fn shares_text(&self) -> String {
+        let [d, f, b, u] = self.shares().map(|s| 100.0 * s);
+        format!("data {d:.0} % · forward {f:.0} % · backward {b:.0} % · update {u:.0} %")
+    }
+
     /// Each phase's share of the total, in the order data, forward, backward, update.
     pub fn shares(&self) -> [f64; 4] {
         let total = self.total().as_secs_f64().max(f64::MIN_POSITIVE);

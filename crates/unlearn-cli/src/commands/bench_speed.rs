@@ -7,7 +7,6 @@ use anyhow::{Result, bail};
 use clap::Args;
 use unlearn_data::{digits, prepare};
 use unlearn_models::ModelConfig;
-use unlearn_train::profile::StepTimes;
 use unlearn_train::speed::{
     cnn_op_timings, inference_rate, profile_stack, synthetic_images, time_subset_zoo,
 };
@@ -48,24 +47,6 @@ pub struct BenchSpeedArgs {
     pub epochs: usize,
 }
 
-/// Threads the stacked zoos use: one worker per core.
-fn cores() -> usize {
-    unlearn_train::zoo::default_workers()
-}
-
-fn phases(t: &StepTimes) -> String {
-    let [d, f, b, u] = t.shares().map(|s| 100.0 * s);
-    format!("data {d:.0} % · forward {f:.0} % · backward {b:.0} % · update {u:.0} %")
-}
-
-/// Peak resident memory of this process so far (Linux), in MiB.
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
 pub fn run(args: BenchSpeedArgs) -> Result<()> {
     if [
         args.models,
@@ -87,7 +68,7 @@ pub fn run(args: BenchSpeedArgs) -> Result<()> {
         .map(|b| b.parse::<Backend>())
         .collect::<Result<_, _>>()?;
     let data = prepare(&digits(), 0.2, 0)?;
-    let workers = cores();
+    let workers = unlearn_train::zoo::default_workers();
     println!(
         "unlearn bench-speed on {workers} cores: digits ({} training points, random halves of {}), {} epochs, batch 64",
         data.train.len(),
@@ -109,7 +90,7 @@ pub fn run(args: BenchSpeedArgs) -> Result<()> {
             backends[0],
             t.seconds,
             t.models_per_second(),
-            peak_rss_mib().map_or("n/a".into(), |m| format!("{m:.0} MiB"))
+            unlearn_train::speed::peak_rss_mib().map_or("n/a".into(), |m| format!("{m:.0} MiB"))
         );
     }
 
@@ -167,7 +148,7 @@ pub fn run(args: BenchSpeedArgs) -> Result<()> {
                 "{backend} mlp stack {k}: {:.2} ms/step ({:.0} samples/s): {}",
                 1e3 * t.total().as_secs_f64() / t.steps as f64,
                 t.samples as f64 / t.total().as_secs_f64(),
-                phases(&t)
+                t.shares_text()
             );
         }
     }
@@ -204,7 +185,7 @@ pub fn run(args: BenchSpeedArgs) -> Result<()> {
                 k,
                 t.samples as f64 / t.total().as_secs_f64(),
                 infer,
-                phases(&t)
+                t.shares_text()
             );
         }
         op_tables.push((
@@ -234,7 +215,7 @@ pub fn run(args: BenchSpeedArgs) -> Result<()> {
             args.resnet_width,
             backends[0],
             t.samples as f64 / t.total().as_secs_f64(),
-            phases(&t)
+            t.shares_text()
         );
         let step_ms = 1e3 * t.total().as_secs_f64() / t.steps.max(1) as f64;
         let layers = resnet9_op_timings(&device, args.resnet_width, 64, 3);
