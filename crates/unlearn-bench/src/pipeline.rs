@@ -187,7 +187,7 @@ impl<'a, A: Architecture> Bench<'a, A> {
         self.recipe.validate()?;
         unlearn_train::zoo::check_architecture(self.arch, &self.recipe)?;
         self.arch
-            .validate(&self.info_input())
+            .validate(&self.info.input())
             .map_err(unlearn_train::TrainError::from)?;
         let n_train = self.data.train.len();
         for f in &self.forget_sets {
@@ -206,14 +206,6 @@ impl<'a, A: Architecture> Bench<'a, A> {
             }
         }
         Ok(())
-    }
-
-    fn info_input(&self) -> unlearn_models::InputSpec {
-        unlearn_models::InputSpec {
-            dim: self.info.dim,
-            image_shape: self.info.image_shape,
-            classes: self.info.classes,
-        }
     }
 
     fn zoo(

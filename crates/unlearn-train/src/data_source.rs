@@ -100,6 +100,15 @@ impl DataSource {
 }
 
 impl DatasetInfo {
+    /// What models of these data are built for.
+    pub fn input(&self) -> unlearn_models::InputSpec {
+        unlearn_models::InputSpec {
+            dim: self.dim,
+            image_shape: self.image_shape,
+            classes: self.classes,
+        }
+    }
+
     /// The record of data the caller split and standardised itself, named `name`; the hash
     /// covers the prepared training and validation rows. A zoo trained on such data can only be
     /// used again with the same `Prepared` in hand (nothing can reload it by name).

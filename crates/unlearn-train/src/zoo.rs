@@ -519,12 +519,7 @@ impl Zoo {
 
     /// What the models are built for.
     pub fn input(&self) -> InputSpec {
-        let d = &self.manifest.dataset;
-        InputSpec {
-            dim: d.dim,
-            image_shape: d.image_shape,
-            classes: d.classes,
-        }
+        self.manifest.dataset.input()
     }
 
     /// Loads model `i`'s checkpoint onto `device`; `arch` must be the zoo's architecture.
