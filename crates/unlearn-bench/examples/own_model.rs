@@ -266,13 +266,6 @@ pub struct Row {
     pub cost: f64,
 }
 
-fn file_ref(path: &Path) -> Result<InputRef, Box<dyn Error>> {
-    Ok(InputRef {
-        path: path.display().to_string(),
-        sha256: unlearn_data::sha256_file(path)?,
-    })
-}
-
 /// Runs steps 1–5 under `root`; returns the KLoM table of step 4 and the bench's rows.
 pub fn run(
     sizes: Sizes,
@@ -295,7 +288,7 @@ pub fn run(
     std::fs::create_dir_all(root)?;
     let forget_path = root.join("forget.txt");
     forget.save(&forget_path)?;
-    let forget_ref = file_ref(&forget_path)?;
+    let forget_ref = InputRef::of_file(&forget_path)?;
     let train = |kind: ZooKind, models: usize, first_seed: u64, dir: &str| {
         let spec = ZooSpec::new(recipe.clone(), kind, models).first_seed(first_seed);
         train_zoo(
@@ -321,7 +314,7 @@ pub fn run(
     let subsets = train(
         ZooKind::Subsets {
             masks: masks.clone(),
-            source: file_ref(&masks_path)?,
+            source: InputRef::of_file(&masks_path)?,
         },
         sizes.subset_models,
         100_000,

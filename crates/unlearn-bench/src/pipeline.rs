@@ -268,10 +268,7 @@ impl<'a, A: Architecture> Bench<'a, A> {
             SubsetMasks::random(s.subset_models, n_train, s.alpha, 0)?.save_npy(&masks_path)?;
         }
         let masks = SubsetMasks::load_npy(&masks_path)?;
-        let source = InputRef {
-            path: masks_path.display().to_string(),
-            sha256: unlearn_data::sha256_file(&masks_path)?,
-        };
+        let source = InputRef::of_file(&masks_path)?;
         let subsets = self.zoo(
             "subsets",
             ZooKind::Subsets {
@@ -349,10 +346,7 @@ impl<'a, A: Architecture> Bench<'a, A> {
         let parent = forget_path.parent().expect("has a parent");
         std::fs::create_dir_all(parent).map_err(BenchError::io(parent))?;
         forget.save(&forget_path)?;
-        let forget_ref = InputRef {
-            path: forget_path.display().to_string(),
-            sha256: unlearn_data::sha256_file(&forget_path)?,
-        };
+        let forget_ref = InputRef::of_file(&forget_path)?;
         let retain_kind = || ZooKind::Retain {
             forget: forget.clone(),
             source: forget_ref.clone(),
@@ -399,7 +393,7 @@ impl<'a, A: Architecture> Bench<'a, A> {
         for method in &self.methods {
             for (label, params) in method.points() {
                 let unlearner = self.registry.build(&method.method, &params)?;
-                let inputs = serde_json::json!({ "targets": targets.manifest.config_hash, "attribution": attribution_dir.display().to_string() });
+                let inputs = serde_json::json!({ "targets": targets.manifest.config_hash, "attribution": attribution_dir.file_name().map(|n| n.to_string_lossy().into_owned()) });
                 let method_key = serde_json::json!({
                     "config": { "method": unlearner.name(), "params": unlearner.params() },
                     "inputs": inputs,

@@ -12,9 +12,10 @@ pub const RECORD: &str = "attribution.json";
 /// Keys of attribution.json that are results, not inputs.
 pub const RESULT_KEYS: [&str; 4] = ["lds", "lds_points", "fit_seconds", "files"];
 
-/// The inputs of a record: everything but the results.
+/// The inputs of a record: everything but the results and the paths (a moved run directory
+/// still holds the same result).
 pub fn inputs(info: &serde_json::Value) -> serde_json::Value {
-    let mut v = info.clone();
+    let mut v = unlearn_train::relocate::without_paths(info);
     if let Some(m) = v.as_object_mut() {
         for key in RESULT_KEYS {
             m.remove(key);

@@ -71,5 +71,5 @@ pub use npy::{
 };
 pub use npy_pair::load_npy_pair;
 pub use partition::Partition;
-pub use resolve::{ACCEPTED_SPECS, resolve_dataset};
+pub use resolve::{ACCEPTED_SPECS, is_named_dataset, resolve_dataset};
 pub use split::{Prepared, Split, Standardizer, prepare, train_val_split};

@@ -17,6 +17,14 @@ pub const ACCEPTED_SPECS: &str = "accepted: 'digits' (built in), 'fashion-mnist'
     (Debian package dataset-fashion-mnist), a .csv file with a 'label' column, a directory \
     holding CIFAR-10 binary batches or MNIST-style IDX files, or 'FEATURES.npy,LABELS.npy'";
 
+/// Names of the built-in data sets (no file path): `digits` and `fashion-mnist`.
+const NAMED: [&str; 2] = ["digits", "fashion-mnist"];
+
+/// True when `spec` names a built-in data set rather than files.
+pub fn is_named_dataset(spec: &str) -> bool {
+    NAMED.contains(&spec.trim())
+}
+
 /// Loads the data set a spec names:
 ///
 /// * `digits`: the embedded 8×8 digits ([`digits`]);

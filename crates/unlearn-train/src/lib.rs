@@ -16,6 +16,7 @@ pub mod optimizer;
 pub mod profile;
 pub mod progress;
 pub mod recipe;
+pub mod relocate;
 pub mod schedule;
 pub mod shard;
 pub mod speed;

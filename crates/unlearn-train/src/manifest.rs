@@ -3,6 +3,7 @@
 use crate::TrainError;
 use crate::integrity::FileRecord;
 use crate::recipe::Recipe;
+use crate::relocate;
 use crate::shard::{Shard, ShardInfo};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -54,6 +55,16 @@ pub struct InputRef {
     pub sha256: String,
 }
 
+impl InputRef {
+    /// The file at `path`, by its path and content hash.
+    pub fn of_file(path: &Path) -> Result<Self, TrainError> {
+        Ok(Self {
+            path: path.display().to_string(),
+            sha256: unlearn_data::sha256_file(path)?,
+        })
+    }
+}
+
 /// Everything that determines a zoo's models; its hash names the configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -92,35 +103,47 @@ pub struct Manifest {
     /// it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardInfo>,
+    /// Where each input path recorded relative to the run directory pointed when the manifest
+    /// was written (absolute), the fallback for a run directory moved without its inputs
+    /// ([`crate::relocate`]). Not part of the configuration hash.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub locations: BTreeMap<String, String>,
 }
 
 impl Manifest {
-    /// Hash of everything that determines the models (not `complete`, not `version`).
+    /// Hash of everything that determines the models (not `complete`, not `version`, and no
+    /// path: inputs count by their content hashes, so a moved run keeps its hash).
     pub fn compute_hash(&self) -> String {
+        let mut dataset = self.dataset.clone();
+        dataset.name = relocate::dataset_identity(&dataset.name).to_string();
+        let unlearning = self.unlearning.as_ref().map(relocate::without_paths);
         let key = serde_json::json!({
-            "format": self.format, "kind": self.kind, "recipe": self.recipe, "dataset": self.dataset,
+            "format": self.format, "kind": self.kind, "recipe": self.recipe, "dataset": dataset,
             "forget_set": self.forget_set.as_ref().map(|f| &f.sha256),
-            "masks": self.masks.as_ref().map(|m| &m.sha256), "seeds": self.seeds, "unlearning": self.unlearning,
+            "masks": self.masks.as_ref().map(|m| &m.sha256), "seeds": self.seeds, "unlearning": unlearning,
         });
         hex::encode(Sha256::digest(key.to_string().as_bytes()))[..16].to_string()
     }
 
-    /// Reads `dir/manifest.json`.
+    /// Reads `dir/manifest.json`, its input paths resolved against `dir`.
     pub fn load(dir: &Path) -> Result<Self, TrainError> {
         let path = dir.join("manifest.json");
         let text = std::fs::read_to_string(&path).map_err(|e| TrainError::Zoo {
             path: path.clone(),
             what: format!("cannot read the zoo manifest ({e}); is this a directory written by `unlearn train`?"),
         })?;
-        serde_json::from_str(&text).map_err(|e| TrainError::Zoo {
+        let mut manifest: Manifest = serde_json::from_str(&text).map_err(|e| TrainError::Zoo {
             path,
             what: format!("corrupt manifest: {e}"),
-        })
+        })?;
+        manifest.resolve_in(dir);
+        Ok(manifest)
     }
 
-    /// Writes `dir/manifest.json` atomically.
+    /// Writes `dir/manifest.json` atomically, its input paths relative to `dir`.
     pub fn save(&self, dir: &Path) -> Result<(), TrainError> {
-        let text = serde_json::to_string_pretty(self).expect("manifest serialises");
+        let disk = self.stored_in(dir);
+        let text = serde_json::to_string_pretty(&disk).expect("manifest serialises");
         let path = dir.join("manifest.json");
         unlearn_data::atomic_write_bytes(&path, text.as_bytes()).map_err(TrainError::from)
     }

@@ -198,6 +198,7 @@ pub fn train_zoo<A: Architecture>(
         unlearning: None,
         files: Default::default(),
         shard: None,
+        locations: Default::default(),
     };
     manifest.config_hash = manifest.compute_hash();
     if let Some(shard) = spec.shard {

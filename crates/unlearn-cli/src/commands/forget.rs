@@ -9,6 +9,7 @@ use unlearn_data::ForgetSet;
 use unlearn_methods::{Context, MethodError, MethodRegistry, parse_sets, unlearn_zoo};
 use unlearn_models::ModelConfig;
 use unlearn_train::Zoo;
+use unlearn_train::integrity::ATTRIBUTION_FILE;
 use unlearn_train::manifest::InputRef;
 
 /// Make the models of a zoo forget a set of training points with one method, and write the
@@ -126,13 +127,18 @@ pub fn run(args: ForgetArgs) -> Result<()> {
         beta_forget: beta.as_deref(),
         device: args.backend.backend.device()?,
     };
-    let forget_ref = InputRef {
-        path: forget_path.display().to_string(),
-        sha256: unlearn_data::sha256_file(forget_path)?,
+    let forget_ref = InputRef::of_file(forget_path)?;
+    // The attribution counts by its record's content (its path is relocatable, not hashed).
+    let attribution = match &args.attribution {
+        Some(dir) => Some(serde_json::json!({
+            "path": dir.display().to_string(),
+            "sha256": unlearn_data::sha256_file(dir.join(ATTRIBUTION_FILE))?,
+        })),
+        None => None,
     };
     let inputs = serde_json::json!({
         "oracles": target_oracles.as_ref().map(|z| z.manifest.config_hash.clone()),
-        "attribution": args.attribution.as_ref().map(|d| d.display().to_string()),
+        "attribution": attribution,
     });
     let bar = progress_bar(originals.models as u64, name);
     let summary = unlearn_zoo(

@@ -74,13 +74,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
         let forget = ForgetSet::load(path, n_train)?;
         ZooKind::Retain {
             forget,
-            source: input_ref(path)?,
+            source: InputRef::of_file(path)?,
         }
     } else if let Some(path) = &args.subsets {
         let masks = SubsetMasks::load_npy(path)?;
         ZooKind::Subsets {
             masks,
-            source: input_ref(path)?,
+            source: InputRef::of_file(path)?,
         }
     } else {
         ZooKind::Full
@@ -216,11 +216,4 @@ fn recipe(args: &TrainArgs) -> Result<Recipe> {
     }
     recipe.validate()?;
     Ok(recipe)
-}
-
-fn input_ref(path: &std::path::Path) -> Result<InputRef> {
-    Ok(InputRef {
-        path: path.display().to_string(),
-        sha256: unlearn_data::sha256_file(path)?,
-    })
 }

@@ -200,12 +200,12 @@ fn finished(out: &Path, info: &serde_json::Value) -> Option<String> {
     let text = std::fs::read_to_string(out.join(record::RECORD)).ok()?;
     let found: serde_json::Value = serde_json::from_str(&text).ok()?;
     let file = record::outputs(info.get("forget_set").is_some())[0];
-    (record::inputs(&found) == *info && out.join(file).is_file()).then(|| {
-        match found.get("lds").and_then(|v| v.as_f64()) {
+    (record::inputs(&found) == record::inputs(info) && out.join(file).is_file()).then(
+        || match found.get("lds").and_then(|v| v.as_f64()) {
             Some(lds) => format!("LDS {lds:.4}"),
             None => file.to_string(),
-        }
-    })
+        },
+    )
 }
 
 fn run_lds(common: &AttributeCommon, trak: &TrakArgs) -> Result<()> {
