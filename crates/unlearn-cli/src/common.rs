@@ -11,7 +11,7 @@ use unlearn_train::{Backend, DataSource, Progress, Shard};
 #[derive(Args, Debug, Clone)]
 pub struct DataArgs {
     /// Dataset: `digits` (embedded default), `fashion-mnist` (Debian's dataset-fashion-mnist),
-    /// a CSV file, a directory of CIFAR-10 binary batches or MNIST IDX files, or
+    /// `synthetic-cifar10[:N]` (seeded CIFAR-shaped images, no download), a CSV file, a directory of CIFAR-10 binary batches or MNIST IDX files, or
     /// `FEATURES.npy,LABELS.npy`.
     #[arg(long, default_value = "digits")]
     pub dataset: String,

@@ -39,6 +39,10 @@ enum Command {
     Merge(commands::merge::MergeArgs),
     /// Check a zoo or run directory: re-hash every artifact against its manifest, find leftovers.
     Verify(commands::verify::VerifyArgs),
+    /// Turn a directory of PyTorch or safetensors checkpoints into a zoo (originals or oracles).
+    Import(commands::import::ImportArgs),
+    /// Write a zoo's models as safetensors files that PyTorch loads with strict=True.
+    Export(commands::import::ExportArgs),
 }
 
 /// Stacked training allocates and frees megabyte-sized activations every step; glibc returns
@@ -88,6 +92,8 @@ fn main() {
         Command::Forget(args) => commands::forget::run(args),
         Command::Merge(args) => commands::merge::run(args),
         Command::Verify(args) => commands::verify::run(args),
+        Command::Import(args) => commands::import::run_import(args),
+        Command::Export(args) => commands::import::run_export(args),
     };
     if let Err(error) = result {
         // One line: the chain of causes joined, so the cause and the fix stay together.

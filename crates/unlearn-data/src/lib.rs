@@ -13,6 +13,8 @@
 //! * [`load_idx`]`(images, labels)`, [`load_idx_dir`], [`load_fashion_mnist`]:
 //!   MNIST-style IDX files, plain or gzipped.
 //! * [`load_npy_pair`]`(features.npy, labels.npy)`.
+//! * [`synthetic_images`]`(n, shape, classes, seed)`: seeded, learnable images;
+//!   `synthetic-cifar10[:N]` names a CIFAR-shaped set of them.
 //! * [`resolve_dataset`]`(spec)`: one string naming any of the above.
 //!
 //! # Preparing data
@@ -51,6 +53,7 @@ mod npy_pair;
 mod partition;
 mod resolve;
 mod split;
+mod synthetic;
 
 pub use cifar::{CIFAR10_PIXELS, cifar10_files, load_cifar10_dir, read_cifar10_file};
 pub use csv_loader::{DEFAULT_LABEL_COLUMN, load_csv, load_csv_with_classes};
@@ -73,3 +76,4 @@ pub use npy_pair::load_npy_pair;
 pub use partition::Partition;
 pub use resolve::{ACCEPTED_SPECS, is_named_dataset, resolve_dataset};
 pub use split::{Prepared, Split, Standardizer, prepare, train_val_split};
+pub use synthetic::{SYNTHETIC_CIFAR10, synthetic_images};

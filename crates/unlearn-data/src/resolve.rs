@@ -11,10 +11,12 @@ use crate::error::{DataError, Result};
 use crate::idx::{FASHION_MNIST_DIR, idx_files, load_fashion_mnist, load_idx_dir};
 use crate::npy_pair::load_npy_pair;
 use crate::partition::Partition;
+use crate::synthetic::resolve_synthetic;
 
 /// What [`resolve_dataset`] accepts, for help texts and error messages.
 pub const ACCEPTED_SPECS: &str = "accepted: 'digits' (built in), 'fashion-mnist' \
-    (Debian package dataset-fashion-mnist), a .csv file with a 'label' column, a directory \
+    (Debian package dataset-fashion-mnist), 'synthetic-cifar10' or 'synthetic-cifar10:N' \
+    (seeded CIFAR-shaped stand-in, 50 000 or N images), a .csv file with a 'label' column, a directory \
     holding CIFAR-10 binary batches or MNIST-style IDX files, or 'FEATURES.npy,LABELS.npy'";
 
 /// Names of the built-in data sets (no file path): `digits` and `fashion-mnist`.
@@ -22,13 +24,15 @@ const NAMED: [&str; 2] = ["digits", "fashion-mnist"];
 
 /// True when `spec` names a built-in data set rather than files.
 pub fn is_named_dataset(spec: &str) -> bool {
-    NAMED.contains(&spec.trim())
+    let spec = spec.trim();
+    NAMED.contains(&spec) || resolve_synthetic(spec).is_some()
 }
 
 /// Loads the data set a spec names:
 ///
 /// * `digits`: the embedded 8×8 digits ([`digits`]);
 /// * `fashion-mnist`: the training part from [`FASHION_MNIST_DIR`];
+/// * `synthetic-cifar10[:N]`: seeded CIFAR-shaped images ([`crate::synthetic_images`]);
 /// * `PATH.csv`: [`load_csv`] with the label column `label`;
 /// * a directory with CIFAR-10 binary batches: their training part;
 /// * a directory with `train-images-idx3-ubyte(.gz)` etc.: the training part;
@@ -37,6 +41,9 @@ pub fn is_named_dataset(spec: &str) -> bool {
 /// Anything else is an error listing these forms.
 pub fn resolve_dataset(spec: &str) -> Result<Dataset> {
     let spec_trimmed = spec.trim();
+    if let Some(synthetic) = resolve_synthetic(spec_trimmed) {
+        return synthetic;
+    }
     match spec_trimmed {
         "digits" => return Ok(digits()),
         "fashion-mnist" => return load_fashion_mnist(FASHION_MNIST_DIR, Partition::Train),

@@ -56,6 +56,17 @@ pub enum EvalError {
         #[source]
         source: std::io::Error,
     },
+    /// A published margin or forget-set file that is missing or does not fit the others.
+    #[error("{path}: {what}")]
+    Published {
+        /// The file or directory.
+        path: PathBuf,
+        /// What is wrong, and the fix.
+        what: String,
+    },
+    /// A data file that cannot be read (it names the file and the cause).
+    #[error(transparent)]
+    Data(#[from] unlearn_data::DataError),
     /// Plotting failed inside the drawing backend.
     #[error("plot {path} failed: {detail}")]
     Plot {

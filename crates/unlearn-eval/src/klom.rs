@@ -34,6 +34,20 @@ pub enum Direction {
     OracleUnlearned,
 }
 
+/// Which histogram rules KLoM follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KlomVariant {
+    /// docs/algorithms.md §2 (this module's header): the last bin closed on the right.
+    #[default]
+    Spec,
+    /// The public CIFAR-10 unlearning benchmark's own evaluation, to reproduce its published
+    /// numbers (docs/algorithms.md §2, "variants"): 21 edges as numpy's `linspace`, bins as
+    /// `np.digitize`, so a value equal to the top edge falls in no bin; each histogram is
+    /// normalised by the values it did count; Q floored at 1e−5 where P > 0, not renormalised.
+    Benchmark,
+}
+
 /// Bin index of `v` in 20 equal bins on `[lo, hi]` (the last bin closed), matching numpy's
 /// `histogram` (fast path plus its correction against the explicit edges).
 fn bin_of(v: f64, lo: f64, hi: f64) -> usize {
@@ -112,6 +126,83 @@ fn klom_point_unchecked(u: &[f32], o: &[f32], direction: Direction) -> f32 {
     d as f32
 }
 
+/// The benchmark variant of [`klom_point`] (see [`KlomVariant::Benchmark`]); `p` is the side
+/// whose histogram weighs the sum.
+fn klom_point_benchmark(p: &[f32], q: &[f32]) -> f32 {
+    let clip = |v: &f32| f64::from(v.clamp(-KLOM_CLIP, KLOM_CLIP));
+    let p: Vec<f64> = p.iter().map(clip).collect();
+    let q: Vec<f64> = q.iter().map(clip).collect();
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for &v in p.iter().chain(q.iter()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if lo >= hi {
+        hi = lo + 1.0;
+    }
+    // numpy's linspace: start + k·step, the last edge exactly `hi`.
+    let step = (hi - lo) / KLOM_BINS as f64;
+    let edges: Vec<f64> = (0..=KLOM_BINS)
+        .map(|k| {
+            if k == KLOM_BINS {
+                hi
+            } else {
+                k as f64 * step + lo
+            }
+        })
+        .collect();
+    // np.digitize (right=False): the number of edges ≤ v; bins 1..=20 are counted.
+    let shares = |values: &[f64]| {
+        let mut counts = [0.0f64; KLOM_BINS];
+        for &v in values {
+            let bin = edges.partition_point(|&e| e <= v);
+            if (1..=KLOM_BINS).contains(&bin) {
+                counts[bin - 1] += 1.0;
+            }
+        }
+        let total: f64 = counts.iter().sum();
+        if total > 0.0 {
+            counts.iter_mut().for_each(|c| *c /= total);
+        }
+        counts
+    };
+    let (p, q) = (shares(&p), shares(&q));
+    p.iter()
+        .zip(q.iter())
+        .filter(|(pk, _)| **pk > 0.0)
+        .map(|(&pk, &qk)| pk * (pk / qk.max(KLOM_EPS)).ln())
+        .sum::<f64>() as f32
+}
+
+/// Per-point KLoM of two margin matrices under `variant` (see [`klom`]).
+pub fn klom_with(
+    unlearned: &[f32],
+    oracle: &[f32],
+    points: usize,
+    direction: Direction,
+    variant: KlomVariant,
+) -> Result<Vec<f32>> {
+    if variant == KlomVariant::Spec {
+        return klom(unlearned, oracle, points, direction);
+    }
+    let n_u = models_of("unlearned margins", unlearned, points)?;
+    let n_o = models_of("oracle margins", oracle, points)?;
+    if unlearned.iter().chain(oracle).any(|v| v.is_nan()) {
+        return Err(EvalError::NonFinite("margins (NaN)".into()));
+    }
+    Ok((0..points)
+        .into_par_iter()
+        .map(|j| {
+            let u: Vec<f32> = (0..n_u).map(|m| unlearned[m * points + j]).collect();
+            let o: Vec<f32> = (0..n_o).map(|m| oracle[m * points + j]).collect();
+            match direction {
+                Direction::UnlearnedOracle => klom_point_benchmark(&u, &o),
+                Direction::OracleUnlearned => klom_point_benchmark(&o, &u),
+            }
+        })
+        .collect())
+}
+
 /// Per-point KLoM of two margin matrices.
 ///
 /// `unlearned` is `N_u × points` and `oracle` is `N_o × points`, both row-major (model-major,
@@ -170,6 +261,28 @@ mod tests {
 
     fn close(a: f32, b: f32, tol: f32) -> bool {
         (a - b).abs() <= tol
+    }
+
+    /// Where the spec counts a value equal to the top edge in bin 20, the benchmark drops it
+    /// and normalises by what is left: u = [5, 5, 5, 1] against o = [1, 1, 1]: the spec sees
+    /// P = (1/4 in bin 1, 3/4 in bin 20), the benchmark P = (1 in bin 1), Q = (1 in bin 1).
+    #[test]
+    fn the_benchmark_variant_drops_the_top_edge() {
+        let (u, o) = ([5.0f32, 5.0, 5.0, 1.0], [1.0f32, 1.0, 1.0]);
+        let spec = klom_point(&u, &o, Direction::UnlearnedOracle).unwrap();
+        let want = 0.25 * (0.25f64 / 1.0).ln() + 0.75 * (0.75f64 / 1e-5).ln();
+        assert!(close(spec, want as f32, 1e-5), "{spec} vs {want}");
+        assert_eq!(klom_point_benchmark(&u, &o), 0.0);
+        let both = klom_with(
+            &u,
+            &o,
+            1,
+            Direction::UnlearnedOracle,
+            KlomVariant::Benchmark,
+        );
+        assert_eq!(both.unwrap(), [0.0]);
+        // Nothing but the top value on one side: that side's histogram is empty, KL 0.
+        assert_eq!(klom_point_benchmark(&[3.0, 3.0], &[1.0]), 0.0);
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod klom;
 mod margins;
 mod mia;
 mod plot;
+mod published;
 mod report;
 mod summary;
 mod ulira;
@@ -24,10 +25,14 @@ pub use accuracy::{SplitAccuracy, accuracy_delta, split_accuracy, split_accuracy
 pub use error::{EvalError, Result};
 pub use evaluate::{EvalPoints, Evaluation, LogitsView, evaluate};
 pub use io::atomic_write;
-pub use klom::{Direction, KLOM_BINS, KLOM_CLIP, KLOM_EPS, klom, klom_point, retrain_noise_floor};
+pub use klom::{
+    Direction, KLOM_BINS, KLOM_CLIP, KLOM_EPS, KlomVariant, klom, klom_point, klom_with,
+    retrain_noise_floor,
+};
 pub use margins::{confidences, margins, predictions};
 pub use mia::{Logistic1d, MIA_RIDGE, MiaResult, mia_efficacy};
 pub use plot::{PlotFiles, plot_curves, plot_klom_histograms, plot_scatter};
+pub use published::{MarginSource, MarginTree, PublishedScore, SplitName, score_published};
 pub use report::{EvalRow, EvalTable};
 pub use summary::{SplitSummary, Splits, Summary, percentile, select, summarize_splits};
 pub use ulira::{ULIRA_VAR_FLOOR, UliraResult, auc, ulira};

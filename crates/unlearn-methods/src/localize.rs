@@ -127,8 +127,11 @@ impl Masks {
             .select(0, points.clone())
             .reshape([k, f, ctx.input().dim]);
         let y = gather_labels(&labels, points, k, f);
-        let loss = cross_entropy(model.forward(x), y, 0.0).neg().sum();
-        let grads = GradientsParams::from_grads(loss.backward(), model);
+        // Scored as the model predicts (docs/algorithms.md §9): batch norm on its running
+        // statistics, which F's batch would otherwise also overwrite.
+        let scoring = unlearn_models::mode::with_eval_layers(model.clone());
+        let loss = cross_entropy(scoring.forward(x), y, 0.0).neg().sum();
+        let grads = GradientsParams::from_grads(loss.backward(), &scoring);
         let head: Vec<ParamId> = model.head_param_ids();
         let entries = params_of(model);
         // Per model: every entry's score, to find that model's global threshold.

@@ -59,7 +59,9 @@ pub fn run<A: Architecture>(
 ) -> Result<StackOutput<A::Model>, MethodError> {
     let ad = autodiff(&ctx.device);
     let k = indices.len();
-    let mut model = ctx.load_stack(indices, &ad)?;
+    // Per-example gradients come from batches of one: batch norm runs on its running
+    // statistics (a one-example batch has no variance to normalise by).
+    let mut model = unlearn_models::mode::with_eval_layers(ctx.load_stack(indices, &ad)?);
     let mut ids = Ids(Vec::new());
     model.visit(&mut ids);
     let x = ctx.train_features(&ad);

@@ -2,6 +2,7 @@
 
 use crate::architecture::{ArchSpec, Architecture};
 use crate::model::Model;
+use crate::resnet9_easydub::EasydubResNet9;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +41,17 @@ pub enum ModelConfig {
         /// Channels of the prep layer (published: 64).
         width: usize,
         /// Output multiplier (published: 0.125).
+        #[serde(serialize_with = "crate::as_written::f32")]
+        scale: f32,
+    },
+    /// The ResNet-9 of the public CIFAR-10 unlearning benchmark (docs/algorithms.md §13), whose
+    /// published checkpoints `unlearn import` reads: widths `width·{1,2,4,2}` (64 gives the
+    /// published 64-128-256-128), logits scaled by `scale` (published: 0.2).
+    #[serde(rename = "resnet9-easydub")]
+    ResNet9Easydub {
+        /// Channels of the first block (published: 64).
+        width: usize,
+        /// Output multiplier (published: 0.2).
         #[serde(serialize_with = "crate::as_written::f32")]
         scale: f32,
     },
@@ -82,7 +94,7 @@ pub enum ModelError {
     Spec { kind: String, what: String },
     /// Not one of the built-in architectures.
     #[error(
-        "architecture '{0}' is not built in (built in: logistic, mlp, cnn, resnet9); a zoo of a user architecture is read from Rust with that architecture"
+        "architecture '{0}' is not built in (built in: logistic, mlp, cnn, resnet9, resnet9-easydub); a zoo of a user architecture is read from Rust with that architecture"
     )]
     NotBuiltIn(String),
     /// A checkpoint that cannot be written or read.
@@ -132,6 +144,7 @@ impl ModelConfig {
             ModelConfig::Mlp { .. } => "mlp",
             ModelConfig::Cnn { .. } => "cnn",
             ModelConfig::ResNet9 { .. } => "resnet9",
+            ModelConfig::ResNet9Easydub { .. } => "resnet9-easydub",
         }
     }
 
@@ -146,6 +159,10 @@ impl ModelConfig {
             "resnet9" => ModelConfig::ResNet9 {
                 width: 64,
                 scale: 0.125,
+            },
+            "resnet9-easydub" => ModelConfig::ResNet9Easydub {
+                width: 64,
+                scale: 0.2,
             },
             _ => return None,
         })
@@ -180,7 +197,7 @@ impl ModelConfig {
                 }
                 channels.len()
             }
-            ModelConfig::ResNet9 { width, .. } => {
+            ModelConfig::ResNet9 { width, .. } | ModelConfig::ResNet9Easydub { width, .. } => {
                 if *width == 0 {
                     return Err(ModelError::Invalid {
                         model,
@@ -189,6 +206,10 @@ impl ModelConfig {
                 }
                 3
             }
+        };
+        let min_side = match self {
+            ModelConfig::ResNet9Easydub { .. } => Some(EasydubResNet9::min_side()),
+            _ => None,
         };
         let Some(shape) = input.image_shape else {
             return Err(ModelError::NeedsImages {
@@ -204,7 +225,16 @@ impl ModelConfig {
                 dim: input.dim,
             });
         }
-        let need = 1 << pools;
+        if let Some(side) = min_side.filter(|&s| shape[1] < s || shape[2] < s) {
+            return Err(ModelError::Invalid {
+                model,
+                what: format!(
+                    "its strided and unpadded convolutions need images of at least {side}×{side} (got {}×{})",
+                    shape[1], shape[2]
+                ),
+            });
+        }
+        let need = if min_side.is_some() { 1 } else { 1 << pools };
         if shape[1] < need || shape[2] < need {
             return Err(ModelError::TooSmall {
                 model,

@@ -44,6 +44,37 @@ pub struct StackedConv2d {
     pub bias: Option<Param<Tensor<1>>>,
     c_in: usize,
     padding: usize,
+    stride: usize,
+}
+
+/// Kernel size, stride and zero padding of a square convolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvGeometry {
+    /// Kernel side.
+    pub kernel: usize,
+    /// Step between outputs.
+    pub stride: usize,
+    /// Zeros added on every side.
+    pub padding: usize,
+}
+
+impl ConvGeometry {
+    /// A `kernel`×`kernel` convolution with stride 1 and "same" padding.
+    pub fn same(kernel: usize) -> Self {
+        Self {
+            kernel,
+            stride: 1,
+            padding: kernel / 2,
+        }
+    }
+
+    /// Output side for an input side of `side`, as PyTorch computes it; `None` when the
+    /// kernel does not fit.
+    pub fn output(&self, side: usize) -> Option<usize> {
+        (side + 2 * self.padding)
+            .checked_sub(self.kernel)
+            .map(|s| s / self.stride + 1)
+    }
 }
 
 impl StackedConv2d {
@@ -56,6 +87,19 @@ impl StackedConv2d {
         bias: bool,
         device: &Device,
     ) -> Self {
+        Self::with_geometry(rng, c_in, c_out, ConvGeometry::same(kernel), bias, device)
+    }
+
+    /// A convolution of any kernel, stride and padding, PyTorch's default initialisation.
+    pub fn with_geometry(
+        rng: &mut StackRng,
+        c_in: usize,
+        c_out: usize,
+        geometry: ConvGeometry,
+        bias: bool,
+        device: &Device,
+    ) -> Self {
+        let kernel = geometry.kernel;
         let bound = 1.0 / ((c_in * kernel * kernel) as f32).sqrt();
         let weight = rng.uniform([c_out, c_in, kernel, kernel], bound, device);
         let bias = bias.then(|| rng.uniform([c_out], bound, device));
@@ -63,17 +107,18 @@ impl StackedConv2d {
             weight,
             bias,
             c_in,
-            padding: kernel / 2,
+            padding: geometry.padding,
+            stride: geometry.stride.max(1),
         }
     }
 
     /// `x`: `[batch, K·in, h, w]` → `[batch, K·out, h, w]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let p = self.padding;
+        let (p, s) = (self.padding, self.stride.max(1));
         // The stack size is not stored: it follows from the input, so one model cut out of a
         // stack (or many stacked together) works unchanged.
         let models = x.dims()[1] / self.c_in;
-        let options = ConvOptions::new([1, 1], [p, p], [1, 1], models);
+        let options = ConvOptions::new([s, s], [p, p], [1, 1], models);
         conv2d(
             x,
             self.weight.val(),

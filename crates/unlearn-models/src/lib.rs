@@ -19,9 +19,12 @@ pub mod config;
 pub mod init;
 pub mod layers;
 pub mod mlp;
+pub mod mode;
 pub mod model;
 pub mod resnet9;
+pub mod resnet9_easydub;
 pub mod stacking;
+pub mod torch_layout;
 
 pub use architecture::{
     ArchSpec, Architecture, Single, SingleArchitecture, SingleModel, StackModel,

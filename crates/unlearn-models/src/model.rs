@@ -6,6 +6,7 @@ use crate::config::{InputSpec, ModelConfig, ModelError};
 use crate::init::StackRng;
 use crate::mlp::Mlp;
 use crate::resnet9::ResNet9;
+use crate::resnet9_easydub::EasydubResNet9;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
@@ -21,6 +22,8 @@ pub enum Model {
     Cnn(Cnn),
     /// ResNet-9.
     ResNet9(ResNet9),
+    /// The benchmark's ResNet-9.
+    ResNet9Easydub(EasydubResNet9),
 }
 
 impl Model {
@@ -56,6 +59,17 @@ impl Model {
                     device,
                 ))
             }
+            ModelConfig::ResNet9Easydub { width, scale } => {
+                let image = input.image_shape.expect("validated");
+                Model::ResNet9Easydub(EasydubResNet9::new(
+                    &mut rng,
+                    image,
+                    *width,
+                    *scale,
+                    input.classes,
+                    device,
+                ))
+            }
         })
     }
 }
@@ -66,6 +80,7 @@ impl StackModel for Model {
             Model::Mlp(m) => m.forward(x),
             Model::Cnn(m) => m.forward(x),
             Model::ResNet9(m) => m.forward(x),
+            Model::ResNet9Easydub(m) => m.forward(x),
         }
     }
 
@@ -74,6 +89,7 @@ impl StackModel for Model {
             Model::Mlp(m) => m.layers.last().expect("an MLP has an output layer"),
             Model::Cnn(m) => &m.head,
             Model::ResNet9(m) => &m.head,
+            Model::ResNet9Easydub(m) => &m.head,
         };
         let mut ids = vec![head.weight.id];
         ids.extend(head.bias.as_ref().map(|b| b.id));

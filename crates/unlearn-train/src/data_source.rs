@@ -9,7 +9,7 @@ use unlearn_data::{Dataset, Prepared};
 /// A dataset by name (as `unlearn --dataset` takes it) and how it is split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataSource {
-    /// `digits` (embedded), `fashion-mnist`, a CSV file, a directory of CIFAR-10 binary batches
+    /// `digits` (embedded), `fashion-mnist`, `synthetic-cifar10[:N]`, a CSV file, a directory of CIFAR-10 binary batches
     /// or MNIST IDX files, or `FEATURES.npy,LABELS.npy`.
     pub dataset: String,
     /// Label column of a CSV dataset.

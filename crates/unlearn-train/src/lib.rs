@@ -4,9 +4,11 @@
 //!
 //! Section marks (§N) refer to `docs/algorithms.md`, the project's account of the methods.
 
+pub mod agreement;
 pub mod backend;
 pub mod data_source;
 pub mod error;
+pub mod import;
 pub mod inference;
 pub mod integrity;
 pub mod loss;
@@ -21,6 +23,7 @@ pub mod schedule;
 pub mod shard;
 pub mod speed;
 pub mod speed_resnet;
+pub mod torch_checkpoint;
 pub mod trainer;
 pub mod zoo;
 

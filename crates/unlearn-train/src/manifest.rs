@@ -108,6 +108,10 @@ pub struct Manifest {
     /// ([`crate::relocate`]). Not part of the configuration hash.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub locations: BTreeMap<String, String>,
+    /// For zoos made by `unlearn import`: the checkpoint files (path and sha256, model `i` from
+    /// the `i`-th) and how their keys were read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<serde_json::Value>,
 }
 
 impl Manifest {
@@ -117,11 +121,15 @@ impl Manifest {
         let mut dataset = self.dataset.clone();
         dataset.name = relocate::dataset_identity(&dataset.name).to_string();
         let unlearning = self.unlearning.as_ref().map(relocate::without_paths);
-        let key = serde_json::json!({
+        let mut key = serde_json::json!({
             "format": self.format, "kind": self.kind, "recipe": self.recipe, "dataset": dataset,
             "forget_set": self.forget_set.as_ref().map(|f| &f.sha256),
             "masks": self.masks.as_ref().map(|m| &m.sha256), "seeds": self.seeds, "unlearning": unlearning,
         });
+        // Added after the first format: absent, it leaves the hashes of earlier zoos unchanged.
+        if let Some(imported) = &self.imported {
+            key["imported"] = relocate::without_paths(imported);
+        }
         hex::encode(Sha256::digest(key.to_string().as_bytes()))[..16].to_string()
     }
 

@@ -95,10 +95,10 @@ pub struct Recipe {
 }
 
 /// Names accepted by [`Recipe::named`].
-pub const RECIPE_NAMES: &str = "logistic, mlp, cnn, resnet9";
+pub const RECIPE_NAMES: &str = "logistic, mlp, cnn, resnet9, resnet9-easydub";
 
 impl Recipe {
-    /// A named recipe, sized for the embedded digits dataset except `resnet9` (CIFAR-10, §13).
+    /// A named recipe, sized for the embedded digits dataset except the ResNet-9s (CIFAR-10, §13).
     pub fn named(name: &str) -> Result<Self, TrainError> {
         let sgd = OptimizerConfig::sgd_default();
         let model = ModelConfig::from_name(name)

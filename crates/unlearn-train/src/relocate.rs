@@ -166,8 +166,11 @@ impl Manifest {
         {
             store(&mut input.path, dir, &mut locations);
         }
-        if let Some(u) = &mut disk.unlearning {
-            each_path(u, &mut |s| store(s, dir, &mut locations));
+        for record in [&mut disk.unlearning, &mut disk.imported]
+            .into_iter()
+            .flatten()
+        {
+            each_path(record, &mut |s| store(s, dir, &mut locations));
         }
         disk.locations = locations;
         disk
@@ -183,8 +186,11 @@ impl Manifest {
         {
             resolve(&mut input.path, dir, &locations);
         }
-        if let Some(u) = &mut self.unlearning {
-            each_path(u, &mut |s| resolve(s, dir, &locations));
+        for record in [&mut self.unlearning, &mut self.imported]
+            .into_iter()
+            .flatten()
+        {
+            each_path(record, &mut |s| resolve(s, dir, &locations));
         }
         self.locations = locations;
     }

@@ -12,8 +12,6 @@ use burn::tensor::activation::relu;
 use burn::tensor::module::{conv2d, max_pool2d};
 use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Distribution, Tensor};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use std::time::{Duration, Instant};
 use unlearn_data::{Dataset, Prepared, SubsetMasks};
 use unlearn_models::{InputSpec, Model, ModelConfig};
@@ -152,19 +150,9 @@ pub fn inference_rate(model: &Model, x: &Tensor<2>, k: usize, repeats: usize) ->
     (points * k) as f64 / best.as_secs_f64().max(1e-9)
 }
 
-/// `n` images of `shape` with seeded standard-normal pixels and uniform labels over `classes`:
-/// throughput does not depend on the values, and no download is needed.
-pub fn synthetic_images(n: usize, shape: [usize; 3], classes: usize, seed: u64) -> Dataset {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let dim = shape.iter().product();
-    let features: Vec<f32> = (0..n * dim)
-        .map(|_| rand_distr::Distribution::sample(&rand_distr::StandardNormal, &mut rng))
-        .collect();
-    let labels: Vec<u32> = (0..n)
-        .map(|_| rng.random_range(0..classes as u32))
-        .collect();
-    Dataset::new("synthetic", features, labels, dim, classes, Some(shape)).expect("consistent")
-}
+/// Seeded CIFAR-like images (`unlearn_data::synthetic_images`): throughput does not depend on
+/// the values, and no download is needed.
+pub use unlearn_data::synthetic_images;
 
 /// One operation timed on its own.
 #[derive(Debug, Clone)]
@@ -324,4 +312,32 @@ pub fn peak_rss_mib() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// A table of operation timings, one column per backend (`tables`: backend name and its timings
+/// of the same operations), with the second backend's time as a multiple of the first's.
+pub fn op_table_text(title: &str, tables: &[(String, Vec<OpTiming>)]) -> String {
+    let Some((_, first)) = tables.first() else {
+        return String::new();
+    };
+    let mut lines = vec![title.to_string()];
+    let mut header = format!("{:<58}", "operation");
+    for (name, _) in tables {
+        header += &format!(" {name:>9}");
+    }
+    if tables.len() > 1 {
+        header += &format!(" {:>9}", format!("{}/{}", tables[1].0, tables[0].0));
+    }
+    lines.push(header);
+    for (i, op) in first.iter().enumerate() {
+        let mut line = format!("{:<58}", op.name);
+        for (_, table) in tables {
+            line += &format!(" {:>9.2}", table[i].ms);
+        }
+        if tables.len() > 1 {
+            line += &format!(" {:>8.1}×", tables[1].1[i].ms / op.ms.max(1e-6));
+        }
+        lines.push(line);
+    }
+    lines.join("\n")
 }

@@ -146,19 +146,28 @@ pub fn fit_timed<M: StackModel>(
     let model_index: Vec<usize> = members.iter().map(|m| m.index).collect();
     let batch = recipe.batch_size.min(per_model);
     let steps = per_model.div_ceil(batch);
+    let mut watch = LossWatch::new(CHECK_EVERY);
     for epoch in 0..recipe.epochs {
         for (order, rng) in orders.iter_mut().zip(rngs.iter_mut()) {
             order.shuffle(rng);
         }
+        // The epoch's batch indices go to the device in one upload: step s reads its slice
+        // (its points of model 0, then of model 1, …).
+        let epoch_idx: Vec<i64> = (0..steps)
+            .flat_map(|step| {
+                let (start, end) = (step * batch, (step * batch + batch).min(per_model));
+                orders
+                    .iter()
+                    .flat_map(move |o| o[start..end].iter().map(|&i| i as i64))
+            })
+            .collect();
+        let epoch_idx =
+            Tensor::<1, Int>::from_data(TensorData::new(epoch_idx, [k * per_model]), ad);
         for step in 0..steps {
             let mut clock = PhaseClock::start(times.is_some().then_some(ad));
             let start = step * batch;
             let len = batch.min(per_model - start);
-            let idx: Vec<i64> = orders
-                .iter()
-                .flat_map(|o| o[start..start + len].iter().map(|&i| i as i64))
-                .collect();
-            let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [k * len]), ad);
+            let idx = epoch_idx.clone().narrow(0, k * start, k * len);
             let xb = x
                 .clone()
                 .select(0, idx.clone())
@@ -166,7 +175,7 @@ pub fn fit_timed<M: StackModel>(
             let yb = y.clone().select(0, idx).reshape([k, len]);
             let data = clock.lap();
             let losses = cross_entropy_per_model(model.forward(xb), yb, recipe.label_smoothing);
-            check_finite(&losses, &model_index, epoch, step)?;
+            watch.push(&losses, epoch, step, &model_index)?;
             let forward = clock.lap();
             let grads = GradientsParams::from_grads(losses.sum().backward(), &model);
             let backward = clock.lap();
@@ -177,9 +186,70 @@ pub fn fit_timed<M: StackModel>(
                 t.add(data, forward, backward, clock.lap(), k * len);
             }
         }
+        watch.flush(&model_index)?;
         on_epoch(epoch + 1);
     }
     Ok(model)
+}
+
+/// Steps whose losses are read back together by [`LossWatch`].
+const CHECK_EVERY: usize = 32;
+
+/// Finds NaN or infinite losses without a host round trip every step (a synchronisation that
+/// stalls a GPU): the detached per-model losses of up to `every` steps wait on the device and are
+/// read back in one transfer. The error still names the first bad model, epoch and step; the
+/// steps taken after it are wasted work, never results.
+pub struct LossWatch {
+    every: usize,
+    pending: Vec<(usize, usize, Tensor<1>)>,
+}
+
+impl LossWatch {
+    /// Reads back after every `every` steps (1: every step).
+    pub fn new(every: usize) -> Self {
+        Self {
+            every: every.max(1),
+            pending: Vec::new(),
+        }
+    }
+
+    /// Adds one step's losses (`models[k]` is the zoo index of model `k`); checks when due.
+    pub fn push(
+        &mut self,
+        losses: &Tensor<1>,
+        epoch: usize,
+        step: usize,
+        models: &[usize],
+    ) -> Result<(), TrainError> {
+        self.pending.push((epoch, step, losses.clone().detach()));
+        if self.pending.len() >= self.every {
+            self.flush(models)?;
+        }
+        Ok(())
+    }
+
+    /// Checks every pending step now.
+    pub fn flush(&mut self, models: &[usize]) -> Result<(), TrainError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let k = models.len().max(1);
+        let all = Tensor::cat(pending.iter().map(|(_, _, l)| l.clone()).collect(), 0);
+        let values = all.into_data().try_into_vec::<f32>().unwrap_or_default();
+        match values.iter().position(|v| !v.is_finite()) {
+            Some(at) => {
+                let (epoch, step, _) = pending[at / k];
+                Err(TrainError::NonFiniteLoss {
+                    model: models[at % k],
+                    epoch: epoch + 1,
+                    step: step + 1,
+                    value: values[at],
+                })
+            }
+            None => Ok(()),
+        }
+    }
 }
 
 /// Stops with an error naming the first model whose loss is NaN or infinite; `models[k]` is the
@@ -203,5 +273,49 @@ pub fn check_finite(
             value: values[k],
         }),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn losses(values: [f32; 2], device: &Device) -> Tensor<1> {
+        Tensor::from_data(TensorData::new(values.to_vec(), [2]), device)
+    }
+
+    /// Steps wait on the device until `every` are pending; the error names the first bad step
+    /// and model of the batch read back, not the step at which it was read.
+    #[test]
+    fn the_watch_reads_back_in_batches_and_names_the_first_bad_step() {
+        let device = Device::flex();
+        let models = [7, 9];
+        let mut watch = LossWatch::new(3);
+        watch
+            .push(&losses([1.0, 2.0], &device), 0, 0, &models)
+            .unwrap();
+        watch
+            .push(&losses([1.0, f32::INFINITY], &device), 0, 1, &models)
+            .unwrap();
+        assert_eq!(watch.pending.len(), 2, "nothing is read before three steps");
+        let err = watch
+            .push(&losses([f32::NAN, 1.0], &device), 0, 2, &models)
+            .unwrap_err();
+        match err {
+            TrainError::NonFiniteLoss {
+                model: 9,
+                epoch: 1,
+                step: 2,
+                value,
+            } => {
+                assert!(value.is_infinite())
+            }
+            other => panic!("expected model 9 at epoch 1, step 2, got {other:?}"),
+        }
+        assert!(watch.pending.is_empty());
+        watch
+            .push(&losses([0.5, 0.5], &device), 1, 0, &models)
+            .unwrap();
+        watch.flush(&models).unwrap();
     }
 }

@@ -199,6 +199,7 @@ pub fn train_zoo<A: Architecture>(
         files: Default::default(),
         shard: None,
         locations: Default::default(),
+        imported: None,
     };
     manifest.config_hash = manifest.compute_hash();
     if let Some(shard) = spec.shard {

@@ -279,3 +279,20 @@ fn flex_and_ndarray_zoos_agree_within_1e_3() {
         "the backend is not part of the configuration"
     );
 }
+
+/// The backend comparison that `bench-speed --agreement` and the wgpu test run, between the two
+/// CPU backends: independent kernels, the same models.
+#[test]
+fn ndarray_and_flex_train_the_same_models() {
+    let cases = unlearn_train::agreement::standard_cases(
+        &Backend::Ndarray.device().unwrap(),
+        &Device::flex(),
+    )
+    .unwrap();
+    let names: Vec<&str> = cases.iter().map(|c| c.case.as_str()).collect();
+    assert_eq!(names, ["mlp, 2 epochs", "cnn, 4 steps", "resnet9, 4 steps"]);
+    for case in &cases {
+        assert!(case.max_abs_logit > 0.0, "{case:?}");
+        assert!(case.agrees(), "{case:?}");
+    }
+}

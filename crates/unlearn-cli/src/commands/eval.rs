@@ -15,20 +15,22 @@ use unlearn_train::Zoo;
 pub struct EvalArgs {
     /// Zoo of unlearned models (from `unlearn forget`, or originals from `unlearn train` to see
     /// what doing nothing scores).
-    #[arg(long)]
-    pub unlearned: PathBuf,
+    #[arg(long, required_unless_present = "published")]
+    pub unlearned: Option<PathBuf>,
     /// Zoo of oracles: models retrained without the forget set (`unlearn train --forget-set`).
-    #[arg(long)]
-    pub oracles: PathBuf,
+    #[arg(long, required_unless_present = "published")]
+    pub oracles: Option<PathBuf>,
     /// A second, disjoint zoo of oracles: scored against --oracles it gives the retrain noise floor.
     #[arg(long)]
     pub floor_oracles: Option<PathBuf>,
     /// The forget set the oracles were trained without.
-    #[arg(long)]
-    pub forget_set: PathBuf,
+    #[arg(long, required_unless_present = "published")]
+    pub forget_set: Option<PathBuf>,
     /// Use D_KL(oracle ‖ unlearned) instead of the default D_KL(unlearned ‖ oracle).
     #[arg(long)]
     pub reverse: bool,
+    #[command(flatten)]
+    pub published: super::eval_published::PublishedArgs,
     /// Output directory.
     #[arg(long, default_value = "runs/eval")]
     pub out: PathBuf,
@@ -74,15 +76,28 @@ pub fn oracles_match(oracles: &Zoo, forget_path: &Path) -> Result<()> {
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
-    let unlearned = Zoo::load(&args.unlearned).with_context(|| "loading --unlearned")?;
-    let oracles = Zoo::load(&args.oracles).with_context(|| "loading --oracles")?;
+    let direction = if args.reverse {
+        Direction::OracleUnlearned
+    } else {
+        Direction::UnlearnedOracle
+    };
+    if args.published.published.is_some() {
+        return super::eval_published::run(&args.published, direction, &args.out);
+    }
+    let (Some(unlearned), Some(oracles), Some(forget_path)) =
+        (&args.unlearned, &args.oracles, &args.forget_set)
+    else {
+        bail!("--unlearned, --oracles and --forget-set are required (or --published)");
+    };
+    let unlearned = Zoo::load(unlearned).with_context(|| "loading --unlearned")?;
+    let oracles = Zoo::load(oracles).with_context(|| "loading --oracles")?;
     same_data(&unlearned, &oracles)?;
-    oracles_match(&oracles, &args.forget_set)?;
+    oracles_match(&oracles, forget_path)?;
     let floor = match &args.floor_oracles {
         Some(dir) => {
             let z = Zoo::load(dir).with_context(|| "loading --floor-oracles")?;
             same_data(&z, &oracles)?;
-            oracles_match(&z, &args.forget_set)?;
+            oracles_match(&z, forget_path)?;
             if z.manifest
                 .seeds
                 .iter()
@@ -111,12 +126,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         }
     }
     let n_train = oracles.manifest.dataset.n_train;
-    let forget = ForgetSet::load(&args.forget_set, n_train)?;
-    let direction = if args.reverse {
-        Direction::OracleUnlearned
-    } else {
-        Direction::UnlearnedOracle
-    };
+    let forget = ForgetSet::load(forget_path, n_train)?;
     let points = EvalPoints {
         labels: &oracles.labels,
         n_train,

@@ -8,9 +8,10 @@ use clap::Args;
 use unlearn_data::{digits, prepare};
 use unlearn_models::ModelConfig;
 use unlearn_train::speed::{
-    cnn_op_timings, inference_rate, profile_stack, synthetic_images, time_subset_zoo,
+    cnn_op_timings, inference_rate, op_table_text, profile_stack, synthetic_images, time_subset_zoo,
 };
-use unlearn_train::speed_resnet::resnet9_op_timings;
+
+mod resnet;
 use unlearn_train::{Backend, Recipe, TrainSet};
 
 /// Measure training throughput: the digits MLP (and logistic) zoo stacked vs one model at a
@@ -42,6 +43,16 @@ pub struct BenchSpeedArgs {
     /// Width of the narrow ResNet-9 timed on the first backend (64 = the published one; 0 = skip).
     #[arg(long, default_value_t = 16)]
     pub resnet_width: usize,
+    /// Batch size of the ResNet-9 timing (512 = the published recipe's).
+    #[arg(long, default_value_t = 64)]
+    pub resnet_batch: usize,
+    /// Synthetic 3×32×32 images the ResNet-9 trains on for one timed epoch (at least one batch).
+    #[arg(long, default_value_t = 256)]
+    pub resnet_points: usize,
+    /// Also train the MLP, small CNN and a tiny ResNet-9 for a few steps on every backend and
+    /// compare their logits with flex's (the first check on a new GPU); fails on a disagreement.
+    #[arg(long)]
+    pub agreement: bool,
     /// Epochs of the MLP and logistic zoos.
     #[arg(long, default_value_t = 20)]
     pub epochs: usize,
@@ -61,6 +72,9 @@ pub fn run(args: BenchSpeedArgs) -> Result<()> {
     }
     if args.cnn_points < 64 {
         bail!("--cnn-points must be ≥ 64 (one batch)");
+    }
+    if args.resnet_width > 0 && (args.resnet_batch == 0 || args.resnet_points < args.resnet_batch) {
+        bail!("--resnet-batch must be ≥ 1 and --resnet-points at least one batch");
     }
     let backends: Vec<Backend> = args
         .backends
@@ -194,67 +208,17 @@ pub fn run(args: BenchSpeedArgs) -> Result<()> {
         ));
     }
     if args.resnet_width > 0 {
-        let device = backends[0].device()?;
-        let mut recipe = Recipe::named("resnet9")?;
-        recipe.model = ModelConfig::ResNet9 {
-            width: args.resnet_width,
-            scale: 0.125,
-        }
-        .spec();
-        recipe.epochs = 1;
-        recipe.batch_size = 64;
-        let points = 256;
-        let set = TrainSet::new(&images, &device);
-        let x = unlearn_train::inference::features(&images, &device);
-        let bar = progress_bar(1, "resnet9");
-        let (t, model) = profile_stack(&recipe, &set, 1, points, &device)?;
-        let infer = inference_rate(&model, &x, 1, 2);
-        bar.finish_and_clear();
-        println!(
-            "\nResNet-9 width {} on {} (batch 64, {points} synthetic 3×32×32 images): training {:.0} samples/s ({}), inference {infer:.0} samples/s",
-            args.resnet_width,
-            backends[0],
-            t.samples as f64 / t.total().as_secs_f64(),
-            t.shares_text()
-        );
-        let step_ms = 1e3 * t.total().as_secs_f64() / t.steps.max(1) as f64;
-        let layers = resnet9_op_timings(&device, args.resnet_width, 64, 3);
-        let sum: f64 = layers.iter().map(|o| o.ms).sum();
-        println!(
-            "its layers one by one, ms per batch of 64 (best of 3; sum {sum:.0} ms vs a measured step of {step_ms:.0} ms)"
-        );
-        for op in &layers {
-            println!(
-                "  {:<52} {:>8.2}  {:>4.0} %",
-                op.name,
-                op.ms,
-                100.0 * op.ms / sum.max(1e-9)
-            );
-        }
+        resnet::time_resnet9(&backends[0], &args)?;
     }
-    if let Some((_, first)) = op_tables.first() {
-        println!(
-            "\nsmall CNN operations, stack {} × batch 64, ms per call (best of 3)",
+    if !op_tables.is_empty() {
+        let title = format!(
+            "small CNN operations, stack {} × batch 64, ms per call (best of 3)",
             args.cnn_stack
         );
-        let mut header = format!("{:<58}", "operation");
-        for (name, _) in &op_tables {
-            header += &format!(" {name:>9}");
-        }
-        if op_tables.len() > 1 {
-            header += &format!(" {:>9}", format!("{}/{}", op_tables[1].0, op_tables[0].0));
-        }
-        println!("{header}");
-        for (i, op) in first.iter().enumerate() {
-            let mut line = format!("{:<58}", op.name);
-            for (_, table) in &op_tables {
-                line += &format!(" {:>9.2}", table[i].ms);
-            }
-            if op_tables.len() > 1 {
-                line += &format!(" {:>8.1}×", op_tables[1].1[i].ms / op.ms.max(1e-6));
-            }
-            println!("{line}");
-        }
+        println!("\n{}", op_table_text(&title, &op_tables));
+    }
+    if args.agreement {
+        resnet::agreement(&backends)?;
     }
     Ok(())
 }

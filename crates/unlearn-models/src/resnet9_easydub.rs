@@ -1,0 +1,156 @@
+//! The ResNet-9 of the public CIFAR-10 unlearning benchmark (docs/algorithms.md §13), stacked,
+//! so that its published originals and oracles can be imported and unlearned: convolution (no
+//! bias), batch norm and ReLU blocks 3→w, w→2w (5×5, stride 2), a residual pair at 2w, 2w→4w,
+//! 2×2 max-pool, a residual pair at 4w, 4w→2w without padding, a global max-pool, a linear head
+//! without bias, the logits multiplied by `scale` (published: w = 64, scale 0.2).
+
+use crate::init::StackRng;
+use crate::layers::{
+    ConvGeometry, StackedConv2d, StackedLinear, from_grouped_images, stacked_batch_norm,
+    to_grouped_images,
+};
+use burn::module::Module;
+use burn::nn::BatchNorm;
+use burn::tensor::activation::relu;
+use burn::tensor::module::max_pool2d;
+use burn::tensor::ops::MaxPoolOptions;
+use burn::tensor::{Device, Tensor};
+
+/// The geometries of its five plain blocks, input side first (the residual blocks are 3×3
+/// "same"): they fix the smallest image it takes.
+pub const GEOMETRIES: [ConvGeometry; 3] = [
+    ConvGeometry {
+        kernel: 3,
+        stride: 1,
+        padding: 1,
+    },
+    ConvGeometry {
+        kernel: 5,
+        stride: 2,
+        padding: 2,
+    },
+    ConvGeometry {
+        kernel: 3,
+        stride: 1,
+        padding: 0,
+    },
+];
+
+/// Convolution (no bias) → batch norm → ReLU.
+#[derive(Module, Debug)]
+pub struct ConvBnRelu {
+    conv: StackedConv2d,
+    norm: BatchNorm,
+}
+
+impl ConvBnRelu {
+    fn new(
+        rng: &mut StackRng,
+        c_in: usize,
+        c_out: usize,
+        geometry: ConvGeometry,
+        device: &Device,
+    ) -> Self {
+        Self {
+            conv: StackedConv2d::with_geometry(rng, c_in, c_out, geometry, false, device),
+            norm: stacked_batch_norm(rng.models(), c_out, device),
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        relu(self.norm.forward(self.conv.forward(x)))
+    }
+}
+
+/// A stack of the benchmark's ResNet-9 models.
+#[derive(Module, Debug)]
+pub struct EasydubResNet9 {
+    prep: ConvBnRelu,
+    down: ConvBnRelu,
+    res1: [ConvBnRelu; 2],
+    widen: ConvBnRelu,
+    res2: [ConvBnRelu; 2],
+    narrow: ConvBnRelu,
+    /// Classifier head (no bias).
+    pub head: StackedLinear,
+    image: [usize; 3],
+    scale: f32,
+}
+
+impl EasydubResNet9 {
+    /// Widths `width·{1, 2, 4, 2}` (published: 64-128-256-128).
+    pub fn new(
+        rng: &mut StackRng,
+        image: [usize; 3],
+        width: usize,
+        scale: f32,
+        classes: usize,
+        device: &Device,
+    ) -> Self {
+        let (w1, w2, w4) = (width, 2 * width, 4 * width);
+        let [plain, strided, valid] = GEOMETRIES;
+        let mut block = |c_in, c_out, g| ConvBnRelu::new(rng, c_in, c_out, g, device);
+        let prep = block(image[0], w1, plain);
+        let down = block(w1, w2, strided);
+        let res1 = [block(w2, w2, plain), block(w2, w2, plain)];
+        let widen = block(w2, w4, plain);
+        let res2 = [block(w4, w4, plain), block(w4, w4, plain)];
+        let narrow = block(w4, w2, valid);
+        Self {
+            prep,
+            down,
+            res1,
+            widen,
+            res2,
+            narrow,
+            head: StackedLinear::new(rng, w2, classes, false, device),
+            image,
+            scale,
+        }
+    }
+
+    /// Smallest image side it takes: the strided block, the pool and the unpadded block must
+    /// each leave at least one pixel.
+    pub fn min_side() -> usize {
+        (1..)
+            .find(|&side| {
+                GEOMETRIES[1]
+                    .output(side)
+                    .map(|s| s / 2)
+                    .and_then(|s| GEOMETRIES[2].output(s))
+                    .is_some_and(|s| s >= 1)
+            })
+            .expect("some side fits")
+    }
+
+    /// `[K, batch, c·h·w]` → `[K, batch, classes]`.
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let models = x.dims()[0];
+        let x = self.prep.forward(to_grouped_images(x, self.image));
+        let x = self.down.forward(x);
+        let x = x.clone() + self.res1[1].forward(self.res1[0].forward(x));
+        let x = max_pool2d(self.widen.forward(x), MaxPoolOptions::new([2, 2]));
+        let x = x.clone() + self.res2[1].forward(self.res2[0].forward(x));
+        let x = self.narrow.forward(x);
+        let [_, _, h, w] = x.dims();
+        let x = max_pool2d(x, MaxPoolOptions::new([h, w]));
+        self.head
+            .forward(from_grouped_images(x, models))
+            .mul_scalar(self.scale)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 32 → 16 (5×5, stride 2, pad 2) → 8 (pool) → 6 (3×3, no pad), as in the published model;
+    /// 11 → 6 → 3 → 1 is the smallest that fits.
+    #[test]
+    fn sides_follow_pytorch_arithmetic() {
+        assert_eq!(GEOMETRIES[1].output(32), Some(16));
+        assert_eq!(GEOMETRIES[2].output(8), Some(6));
+        assert_eq!(EasydubResNet9::min_side(), 11);
+        assert_eq!(GEOMETRIES[2].output(2), None);
+    }
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Every GPU measurement of the project in one run (well under 10 minutes on an H100/H200), from
+# the repository root of a machine with an NVIDIA GPU, after scripts/gpu/prepare.sh made .gpu/
+# and .gl/ elsewhere. Prints the tables the README's GPU section quotes; with $OUT set, the log
+# and the run's reports are copied there.
+#   1. correctness: MLP, small CNN and ResNet-9 trained a few steps on wgpu against flex;
+#   2. speed: ResNet-9 width 64, batch 512 (f32) training and inference samples/s, its layers,
+#      the MLP zoo in stacks and the small CNN stacked (wgpu next to flex on the same machine);
+#   3. a zoo trained on wgpu (originals, oracles, a floor) unlearned and evaluated.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+bin=.gpu/unlearn
+[[ -x "$bin" ]] || { echo "measure: $bin missing; run scripts/gpu/prepare.sh first and carry .gpu"; exit 1; }
+if ! ldconfig -p | grep -q libvulkan; then
+    for f in .gl/*.deb; do dpkg -x "$f" /; done
+    ldconfig
+fi
+icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+[[ -f "$icd" ]] && export VK_DRIVER_FILES="$icd"
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
+out="${OUT:-$(mktemp -d)}"
+log="$out/measure.log"
+run() { echo "+ $*" | tee -a "$log"; "$@" 2>&1 | tee -a "$log"; }
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 | tee -a "$log"
+start=$(date +%s)
+
+# 1 and 2: one bench-speed run (wgpu first: the ResNet-9 and the large zoo are timed on it).
+run timeout 420 "$bin" bench-speed --backends wgpu,flex --agreement \
+    --models 256 --stack 64 --unstacked-models 8 --large 1000 --epochs 10 \
+    --cnn-stack 8 --cnn-points 4096 --resnet-width 64 --resnet-batch 512 --resnet-points 10240
+
+# 3: a small zoo on wgpu, unlearned with DMM's cheapest rival (gradient descent) and evaluated.
+runs=$(mktemp -d)
+run "$bin" forget-set --size 20 --out "$runs/forget.txt"
+run "$bin" train --backend wgpu --models 16 --epochs 10 --out "$runs/originals"
+run "$bin" train --backend wgpu --models 16 --epochs 10 --forget-set "$runs/forget.txt" --out "$runs/oracles"
+run "$bin" train --backend wgpu --models 16 --epochs 10 --forget-set "$runs/forget.txt" --first-seed 2000 --out "$runs/floor"
+run "$bin" forget --backend wgpu --method gd --originals "$runs/originals" --forget-set "$runs/forget.txt" --out "$runs/gd"
+run "$bin" eval --unlearned "$runs/gd" --oracles "$runs/oracles" --floor-oracles "$runs/floor" --forget-set "$runs/forget.txt" --out "$out/eval"
+echo "measure: done in $(( $(date +%s) - start )) s" | tee -a "$log"
