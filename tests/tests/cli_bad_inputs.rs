@@ -688,6 +688,30 @@ fn eval_rejects_zoos_that_do_not_fit_together() {
     std::fs::remove_file(cut.join("logits.npy")).unwrap();
     run(&fx.originals, &cut, &forget, &["logits.npy"]);
 
+    // An Oracle Matching run scored against its own targets.
+    let om = fx.path("om");
+    ok(&[
+        "forget",
+        "--method",
+        "om",
+        "--set",
+        "epochs=1",
+        "--originals",
+        s(&fx.originals),
+        "--forget-set",
+        &forget,
+        "--oracles",
+        s(&fx.oracles),
+        "--out",
+        s(&om),
+    ]);
+    run(
+        &om,
+        &fx.oracles,
+        &forget,
+        &["--oracles", "its targets", "--first-seed"],
+    );
+
     // The inputs themselves are fine: the unedited pair evaluates.
     ok(&[
         "eval",

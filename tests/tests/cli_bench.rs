@@ -186,6 +186,49 @@ fn cifar10_config_runs_on_synthetic_binary_batches() {
     );
 }
 
+/// The GPU-scale config (ResNet-9 width 64, batch 512) runs end to end on the built-in
+/// synthetic CIFAR stand-in with its recipe shrunk, a class forget set included.
+#[test]
+fn gpu_config_runs_on_synthetic_cifar() {
+    let dir = tempfile::tempdir().unwrap();
+    let config =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/bench/cifar10-gpu.json");
+    let recipe = r#"{"model":{"kind":"resnet9","width":2,"scale":0.125},"epochs":1,"batch_size":16,"lr":0.05,"optimizer":{"kind":"sgd","momentum":0.9,"nesterov":false,"weight_decay":5e-4},"schedule":{"kind":"triangular","peak_epoch":0.5}}"#;
+    let out = dir.path().join("bench");
+    let o = ok(&[
+        "bench",
+        "--config",
+        s(&config),
+        "--quick",
+        "--set",
+        "dataset=synthetic-cifar10:120",
+        "--set",
+        &format!("recipe={recipe}"),
+        "--set",
+        "models=3",
+        "--set",
+        "subset_models=30",
+        "--set",
+        r#"forget_sets=[{"name":"class-3","size":3,"classes":[3],"seed":0}]"#,
+        "--out",
+        s(&out),
+    ]);
+    assert!(stdout(&o).contains("class-3"));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for method in [
+        "retrain (floor)",
+        "do-nothing",
+        "dm-direct",
+        "dmm epochs=4",
+        "gd epochs=2",
+    ] {
+        assert!(
+            md.contains(&format!("| {method} |")),
+            "{method} missing from:\n{md}"
+        );
+    }
+}
+
 #[test]
 fn bench_speed_prints_rates_ratios_and_breakdowns() {
     let out = ok(&[
@@ -249,4 +292,42 @@ fn bench_speed_prints_rates_ratios_and_breakdowns() {
         &unlearn(&["bench-speed", "--models", "0"]),
         &["must be ≥ 1"],
     );
+}
+
+/// `--agreement` trains the three standard models on every backend against flex and prints one
+/// verdict each (here ndarray, the other CPU backend; on a GPU machine, wgpu).
+#[test]
+fn bench_speed_agreement_compares_backends_with_flex() {
+    let out = ok(&[
+        "bench-speed",
+        "--backends",
+        "flex,ndarray",
+        "--agreement",
+        "--models",
+        "2",
+        "--unstacked-models",
+        "1",
+        "--large",
+        "0",
+        "--epochs",
+        "1",
+        "--cnn-points",
+        "64",
+        "--cnn-stack",
+        "1",
+        "--resnet-width",
+        "0",
+    ]);
+    let text = stdout(&out);
+    let verdicts: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("ndarray  ") && l.ends_with("agrees"))
+        .collect();
+    assert_eq!(verdicts.len(), 3, "{text}");
+    for model in ["mlp, 2 epochs", "cnn, 4 steps", "resnet9, 4 steps"] {
+        assert!(
+            verdicts.iter().any(|l| l.contains(model)),
+            "{model}: {text}"
+        );
+    }
 }

@@ -2,7 +2,8 @@
 
 use crate::init::StackRng;
 use crate::layers::{
-    StackedConv2d, StackedLinear, from_grouped_images, stacked_batch_norm, to_grouped_images,
+    ConvGeometry, StackedConv2d, StackedLinear, from_grouped_images, stacked_batch_norm,
+    to_grouped_images,
 };
 use burn::module::Module;
 use burn::nn::BatchNorm;
@@ -21,7 +22,20 @@ pub struct ConvBlock {
 
 impl ConvBlock {
     fn new(rng: &mut StackRng, c_in: usize, c_out: usize, pool: bool, device: &Device) -> Self {
-        let conv = StackedConv2d::new(rng, c_in, c_out, 3, false, device);
+        Self::with_geometry(rng, c_in, c_out, ConvGeometry::same(3), pool, device)
+    }
+
+    /// A block whose convolution has `geometry` (the benchmark's ResNet-9 has a strided and an
+    /// unpadded one).
+    pub(crate) fn with_geometry(
+        rng: &mut StackRng,
+        c_in: usize,
+        c_out: usize,
+        geometry: ConvGeometry,
+        pool: bool,
+        device: &Device,
+    ) -> Self {
+        let conv = StackedConv2d::with_geometry(rng, c_in, c_out, geometry, false, device);
         Self {
             conv,
             norm: stacked_batch_norm(rng.models(), c_out, device),
@@ -29,7 +43,7 @@ impl ConvBlock {
         }
     }
 
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    pub(crate) fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = self.norm.forward(self.conv.forward(x));
         // ReLU and max-pool commute (both monotone): pooling first gives the same values and
         // gradients with the ReLU on a quarter of the elements.

@@ -5,13 +5,9 @@
 //! without bias, the logits multiplied by `scale` (published: w = 64, scale 0.2).
 
 use crate::init::StackRng;
-use crate::layers::{
-    ConvGeometry, StackedConv2d, StackedLinear, from_grouped_images, stacked_batch_norm,
-    to_grouped_images,
-};
+use crate::layers::{ConvGeometry, StackedLinear, from_grouped_images, to_grouped_images};
+use crate::resnet9::ConvBlock;
 use burn::module::Module;
-use burn::nn::BatchNorm;
-use burn::tensor::activation::relu;
 use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Tensor};
@@ -36,41 +32,15 @@ pub const GEOMETRIES: [ConvGeometry; 3] = [
     },
 ];
 
-/// Convolution (no bias) → batch norm → ReLU.
-#[derive(Module, Debug)]
-pub struct ConvBnRelu {
-    conv: StackedConv2d,
-    norm: BatchNorm,
-}
-
-impl ConvBnRelu {
-    fn new(
-        rng: &mut StackRng,
-        c_in: usize,
-        c_out: usize,
-        geometry: ConvGeometry,
-        device: &Device,
-    ) -> Self {
-        Self {
-            conv: StackedConv2d::with_geometry(rng, c_in, c_out, geometry, false, device),
-            norm: stacked_batch_norm(rng.models(), c_out, device),
-        }
-    }
-
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(self.norm.forward(self.conv.forward(x)))
-    }
-}
-
 /// A stack of the benchmark's ResNet-9 models.
 #[derive(Module, Debug)]
 pub struct EasydubResNet9 {
-    prep: ConvBnRelu,
-    down: ConvBnRelu,
-    res1: [ConvBnRelu; 2],
-    widen: ConvBnRelu,
-    res2: [ConvBnRelu; 2],
-    narrow: ConvBnRelu,
+    prep: ConvBlock,
+    down: ConvBlock,
+    res1: [ConvBlock; 2],
+    widen: ConvBlock,
+    res2: [ConvBlock; 2],
+    narrow: ConvBlock,
     /// Classifier head (no bias).
     pub head: StackedLinear,
     image: [usize; 3],
@@ -89,7 +59,8 @@ impl EasydubResNet9 {
     ) -> Self {
         let (w1, w2, w4) = (width, 2 * width, 4 * width);
         let [plain, strided, valid] = GEOMETRIES;
-        let mut block = |c_in, c_out, g| ConvBnRelu::new(rng, c_in, c_out, g, device);
+        let mut block =
+            |c_in, c_out, g| ConvBlock::with_geometry(rng, c_in, c_out, g, false, device);
         let prep = block(image[0], w1, plain);
         let down = block(w1, w2, strided);
         let res1 = [block(w2, w2, plain), block(w2, w2, plain)];

@@ -9,8 +9,8 @@ use crate::manifest::{DatasetInfo, FORMAT, Manifest};
 use crate::progress::Progress;
 use crate::torch_checkpoint::{ImportOptions, export_checkpoint, import_checkpoint, is_checkpoint};
 use crate::zoo::{
-    Zoo, ZooKind, assemble, check_architecture, logits_path, model_done, model_path, prepare_dir,
-    save_model,
+    Zoo, ZooKind, assemble, check_architecture, check_forget_indices, logits_path, model_done,
+    model_path, prepare_dir, save_model,
 };
 use crate::{Recipe, TrainError};
 use burn::tensor::{Device, Tensor};
@@ -93,11 +93,7 @@ pub fn import_zoo(
     let per_model = match &spec.kind {
         ZooKind::Full => n_train,
         ZooKind::Retain { forget, .. } => {
-            if let Some(&bad) = forget.indices.iter().find(|&&i| i >= n_train) {
-                return Err(TrainError::Recipe(format!(
-                    "forget index {bad} is out of range for {n_train} training points"
-                )));
-            }
+            check_forget_indices(forget, n_train)?;
             forget.retain_indices(n_train).len()
         }
         ZooKind::Subsets { .. } => {

@@ -51,6 +51,13 @@ fn error(path: &Path, what: impl Into<String>) -> TrainError {
     }
 }
 
+/// Every tensor a store holds, by (remapped) key.
+fn all_tensors<S: ModuleStore>(
+    mut store: S,
+) -> Result<BTreeMap<String, burn_store::burn_pack::Tensor>, String> {
+    store.get_all_tensors().cloned().map_err(|e| e.to_string())
+}
+
 /// Every tensor of the file by (remapped) key: its dtype, shape and values.
 fn read_tensors(
     path: &Path,
@@ -74,28 +81,25 @@ fn read_tensors(
             ),
         )
     };
+    // Keys stay as written (no contiguous renumbering): the layout names torch's own
+    // Sequential indices.
     let tensors = if safetensors {
-        // Keys stay as written: the layout names torch's own Sequential indices.
-        let mut store = SafetensorsStore::from_file(path).map_indices_contiguous(false);
-        for (from, to) in &options.key_map {
-            store = store.with_key_remapping(from, to);
-        }
-        store
-            .get_all_tensors()
-            .map_err(|e| read_failed(e.to_string()))?
-            .clone()
+        let store = SafetensorsStore::from_file(path).map_indices_contiguous(false);
+        let remapped = options
+            .key_map
+            .iter()
+            .fold(store, |s, (from, to)| s.with_key_remapping(from, to));
+        all_tensors(remapped).map_err(read_failed)?
     } else {
         let mut store = PytorchStore::from_file(path).map_indices_contiguous(false);
         if let Some(key) = &options.top_level_key {
             store = store.with_top_level_key(key);
         }
-        for (from, to) in &options.key_map {
-            store = store.with_key_remapping(from, to);
-        }
-        store
-            .get_all_tensors()
-            .map_err(|e| read_failed(e.to_string()))?
-            .clone()
+        let remapped = options
+            .key_map
+            .iter()
+            .fold(store, |s, (from, to)| s.with_key_remapping(from, to));
+        all_tensors(remapped).map_err(read_failed)?
     };
     tensors
         .into_iter()

@@ -116,6 +116,16 @@ impl ZooSpec {
     }
 }
 
+/// Refuses a forget set with an index outside the training split.
+pub(crate) fn check_forget_indices(forget: &ForgetSet, n_train: usize) -> Result<(), TrainError> {
+    match forget.indices.iter().find(|&&i| i >= n_train) {
+        Some(&bad) => Err(TrainError::Recipe(format!(
+            "forget index {bad} is out of range for {n_train} training points"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// One worker per available core.
 pub fn default_workers() -> usize {
     std::thread::available_parallelism()
@@ -153,12 +163,8 @@ pub fn train_zoo<A: Architecture>(
             )));
         }
     }
-    if let ZooKind::Retain { forget, .. } = &spec.kind
-        && let Some(&bad) = forget.indices.iter().find(|&&i| i >= n_train)
-    {
-        return Err(TrainError::Recipe(format!(
-            "forget index {bad} is out of range for {n_train} training points"
-        )));
+    if let ZooKind::Retain { forget, .. } = &spec.kind {
+        check_forget_indices(forget, n_train)?;
     }
     if spec.models == 0 {
         return Err(TrainError::Recipe("a zoo needs at least one model".into()));

@@ -75,6 +75,28 @@ pub fn oracles_match(oracles: &Zoo, forget_path: &Path) -> Result<()> {
     }
 }
 
+/// Refuses oracles that the unlearned zoo's method matched (Oracle Matching's targets, recorded
+/// by their configuration hash): scored against its own targets a method looks perfect.
+fn not_its_targets(unlearned: &Zoo, oracles: &Zoo, flag: &str) -> Result<()> {
+    let inputs = unlearned
+        .manifest
+        .unlearning
+        .as_ref()
+        .and_then(|u| u.get("inputs"));
+    let matched = ["oracles", "targets"]
+        .iter()
+        .filter_map(|k| inputs.and_then(|i| i.get(*k)).and_then(|v| v.as_str()))
+        .any(|hash| hash == oracles.manifest.config_hash);
+    if matched {
+        bail!(
+            "{flag} {} are the oracles {} matched (its targets); evaluate against oracles trained with another --first-seed",
+            oracles.dir.display(),
+            unlearned.dir.display()
+        );
+    }
+    Ok(())
+}
+
 pub fn run(args: EvalArgs) -> Result<()> {
     let direction = if args.reverse {
         Direction::OracleUnlearned
@@ -93,11 +115,13 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let oracles = Zoo::load(oracles).with_context(|| "loading --oracles")?;
     same_data(&unlearned, &oracles)?;
     oracles_match(&oracles, forget_path)?;
+    not_its_targets(&unlearned, &oracles, "--oracles")?;
     let floor = match &args.floor_oracles {
         Some(dir) => {
             let z = Zoo::load(dir).with_context(|| "loading --floor-oracles")?;
             same_data(&z, &oracles)?;
             oracles_match(&z, forget_path)?;
+            not_its_targets(&unlearned, &z, "--floor-oracles")?;
             if z.manifest
                 .seeds
                 .iter()
