@@ -9,8 +9,9 @@
 #   3. a zoo trained on wgpu (originals, oracles, a floor) unlearned and evaluated.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-bin=.gpu/unlearn
-[[ -x "$bin" ]] || { echo "measure: $bin missing; run scripts/gpu/prepare.sh first and carry .gpu"; exit 1; }
+[[ -f .gpu/unlearn.gz ]] || { echo "measure: .gpu/unlearn.gz missing; run scripts/gpu/prepare.sh first and carry .gpu"; exit 1; }
+bin=/tmp/unlearn-gpu
+gunzip -c .gpu/unlearn.gz >"$bin" && chmod +x "$bin"
 if ! ldconfig -p | grep -q libvulkan; then
     for f in .gl/*.deb; do dpkg -x "$f" /; done
     ldconfig
