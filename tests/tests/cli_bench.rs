@@ -331,3 +331,36 @@ fn bench_speed_agreement_compares_backends_with_flex() {
         );
     }
 }
+
+/// A method that fails while running (its loss diverges) is a row of the report with its cause;
+/// every other result is still written, and the exit status says something failed.
+#[test]
+fn a_failing_method_is_reported_and_the_rest_still_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench");
+    let o = unlearn(&[
+        "bench",
+        "--quick",
+        "--set",
+        r#"methods=[{"method":"do-nothing"},{"method":"gd","params":{"lr":1e30}}]"#,
+        "--set",
+        r#"forget_sets=[{"name":"random-5","size":5,"seed":0}]"#,
+        "--out",
+        s(&out),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("1 run(s) failed"), "{}", stderr(&o));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("| do-nothing | 0.0000 |"), "{md}");
+    let failed = md
+        .lines()
+        .find(|l| l.starts_with("| gd | failed:"))
+        .expect(&md);
+    assert!(failed.contains("NaN") || failed.contains("inf"), "{failed}");
+    let csv = std::fs::read_to_string(out.join("report.csv")).unwrap();
+    assert!(
+        csv.lines()
+            .any(|l| l.contains(",gd,gd,") && l.contains("lower the learning rate")),
+        "{csv}"
+    );
+}

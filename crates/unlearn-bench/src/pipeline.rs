@@ -79,6 +79,8 @@ pub struct BenchOutcome {
     pub lds: f64,
     /// The report's files (report.md, report.csv, plots).
     pub files: Vec<String>,
+    /// Runs that failed (rows with a `failure`); the report holds the rest.
+    pub failures: usize,
 }
 
 /// One comparison: an architecture, its recipe, the data, forget sets and methods.
@@ -297,9 +299,11 @@ impl<'a, A: Architecture> Bench<'a, A> {
             s.attribution
         ));
 
+        // A forget set (its oracles) or a method run that fails is a row of the report, and
+        // the bench goes on with the rest.
         let mut rows = Vec::new();
         for named in &self.forget_sets {
-            rows.extend(self.forget_set_rows(
+            match self.forget_set_rows(
                 named,
                 &originals,
                 &common,
@@ -307,7 +311,18 @@ impl<'a, A: Architecture> Bench<'a, A> {
                 &attribution_dir,
                 subset_examples,
                 progress,
-            )?);
+            ) {
+                Ok(set_rows) => rows.extend(set_rows),
+                Err(e) => {
+                    progress.warn(format!("forget set {}: {e}", named.name));
+                    rows.push(ReportRow::failed(
+                        &named.name,
+                        "(oracles)",
+                        "retrain",
+                        &e.to_string(),
+                    ));
+                }
+            }
         }
         let header = ReportHeader {
             dataset: self.info.name.clone(),
@@ -324,7 +339,13 @@ impl<'a, A: Architecture> Bench<'a, A> {
                 .collect(),
         };
         let files = write_report(&self.out, &rows, &header)?;
-        Ok(BenchOutcome { rows, lds, files })
+        let failures = rows.iter().filter(|r| r.failure.is_some()).count();
+        Ok(BenchOutcome {
+            rows,
+            lds,
+            files,
+            failures,
+        })
     }
 
     /// The oracle zoos of one forget set, then every method over its grid, scored.
@@ -406,19 +427,39 @@ impl<'a, A: Architecture> Bench<'a, A> {
                 ));
                 progress.phase(&method.method, originals.models as u64);
                 progress.message(label.clone());
-                let summary = unlearn_zoo(
-                    unlearner.as_ref(),
-                    &ctx,
-                    &forget_ref,
-                    inputs,
-                    &dir,
-                    s.stack,
-                    None,
-                    progress,
-                )
-                .map_err(|e| BenchError::Config(format!("{name}: {label}: {e}")))?;
-                let zoo = Zoo::load(&dir)?;
-                let row = ReportRow::new(name, &label, &method.method, summary.cost, &score(&zoo)?);
+                let run = || -> Result<ReportRow> {
+                    let summary = unlearn_zoo(
+                        unlearner.as_ref(),
+                        &ctx,
+                        &forget_ref,
+                        inputs,
+                        &dir,
+                        s.stack,
+                        None,
+                        progress,
+                    )?;
+                    let zoo = Zoo::load(&dir)?;
+                    Ok(ReportRow::new(
+                        name,
+                        &label,
+                        &method.method,
+                        summary.cost,
+                        &score(&zoo)?,
+                    ))
+                };
+                let row = match run() {
+                    Ok(row) => row,
+                    Err(e) => {
+                        progress.warn(format!("{name}: {label}: {e}"));
+                        rows.push(ReportRow::failed(
+                            name,
+                            &label,
+                            &method.method,
+                            &e.to_string(),
+                        ));
+                        continue;
+                    }
+                };
                 progress.note(format!(
                     "{:>12} {:<32} cost {:>7.4}  P95 KLoM forget {:>6.3} retain {:>6.3} val {:>6.3}",
                     name, label, row.cost, row.forget_p95, row.retain_p95, row.val_p95

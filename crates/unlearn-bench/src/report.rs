@@ -38,6 +38,9 @@ pub struct ReportRow {
     pub ulira: f64,
     /// A one-time precomputation line rather than a method.
     pub one_time: bool,
+    /// Why this run failed (its numbers are then empty); the rest of the bench went on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
 }
 
 impl ReportRow {
@@ -59,6 +62,18 @@ impl ReportRow {
             mia: e.mia_efficacy,
             ulira: e.ulira_auc,
             one_time: false,
+            failure: None,
+        }
+    }
+
+    /// A run that failed: its label and the error, no numbers.
+    pub fn failed(forget_set: &str, label: &str, method: &str, error: &str) -> Self {
+        Self {
+            label: label.into(),
+            method: method.into(),
+            one_time: false,
+            failure: Some(error.lines().next().unwrap_or_default().to_string()),
+            ..Self::attribution(forget_set, "", f64::NAN)
         }
     }
 
@@ -80,6 +95,7 @@ impl ReportRow {
             mia: f64::NAN,
             ulira: f64::NAN,
             one_time: true,
+            failure: None,
         }
     }
 }
@@ -98,6 +114,32 @@ fn cell(v: f64, digits: usize) -> String {
     } else {
         String::new()
     }
+}
+
+/// One method's line of a forget set's Markdown table.
+fn write_row(md: &mut String, r: &ReportRow) -> std::fmt::Result {
+    let p99 = if r.forget_p99.is_finite() {
+        format!(
+            "{:.2} / {:.2} / {:.2}",
+            r.forget_p99, r.retain_p99, r.val_p99
+        )
+    } else {
+        String::new()
+    };
+    writeln!(
+        md,
+        "| {} | {} | {} | {} | {} | {p99} | {} | {} | {} | {} | {} |",
+        r.label,
+        cell(r.cost, 4),
+        cell(r.forget_p95, 3),
+        cell(r.retain_p95, 3),
+        cell(r.val_p95, 3),
+        cell(r.p99_split_average(), 3),
+        cell(r.delta_forget, 4),
+        cell(r.delta_val, 4),
+        cell(r.mia, 3),
+        cell(r.ulira, 3)
+    )
 }
 
 /// What a report says about the run above its tables.
@@ -156,6 +198,7 @@ pub fn write_report(out: &Path, rows: &[ReportRow], header: &ReportHeader) -> Re
         "delta_acc_validation",
         "mia_efficacy",
         "ulira_auc",
+        "failure",
     ])
     .map_err(csv_err)?;
     let mut files = Vec::new();
@@ -168,29 +211,12 @@ pub fn write_report(out: &Path, rows: &[ReportRow], header: &ReportHeader) -> Re
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
         );
         for r in &set {
-            let p99 = if r.forget_p99.is_finite() {
-                format!(
-                    "{:.2} / {:.2} / {:.2}",
-                    r.forget_p99, r.retain_p99, r.val_p99
-                )
+            if let Some(why) = &r.failure {
+                let why = why.replace('|', "/");
+                writeln!(md, "| {} | failed: {why} | | | | | | | | | |", r.label).map_err(fmt)?;
             } else {
-                String::new()
-            };
-            writeln!(
-                md,
-                "| {} | {} | {} | {} | {} | {p99} | {} | {} | {} | {} | {} |",
-                r.label,
-                cell(r.cost, 4),
-                cell(r.forget_p95, 3),
-                cell(r.retain_p95, 3),
-                cell(r.val_p95, 3),
-                cell(r.p99_split_average(), 3),
-                cell(r.delta_forget, 4),
-                cell(r.delta_val, 4),
-                cell(r.mia, 3),
-                cell(r.ulira, 3)
-            )
-            .map_err(fmt)?;
+                write_row(&mut md, r).map_err(fmt)?;
+            }
             csv.write_record([
                 r.forget_set.clone(),
                 r.method.clone(),
@@ -207,6 +233,7 @@ pub fn write_report(out: &Path, rows: &[ReportRow], header: &ReportHeader) -> Re
                 cell(r.delta_val, 6),
                 cell(r.mia, 6),
                 cell(r.ulira, 6),
+                r.failure.clone().unwrap_or_default(),
             ])
             .map_err(csv_err)?;
         }

@@ -2,7 +2,7 @@
 //! built-in architectures and methods, and progress bars.
 
 use crate::common::{BackendArgs, progress_bar};
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -75,5 +75,12 @@ pub fn run(args: BenchArgs) -> Result<()> {
         outcome.files.join(", "),
         started.elapsed().as_secs_f64()
     );
+    if outcome.failures > 0 {
+        bail!(
+            "{} run(s) failed; the report holds every other result and each failure's cause ({})",
+            outcome.failures,
+            args.out.join("report.md").display()
+        );
+    }
     Ok(())
 }
