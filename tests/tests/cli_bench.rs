@@ -6,6 +6,9 @@ mod common;
 
 use common::*;
 
+/// A width-2 ResNet-9 trained for one epoch: the CIFAR-scale configs' recipe shrunk for tests.
+const TINY_RESNET9: &str = r#"{"model":{"kind":"resnet9","width":2,"scale":0.125},"epochs":1,"batch_size":16,"lr":0.05,"optimizer":{"kind":"sgd","momentum":0.9,"nesterov":false,"weight_decay":5e-4},"schedule":{"kind":"triangular","peak_epoch":0.5}}"#;
+
 /// Parses report.csv into (forget set, method, label, cost, forget P95).
 fn report_rows(text: &str) -> Vec<(String, String, String, f64, Option<f64>)> {
     csv::Reader::from_reader(text.as_bytes())
@@ -145,7 +148,6 @@ fn cifar10_config_runs_on_synthetic_binary_batches() {
     std::fs::write(data.join("data_batch_1.bin"), &bytes).unwrap();
     let config =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/bench/cifar10.json");
-    let recipe = r#"{"model":{"kind":"resnet9","width":2,"scale":0.125},"epochs":1,"batch_size":16,"lr":0.05,"optimizer":{"kind":"sgd","momentum":0.9,"nesterov":false,"weight_decay":5e-4},"schedule":{"kind":"triangular","peak_epoch":0.5}}"#;
     let out = dir.path().join("bench");
     let o = ok(&[
         "bench",
@@ -155,7 +157,7 @@ fn cifar10_config_runs_on_synthetic_binary_batches() {
         "--set",
         &format!("dataset={}", s(&data)),
         "--set",
-        &format!("recipe={recipe}"),
+        &format!("recipe={TINY_RESNET9}"),
         "--set",
         "models=3",
         "--set",
@@ -193,7 +195,6 @@ fn gpu_config_runs_on_synthetic_cifar() {
     let dir = tempfile::tempdir().unwrap();
     let config =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/bench/cifar10-gpu.json");
-    let recipe = r#"{"model":{"kind":"resnet9","width":2,"scale":0.125},"epochs":1,"batch_size":16,"lr":0.05,"optimizer":{"kind":"sgd","momentum":0.9,"nesterov":false,"weight_decay":5e-4},"schedule":{"kind":"triangular","peak_epoch":0.5}}"#;
     let out = dir.path().join("bench");
     let o = ok(&[
         "bench",
@@ -203,7 +204,7 @@ fn gpu_config_runs_on_synthetic_cifar() {
         "--set",
         "dataset=synthetic-cifar10:120",
         "--set",
-        &format!("recipe={recipe}"),
+        &format!("recipe={TINY_RESNET9}"),
         "--set",
         "models=3",
         "--set",
