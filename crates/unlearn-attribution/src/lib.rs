@@ -19,6 +19,9 @@
 //! Quality: [`lds`] scores a datamodel on held-out models with [`spearman`] correlations;
 //! [`split_models`] splits a zoo deterministically.
 //!
+//! Structure: [`margin_effects`] (the train × train datamodel matrix on margins) and
+//! [`principal_coordinates`] along its principal components, for structured forget sets.
+//!
 //! Pure Rust (nalgebra + rayon), no burn dependency.
 //!
 //! Section marks (§N) refer to `docs/algorithms.md`, the project's account of the methods.
@@ -31,6 +34,7 @@ mod lds;
 mod linalg;
 mod mean;
 mod ridge;
+mod structure;
 
 pub use data::{Masks, ModelSplit, Outputs, split_models};
 pub use datamodel::{Datamodel, LambdaSelection, PreparedFit};
@@ -39,6 +43,7 @@ pub use lasso::{Lasso, LassoParams, LassoReport};
 pub use lds::{Lds, average_ranks, lds, lds_from_predictions, spearman};
 pub use mean::DiffOfMeans;
 pub use ridge::{Ridge, RidgeParams, default_ridge_grid};
+pub use structure::{margin_effects, principal_coordinates};
 
 /// A datamodel estimator (validated parameters).
 pub trait Estimator {

@@ -1,12 +1,12 @@
 //! The bench's configuration as JSON (shipped in `assets/bench/`), its overrides and its grid.
 
 use crate::error::{BenchError, Result};
-use crate::pipeline::{BenchSettings, NamedForgetSet};
+use crate::pipeline::{BenchSettings, ForgetDraw, NamedForgetSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
-use unlearn_data::ForgetSet;
+use unlearn_data::{Dataset, Ends, ForgetSet};
 use unlearn_train::{DataSource, Recipe};
 
 /// The default experiment (digits), embedded so the bench needs no file.
@@ -32,7 +32,7 @@ impl RecipeSpec {
     }
 }
 
-/// One forget set of the experiment, drawn from a seed.
+/// One forget set of the experiment (docs/algorithms.md §11).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ForgetSpec {
@@ -40,30 +40,129 @@ pub struct ForgetSpec {
     pub name: String,
     /// Number of points.
     pub size: usize,
-    /// Restrict to these classes.
+    /// How the points are chosen (default: `random`, or `class` when `classes` is given).
+    #[serde(default)]
+    pub kind: Option<ForgetKind>,
+    /// `class`: draw from these classes.
     #[serde(default)]
     pub classes: Option<Vec<u32>>,
+    /// `pca`: the principal component, 1 (default) or 2.
+    #[serde(default)]
+    pub component: Option<usize>,
+    /// `pca`: `top` (default) or `both` (top and bottom halves).
+    #[serde(default)]
+    pub ends: Option<Ends>,
+    /// `neighbours`: the example whose nearest neighbours (input space) are forgotten; default
+    /// one drawn with `seed`.
+    #[serde(default)]
+    pub anchor: Option<usize>,
     /// Seed of the draw.
     #[serde(default)]
     pub seed: u64,
 }
 
+/// How a forget set's points are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ForgetKind {
+    /// Uniformly at random.
+    Random,
+    /// Uniformly among the points of `classes`.
+    Class,
+    /// The end(s) of a principal component of the train × train datamodel matrix.
+    Pca,
+    /// The nearest neighbours of one example in input space.
+    Neighbours,
+}
+
 impl ForgetSpec {
-    /// Draws the set from the training labels.
-    pub fn draw(&self, train_labels: &[u32]) -> Result<NamedForgetSet> {
-        let set = match &self.classes {
-            Some(classes) => {
-                ForgetSet::class_restricted(train_labels, classes, self.size, self.seed)?
-            }
-            None => ForgetSet::random(train_labels.len(), self.size, self.seed)?,
+    /// The kind, with its default.
+    pub fn kind(&self) -> ForgetKind {
+        self.kind.unwrap_or(if self.classes.is_some() {
+            ForgetKind::Class
+        } else {
+            ForgetKind::Random
+        })
+    }
+
+    /// Draws the set from the training split (a `pca` set is drawn later, from the datamodels).
+    pub fn draw(&self, train: &Dataset) -> Result<NamedForgetSet> {
+        let kind = self.kind();
+        let misplaced = |field: &str, applies: ForgetKind| {
+            BenchError::Config(format!(
+                "'{field}' applies to kind {applies:?} only, not {kind:?}"
+            ))
         };
-        let description = match &self.classes {
-            Some(c) => format!("{} points, classes {c:?}", self.size),
-            None => format!("{} points", self.size),
+        if self.classes.is_some() && kind != ForgetKind::Class {
+            return Err(misplaced("classes", ForgetKind::Class));
+        }
+        if (self.component.is_some() || self.ends.is_some()) && kind != ForgetKind::Pca {
+            return Err(misplaced("component/ends", ForgetKind::Pca));
+        }
+        if self.anchor.is_some() && kind != ForgetKind::Neighbours {
+            return Err(misplaced("anchor", ForgetKind::Neighbours));
+        }
+        let n = train.len();
+        let (draw, description) = match kind {
+            ForgetKind::Random => (
+                ForgetDraw::Fixed(ForgetSet::random(n, self.size, self.seed)?),
+                format!("{} random points", self.size),
+            ),
+            ForgetKind::Class => {
+                let classes = self.classes.as_ref().ok_or_else(|| {
+                    BenchError::Config("kind class needs 'classes', e.g. [3]".into())
+                })?;
+                (
+                    ForgetDraw::Fixed(ForgetSet::class_restricted(
+                        &train.labels,
+                        classes,
+                        self.size,
+                        self.seed,
+                    )?),
+                    format!("{} points, classes {classes:?}", self.size),
+                )
+            }
+            ForgetKind::Pca => {
+                let component = self.component.unwrap_or(1);
+                let ends = self.ends.unwrap_or(Ends::Top);
+                let what = match ends {
+                    Ends::Top => "top",
+                    Ends::Both => "top and bottom halves",
+                };
+                (
+                    ForgetDraw::Principal {
+                        size: self.size,
+                        component,
+                        ends,
+                    },
+                    format!(
+                        "{} points, {what} of principal component {component} of the datamodel matrix",
+                        self.size
+                    ),
+                )
+            }
+            ForgetKind::Neighbours => {
+                let anchor = match self.anchor {
+                    Some(a) => a,
+                    None => ForgetSet::random(n, 1, self.seed)?.indices[0],
+                };
+                (
+                    ForgetDraw::Fixed(ForgetSet::nearest_neighbours(
+                        &train.features,
+                        train.dim,
+                        anchor,
+                        self.size,
+                    )?),
+                    format!(
+                        "{} nearest neighbours of training point {anchor} (input space)",
+                        self.size
+                    ),
+                )
+            }
         };
         Ok(NamedForgetSet {
             name: self.name.clone(),
-            set,
+            draw,
             description,
         })
     }
@@ -224,12 +323,13 @@ impl BenchConfig {
         }
     }
 
-    /// Every forget set, drawn from the training labels (all of them before anything trains).
-    pub fn draw_forget_sets(&self, train_labels: &[u32]) -> Result<Vec<NamedForgetSet>> {
+    /// Every forget set, drawn from the training split before anything trains (a `pca` set
+    /// is checked now and drawn once the datamodels exist).
+    pub fn draw_forget_sets(&self, train: &Dataset) -> Result<Vec<NamedForgetSet>> {
         self.forget_sets
             .iter()
             .map(|spec| {
-                spec.draw(train_labels)
+                spec.draw(train)
                     .map_err(|e| BenchError::Config(format!("forget set '{}': {e}", spec.name)))
             })
             .collect()

@@ -30,8 +30,10 @@ pub mod record;
 pub mod report;
 pub mod trak;
 
-pub use config::{BenchConfig, ForgetSpec, MethodSpec, RecipeSpec};
+pub use config::{BenchConfig, ForgetKind, ForgetSpec, MethodSpec, RecipeSpec};
 pub use datamodels::{FitOptions, SubsetZoo};
 pub use error::{BenchError, Result};
-pub use pipeline::{Bench, BenchOutcome, BenchSettings, NamedForgetSet, logits_view, score};
+pub use pipeline::{
+    Bench, BenchOutcome, BenchSettings, ForgetDraw, NamedForgetSet, logits_view, score,
+};
 pub use report::{ReportHeader, ReportRow};

@@ -12,7 +12,7 @@ use burn::tensor::Device;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use unlearn_data::{ForgetSet, Prepared, SubsetMasks};
+use unlearn_data::{Ends, ForgetSet, Prepared, SubsetMasks};
 use unlearn_eval::{Direction, EvalPoints, LogitsView, evaluate};
 use unlearn_methods::{Context, MethodRegistry, unlearn_zoo};
 use unlearn_models::Architecture;
@@ -24,10 +24,27 @@ use unlearn_train::{Progress, Recipe, Zoo, ZooKind, ZooSpec, train_zoo};
 pub struct NamedForgetSet {
     /// Name in reports and paths.
     pub name: String,
-    /// The points (indices into the training split).
-    pub set: ForgetSet,
+    /// The points, or how to choose them once the datamodels exist.
+    pub draw: ForgetDraw,
     /// One line for the report ("10 points, classes [3]").
     pub description: String,
+}
+
+/// The points of a forget set (indices into the training split).
+#[derive(Debug, Clone)]
+pub enum ForgetDraw {
+    /// Known before anything trains.
+    Fixed(ForgetSet),
+    /// `size` points at the end(s) of a principal component of the train × train datamodel
+    /// matrix (docs/algorithms.md §11), drawn once the datamodels are fitted.
+    Principal {
+        /// Number of points.
+        size: usize,
+        /// 1 = first component.
+        component: usize,
+        /// The top, or the top and bottom halves.
+        ends: Ends,
+    },
 }
 
 impl NamedForgetSet {
@@ -36,10 +53,38 @@ impl NamedForgetSet {
         let description = format!("{} points", set.len());
         Self {
             name: name.to_string(),
-            set,
+            draw: ForgetDraw::Fixed(set),
             description,
         }
     }
+}
+
+/// The points of `draw`, given the datamodels `beta` (`n × points × classes`).
+fn draw_points(
+    draw: &ForgetDraw,
+    beta: &[f32],
+    originals: &Zoo,
+    data: &Prepared,
+) -> Result<ForgetSet> {
+    Ok(match draw {
+        ForgetDraw::Fixed(set) => set.clone(),
+        ForgetDraw::Principal {
+            size,
+            component,
+            ends,
+        } => {
+            let n = data.train.len();
+            let matrix = unlearn_attribution::margin_effects(
+                beta,
+                n,
+                originals.points,
+                originals.classes,
+                &data.train.labels,
+            )?;
+            let scores = unlearn_attribution::principal_coordinates(&matrix, *component)?;
+            ForgetSet::by_score(&scores, *size, *ends)?
+        }
+    })
 }
 
 /// Sizes of the experiment.
@@ -193,9 +238,22 @@ impl<'a, A: Architecture> Bench<'a, A> {
             .map_err(unlearn_train::TrainError::from)?;
         let n_train = self.data.train.len();
         for f in &self.forget_sets {
-            if let Some(&bad) = f.set.indices.iter().find(|&&i| i >= n_train) {
+            let bad = match &f.draw {
+                ForgetDraw::Fixed(set) => set.indices.iter().find(|&&i| i >= n_train).map(|bad| {
+                    format!("index {bad} is out of range for {n_train} training points")
+                }),
+                ForgetDraw::Principal {
+                    size, component, ..
+                } => (*size == 0 || *size > n_train || !(1..=2).contains(component)).then(|| {
+                    format!(
+                        "a principal-component set needs 1 <= size <= {n_train} (got {size}) \
+                         and component 1 or 2 (got {component})"
+                    )
+                }),
+            };
+            if let Some(why) = bad {
                 return Err(BenchError::Config(format!(
-                    "forget set '{}': index {bad} is out of range for {n_train} training points",
+                    "forget set '{}': {why}",
                     f.name
                 )));
             }
@@ -361,7 +419,8 @@ impl<'a, A: Architecture> Bench<'a, A> {
         progress: &dyn Progress,
     ) -> Result<Vec<ReportRow>> {
         let s = &self.settings;
-        let (name, forget) = (&named.name, &named.set);
+        let forget = &draw_points(&named.draw, beta, originals, self.data)?;
+        let name = &named.name;
         let n_train = self.data.train.len();
         let forget_path = self.out.join("forget").join(format!("{name}.txt"));
         let parent = forget_path.parent().expect("has a parent");
@@ -380,13 +439,19 @@ impl<'a, A: Architecture> Bench<'a, A> {
                 retain_kind(),
                 s.models,
                 first_seed,
-                oracle_key(if role == "oracles" { "eval" } else { role }),
+                oracle_key(match role {
+                    "oracles" => "eval",
+                    "targets" => "targets-paired",
+                    r => r,
+                }),
                 progress,
             )
         };
         let oracles = oracle_zoo("oracles", 1000)?;
         let floor = oracle_zoo("floor", 2000)?;
-        let targets = oracle_zoo("targets", 3000)?;
+        // OM's targets share the originals' seeds (0..): target i is original i retrained
+        // without F, so matching it moves the forget set without blending in another network.
+        let targets = oracle_zoo("targets", 0)?;
         progress.note(format!(
             "{name}: three oracle zoos ({:.1} s)",
             stage.elapsed().as_secs_f64()

@@ -36,6 +36,8 @@ pub struct ReportRow {
     pub mia: f64,
     /// U-LiRA AUC.
     pub ulira: f64,
+    /// The NeurIPS 2023 unlearning challenge's score (1 best).
+    pub challenge: f64,
     /// A one-time precomputation line rather than a method.
     pub one_time: bool,
     /// Why this run failed (its numbers are then empty); the rest of the bench went on.
@@ -61,6 +63,7 @@ impl ReportRow {
             delta_val: e.oracle_accuracy.validation - e.accuracy.validation,
             mia: e.mia_efficacy,
             ulira: e.ulira_auc,
+            challenge: e.challenge.score,
             one_time: false,
             failure: None,
         }
@@ -94,6 +97,7 @@ impl ReportRow {
             delta_val: f64::NAN,
             mia: f64::NAN,
             ulira: f64::NAN,
+            challenge: f64::NAN,
             one_time: true,
             failure: None,
         }
@@ -128,7 +132,7 @@ fn write_row(md: &mut String, r: &ReportRow) -> std::fmt::Result {
     };
     writeln!(
         md,
-        "| {} | {} | {} | {} | {} | {p99} | {} | {} | {} | {} | {} |",
+        "| {} | {} | {} | {} | {} | {p99} | {} | {} | {} | {} | {} | {} |",
         r.label,
         cell(r.cost, 4),
         cell(r.forget_p95, 3),
@@ -138,7 +142,8 @@ fn write_row(md: &mut String, r: &ReportRow) -> std::fmt::Result {
         cell(r.delta_forget, 4),
         cell(r.delta_val, 4),
         cell(r.mia, 3),
-        cell(r.ulira, 3)
+        cell(r.ulira, 3),
+        cell(r.challenge, 3)
     )
 }
 
@@ -198,6 +203,7 @@ pub fn write_report(out: &Path, rows: &[ReportRow], header: &ReportHeader) -> Re
         "delta_acc_validation",
         "mia_efficacy",
         "ulira_auc",
+        "challenge_score",
         "failure",
     ])
     .map_err(csv_err)?;
@@ -206,14 +212,14 @@ pub fn write_report(out: &Path, rows: &[ReportRow], header: &ReportHeader) -> Re
     for (name, description) in &header.forget_sets {
         let set: Vec<&ReportRow> = rows.iter().filter(|r| &r.forget_set == name).collect();
         writeln!(md, "## Forget set `{name}` ({description})\n").map_err(fmt)?;
-        md.push_str("| method | cost | P95 forget | P95 retain | P95 val | P99 F / R / V | P99 avg | ΔAcc forget | ΔAcc val | MIA | U-LiRA AUC |\n");
+        md.push_str("| method | cost | P95 forget | P95 retain | P95 val | P99 F / R / V | P99 avg | ΔAcc forget | ΔAcc val | MIA | U-LiRA AUC | challenge |\n");
         md.push_str(
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
         );
         for r in &set {
             if let Some(why) = &r.failure {
                 let why = why.replace('|', "/");
-                writeln!(md, "| {} | failed: {why} | | | | | | | | | |", r.label).map_err(fmt)?;
+                writeln!(md, "| {} | failed: {why} | | | | | | | | | | |", r.label).map_err(fmt)?;
             } else {
                 write_row(&mut md, r).map_err(fmt)?;
             }
@@ -233,6 +239,7 @@ pub fn write_report(out: &Path, rows: &[ReportRow], header: &ReportHeader) -> Re
                 cell(r.delta_val, 6),
                 cell(r.mia, 6),
                 cell(r.ulira, 6),
+                cell(r.challenge, 6),
                 r.failure.clone().unwrap_or_default(),
             ])
             .map_err(csv_err)?;

@@ -3,7 +3,8 @@
 use serde_json::json;
 use unlearn_bench::report::write_report;
 use unlearn_bench::{
-    Bench, BenchConfig, BenchError, MethodSpec, NamedForgetSet, ReportHeader, ReportRow,
+    Bench, BenchConfig, BenchError, ForgetDraw, ForgetKind, MethodSpec, NamedForgetSet,
+    ReportHeader, ReportRow,
 };
 use unlearn_data::ForgetSet;
 use unlearn_methods::MethodRegistry;
@@ -119,11 +120,42 @@ fn the_shipped_configs_load_and_their_forget_sets_draw() {
     let config = BenchConfig::load(None, &["models=7".to_string()]).unwrap();
     assert_eq!(config.models, 7);
     let (data, _) = config.data_source().load().unwrap();
-    let sets = config.draw_forget_sets(&data.train.labels).unwrap();
+    let sets = config.draw_forget_sets(&data.train).unwrap();
     assert_eq!(sets.len(), config.forget_sets.len());
+    let mut kinds = Vec::new();
     for (set, spec) in sets.iter().zip(&config.forget_sets) {
-        assert_eq!(set.set.len(), spec.size);
+        match &set.draw {
+            ForgetDraw::Fixed(points) => assert_eq!(points.len(), spec.size),
+            // Drawn from the datamodels once they are fitted.
+            ForgetDraw::Principal { size, .. } => assert_eq!(*size, spec.size),
+        }
+        kinds.push(spec.kind());
     }
+    // The default bench holds every kind of forget set, structured ones included.
+    for kind in [
+        ForgetKind::Random,
+        ForgetKind::Class,
+        ForgetKind::Pca,
+        ForgetKind::Neighbours,
+    ] {
+        assert!(
+            kinds.contains(&kind),
+            "{kind:?} missing from the default bench"
+        );
+    }
+    // A field of another kind is refused when the config is read, before anything trains.
+    let misplaced = BenchConfig::load(
+        None,
+        &[r#"forget_sets=[{"name": "x", "size": 3, "anchor": 4}]"#.to_string()],
+    )
+    .unwrap()
+    .draw_forget_sets(&data.train)
+    .unwrap_err()
+    .to_string();
+    assert!(
+        misplaced.contains("anchor") && misplaced.contains("Neighbours"),
+        "{misplaced}"
+    );
     let err = BenchConfig::load(None, &["models".to_string()])
         .unwrap_err()
         .to_string();

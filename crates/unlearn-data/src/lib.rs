@@ -26,6 +26,8 @@
 //! * [`SubsetMasks::random`]`(m, n, alpha, seed)`, `.npy` save/load.
 //! * [`ForgetSet::random`], [`ForgetSet::class_restricted`], save/load as
 //!   `.npy` or text, [`ForgetSet::retain_indices`].
+//! * Structured sets: [`ForgetSet::by_score`] (top k, or top and bottom halves, [`Ends`]) and
+//!   [`ForgetSet::nearest_neighbours`] of one example.
 //!
 //! # Files
 //! * [`atomic_write`], [`atomic_write_bytes`], [`sha256_file`], [`read_maybe_gz`].
@@ -53,6 +55,7 @@ mod npy_pair;
 mod partition;
 mod resolve;
 mod split;
+mod structured;
 mod synthetic;
 
 pub use cifar::{CIFAR10_PIXELS, cifar10_files, load_cifar10_dir, read_cifar10_file};
@@ -76,4 +79,5 @@ pub use npy_pair::load_npy_pair;
 pub use partition::Partition;
 pub use resolve::{ACCEPTED_SPECS, is_named_dataset, resolve_dataset};
 pub use split::{Prepared, Split, Standardizer, prepare, train_val_split};
+pub use structured::Ends;
 pub use synthetic::{SYNTHETIC_CIFAR10, synthetic_images};

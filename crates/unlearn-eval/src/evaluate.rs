@@ -1,6 +1,7 @@
 //! One unlearning result scored against oracles: every metric of the evaluation table at once.
 
 use crate::accuracy::{SplitAccuracy, tow};
+use crate::challenge::{ChallengeScore, challenge_score};
 use crate::error::{EvalError, Result};
 use crate::klom::{Direction, klom};
 use crate::margins::{confidences, margins, predictions};
@@ -55,6 +56,8 @@ pub struct Evaluation {
     pub mia_efficacy: f64,
     /// U-LiRA attack AUC on the forget set (0.5 = indistinguishable from retraining).
     pub ulira_auc: f64,
+    /// The NeurIPS 2023 unlearning challenge's score (1 best).
+    pub challenge: ChallengeScore,
     /// The table.
     pub table: EvalTable,
 }
@@ -151,6 +154,16 @@ pub fn evaluate(
     )?;
     let mia = mia_efficacy(&conf, unlearned.points, &retain, &validation, points.forget)?.efficacy;
     let ulira_auc = ulira(&u, &o, unlearned.points, points.forget)?.auc;
+    let challenge = challenge_score(
+        (unlearned.logits, unlearned.models),
+        (oracles.logits, oracles.models),
+        unlearned.points,
+        unlearned.classes,
+        points.labels,
+        points.forget,
+        &accuracy,
+        &oracle_accuracy,
+    )?;
     let table = EvalTable::new(
         &summary,
         &accuracy,
@@ -168,6 +181,7 @@ pub fn evaluate(
         oracle_accuracy,
         mia_efficacy: mia,
         ulira_auc,
+        challenge,
         table,
     })
 }

@@ -9,6 +9,7 @@
 //! Section marks (§N) refer to `docs/algorithms.md`, the project's account of the methods.
 
 mod accuracy;
+mod challenge;
 mod error;
 mod evaluate;
 mod io;
@@ -22,6 +23,10 @@ mod summary;
 mod ulira;
 
 pub use accuracy::{SplitAccuracy, accuracy_delta, split_accuracy, split_accuracy_per_model, tow};
+pub use challenge::{
+    CHALLENGE_BIN_WIDTH, CHALLENGE_BINS, CHALLENGE_DELTA, ChallengeScore, challenge_bin_score,
+    challenge_epsilon, challenge_score,
+};
 pub use error::{EvalError, Result};
 pub use evaluate::{EvalPoints, Evaluation, LogitsView, evaluate};
 pub use io::atomic_write;

@@ -3,12 +3,12 @@
 
 use crate::MethodError;
 use crate::config::{
-    DelParams, DescentParams, DirectParams, MatchParams, NoParams, NoisyParams, ScrubParams,
-    check_training, defaults,
+    DelParams, DescentParams, DirectParams, MatchParams, NoParams, NoisyParams, SalunParams,
+    ScrubParams, check_training, defaults,
 };
 use crate::context::Context;
 use crate::method::{Inputs, StackOutput, UnlearnMethod};
-use crate::methods::{descent, direct, matching, retrain, scrub};
+use crate::methods::{descent, direct, matching, retrain, salun, scrub};
 use crate::registry::MethodRegistry;
 use unlearn_models::Architecture;
 
@@ -53,6 +53,10 @@ pub struct NoisyDescent(pub NoisyParams);
 /// DEL.
 #[derive(Debug, Clone)]
 pub struct Del(pub DelParams);
+
+/// SalUn (random relabelling under a saliency mask).
+#[derive(Debug, Clone)]
+pub struct Salun(pub SalunParams);
 
 fn json<T: serde::Serialize>(p: &T) -> serde_json::Value {
     serde_json::to_value(p).expect("hyper-parameters serialise")
@@ -212,6 +216,22 @@ impl<A: Architecture> UnlearnMethod<A> for Del {
     }
 }
 
+impl<A: Architecture> UnlearnMethod<A> for Salun {
+    fn name(&self) -> &str {
+        "salun"
+    }
+    fn params(&self) -> serde_json::Value {
+        json(&self.0)
+    }
+    fn run(
+        &self,
+        ctx: &Context<'_, A>,
+        indices: &[usize],
+    ) -> Result<StackOutput<A::Model>, MethodError> {
+        salun::run(ctx, indices, &self.0)
+    }
+}
+
 fn check_share(method: &str, share: f64) -> Result<(), MethodError> {
     if !(share > 0.0 && share <= 1.0) {
         return Err(MethodError::Config {
@@ -247,6 +267,24 @@ impl<A: Architecture> MethodRegistry<A> {
                     return Err(MethodError::Config {
                         method: name.into(),
                         what: "oracles_per_target must be ≥ 1".into(),
+                    });
+                }
+                for (field, value) in [
+                    ("tolerance", p.tolerance),
+                    ("loss_share", p.loss_share),
+                    ("near_share", p.near_share),
+                ] {
+                    if !(0.0..=1.0).contains(&value) {
+                        return Err(MethodError::Config {
+                            method: name.into(),
+                            what: format!("{field} must be a share in [0, 1], got {value}"),
+                        });
+                    }
+                }
+                if !(p.pull.is_finite() && p.pull >= 0.0) {
+                    return Err(MethodError::Config {
+                        method: name.into(),
+                        what: format!("pull must be ≥ 0, got {}", p.pull),
                     });
                 }
                 Ok(Matching { target, params: p })
@@ -334,6 +372,16 @@ impl<A: Architecture> MethodRegistry<A> {
                 check_training("del", p.lr, p.batch_size, p.epochs)?;
                 check_share("del", p.localize.mask_share)?;
                 Ok(Del(p))
+            },
+        );
+        r.register(
+            "salun",
+            "SalUn: F relabelled at random, with R, under a saliency mask",
+            defaults::salun(),
+            |p: SalunParams| {
+                check_training("salun", p.lr, p.batch_size, p.epochs)?;
+                check_share("salun", p.mask_share)?;
+                Ok(Salun(p))
             },
         );
         r

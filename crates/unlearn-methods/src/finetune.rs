@@ -43,6 +43,8 @@ pub struct Engine {
     pub examples: u64,
     /// Epochs run so far (for messages).
     pub epoch: usize,
+    /// Each model's mean batch loss over the last epoch (empty before the first).
+    pub epoch_losses: Vec<f64>,
 }
 
 impl Engine {
@@ -51,11 +53,27 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     pub fn epoch<M: StackModel>(
         &mut self,
-        mut model: M,
+        model: M,
         optim: &mut ModuleOptimizer,
         points: &[Vec<usize>],
         batch: usize,
         lr: f64,
+        loss: &mut LossFn<'_, M>,
+        hook: Option<&GradHook<'_>>,
+    ) -> Result<M, MethodError> {
+        self.epoch_scheduled(model, optim, points, batch, &|_| lr, loss, hook)
+    }
+
+    /// [`Engine::epoch`] with a learning rate per step: `lr(f)` for the share `f` ∈ [0, 1) of
+    /// the epoch done before the step.
+    #[allow(clippy::too_many_arguments)]
+    pub fn epoch_scheduled<M: StackModel>(
+        &mut self,
+        mut model: M,
+        optim: &mut ModuleOptimizer,
+        points: &[Vec<usize>],
+        batch: usize,
+        lr: &dyn Fn(f64) -> f64,
         loss: &mut LossFn<'_, M>,
         hook: Option<&GradHook<'_>>,
     ) -> Result<M, MethodError> {
@@ -69,6 +87,8 @@ impl Engine {
         if per_model == 0 {
             return Ok(model);
         }
+        let mut sums = vec![0.0f64; self.models];
+        let mut batches = 0usize;
         let mut orders = points.to_vec();
         for (order, rng) in orders.iter_mut().zip(&mut self.rngs) {
             order.shuffle(rng);
@@ -106,13 +126,23 @@ impl Engine {
             );
             // The engine's epoch counter already counts from 1.
             unlearn_train::trainer::check_finite(&losses, &self.model_index, self.epoch - 1, step)?;
+            let values = losses
+                .clone()
+                .into_data()
+                .try_into_vec::<f32>()
+                .unwrap_or_default();
+            for (sum, v) in sums.iter_mut().zip(values) {
+                *sum += f64::from(v);
+            }
+            batches += 1;
             let mut grads = GradientsParams::from_grads(losses.sum().backward(), &model);
             if let Some(hook) = hook {
                 grads = hook(grads);
             }
-            model = optim.step(lr, model, grads);
+            model = optim.step(lr(start as f64 / per_model as f64), model, grads);
             self.examples += len as u64;
         }
+        self.epoch_losses = sums.iter().map(|s| s / batches as f64).collect();
         Ok(model)
     }
 }

@@ -18,6 +18,7 @@ pub mod localize;
 pub mod method;
 pub mod methods;
 pub mod noisy;
+pub mod pull;
 pub mod registry;
 pub mod runner;
 

@@ -137,7 +137,15 @@ impl Masks {
         // Per model: every entry's score, to find that model's global threshold.
         let mut scores: Vec<Vec<Option<Vec<f32>>>> = vec![Vec::new(); k];
         for (id, shape, theta) in &entries {
-            let grad = grad_values(&grads, *id, shape.len());
+            // DEL leaves the head out of the selection (never reset, always trained): a head
+            // column is one class's whole readout, and scored by its largest entry it outranks
+            // every hidden channel, so resetting it would erase classes rather than F's trace
+            // (docs/algorithms.md §9).
+            let grad = if spec.kind == LocalizeKind::Del && head.contains(id) {
+                None
+            } else {
+                grad_values(&grads, *id, shape.len())
+            };
             for (m, per) in scores.iter_mut().enumerate() {
                 per.push(grad.as_ref().map(|g| {
                     let chunk = theta.len() / k;
@@ -367,14 +375,15 @@ pub fn run_del<A: Architecture>(
     let schedule = Schedule::Cosine {
         final_fraction: 0.01,
     };
+    // Cosine per step, as published, so the rate falls smoothly within short fine-tunes too.
     for epoch in 0..p.epochs {
-        let lr = schedule.lr(p.lr, epoch as f64, p.epochs);
-        model = engine.epoch(
+        let lr = |share: f64| schedule.lr(p.lr, epoch as f64 + share, p.epochs);
+        model = engine.epoch_scheduled(
             model,
             &mut optim,
             &retain,
             p.batch_size,
-            lr,
+            &lr,
             &mut loss,
             Some(&*hook),
         )?;

@@ -373,6 +373,21 @@ fn scrub_with_a_salun_mask_changes_only_masked_entries() {
 }
 
 #[test]
+fn salun_relabelling_changes_only_its_saliency_mask() {
+    let spec = Localize {
+        kind: LocalizeKind::Salun,
+        mask_share: 0.5,
+    };
+    let config = config("salun", json!({ "mask_share": 0.5, "epochs": 1 }));
+    let (outside, inside_changed, inside) = localised_changes(&config, &spec);
+    assert_eq!(outside, 0, "entries outside the saliency mask changed");
+    assert!(
+        inside_changed > inside / 2,
+        "only {inside_changed} of {inside} masked entries changed"
+    );
+}
+
+#[test]
 fn del_resets_and_trains_only_the_selected_entries() {
     let spec = Localize {
         kind: LocalizeKind::Del,
@@ -473,7 +488,8 @@ fn every_method_name_has_a_default_of_that_name() {
             "gd-ga",
             "scrub",
             "noisy-descent",
-            "del"
+            "del",
+            "salun"
         ]
     );
     for entry in registry.entries() {

@@ -54,7 +54,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     );
     bench.recipe = recipe;
     bench.settings = config.settings();
-    bench.forget_sets = config.draw_forget_sets(&data.train.labels)?;
+    bench.forget_sets = config.draw_forget_sets(&data.train)?;
     bench.methods = config.methods.clone();
     bench.out = args.out.clone();
     bench.check().context("bench config (--config, --set)")?;

@@ -168,6 +168,11 @@ pub fn run(args: EvalArgs) -> Result<()> {
         "ToW {:.4}   U-LiRA AUC on the forget set {:.3} (0.5 = indistinguishable from retraining)   {} unlearned vs {} oracle models",
         result.tow, result.ulira_auc, unlearned.models, oracles.models
     );
+    let c = &result.challenge;
+    println!(
+        "NeurIPS 2023 challenge score {:.4} (1 best) = forgetting quality {:.4} × retain accuracy ratio {:.4} × test accuracy ratio {:.4}",
+        c.score, c.forget_quality, c.retain_ratio, c.test_ratio
+    );
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     result.table.write_csv(&args.out.join("eval.csv"))?;

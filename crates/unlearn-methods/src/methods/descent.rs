@@ -53,6 +53,7 @@ pub fn engine<A: Architecture>(
             .collect(),
         examples: 0,
         epoch: 0,
+        epoch_losses: Vec::new(),
     }
 }
 

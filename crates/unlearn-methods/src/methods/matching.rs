@@ -6,7 +6,6 @@ use super::{StackOutput, autodiff, final_logits};
 use crate::MethodError;
 use crate::config::MatchParams;
 use crate::context::Context;
-use crate::finetune::Engine;
 use crate::methods::direct::predicted_logits;
 use burn::tensor::{Tensor, TensorData};
 use rand::SeedableRng;
@@ -27,12 +26,16 @@ pub enum Target {
     Datamodel,
 }
 
-/// T = F × fm (fractional part: a seeded share of F once more) ∪ rm·|F| retain points.
+/// T = F × fm (fractional part: a seeded share of F once more) ∪ rm·|F| retain points, of
+/// which the share `near_share` are the retain points nearest F (`near`, nearest first) and the
+/// rest a seeded sample of the others.
 pub fn fine_tuning_set(
     forget: &[usize],
     retain: &[usize],
+    near: &[usize],
     fm: f64,
     rm: f64,
+    near_share: f64,
     rng: &mut ChaCha8Rng,
 ) -> Vec<usize> {
     let mut set = Vec::new();
@@ -46,8 +49,134 @@ pub fn fine_tuning_set(
             .copied(),
     );
     let retain_count = ((rm * forget.len() as f64).round() as usize).min(retain.len());
-    set.extend(retain.choose_multiple(rng, retain_count).copied());
+    let near_count = ((near_share * retain_count as f64).round() as usize).min(near.len());
+    let chosen = &near[..near_count];
+    set.extend_from_slice(chosen);
+    let others: Vec<usize> = retain
+        .iter()
+        .copied()
+        .filter(|i| !chosen.contains(i))
+        .collect();
+    set.extend(
+        others
+            .choose_multiple(rng, retain_count - near_count)
+            .copied(),
+    );
     set
+}
+
+/// Retain points ordered by their distance (Euclidean, input features) to the nearest forget
+/// point, nearest first; ties by index. Only the first `limit` are returned.
+pub fn nearest_retain(
+    features: &[f32],
+    dim: usize,
+    forget: &[usize],
+    retain: &[usize],
+    limit: usize,
+) -> Vec<usize> {
+    let row = |i: usize| &features[i * dim..(i + 1) * dim];
+    let mut scored: Vec<(f64, usize)> = retain
+        .iter()
+        .map(|&r| {
+            let d = forget
+                .iter()
+                .map(|&f| {
+                    row(r)
+                        .iter()
+                        .zip(row(f))
+                        .map(|(a, b)| f64::from(a - b).powi(2))
+                        .sum::<f64>()
+                })
+                .fold(f64::INFINITY, f64::min);
+            (d, r)
+        })
+        .collect();
+    scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    scored.into_iter().take(limit).map(|(_, r)| r).collect()
+}
+
+/// Per model, the progress of the matching loss toward its targets.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    first: f64,
+    best: f64,
+    stale: usize,
+}
+
+impl Progress {
+    /// Starts from the loss before the first epoch.
+    pub fn new(first: f64) -> Self {
+        Self {
+            first,
+            best: first,
+            stale: 0,
+        }
+    }
+
+    /// Records an epoch's loss; true once matched: the loss is at most `loss_share` of the
+    /// first, or `patience` epochs in a row have not lowered the best loss by the share
+    /// `tolerance`.
+    pub fn update(&mut self, loss: f64, p: &MatchParams) -> bool {
+        if loss < self.best * (1.0 - p.tolerance) {
+            self.best = loss;
+            self.stale = 0;
+        } else {
+            self.stale += 1;
+        }
+        (p.loss_share > 0.0 && loss <= p.loss_share * self.first) || self.stale >= p.patience.max(1)
+    }
+}
+
+/// The matching loss of every model of a stack, in eval mode, on a fixed check set: F and a
+/// seeded sample of R as large as T's retain share.
+struct MatchCheck {
+    x: Tensor<3>,
+    targets: Tensor<3>,
+    /// Points per model.
+    len: usize,
+}
+
+impl MatchCheck {
+    /// `targets`: the stack's target table, `K·P × C` (model-major).
+    fn new<A: Architecture>(
+        ctx: &Context<'_, A>,
+        targets: &[f32],
+        k: usize,
+        retain: &[usize],
+        retain_count: usize,
+    ) -> Self {
+        let (points, classes) = (ctx.points(), ctx.classes());
+        let mut rng = ChaCha8Rng::seed_from_u64(MATCH_STREAM ^ 2);
+        let mut check = ctx.forget.indices.clone();
+        check.extend(retain.choose_multiple(&mut rng, retain_count.min(retain.len())));
+        let len = check.len();
+        let rows: Vec<f32> = (0..k)
+            .flat_map(|m| {
+                check.iter().flat_map(move |&i| {
+                    targets[(m * points + i) * classes..(m * points + i + 1) * classes]
+                        .iter()
+                        .copied()
+                })
+            })
+            .collect();
+        let train = &ctx.data.train;
+        let x: Vec<f32> = (0..k)
+            .flat_map(|_| check.iter().flat_map(|&i| train.row(i).iter().copied()))
+            .collect();
+        Self {
+            x: Tensor::from_data(TensorData::new(x, [k, len, train.dim]), &ctx.device),
+            targets: Tensor::from_data(TensorData::new(rows, [k, len, classes]), &ctx.device),
+            len,
+        }
+    }
+
+    fn losses<M: StackModel>(&self, model: &M) -> Vec<f64> {
+        squared_error(model.valid().forward(self.x.clone()), self.targets.clone())
+            .into_data()
+            .iter::<f32>()
+            .map(f64::from)
+            .collect()
+    }
 }
 
 /// Runs OM or DMM on the originals `indices`.
@@ -77,10 +206,12 @@ pub fn run<A: Architecture>(
                 .iter()
                 .flat_map(|&i| {
                     let mut mean = vec![0.0f32; points * classes];
+                    // Oracle i is the one paired with original i (same seed, when the target zoo
+                    // was trained so); a mean takes the next k − 1 as well.
                     for j in 0..per {
                         for (m, &v) in mean
                             .iter_mut()
-                            .zip(oracles.model_logits((i * per + j) % oracles.models))
+                            .zip(oracles.model_logits((i + j) % oracles.models))
                         {
                             *m += v / per as f32;
                         }
@@ -99,51 +230,92 @@ pub fn run<A: Architecture>(
     };
     let ad = autodiff(&ctx.device);
     let k = indices.len();
-    let table = Tensor::<2>::from_data(TensorData::new(targets, [k * points, classes]), &ad);
     let retain = ctx.retain();
+    let retain_count = (p.retain_multiplier * ctx.forget.len() as f64).round() as usize;
+    let check = MatchCheck::new(ctx, &targets, k, &retain, retain_count);
+    let table = Tensor::<2>::from_data(TensorData::new(targets, [k * points, classes]), &ad);
     let seeds: Vec<u64> = indices
         .iter()
         .map(|&i| ctx.originals.manifest.seeds[i])
         .collect();
-    let sets: Vec<Vec<usize>> = seeds
+    let near_limit = (p.near_share * p.retain_multiplier * ctx.forget.len() as f64).ceil() as usize;
+    let near = if near_limit > 0 {
+        let train = &ctx.data.train;
+        nearest_retain(
+            &train.features,
+            train.dim,
+            &ctx.forget.indices,
+            &retain,
+            near_limit,
+        )
+    } else {
+        Vec::new()
+    };
+    let mut set_rngs: Vec<ChaCha8Rng> = seeds
         .iter()
-        .map(|&s| {
-            fine_tuning_set(
-                &ctx.forget.indices,
-                &retain,
-                p.forget_multiplier,
-                p.retain_multiplier,
-                &mut ChaCha8Rng::seed_from_u64(s ^ MATCH_STREAM),
-            )
-        })
+        .map(|&s| ChaCha8Rng::seed_from_u64(s ^ MATCH_STREAM))
         .collect();
+    let draw = |rngs: &mut [ChaCha8Rng]| -> Vec<Vec<usize>> {
+        rngs.iter_mut()
+            .map(|rng| {
+                fine_tuning_set(
+                    &ctx.forget.indices,
+                    &retain,
+                    &near,
+                    p.forget_multiplier,
+                    p.retain_multiplier,
+                    p.near_share,
+                    rng,
+                )
+            })
+            .collect()
+    };
+    let mut sets = draw(&mut set_rngs);
     let mut model = ctx.load_stack(indices, &ad)?;
     let mut optim = optimizer::build(&OptimizerConfig::adam_default());
-    let mut engine = Engine {
-        x: ctx.train_features(&ad),
-        stride: points,
-        models: k,
-        model_index: indices.to_vec(),
-        rngs: seeds
-            .iter()
-            .map(|&s| ChaCha8Rng::seed_from_u64(s ^ MATCH_STREAM ^ 1))
-            .collect(),
-        examples: 0,
-        epoch: 0,
-    };
+    let mut engine = super::descent::engine(ctx, indices, &ad, MATCH_STREAM ^ 1);
     let mut loss = |m: &A::Model, b: &crate::finetune::Batch| {
         let t = gather_targets(&table, b.rows.clone(), k, b.len);
         squared_error(m.forward(b.x.clone()), t)
     };
+    let anchor = (p.pull > 0.0).then(|| crate::pull::Anchor::of(&model));
+    let steps = sets[0]
+        .len()
+        .div_ceil(p.batch_size.clamp(1, sets[0].len().max(1)));
+    // The criterion watches the matching loss on a fixed check set (forward only, eval mode):
+    // unlike the epoch's loss it does not wander with the retain sample.
+    let mut progress: Vec<Progress> = check
+        .losses(&model)
+        .into_iter()
+        .map(Progress::new)
+        .collect();
+    let mut checks = 1u64;
+    // A model that has matched once stays matched; the stack stops when the last one has.
+    let mut done = vec![false; k];
     for epoch in 0..p.epochs {
+        if p.resample && epoch > 0 {
+            sets = draw(&mut set_rngs);
+        }
         let lr = p.lr * p.lr_decay.powi(epoch as i32);
         model = engine.epoch(model, &mut optim, &sets, p.batch_size, lr, &mut loss, None)?;
+        if let Some(anchor) = &anchor {
+            let keep = (1.0 - (lr * p.pull).min(1.0)).powi(steps as i32);
+            model = anchor.pull(model, 1.0 - keep);
+        }
+        checks += 1;
+        for ((d, pr), loss) in done.iter_mut().zip(&mut progress).zip(check.losses(&model)) {
+            *d |= pr.update(loss, p);
+        }
+        if done.iter().all(|&d| d) {
+            break;
+        }
     }
     let (logits, valid) = final_logits(ctx, &model, k);
+    // A check passes its points forward only: about a third of a forward+backward each.
     Ok(StackOutput {
         logits,
         model: Some(valid),
-        examples: engine.examples,
+        examples: engine.examples + (checks * check.len as u64).div_ceil(3),
     })
 }
 
@@ -152,11 +324,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_model_has_matched_when_its_loss_is_small_or_has_stalled_for_patience_epochs() {
+        let p = MatchParams {
+            tolerance: 0.02,
+            loss_share: 0.05,
+            patience: 2,
+            ..crate::config::defaults::dmm()
+        };
+        let mut m = Progress::new(1.0);
+        assert!(!m.update(0.5, &p)); // improving
+        assert!(!m.update(0.6, &p)); // worse: stale 1
+        assert!(!m.update(0.45, &p)); // a new best by > 2 %: stale 0
+        assert!(!m.update(0.445, &p)); // 1.1 % better: stale 1
+        assert!(m.update(0.442, &p)); // still within 2 % of 0.45: stale 2 = patience
+        // Small enough outright.
+        assert!(Progress::new(1.0).update(0.04, &p));
+        // loss_share 0 never stops on size alone.
+        let p0 = MatchParams {
+            loss_share: 0.0,
+            ..p
+        };
+        assert!(!Progress::new(1.0).update(0.0, &p0));
+    }
+
+    #[test]
     fn fine_tuning_set_has_the_published_composition() {
         let forget = [1, 5, 9, 13];
         let retain: Vec<usize> = (20..100).collect();
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let set = fine_tuning_set(&forget, &retain, 2.5, 5.0, &mut rng);
+        let set = fine_tuning_set(&forget, &retain, &[], 2.5, 5.0, 0.0, &mut rng);
         // 2 full copies of F, half of F once more, 5·|F| = 20 distinct retain points.
         assert_eq!(set.len(), 8 + 2 + 20);
         let f_count = set.iter().filter(|i| forget.contains(i)).count();
@@ -165,5 +361,26 @@ mod tests {
         r.sort_unstable();
         r.dedup();
         assert_eq!(r.len(), 20, "retain points are sampled without replacement");
+    }
+
+    #[test]
+    fn a_share_of_the_retain_points_are_the_nearest_to_the_forget_set() {
+        // Points on a line at x = i; F = {10, 30}; retain = the rest of 0..40.
+        let features: Vec<f32> = (0..40).map(|i| i as f32).collect();
+        let forget = [10, 30];
+        let retain: Vec<usize> = (0..40).filter(|i| !forget.contains(i)).collect();
+        let near = nearest_retain(&features, 1, &forget, &retain, 6);
+        // Distance 1: 9, 11, 29, 31; distance 2: 8, 12 (ties by index).
+        assert_eq!(near, vec![9, 11, 29, 31, 8, 12]);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        // rm 4 → 8 retain points, half of them (4) the nearest.
+        let set = fine_tuning_set(&forget, &retain, &near, 1.0, 4.0, 0.5, &mut rng);
+        assert_eq!(set.len(), 2 + 8);
+        assert_eq!(&set[2..6], &[9, 11, 29, 31]);
+        let mut rest: Vec<usize> = set[6..].to_vec();
+        rest.sort_unstable();
+        rest.dedup();
+        assert_eq!(rest.len(), 4);
+        assert!(rest.iter().all(|i| ![9, 11, 29, 31, 10, 30].contains(i)));
     }
 }

@@ -5,6 +5,7 @@ pub mod direct;
 pub mod losses;
 pub mod matching;
 pub mod retrain;
+pub mod salun;
 pub mod scrub;
 
 use crate::context::Context;

@@ -1,0 +1,117 @@
+//! Structured forget sets (docs/algorithms.md §11): points chosen by a score (e.g. their
+//! coordinate along a principal component of the datamodel matrix) or the nearest neighbours
+//! of one example. Random sets spread their effect over the data; these concentrate it, which is
+//! where unlearning methods fail worst.
+
+use crate::error::{DataError, Result};
+use crate::forget::ForgetSet;
+
+/// Which end(s) of a score ordering a forget set takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ends {
+    /// The k highest scores.
+    Top,
+    /// The ⌈k/2⌉ highest and the ⌊k/2⌋ lowest.
+    Both,
+}
+
+impl ForgetSet {
+    /// The `k` points with the highest `scores` (or the highest and lowest halves, `ends` =
+    /// [`Ends::Both`]); ties go to the lower index. Scores must be finite.
+    pub fn by_score(scores: &[f64], k: usize, ends: Ends) -> Result<Self> {
+        let n = scores.len();
+        if k == 0 || k > n {
+            return Err(DataError::invalid(format!(
+                "cannot take {k} points by score from {n}; need 1 <= k <= {n}"
+            )));
+        }
+        if let Some(i) = scores.iter().position(|s| !s.is_finite()) {
+            return Err(DataError::invalid(format!(
+                "score of point {i} is not finite; cannot order points by it"
+            )));
+        }
+        let mut order: Vec<usize> = (0..n).collect();
+        // Descending score, ascending index among equals: the same set on every platform.
+        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+        let indices = match ends {
+            Ends::Top => order[..k].to_vec(),
+            Ends::Both => {
+                let top = k.div_ceil(2);
+                let mut bottom: Vec<usize> = order.iter().rev().take(k - top).copied().collect();
+                bottom.extend_from_slice(&order[..top]);
+                bottom
+            }
+        };
+        ForgetSet::from_indices(indices, n)
+    }
+
+    /// The `k` points nearest (Euclidean) to point `anchor` in `features` (row-major, `dim`
+    /// columns), the anchor itself included; ties go to the lower index.
+    pub fn nearest_neighbours(
+        features: &[f32],
+        dim: usize,
+        anchor: usize,
+        k: usize,
+    ) -> Result<Self> {
+        if dim == 0 || features.len() % dim != 0 {
+            return Err(DataError::invalid(format!(
+                "{} feature values do not form rows of {dim}",
+                features.len()
+            )));
+        }
+        let n = features.len() / dim;
+        if anchor >= n {
+            return Err(DataError::invalid(format!(
+                "anchor {anchor} is out of range for {n} points (valid: 0..={})",
+                n.saturating_sub(1)
+            )));
+        }
+        let a = &features[anchor * dim..(anchor + 1) * dim];
+        let distances: Vec<f64> = features
+            .chunks_exact(dim)
+            .map(|row| {
+                row.iter()
+                    .zip(a)
+                    .map(|(x, y)| f64::from(x - y).powi(2))
+                    .sum::<f64>()
+            })
+            .collect();
+        let negated: Vec<f64> = distances.iter().map(|d| -d).collect();
+        Self::by_score(&negated, k, Ends::Top)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn by_score_takes_the_top_or_both_ends() {
+        let scores = [0.5, 3.0, -1.0, 2.0, 3.0, -2.0, 0.0];
+        let top = ForgetSet::by_score(&scores, 3, Ends::Top).unwrap();
+        // 3.0 (1), 3.0 (4: tie, later index), 2.0 (3).
+        assert_eq!(top.indices, vec![1, 3, 4]);
+        let both = ForgetSet::by_score(&scores, 3, Ends::Both).unwrap();
+        // ⌈3/2⌉ = 2 highest (1, 4) and 1 lowest (5).
+        assert_eq!(both.indices, vec![1, 4, 5]);
+        let four = ForgetSet::by_score(&scores, 4, Ends::Both).unwrap();
+        assert_eq!(four.indices, vec![1, 2, 4, 5]);
+        assert!(ForgetSet::by_score(&scores, 8, Ends::Top).is_err());
+        assert!(ForgetSet::by_score(&[1.0, f64::NAN], 1, Ends::Top).is_err());
+    }
+
+    #[test]
+    fn nearest_neighbours_include_the_anchor_and_order_by_distance() {
+        // Points on a line at 0, 10, 1, 3, -2 (dim 1); anchor 0 at x = 0.
+        let features = [0.0, 10.0, 1.0, 3.0, -2.0];
+        let set = ForgetSet::nearest_neighbours(&features, 1, 0, 3).unwrap();
+        assert_eq!(set.indices, vec![0, 2, 4]);
+        // Two dimensions: anchor (1, 1); distances² 2, 0, 1, 8 → nearest 2: points 1 and 2.
+        let grid = [0.0, 0.0, 1.0, 1.0, 1.0, 2.0, 3.0, 3.0];
+        let set = ForgetSet::nearest_neighbours(&grid, 2, 1, 2).unwrap();
+        assert_eq!(set.indices, vec![1, 2]);
+        assert!(ForgetSet::nearest_neighbours(&grid, 2, 4, 2).is_err());
+        assert!(ForgetSet::nearest_neighbours(&grid, 3, 0, 2).is_err());
+    }
+}
