@@ -54,7 +54,7 @@ impl ForgetSet {
         anchor: usize,
         k: usize,
     ) -> Result<Self> {
-        if dim == 0 || features.len() % dim != 0 {
+        if dim == 0 || !features.len().is_multiple_of(dim) {
             return Err(DataError::invalid(format!(
                 "{} feature values do not form rows of {dim}",
                 features.len()

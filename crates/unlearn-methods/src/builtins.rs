@@ -281,6 +281,15 @@ impl<A: Architecture> MethodRegistry<A> {
                         });
                     }
                 }
+                if !(p.max_cost.is_finite() && p.max_cost >= 0.0) {
+                    return Err(MethodError::Config {
+                        method: name.into(),
+                        what: format!(
+                            "max_cost must be ≥ 0 (a share of one retraining), got {}",
+                            p.max_cost
+                        ),
+                    });
+                }
                 if !(p.pull.is_finite() && p.pull >= 0.0) {
                     return Err(MethodError::Config {
                         method: name.into(),

@@ -17,6 +17,9 @@ pub struct MatchParams {
     /// Epochs without progress before a model counts as matched.
     #[serde(default = "default_patience")]
     pub patience: usize,
+    /// Budget: stop once the run has cost this share of one retraining (0: no budget).
+    #[serde(default)]
+    pub max_cost: f64,
     /// A model has also matched once its check loss is at most this share of its starting
     /// value (0: never).
     #[serde(default)]
@@ -183,14 +186,15 @@ fn descent(epochs: usize, lr: f64) -> DescentParams {
     }
 }
 
-/// Matching runs until matched: 3 epochs without lowering the check loss by 2 %; retain points
-/// are drawn afresh every epoch (chosen by measurement on digits and
+/// Matching runs until matched (3 epochs without lowering the check loss by 2 %) or a quarter
+/// of a retraining spent; retain points are drawn afresh every epoch (chosen by measurement on digits and
 /// Fashion-MNIST: see docs/algorithms.md §4).
 fn matching(epochs: usize, lr: f64, fm: f64, rm: f64) -> MatchParams {
     MatchParams {
         epochs,
         tolerance: 0.02,
         patience: default_patience(),
+        max_cost: 0.25,
         loss_share: 0.0,
         lr,
         lr_decay: 0.95,

@@ -306,7 +306,8 @@ pub fn run<A: Architecture>(
         for ((d, pr), loss) in done.iter_mut().zip(&mut progress).zip(check.losses(&model)) {
             *d |= pr.update(loss, p);
         }
-        if done.iter().all(|&d| d) {
+        let budget = p.max_cost * ctx.retrain_examples() as f64;
+        if done.iter().all(|&d| d) || (p.max_cost > 0.0 && engine.examples as f64 >= budget) {
             break;
         }
     }
