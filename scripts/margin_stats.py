@@ -4,7 +4,7 @@ Usage: python scripts/margin_stats.py FORGET_SET_FILE ZOO_DIR [ZOO_DIR ...]
 
 For each zoo (logits.npy `models × points × classes`, labels.npy, manifest.json with the
 training-split size), prints over the retain points: the mean margin (§1 of docs/algorithms.md:
-correct logit minus the largest other), the mean over points of the margins' standard deviation
+correct logit minus the log-sum-exp of the others), the mean over points of the margins' standard deviation
 across models, and accuracy. Needs numpy only.
 """
 
@@ -17,9 +17,10 @@ import numpy as np
 
 def margins(logits, labels):
     correct = np.take_along_axis(logits, labels[None, :, None], axis=2)[..., 0]
-    others = logits.copy()
+    others = logits.astype(np.float64)
     np.put_along_axis(others, labels[None, :, None], -np.inf, axis=2)
-    return correct - others.max(axis=2)
+    top = others.max(axis=2, keepdims=True)
+    return correct - (top[..., 0] + np.log(np.exp(others - top).sum(axis=2)))
 
 
 def main():

@@ -43,6 +43,9 @@ enum Command {
     Import(commands::import::ImportArgs),
     /// Write a zoo's models as safetensors files that PyTorch loads with strict=True.
     Export(commands::import::ExportArgs),
+    /// What a deletion request achieved, without oracles: accuracy and MIA before and after,
+    /// predicted against achieved outputs on the forget set, cost.
+    Audit(commands::audit::AuditArgs),
 }
 
 /// Stacked training allocates and frees megabyte-sized activations every step; glibc returns
@@ -94,6 +97,7 @@ fn main() {
         Command::Verify(args) => commands::verify::run(args),
         Command::Import(args) => commands::import::run_import(args),
         Command::Export(args) => commands::import::run_export(args),
+        Command::Audit(args) => commands::audit::run(args),
     };
     if let Err(error) = result {
         // One line: the chain of causes joined, so the cause and the fix stay together.

@@ -9,6 +9,7 @@
 //! Section marks (§N) refer to `docs/algorithms.md`, the project's account of the methods.
 
 mod accuracy;
+mod audit;
 mod challenge;
 mod error;
 mod evaluate;
@@ -23,6 +24,7 @@ mod summary;
 mod ulira;
 
 pub use accuracy::{SplitAccuracy, accuracy_delta, split_accuracy, split_accuracy_per_model, tow};
+pub use audit::{Audit, audit};
 pub use challenge::{
     CHALLENGE_BIN_WIDTH, CHALLENGE_BINS, CHALLENGE_DELTA, ChallengeScore, challenge_bin_score,
     challenge_epsilon, challenge_score,
