@@ -135,12 +135,14 @@ mod tests {
         let original = [1.0, -1.0, 1.0, -1.0, -1.0, 1.0, -1.0, 1.0];
         let unlearned = [-0.5, 0.5, 1.0, -1.0, -1.0, 1.0, -1.0, 1.0];
         let predicted = [-1.0, 1.0, 1.0, -1.0, -1.0, 1.0, -1.0, 1.0];
-        let view = |logits: &'static [f32]| LogitsView {
-            logits,
-            models: 1,
-            points: 4,
-            classes: 2,
-        };
+        fn view(logits: &[f32]) -> LogitsView<'_> {
+            LogitsView {
+                logits,
+                models: 1,
+                points: 4,
+                classes: 2,
+            }
+        }
         let points = EvalPoints {
             labels: &labels,
             n_train: 3,
