@@ -16,6 +16,11 @@ pub enum Ends {
     Both,
 }
 
+/// Squared Euclidean distance of two feature rows (f64 accumulation).
+pub fn squared_distance(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| f64::from(x - y).powi(2)).sum()
+}
+
 impl ForgetSet {
     /// The `k` points with the highest `scores` (or the highest and lowest halves, `ends` =
     /// [`Ends::Both`]); ties go to the lower index. Scores must be finite.
@@ -68,16 +73,10 @@ impl ForgetSet {
             )));
         }
         let a = &features[anchor * dim..(anchor + 1) * dim];
-        let distances: Vec<f64> = features
+        let negated: Vec<f64> = features
             .chunks_exact(dim)
-            .map(|row| {
-                row.iter()
-                    .zip(a)
-                    .map(|(x, y)| f64::from(x - y).powi(2))
-                    .sum::<f64>()
-            })
+            .map(|row| -squared_distance(row, a))
             .collect();
-        let negated: Vec<f64> = distances.iter().map(|d| -d).collect();
         Self::by_score(&negated, k, Ends::Top)
     }
 }

@@ -6,6 +6,7 @@
 
 use crate::accuracy::SplitAccuracy;
 use crate::error::{EvalError, Result};
+use crate::margins::margins;
 
 /// δ of the (ε, δ) privacy degree.
 pub const CHALLENGE_DELTA: f64 = 0.01;
@@ -80,7 +81,8 @@ pub fn challenge_bin_score(epsilon: f64) -> f64 {
     2.0 / 2f64.powi(bin as i32)
 }
 
-/// Per-example cross-entropy of the true label, `models × forget` (model-major).
+/// Per-example cross-entropy of the true label, `models × forget` (model-major), from the §1
+/// margin m = log(p_y / (1 − p_y)): −log p_y = log(1 + e^(−m)), in its stable form.
 fn losses(
     logits: &[f32],
     models: usize,
@@ -88,17 +90,13 @@ fn losses(
     classes: usize,
     labels: &[u32],
     forget: &[usize],
-) -> Vec<f64> {
-    let mut out = Vec::with_capacity(models * forget.len());
-    for m in 0..models {
-        for &j in forget {
-            let row = &logits[(m * points + j) * classes..(m * points + j + 1) * classes];
-            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let sum: f64 = row.iter().map(|&z| f64::from(z - max).exp()).sum();
-            out.push(f64::from(max) + sum.ln() - f64::from(row[labels[j] as usize]));
-        }
-    }
-    out
+) -> Result<Vec<f64>> {
+    let m = margins(logits, models, points, classes, labels)?;
+    let softplus = |x: f64| x.max(0.0) + (-x.abs()).exp().ln_1p();
+    Ok((0..models)
+        .flat_map(|k| forget.iter().map(move |&j| (k, j)))
+        .map(|(k, j)| softplus(-f64::from(m[k * points + j])))
+        .collect())
 }
 
 /// The challenge's score of unlearned models against oracles (logits `models × points ×
@@ -122,8 +120,8 @@ pub fn challenge_score(
     if unlearned.1 == 0 || oracles.1 == 0 {
         return Err(EvalError::Empty("models for the challenge score".into()));
     }
-    let u = losses(unlearned.0, unlearned.1, points, classes, labels, forget);
-    let r = losses(oracles.0, oracles.1, points, classes, labels, forget);
+    let u = losses(unlearned.0, unlearned.1, points, classes, labels, forget)?;
+    let r = losses(oracles.0, oracles.1, points, classes, labels, forget)?;
     let f = forget.len();
     let column =
         |v: &[f64], models: usize, j: usize| (0..models).map(|m| v[m * f + j]).collect::<Vec<_>>();
@@ -185,6 +183,21 @@ mod tests {
         assert_eq!(challenge_bin_score(6.0), 2.0 / 8192.0);
         assert_eq!(challenge_bin_score(f64::INFINITY), 2.0 / 8192.0);
         assert_eq!(challenge_bin_score(1e300), 2.0 / 8192.0);
+    }
+
+    #[test]
+    fn the_output_is_the_true_label_cross_entropy() {
+        // Logits [2, 0, 1], label 0: −log softmax = log(e² + 1 + e) − 2; label 2 at [0, 0, 5]:
+        // log(2 + e⁵) − 5.
+        let logits = [2.0f32, 0.0, 1.0, 0.0, 0.0, 5.0];
+        let got = losses(&logits, 1, 2, 3, &[0, 2], &[0, 1]).unwrap();
+        let want = [
+            (2f64.exp() + 1.0 + 1f64.exp()).ln() - 2.0,
+            (2.0 + 5f64.exp()).ln() - 5.0,
+        ];
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-6, "{g} vs {w}");
+        }
     }
 
     #[test]

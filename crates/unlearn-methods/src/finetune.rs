@@ -43,8 +43,6 @@ pub struct Engine {
     pub examples: u64,
     /// Epochs run so far (for messages).
     pub epoch: usize,
-    /// Each model's mean batch loss over the last epoch (empty before the first).
-    pub epoch_losses: Vec<f64>,
 }
 
 impl Engine {
@@ -87,8 +85,6 @@ impl Engine {
         if per_model == 0 {
             return Ok(model);
         }
-        let mut sums = vec![0.0f64; self.models];
-        let mut batches = 0usize;
         let mut orders = points.to_vec();
         for (order, rng) in orders.iter_mut().zip(&mut self.rngs) {
             order.shuffle(rng);
@@ -126,15 +122,6 @@ impl Engine {
             );
             // The engine's epoch counter already counts from 1.
             unlearn_train::trainer::check_finite(&losses, &self.model_index, self.epoch - 1, step)?;
-            let values = losses
-                .clone()
-                .into_data()
-                .try_into_vec::<f32>()
-                .unwrap_or_default();
-            for (sum, v) in sums.iter_mut().zip(values) {
-                *sum += f64::from(v);
-            }
-            batches += 1;
             let mut grads = GradientsParams::from_grads(losses.sum().backward(), &model);
             if let Some(hook) = hook {
                 grads = hook(grads);
@@ -142,7 +129,6 @@ impl Engine {
             model = optim.step(lr(start as f64 / per_model as f64), model, grads);
             self.examples += len as u64;
         }
-        self.epoch_losses = sums.iter().map(|s| s / batches as f64).collect();
         Ok(model)
     }
 }

@@ -53,7 +53,6 @@ pub fn engine<A: Architecture>(
             .collect(),
         examples: 0,
         epoch: 0,
-        epoch_losses: Vec::new(),
     }
 }
 

@@ -80,13 +80,7 @@ pub fn nearest_retain(
         .map(|&r| {
             let d = forget
                 .iter()
-                .map(|&f| {
-                    row(r)
-                        .iter()
-                        .zip(row(f))
-                        .map(|(a, b)| f64::from(a - b).powi(2))
-                        .sum::<f64>()
-                })
+                .map(|&f| unlearn_data::squared_distance(row(r), row(f)))
                 .fold(f64::INFINITY, f64::min);
             (d, r)
         })
