@@ -1,11 +1,9 @@
 //! Small CNN: (3×3 conv → ReLU → 2×2 max-pool) per block, then a linear classifier.
 
+use crate::cpu_kernels::max_pool_relu;
 use crate::init::StackRng;
 use crate::layers::{StackedConv2d, StackedLinear, from_grouped_images, to_grouped_images};
 use burn::module::Module;
-use burn::tensor::activation::relu;
-use burn::tensor::module::max_pool2d;
-use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Tensor};
 
 /// A stack of small CNNs.
@@ -46,13 +44,8 @@ impl Cnn {
         let mut x = to_grouped_images(x, self.image);
         for conv in &self.convs {
             // relu(max-pool(x)) = max-pool(relu(x)): the ReLU on a quarter of the elements.
-            x = relu(max_pool2d(conv.forward(x), pool2()));
+            x = max_pool_relu(conv.forward(x), [2, 2], true);
         }
         self.head.forward(from_grouped_images(x, models))
     }
-}
-
-/// 2×2 max-pool with stride 2.
-pub(crate) fn pool2() -> MaxPoolOptions<2> {
-    MaxPoolOptions::new([2, 2])
 }

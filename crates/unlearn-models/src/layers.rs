@@ -3,8 +3,6 @@
 use crate::init::StackRng;
 use burn::module::{Module, Param};
 use burn::nn::{BatchNorm, BatchNormConfig};
-use burn::tensor::module::conv2d;
-use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor};
 
 /// `K` linear layers: `y[k] = x[k] · W[k] + b[k]`.
@@ -114,16 +112,16 @@ impl StackedConv2d {
 
     /// `x`: `[batch, K·in, h, w]` → `[batch, K·out, h, w]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let (p, s) = (self.padding, self.stride.max(1));
         // The stack size is not stored: it follows from the input, so one model cut out of a
         // stack (or many stacked together) works unchanged.
         let models = x.dims()[1] / self.c_in;
-        let options = ConvOptions::new([s, s], [p, p], [1, 1], models);
-        conv2d(
+        crate::cpu_kernels::conv2d(
             x,
             self.weight.val(),
             self.bias.as_ref().map(|b| b.val()),
-            options,
+            self.stride.max(1),
+            self.padding,
+            models,
         )
     }
 }

@@ -16,6 +16,7 @@ pub mod architecture;
 pub mod as_written;
 pub mod cnn;
 pub mod config;
+pub mod cpu_kernels;
 pub mod init;
 pub mod layers;
 pub mod mlp;

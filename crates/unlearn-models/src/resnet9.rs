@@ -1,5 +1,6 @@
 //! ResNet-9, the fast "KakaoBrain" CIFAR-10 layout (docs/algorithms.md §13), stacked.
 
+use crate::cpu_kernels::{batch_norm, max_pool_relu};
 use crate::init::StackRng;
 use crate::layers::{
     ConvGeometry, StackedConv2d, StackedLinear, from_grouped_images, stacked_batch_norm,
@@ -8,8 +9,6 @@ use crate::layers::{
 use burn::module::Module;
 use burn::nn::BatchNorm;
 use burn::tensor::activation::relu;
-use burn::tensor::module::max_pool2d;
-use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Tensor};
 
 /// Convolution (no bias) → batch norm → ReLU, optionally followed by a 2×2 max-pool.
@@ -44,11 +43,11 @@ impl ConvBlock {
     }
 
     pub(crate) fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.norm.forward(self.conv.forward(x));
+        let x = batch_norm(&self.norm, self.conv.forward(x));
         // ReLU and max-pool commute (both monotone): pooling first gives the same values and
         // gradients with the ReLU on a quarter of the elements.
         if self.pool {
-            relu(max_pool2d(x, MaxPoolOptions::new([2, 2])))
+            max_pool_relu(x, [2, 2], true)
         } else {
             relu(x)
         }
@@ -110,7 +109,7 @@ impl ResNet9 {
         let x = self.layer3.forward(x);
         let x = x.clone() + self.res3[1].forward(self.res3[0].forward(x));
         let [_, _, h, w] = x.dims();
-        let x = max_pool2d(x, MaxPoolOptions::new([h, w]));
+        let x = max_pool_relu(x, [h, w], false);
         self.head
             .forward(from_grouped_images(x, models))
             .mul_scalar(self.scale)

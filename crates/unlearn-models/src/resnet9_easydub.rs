@@ -4,12 +4,11 @@
 //! 2×2 max-pool, a residual pair at 4w, 4w→2w without padding, a global max-pool, a linear head
 //! without bias, the logits multiplied by `scale` (published: w = 64, scale 0.2).
 
+use crate::cpu_kernels::max_pool_relu;
 use crate::init::StackRng;
 use crate::layers::{ConvGeometry, StackedLinear, from_grouped_images, to_grouped_images};
 use crate::resnet9::ConvBlock;
 use burn::module::Module;
-use burn::tensor::module::max_pool2d;
-use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Tensor};
 
 /// The geometries of its five plain blocks, input side first (the residual blocks are 3×3
@@ -100,11 +99,11 @@ impl EasydubResNet9 {
         let x = self.prep.forward(to_grouped_images(x, self.image));
         let x = self.down.forward(x);
         let x = x.clone() + self.res1[1].forward(self.res1[0].forward(x));
-        let x = max_pool2d(self.widen.forward(x), MaxPoolOptions::new([2, 2]));
+        let x = max_pool_relu(self.widen.forward(x), [2, 2], false);
         let x = x.clone() + self.res2[1].forward(self.res2[0].forward(x));
         let x = self.narrow.forward(x);
         let [_, _, h, w] = x.dims();
-        let x = max_pool2d(x, MaxPoolOptions::new([h, w]));
+        let x = max_pool_relu(x, [h, w], false);
         self.head
             .forward(from_grouped_images(x, models))
             .mul_scalar(self.scale)

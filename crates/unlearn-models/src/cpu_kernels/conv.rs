@@ -1,0 +1,559 @@
+//! Grouped 2-D convolution on the CPU as im2col + matrix multiply, forward and backward
+//! (docs/algorithms.md §13, "Convolutions on the CPU").
+//!
+//! Images are taken a block at a time so that every matrix multiply has a few hundred columns
+//! even on 4×4 feature maps: the weight matrix is packed once per block instead of once per
+//! image, and the weight gradient is one product over the whole block. Blocks × groups are the
+//! units of parallel work; each writes its own slice of the output (or of the input gradient),
+//! and weight gradients are summed per thread, then across threads.
+
+use rayon::prelude::*;
+
+/// Shapes of a grouped convolution: `x` is `[batch, groups·c_in, height, width]`, the weight
+/// `[groups·c_out, c_in, kernel_h, kernel_w]`, the output `[batch, groups·c_out, out_h, out_w]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvShape {
+    /// Images.
+    pub batch: usize,
+    /// Independent convolutions (stacked models).
+    pub groups: usize,
+    /// Input channels per group.
+    pub c_in: usize,
+    /// Output channels per group.
+    pub c_out: usize,
+    /// Input height and width.
+    pub input: [usize; 2],
+    /// Kernel height and width.
+    pub kernel: [usize; 2],
+    /// Step between outputs, per axis.
+    pub stride: [usize; 2],
+    /// Zeros added on both sides, per axis.
+    pub padding: [usize; 2],
+}
+
+/// Columns a block of images aims for: enough for the matrix kernel to run at speed, few enough
+/// that the unfolded block stays in a core's cache on the shapes of the built-in models.
+const BLOCK_COLUMNS: usize = 256;
+
+/// Chunks the weight gradient is summed in: more than the cores of a workstation, fixed so the
+/// sum's order never depends on the machine.
+const WEIGHT_GRAD_CHUNKS: usize = 8;
+
+impl ConvShape {
+    /// Output height and width; `None` when the kernel does not fit the padded input.
+    pub fn output(&self) -> Option<[usize; 2]> {
+        let side = |axis: usize| {
+            (self.input[axis] + 2 * self.padding[axis])
+                .checked_sub(self.kernel[axis])
+                .map(|s| s / self.stride[axis].max(1) + 1)
+        };
+        Some([side(0)?, side(1)?])
+    }
+
+    fn out_hw(&self) -> usize {
+        let [h, w] = self.output().expect("shape checked by the caller");
+        h * w
+    }
+
+    /// Rows of the unfolded input: one per input channel and kernel position.
+    fn patch(&self) -> usize {
+        self.c_in * self.kernel[0] * self.kernel[1]
+    }
+
+    fn in_hw(&self) -> usize {
+        self.input[0] * self.input[1]
+    }
+
+    /// Images per block.
+    fn block(&self) -> usize {
+        BLOCK_COLUMNS
+            .div_ceil(self.out_hw().max(1))
+            .clamp(1, self.batch.max(1))
+    }
+
+    /// Elements of the input, weight and output.
+    pub fn lengths(&self) -> [usize; 3] {
+        [
+            self.batch * self.groups * self.c_in * self.in_hw(),
+            self.groups * self.c_out * self.patch(),
+            self.batch * self.groups * self.c_out * self.out_hw(),
+        ]
+    }
+
+    /// Multiply-adds of the forward pass, ×2: floating-point operations.
+    pub fn flops(&self) -> f64 {
+        2.0 * (self.batch * self.groups * self.c_out * self.out_hw() * self.patch()) as f64
+    }
+}
+
+/// One unit of work: images `first..first + count` of group `group`.
+#[derive(Clone, Copy)]
+struct Unit {
+    first: usize,
+    count: usize,
+    group: usize,
+}
+
+fn units(shape: &ConvShape) -> Vec<Unit> {
+    let block = shape.block();
+    let mut out = Vec::new();
+    for first in (0..shape.batch).step_by(block) {
+        for group in 0..shape.groups {
+            out.push(Unit {
+                first,
+                count: block.min(shape.batch - first),
+                group,
+            });
+        }
+    }
+    out
+}
+
+/// Unfolds the unit's images into `cols`: `[patch, count·out_hw]`, row `(c, i, j)`, column
+/// `(image, oh, ow)`.
+fn im2col(x: &[f32], shape: &ConvShape, unit: Unit, cols: &mut [f32]) {
+    let [oh_n, ow_n] = shape.output().expect("checked");
+    let [h, w] = shape.input;
+    let [kh, kw] = shape.kernel;
+    let [sh, sw] = shape.stride;
+    let [ph, pw] = shape.padding;
+    let ohw = oh_n * ow_n;
+    let width = unit.count * ohw;
+    let channels = shape.groups * shape.c_in;
+    for b in 0..unit.count {
+        let image = (unit.first + b) * channels + unit.group * shape.c_in;
+        for c in 0..shape.c_in {
+            let plane = &x[(image + c) * h * w..][..h * w];
+            for i in 0..kh {
+                for j in 0..kw {
+                    let row = (c * kh + i) * kw + j;
+                    let dst = &mut cols[row * width + b * ohw..][..ohw];
+                    for oh in 0..oh_n {
+                        let line = &mut dst[oh * ow_n..][..ow_n];
+                        let ih = (oh * sh + i) as isize - ph as isize;
+                        if ih < 0 || ih >= h as isize {
+                            line.fill(0.0);
+                            continue;
+                        }
+                        let src = &plane[ih as usize * w..][..w];
+                        let (lo, hi) = valid_columns(ow_n, w, sw, pw, j);
+                        line[..lo].fill(0.0);
+                        line[hi..].fill(0.0);
+                        let first = lo * sw + j - pw;
+                        if sw == 1 {
+                            line[lo..hi].copy_from_slice(&src[first..first + hi - lo]);
+                        } else {
+                            for (k, v) in line[lo..hi].iter_mut().enumerate() {
+                                *v = src[first + k * sw];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds the unfolded gradient `cols` back onto the unit's input-gradient images (`dx` holds
+/// exactly the unit's images, `[count, c_in, h, w]` of its group).
+fn col2im(cols: &[f32], shape: &ConvShape, unit: Unit, dx: &mut [UnitSlice<'_>]) {
+    let [oh_n, ow_n] = shape.output().expect("checked");
+    let [h, w] = shape.input;
+    let [kh, kw] = shape.kernel;
+    let [sh, sw] = shape.stride;
+    let [ph, pw] = shape.padding;
+    let ohw = oh_n * ow_n;
+    let width = unit.count * ohw;
+    for (b, image) in dx.iter_mut().enumerate().take(unit.count) {
+        for c in 0..shape.c_in {
+            let plane = &mut image.0[c * h * w..][..h * w];
+            for i in 0..kh {
+                for j in 0..kw {
+                    let row = (c * kh + i) * kw + j;
+                    let src = &cols[row * width + b * ohw..][..ohw];
+                    for oh in 0..oh_n {
+                        let ih = (oh * sh + i) as isize - ph as isize;
+                        if ih < 0 || ih >= h as isize {
+                            continue;
+                        }
+                        let line = &mut plane[ih as usize * w..][..w];
+                        let (lo, hi) = valid_columns(ow_n, w, sw, pw, j);
+                        let first = lo * sw + j - pw;
+                        let from = &src[oh * ow_n + lo..oh * ow_n + hi];
+                        if sw == 1 {
+                            for (d, v) in line[first..first + hi - lo].iter_mut().zip(from) {
+                                *d += v;
+                            }
+                        } else {
+                            for (k, v) in from.iter().enumerate() {
+                                line[first + k * sw] += v;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The output columns `lo..hi` whose input column `ow·stride + j − padding` lies inside
+/// `0..width` (empty when none does).
+fn valid_columns(
+    out_w: usize,
+    width: usize,
+    stride: usize,
+    padding: usize,
+    j: usize,
+) -> (usize, usize) {
+    // ow·s + j ≥ p  ⇔  ow ≥ ⌈(p − j)/s⌉;  ow·s + j − p ≤ width − 1  ⇔  ow ≤ ⌊(width − 1 + p − j)/s⌋.
+    let lo = padding.saturating_sub(j).div_ceil(stride);
+    let hi = if width + padding > j {
+        ((width - 1 + padding - j) / stride + 1).min(out_w)
+    } else {
+        0
+    };
+    (lo.min(hi), hi)
+}
+
+/// One image's channels of one group in an `[batch, groups·c, h, w]` tensor.
+struct UnitSlice<'a>(&'a mut [f32]);
+
+/// `dst (m×n, row stride dst_rs) = lhs (m×k) · rhs (k×n)` (+ `dst` when `accumulate`), strides
+/// given as (row, column); single-threaded: parallelism is across units.
+#[allow(clippy::too_many_arguments)]
+fn matmul(
+    [m, n, k]: [usize; 3],
+    dst: &mut [f32],
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: &[f32],
+    [lhs_rs, lhs_cs]: [usize; 2],
+    rhs: &[f32],
+    [rhs_rs, rhs_cs]: [usize; 2],
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    debug_assert!(dst.len() >= (m - 1) * dst_rs + n);
+    debug_assert!(k == 0 || lhs.len() > (m - 1) * lhs_rs + (k - 1) * lhs_cs);
+    debug_assert!(k == 0 || rhs.len() > (k - 1) * rhs_rs + (n - 1) * rhs_cs);
+    // SAFETY: the asserted extents keep every index the product touches inside the slices;
+    // `dst` is borrowed mutably, so it aliases neither operand.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            dst_rs as isize,
+            accumulate,
+            lhs.as_ptr(),
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            rhs_cs as isize,
+            rhs_rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// Splits `[batch, groups·per_group]` data into one mutable slice per (image, group), indexed
+/// `image · groups + group`.
+fn per_image_group<'a>(
+    data: &'a mut [f32],
+    shape: &ConvShape,
+    per_group: usize,
+) -> Vec<&'a mut [f32]> {
+    debug_assert_eq!(data.len(), shape.batch * shape.groups * per_group);
+    if per_group == 0 {
+        return Vec::new();
+    }
+    data.chunks_mut(per_group).collect()
+}
+
+/// Regroups per-(image, group) slices into per-unit lists, in `units` order.
+fn by_unit<'a>(
+    mut slices: Vec<&'a mut [f32]>,
+    shape: &ConvShape,
+    units: &[Unit],
+) -> Vec<Vec<UnitSlice<'a>>> {
+    let mut taken: Vec<Option<&'a mut [f32]>> = slices.drain(..).map(Some).collect();
+    units
+        .iter()
+        .map(|u| {
+            (u.first..u.first + u.count)
+                .map(|image| {
+                    UnitSlice(
+                        taken[image * shape.groups + u.group]
+                            .take()
+                            .expect("each image and group belongs to one unit"),
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The forward pass: `[batch, groups·c_out, out_h, out_w]`.
+pub fn forward(x: &[f32], weight: &[f32], shape: &ConvShape) -> Vec<f32> {
+    let [_, _, out_len] = shape.lengths();
+    let mut out = vec![0.0f32; out_len];
+    let (patch, ohw) = (shape.patch(), shape.out_hw());
+    let units = units(shape);
+    let slices = per_image_group(&mut out, shape, shape.c_out * ohw);
+    by_unit(slices, shape, &units)
+        .into_par_iter()
+        .zip(units.par_iter())
+        .for_each_init(Vec::new, |scratch: &mut Vec<f32>, (mut outs, unit)| {
+            let width = unit.count * ohw;
+            let mut product = vec![0.0f32; shape.c_out * width];
+            scratch.resize(patch * width, 0.0);
+            im2col(x, shape, *unit, scratch);
+            let w = &weight[unit.group * shape.c_out * patch..][..shape.c_out * patch];
+            matmul(
+                [shape.c_out, width, patch],
+                &mut product,
+                width,
+                false,
+                w,
+                [patch, 1],
+                scratch,
+                [width, 1],
+            );
+            for (b, image) in outs.iter_mut().enumerate() {
+                for co in 0..shape.c_out {
+                    image.0[co * ohw..][..ohw]
+                        .copy_from_slice(&product[co * width + b * ohw..][..ohw]);
+                }
+            }
+        });
+    out
+}
+
+/// The backward pass from the output gradient: the input gradient (when `input_grad`) and the
+/// weight gradient.
+pub fn backward(
+    x: &[f32],
+    weight: &[f32],
+    grad: &[f32],
+    shape: &ConvShape,
+    input_grad: bool,
+) -> (Option<Vec<f32>>, Vec<f32>) {
+    let [x_len, w_len, _] = shape.lengths();
+    let (patch, ohw, in_hw) = (shape.patch(), shape.out_hw(), shape.in_hw());
+    let units = units(shape);
+    let mut dx = if input_grad {
+        vec![0.0f32; x_len]
+    } else {
+        Vec::new()
+    };
+    let dx_units: Vec<Vec<UnitSlice<'_>>> = if input_grad {
+        by_unit(
+            per_image_group(&mut dx, shape, shape.c_in * in_hw),
+            shape,
+            &units,
+        )
+    } else {
+        units.iter().map(|_| Vec::new()).collect()
+    };
+    let per_group_w = shape.c_out * patch;
+    let mut work: Vec<(Vec<UnitSlice<'_>>, Unit)> = dx_units.into_iter().zip(units).collect();
+    // A fixed number of chunks, each summing its weight gradients in order, then the chunks in
+    // order: the same numbers whatever the thread count or scheduling.
+    let chunk = work.len().div_ceil(WEIGHT_GRAD_CHUNKS).max(1);
+    let partial: Vec<Vec<f32>> = work
+        .par_chunks_mut(chunk)
+        .map(|chunk| {
+            let mut dw = vec![0.0f32; w_len];
+            let (mut cols, mut gathered, mut dcols) = (Vec::new(), Vec::new(), Vec::new());
+            for (dx_unit, unit) in chunk.iter_mut() {
+                let width = unit.count * ohw;
+                // The unit's output gradient as one [c_out, count·ohw] matrix.
+                gathered.resize(shape.c_out * width, 0.0);
+                let channels = shape.groups * shape.c_out;
+                for b in 0..unit.count {
+                    let image = (unit.first + b) * channels + unit.group * shape.c_out;
+                    for co in 0..shape.c_out {
+                        gathered[co * width + b * ohw..][..ohw]
+                            .copy_from_slice(&grad[(image + co) * ohw..][..ohw]);
+                    }
+                }
+                cols.resize(patch * width, 0.0);
+                im2col(x, shape, *unit, &mut cols);
+                let dw_group = &mut dw[unit.group * per_group_w..][..per_group_w];
+                // dW += G · colsᵀ
+                matmul(
+                    [shape.c_out, patch, width],
+                    dw_group,
+                    patch,
+                    true,
+                    &gathered,
+                    [width, 1],
+                    &cols,
+                    [1, width],
+                );
+                if input_grad {
+                    // dcols = Wᵀ · G, folded back onto the images.
+                    let w = &weight[unit.group * per_group_w..][..per_group_w];
+                    dcols.resize(patch * width, 0.0);
+                    matmul(
+                        [patch, width, shape.c_out],
+                        &mut dcols,
+                        width,
+                        false,
+                        w,
+                        [1, patch],
+                        &gathered,
+                        [width, 1],
+                    );
+                    col2im(&dcols, shape, *unit, dx_unit);
+                }
+            }
+            dw
+        })
+        .collect();
+    let mut dw = vec![0.0f32; w_len];
+    for part in &partial {
+        dw.iter_mut().zip(part).for_each(|(a, b)| *a += b);
+    }
+    (input_grad.then_some(dx), dw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The convolution written out as its definition, one output at a time.
+    fn direct(x: &[f32], weight: &[f32], s: &ConvShape) -> Vec<f32> {
+        let [oh_n, ow_n] = s.output().unwrap();
+        let [h, w] = s.input;
+        let mut out = vec![0.0; s.lengths()[2]];
+        for n in 0..s.batch {
+            for g in 0..s.groups {
+                for co in 0..s.c_out {
+                    for oh in 0..oh_n {
+                        for ow in 0..ow_n {
+                            let mut acc = 0.0f64;
+                            for c in 0..s.c_in {
+                                for i in 0..s.kernel[0] {
+                                    for j in 0..s.kernel[1] {
+                                        let ih =
+                                            (oh * s.stride[0] + i) as isize - s.padding[0] as isize;
+                                        let iw =
+                                            (ow * s.stride[1] + j) as isize - s.padding[1] as isize;
+                                        if ih < 0 || iw < 0 || ih >= h as isize || iw >= w as isize
+                                        {
+                                            continue;
+                                        }
+                                        let xi = ((n * s.groups + g) * s.c_in + c) * h * w
+                                            + ih as usize * w
+                                            + iw as usize;
+                                        let wi = (((g * s.c_out + co) * s.c_in + c) * s.kernel[0]
+                                            + i)
+                                            * s.kernel[1]
+                                            + j;
+                                        acc += (x[xi] * weight[wi]) as f64;
+                                    }
+                                }
+                            }
+                            out[((n * s.groups + g) * s.c_out + co) * oh_n * ow_n
+                                + oh * ow_n
+                                + ow] = acc as f32;
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        (0..len)
+            .map(|i| {
+                (((i as u32).wrapping_mul(2654435761).wrapping_add(seed)) % 1000) as f32 / 500.0
+                    - 1.0
+            })
+            .collect()
+    }
+
+    fn shapes() -> Vec<ConvShape> {
+        let base = ConvShape {
+            batch: 3,
+            groups: 2,
+            c_in: 3,
+            c_out: 4,
+            input: [7, 6],
+            kernel: [3, 3],
+            stride: [1, 1],
+            padding: [1, 1],
+        };
+        vec![
+            base,
+            ConvShape {
+                stride: [2, 2],
+                kernel: [5, 5],
+                padding: [2, 2],
+                ..base
+            },
+            ConvShape {
+                padding: [0, 0],
+                groups: 1,
+                ..base
+            },
+            ConvShape {
+                batch: 40,
+                input: [2, 2],
+                ..base
+            },
+        ]
+    }
+
+    #[test]
+    fn forward_matches_the_definition() {
+        for s in shapes() {
+            let [xl, wl, _] = s.lengths();
+            let (x, w) = (values(xl, 1), values(wl, 7));
+            let (fast, slow) = (forward(&x, &w, &s), direct(&x, &w, &s));
+            for (a, b) in fast.iter().zip(&slow) {
+                assert!((a - b).abs() < 1e-4, "{s:?}: {a} vs {b}");
+            }
+        }
+    }
+
+    /// Backward against the adjoint identity: ⟨conv(x, w), g⟩ is linear in x and in w, so its
+    /// gradients are exact finite differences along any direction.
+    #[test]
+    fn backward_is_the_adjoint_of_forward() {
+        for s in shapes() {
+            let [xl, wl, ol] = s.lengths();
+            let (x, w, g) = (values(xl, 1), values(wl, 7), values(ol, 3));
+            let (dx, dw) = backward(&x, &w, &g, &s, true);
+            let (dx, dw) = (dx.unwrap(), dw);
+            let inner = |x: &[f32], w: &[f32]| -> f64 {
+                direct(x, w, &s)
+                    .iter()
+                    .zip(&g)
+                    .map(|(a, b)| (*a * *b) as f64)
+                    .sum()
+            };
+            let (vx, vw) = (values(xl, 11), values(wl, 13));
+            let along_x = inner(&vx, &w);
+            let along_w = inner(&x, &vw);
+            let dot = |a: &[f32], b: &[f32]| -> f64 {
+                a.iter().zip(b).map(|(p, q)| (*p * *q) as f64).sum()
+            };
+            assert!((dot(&dx, &vx) - along_x).abs() < 1e-2, "{s:?} dx");
+            assert!((dot(&dw, &vw) - along_w).abs() < 1e-2, "{s:?} dw");
+            let (none, dw2) = backward(&x, &w, &g, &s, false);
+            assert!(none.is_none());
+            assert_eq!(dw, dw2);
+        }
+    }
+}
