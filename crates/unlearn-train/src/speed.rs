@@ -9,11 +9,10 @@ use crate::zoo::{ZooKind, ZooSpec, train_zoo};
 use crate::{Recipe, TrainError};
 use burn::module::Module;
 use burn::tensor::activation::relu;
-use burn::tensor::module::{conv2d, max_pool2d};
-use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Distribution, Tensor};
 use std::time::{Duration, Instant};
 use unlearn_data::{Dataset, Prepared, SubsetMasks};
+use unlearn_models::cpu_kernels::{conv2d, max_pool_relu};
 use unlearn_models::{InputSpec, Model, ModelConfig};
 
 /// One timed zoo.
@@ -161,6 +160,8 @@ pub struct OpTiming {
     pub name: String,
     /// Milliseconds per call (best of the repeats).
     pub ms: f64,
+    /// Floating-point operations of one call (0 where not counted: everything but convolutions).
+    pub flops: f64,
 }
 
 /// Best time of `repeats` calls of `f` (after one warm-up call). The device is synchronised
@@ -194,23 +195,23 @@ pub(crate) fn conv_times(
     let x = Tensor::<4>::random([batch, k * c_in, h, w], Distribution::Default, device);
     let weight = Tensor::<4>::random([k * c_out, c_in, 3, 3], Distribution::Default, device);
     let bias = Tensor::<1>::zeros([k * c_out], device);
-    let options = ConvOptions::new([1, 1], [1, 1], [1, 1], k);
     let forward = best_of(device, repeats, || {
-        let y = conv2d(
-            x.clone(),
-            weight.clone(),
-            Some(bias.clone()),
-            options.clone(),
-        );
+        let y = conv2d(x.clone(), weight.clone(), Some(bias.clone()), 1, 1, k);
         std::hint::black_box(y);
     });
     let (xa, wa) = (tracked(&x, &ad), tracked(&weight, &ad));
     let ba = Tensor::<1>::from_data(bias.to_data(), &ad).require_grad();
     let both = best_of(device, repeats, || {
-        let y = conv2d(xa.clone(), wa.clone(), Some(ba.clone()), options.clone());
+        let y = conv2d(xa.clone(), wa.clone(), Some(ba.clone()), 1, 1, k);
         std::hint::black_box(y.sum().backward());
     });
     (forward, both.saturating_sub(forward))
+}
+
+/// Floating-point operations of the forward pass of `conv_times`' convolution (its backward,
+/// input and weight gradients, costs twice as many).
+pub(crate) fn conv_flops(k: usize, batch: usize, [c_in, c_out, h, w]: [usize; 4]) -> f64 {
+    2.0 * (k * batch * c_out * h * w * c_in * 9) as f64
 }
 
 /// The same values on the autodiff device `ad`, tracked.
@@ -259,10 +260,12 @@ pub fn cnn_op_timings(
         out.push(OpTiming {
             name: format!("{label}, forward"),
             ms: ms(forward),
+            flops: conv_flops(k, batch, [c, c_out, h, w]),
         });
         out.push(OpTiming {
             name: format!("{label}, backward"),
             ms: ms(backward),
+            flops: 2.0 * conv_flops(k, batch, [c, c_out, h, w]),
         });
         // ReLU and the 2×2 max-pool as training runs them: tracked, forward and backward.
         let shape = [batch, k * c_out, h, w];
@@ -272,6 +275,7 @@ pub fn cnn_op_timings(
                 k * c_out
             ),
             ms: ms(activation_time(device, shape, repeats, relu)),
+            flops: 0.0,
         });
         out.push(OpTiming {
             name: format!(
@@ -279,8 +283,9 @@ pub fn cnn_op_timings(
                 k * c_out
             ),
             ms: ms(activation_time(device, shape, repeats, |y| {
-                max_pool2d(y, MaxPoolOptions::new([2, 2]))
+                max_pool_relu(y, [2, 2], false)
             })),
+            flops: 0.0,
         });
         (c, h, w) = (c_out, h / 2, w / 2);
     }
@@ -293,6 +298,7 @@ pub fn cnn_op_timings(
     out.push(OpTiming {
         name: format!("dense head {features}→{classes} (batched matmul over {k})"),
         ms: ms(head),
+        flops: 0.0,
     });
     out
 }
@@ -340,4 +346,36 @@ pub fn op_table_text(title: &str, tables: &[(String, Vec<OpTiming>)]) -> String 
         lines.push(line);
     }
     lines.join("\n")
+}
+
+/// The CPU's nominal f32 peak in GFLOP/s from `/proc/cpuinfo` (Linux): cores × clock × FLOPs per
+/// cycle per core, taking two fused multiply-add units of the widest vectors the flags show
+/// (AVX-512: 64, AVX2 + FMA: 32, AVX: 16, else 8). `None` where the file is not there.
+pub fn nominal_peak_gflops() -> Option<(f64, String)> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let cores = std::thread::available_parallelism().ok()?.get() as f64;
+    let mhz: f64 = info
+        .lines()
+        .find(|l| l.starts_with("cpu MHz"))?
+        .split(':')
+        .nth(1)?
+        .trim()
+        .parse()
+        .ok()?;
+    let flags = info.lines().find(|l| l.starts_with("flags"))?;
+    let has = |f: &str| flags.split_whitespace().any(|x| x == f);
+    let (per_cycle, isa) = if has("avx512f") {
+        (64.0, "AVX-512")
+    } else if has("avx2") && has("fma") {
+        (32.0, "AVX2+FMA")
+    } else if has("avx") {
+        (16.0, "AVX")
+    } else {
+        (8.0, "SSE")
+    };
+    let text = format!(
+        "{cores:.0} cores × {:.2} GHz × {per_cycle:.0} FLOP/cycle ({isa})",
+        mhz / 1e3
+    );
+    Some((cores * mhz / 1e3 * per_cycle, text))
 }

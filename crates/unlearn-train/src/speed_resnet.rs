@@ -1,12 +1,11 @@
 //! ResNet-9's layers timed one by one (`unlearn bench-speed`): where a training step of the
 //! network goes, layer by layer, to compare with the step measured whole.
 
-use crate::speed::{OpTiming, activation_time, conv_times};
+use crate::speed::{OpTiming, activation_time, conv_flops, conv_times};
 use burn::nn::BatchNormConfig;
 use burn::tensor::Device;
 use burn::tensor::activation::relu;
-use burn::tensor::module::max_pool2d;
-use burn::tensor::ops::MaxPoolOptions;
+use unlearn_models::cpu_kernels::{batch_norm, max_pool_relu};
 
 /// One convolution block of ResNet-9 (§13): conv 3×3, batch norm, ReLU, optional 2×2 pool.
 struct Block {
@@ -95,22 +94,23 @@ pub fn resnet9_op_timings(
         out.push(OpTiming {
             name: format!("{label}, forward"),
             ms: n * forward.as_secs_f64() * 1e3,
+            flops: n * conv_flops(1, batch, [b.c_in, b.c_out, b.size, b.size]),
         });
         out.push(OpTiming {
             name: format!("{label}, backward"),
             ms: n * backward.as_secs_f64() * 1e3,
+            flops: 2.0 * n * conv_flops(1, batch, [b.c_in, b.c_out, b.size, b.size]),
         });
         let shape = [batch, b.c_out, b.size, b.size];
         let norm = BatchNormConfig::new(b.c_out).init(&ad);
-        let bn = activation_time(device, shape, repeats, |y| norm.forward(y));
+        let bn = activation_time(device, shape, repeats, |y| batch_norm(&norm, y));
         out.push(OpTiming {
             name: format!("{} batch norm, forward + backward", b.name),
             ms: n * bn.as_secs_f64() * 1e3,
+            flops: 0.0,
         });
         let act = if b.pool {
-            activation_time(device, shape, repeats, |y| {
-                relu(max_pool2d(y, MaxPoolOptions::new([2, 2])))
-            })
+            activation_time(device, shape, repeats, |y| max_pool_relu(y, [2, 2], true))
         } else {
             activation_time(device, shape, repeats, relu)
         };
@@ -121,6 +121,7 @@ pub fn resnet9_op_timings(
                 if b.pool { "max-pool + relu" } else { "relu" }
             ),
             ms: n * act.as_secs_f64() * 1e3,
+            flops: 0.0,
         });
     }
     out

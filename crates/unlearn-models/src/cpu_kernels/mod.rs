@@ -6,6 +6,7 @@
 pub mod conv;
 mod extension;
 pub mod norm;
+pub mod peak;
 pub mod pool;
 
 use burn::backend::Dispatch;

@@ -5,6 +5,7 @@
 use crate::common::progress_bar;
 use anyhow::{Result, bail};
 use clap::Args;
+use std::path::PathBuf;
 use unlearn_data::{digits, prepare};
 use unlearn_models::ModelConfig;
 use unlearn_train::speed::{
@@ -56,6 +57,19 @@ pub struct BenchSpeedArgs {
     /// Epochs of the MLP and logistic zoos.
     #[arg(long, default_value_t = 20)]
     pub epochs: usize,
+    /// Times the ResNet-9 comparison is repeated (each round: flex's kernels, unlearn's, PyTorch).
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+    /// Python of a venv with torch: each round also runs the PyTorch reference on the same
+    /// shapes and threads, and the ratio is printed.
+    #[arg(long)]
+    pub torch_python: Option<PathBuf>,
+    /// The PyTorch reference script.
+    #[arg(long, default_value = "scripts/torch_reference/speed.py")]
+    pub torch_script: PathBuf,
+    /// Time only the ResNet-9 (skip the zoos and the small CNN).
+    #[arg(long)]
+    pub resnet_only: bool,
 }
 
 pub fn run(args: BenchSpeedArgs) -> Result<()> {
@@ -65,10 +79,16 @@ pub fn run(args: BenchSpeedArgs) -> Result<()> {
         args.stack,
         args.cnn_stack,
         args.epochs,
+        args.rounds,
     ]
     .contains(&0)
     {
-        bail!("--models, --unstacked-models, --stack, --cnn-stack and --epochs must be ≥ 1");
+        bail!(
+            "--models, --unstacked-models, --stack, --cnn-stack, --epochs and --rounds must be ≥ 1"
+        );
+    }
+    if args.resnet_only && args.resnet_width == 0 {
+        bail!("--resnet-only needs a ResNet-9 to time: give --resnet-width ≥ 1");
     }
     if args.cnn_points < 64 {
         bail!("--cnn-points must be ≥ 64 (one batch)");
@@ -81,6 +101,9 @@ pub fn run(args: BenchSpeedArgs) -> Result<()> {
         .iter()
         .map(|b| b.parse::<Backend>())
         .collect::<Result<_, _>>()?;
+    if args.resnet_only {
+        return resnet::time_resnet9(&backends[0], &args);
+    }
     let data = prepare(&digits(), 0.2, 0)?;
     let workers = unlearn_train::zoo::default_workers();
     println!(
@@ -180,24 +203,28 @@ pub fn run(args: BenchSpeedArgs) -> Result<()> {
         args.cnn_points
     );
     println!(
-        "{:<8} {:>5} {:>15} {:>15}  training step",
-        "backend", "stack", "train samples/s", "infer samples/s"
+        "{:<8} {:>5} {:>15} {:>9} {:>15}  training step",
+        "backend", "stack", "train samples/s", "vs stack 1", "infer samples/s"
     );
     let mut op_tables = Vec::new();
     for backend in &backends {
         let device = backend.device()?;
         let set = TrainSet::new(&images, &device);
         let x = unlearn_train::inference::features(&images, &device);
+        let mut single = None;
         for k in [1, args.cnn_stack] {
             let bar = progress_bar(1, "cnn");
             let (t, model) = profile_stack(&recipe, &set, k, args.cnn_points, &device)?;
             let infer = inference_rate(&model, &x, k, 2);
             bar.finish_and_clear();
+            let rate = t.samples as f64 / t.total().as_secs_f64();
+            let base = *single.get_or_insert(rate);
             println!(
-                "{:<8} {:>5} {:>15.0} {:>15.0}  {}",
+                "{:<8} {:>5} {:>15.0} {:>8.2}× {:>15.0}  {}",
                 backend.to_string(),
                 k,
-                t.samples as f64 / t.total().as_secs_f64(),
+                rate,
+                rate / base,
                 infer,
                 t.shares_text()
             );
