@@ -7,6 +7,8 @@
 //! units of parallel work; each writes its own slice of the output (or of the input gradient),
 //! and weight gradients are summed per thread, then across threads.
 
+use super::matmul::matmul;
+use super::shifted;
 use rayon::prelude::*;
 
 /// Shapes of a grouped convolution: `x` is `[batch, groups·c_in, height, width]`, the weight
@@ -60,7 +62,7 @@ impl ConvShape {
         self.c_in * self.kernel[0] * self.kernel[1]
     }
 
-    fn in_hw(&self) -> usize {
+    pub(super) fn in_hw(&self) -> usize {
         self.input[0] * self.input[1]
     }
 
@@ -109,16 +111,39 @@ fn units(shape: &ConvShape) -> Vec<Unit> {
     out
 }
 
-/// Unfolds the unit's images into `cols`: `[patch, count·out_hw]`, row `(c, i, j)`, column
-/// `(image, oh, ow)`.
-fn im2col(x: &[f32], shape: &ConvShape, unit: Unit, cols: &mut [f32]) {
+/// Output rows `first..first + rows` of every image of a unit: the piece of the output one
+/// matrix product computes. A unit of one large image is cut into tiles of about
+/// `BLOCK_COLUMNS` outputs so its unfolded input stays in cache; a unit of several small images
+/// is one tile.
+#[derive(Clone, Copy)]
+struct Tile {
+    first: usize,
+    rows: usize,
+}
+
+fn tiles(shape: &ConvShape, unit: Unit) -> impl Iterator<Item = Tile> {
     let [oh_n, ow_n] = shape.output().expect("checked");
+    let step = if unit.count == 1 {
+        (BLOCK_COLUMNS / ow_n.max(1)).clamp(1, oh_n.max(1))
+    } else {
+        oh_n.max(1)
+    };
+    (0..oh_n).step_by(step).map(move |first| Tile {
+        first,
+        rows: step.min(oh_n - first),
+    })
+}
+
+/// Unfolds the tile of the unit's images into `cols`: `[patch, count·rows·out_w]`, row
+/// `(c, i, j)`, column `(image, oh − tile.first, ow)`.
+fn im2col(x: &[f32], shape: &ConvShape, unit: Unit, tile: Tile, cols: &mut [f32]) {
+    let [_, ow_n] = shape.output().expect("checked");
     let [h, w] = shape.input;
     let [kh, kw] = shape.kernel;
     let [sh, sw] = shape.stride;
     let [ph, pw] = shape.padding;
-    let ohw = oh_n * ow_n;
-    let width = unit.count * ohw;
+    let tile_hw = tile.rows * ow_n;
+    let width = unit.count * tile_hw;
     let channels = shape.groups * shape.c_in;
     for b in 0..unit.count {
         let image = (unit.first + b) * channels + unit.group * shape.c_in;
@@ -127,9 +152,9 @@ fn im2col(x: &[f32], shape: &ConvShape, unit: Unit, cols: &mut [f32]) {
             for i in 0..kh {
                 for j in 0..kw {
                     let row = (c * kh + i) * kw + j;
-                    let dst = &mut cols[row * width + b * ohw..][..ohw];
-                    for oh in 0..oh_n {
-                        let line = &mut dst[oh * ow_n..][..ow_n];
+                    let dst = &mut cols[row * width + b * tile_hw..][..tile_hw];
+                    for (t, line) in dst.chunks_mut(ow_n).enumerate() {
+                        let oh = tile.first + t;
                         let ih = (oh * sh + i) as isize - ph as isize;
                         if ih < 0 || ih >= h as isize {
                             line.fill(0.0);
@@ -154,24 +179,25 @@ fn im2col(x: &[f32], shape: &ConvShape, unit: Unit, cols: &mut [f32]) {
     }
 }
 
-/// Adds the unfolded gradient `cols` back onto the unit's input-gradient images (`dx` holds
-/// exactly the unit's images, `[count, c_in, h, w]` of its group).
-fn col2im(cols: &[f32], shape: &ConvShape, unit: Unit, dx: &mut [UnitSlice<'_>]) {
-    let [oh_n, ow_n] = shape.output().expect("checked");
+/// Adds the unfolded gradient `cols` of a tile back onto the unit's input-gradient images (`dx`
+/// holds exactly the unit's images, `[count, c_in, h, w]` of its group).
+fn col2im(cols: &[f32], shape: &ConvShape, unit: Unit, tile: Tile, dx: &mut [UnitSlice<'_>]) {
+    let [_, ow_n] = shape.output().expect("checked");
     let [h, w] = shape.input;
     let [kh, kw] = shape.kernel;
     let [sh, sw] = shape.stride;
     let [ph, pw] = shape.padding;
-    let ohw = oh_n * ow_n;
-    let width = unit.count * ohw;
+    let tile_hw = tile.rows * ow_n;
+    let width = unit.count * tile_hw;
     for (b, image) in dx.iter_mut().enumerate().take(unit.count) {
         for c in 0..shape.c_in {
             let plane = &mut image.0[c * h * w..][..h * w];
             for i in 0..kh {
                 for j in 0..kw {
                     let row = (c * kh + i) * kw + j;
-                    let src = &cols[row * width + b * ohw..][..ohw];
-                    for oh in 0..oh_n {
+                    let src = &cols[row * width + b * tile_hw..][..tile_hw];
+                    for t in 0..tile.rows {
+                        let oh = tile.first + t;
                         let ih = (oh * sh + i) as isize - ph as isize;
                         if ih < 0 || ih >= h as isize {
                             continue;
@@ -179,7 +205,7 @@ fn col2im(cols: &[f32], shape: &ConvShape, unit: Unit, dx: &mut [UnitSlice<'_>])
                         let line = &mut plane[ih as usize * w..][..w];
                         let (lo, hi) = valid_columns(ow_n, w, sw, pw, j);
                         let first = lo * sw + j - pw;
-                        let from = &src[oh * ow_n + lo..oh * ow_n + hi];
+                        let from = &src[t * ow_n + lo..t * ow_n + hi];
                         if sw == 1 {
                             for (d, v) in line[first..first + hi - lo].iter_mut().zip(from) {
                                 *d += v;
@@ -217,52 +243,6 @@ fn valid_columns(
 
 /// One image's channels of one group in an `[batch, groups·c, h, w]` tensor.
 struct UnitSlice<'a>(&'a mut [f32]);
-
-/// `dst (m×n, row stride dst_rs) = lhs (m×k) · rhs (k×n)` (+ `dst` when `accumulate`), strides
-/// given as (row, column); single-threaded: parallelism is across units.
-#[allow(clippy::too_many_arguments)]
-fn matmul(
-    [m, n, k]: [usize; 3],
-    dst: &mut [f32],
-    dst_rs: usize,
-    accumulate: bool,
-    lhs: &[f32],
-    [lhs_rs, lhs_cs]: [usize; 2],
-    rhs: &[f32],
-    [rhs_rs, rhs_cs]: [usize; 2],
-) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    debug_assert!(dst.len() >= (m - 1) * dst_rs + n);
-    debug_assert!(k == 0 || lhs.len() > (m - 1) * lhs_rs + (k - 1) * lhs_cs);
-    debug_assert!(k == 0 || rhs.len() > (k - 1) * rhs_rs + (n - 1) * rhs_cs);
-    // SAFETY: the asserted extents keep every index the product touches inside the slices;
-    // `dst` is borrowed mutably, so it aliases neither operand.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            dst_rs as isize,
-            accumulate,
-            lhs.as_ptr(),
-            lhs_cs as isize,
-            lhs_rs as isize,
-            rhs.as_ptr(),
-            rhs_cs as isize,
-            rhs_rs as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
-}
 
 /// Splits `[batch, groups·per_group]` data into one mutable slice per (image, group), indexed
 /// `image · groups + group`.
@@ -311,30 +291,53 @@ pub fn forward(x: &[f32], weight: &[f32], shape: &ConvShape) -> Vec<f32> {
     by_unit(slices, shape, &units)
         .into_par_iter()
         .zip(units.par_iter())
-        .for_each_init(Vec::new, |scratch: &mut Vec<f32>, (mut outs, unit)| {
-            let width = unit.count * ohw;
-            let mut product = vec![0.0f32; shape.c_out * width];
-            scratch.resize(patch * width, 0.0);
-            im2col(x, shape, *unit, scratch);
-            let w = &weight[unit.group * shape.c_out * patch..][..shape.c_out * patch];
-            matmul(
-                [shape.c_out, width, patch],
-                &mut product,
-                width,
-                false,
-                w,
-                [patch, 1],
-                scratch,
-                [width, 1],
-            );
-            for (b, image) in outs.iter_mut().enumerate() {
-                for co in 0..shape.c_out {
-                    image.0[co * ohw..][..ohw]
-                        .copy_from_slice(&product[co * width + b * ohw..][..ohw]);
+        .for_each_init(
+            || (Vec::new(), Vec::new(), shifted::Scratch::default()),
+            |(cols, product, scratch), (mut outs, unit)| {
+                let w = &weight[unit.group * shape.c_out * patch..][..shape.c_out * patch];
+                if shifted::suits(shape) {
+                    let [image] = outs.as_mut_slice() else {
+                        unreachable!("large maps make one-image units")
+                    };
+                    let channels = shape.groups * shape.c_in;
+                    let start = (unit.first * channels + unit.group * shape.c_in) * shape.in_hw();
+                    let input = &x[start..start + shape.c_in * shape.in_hw()];
+                    return shifted::forward_image(input, w, shape, image.0, scratch);
                 }
-            }
-        });
+                let ow_n = shape.output().expect("checked")[1];
+                for tile in tiles(shape, *unit) {
+                    let tile_hw = tile.rows * ow_n;
+                    let width = unit.count * tile_hw;
+                    cols.resize(patch * width, 0.0);
+                    im2col(x, shape, *unit, tile, cols);
+                    let operands = ([shape.c_out, width, patch], w, cols.as_slice());
+                    if let [image] = outs.as_mut_slice() {
+                        // One image: the product goes straight into its output rows.
+                        let dst = &mut image.0[tile.first * ow_n..];
+                        product_into(operands, dst, ohw);
+                    } else {
+                        product.resize(shape.c_out * width, 0.0);
+                        product_into(operands, product, width);
+                        for (b, image) in outs.iter_mut().enumerate() {
+                            for co in 0..shape.c_out {
+                                image.0[co * ohw..][..ohw]
+                                    .copy_from_slice(&product[co * width + b * ohw..][..ohw]);
+                            }
+                        }
+                    }
+                }
+            },
+        );
     out
+}
+
+/// `dst (row stride dst_rs) = W · cols` for `([c_out, width, patch], W, cols)`.
+fn product_into(
+    ([m, n, k], w, cols): ([usize; 3], &[f32], &[f32]),
+    dst: &mut [f32],
+    dst_rs: usize,
+) {
+    matmul([m, n, k], dst, [dst_rs, 1], false, w, [k, 1], cols, [n, 1]);
 }
 
 /// The backward pass from the output gradient: the input gradient (when `input_grad`) and the
@@ -373,47 +376,71 @@ pub fn backward(
         .map(|chunk| {
             let mut dw = vec![0.0f32; w_len];
             let (mut cols, mut gathered, mut dcols) = (Vec::new(), Vec::new(), Vec::new());
+            let mut scratch = shifted::Scratch::default();
             for (dx_unit, unit) in chunk.iter_mut() {
-                let width = unit.count * ohw;
-                // The unit's output gradient as one [c_out, count·ohw] matrix.
-                gathered.resize(shape.c_out * width, 0.0);
+                let ow_n = shape.output().expect("checked")[1];
                 let channels = shape.groups * shape.c_out;
-                for b in 0..unit.count {
-                    let image = (unit.first + b) * channels + unit.group * shape.c_out;
-                    for co in 0..shape.c_out {
-                        gathered[co * width + b * ohw..][..ohw]
-                            .copy_from_slice(&grad[(image + co) * ohw..][..ohw]);
-                    }
-                }
-                cols.resize(patch * width, 0.0);
-                im2col(x, shape, *unit, &mut cols);
-                let dw_group = &mut dw[unit.group * per_group_w..][..per_group_w];
-                // dW += G · colsᵀ
-                matmul(
-                    [shape.c_out, patch, width],
-                    dw_group,
-                    patch,
-                    true,
-                    &gathered,
-                    [width, 1],
-                    &cols,
-                    [1, width],
-                );
-                if input_grad {
-                    // dcols = Wᵀ · G, folded back onto the images.
+                if shifted::suits(shape) {
+                    let in_channels = shape.groups * shape.c_in;
+                    let start = (unit.first * in_channels + unit.group * shape.c_in) * in_hw;
+                    let input = &x[start..start + shape.c_in * in_hw];
+                    let g_start = (unit.first * channels + unit.group * shape.c_out) * ohw;
+                    let g = &grad[g_start..g_start + shape.c_out * ohw];
                     let w = &weight[unit.group * per_group_w..][..per_group_w];
-                    dcols.resize(patch * width, 0.0);
+                    let dw_group = &mut dw[unit.group * per_group_w..][..per_group_w];
+                    let dx_image = dx_unit.first_mut().map(|s| &mut *s.0);
+                    shifted::backward_image(input, w, g, shape, dw_group, dx_image, &mut scratch);
+                    continue;
+                }
+                for tile in tiles(shape, *unit) {
+                    let tile_hw = tile.rows * ow_n;
+                    let width = unit.count * tile_hw;
+                    // The tile's output gradient as a [c_out, width] matrix: read in place for
+                    // one image (row stride ohw), gathered for several.
+                    let (g, g_rs): (&[f32], usize) = if unit.count == 1 {
+                        let image = unit.first * channels + unit.group * shape.c_out;
+                        (&grad[image * ohw + tile.first * ow_n..], ohw)
+                    } else {
+                        gathered.resize(shape.c_out * width, 0.0);
+                        for b in 0..unit.count {
+                            let image = (unit.first + b) * channels + unit.group * shape.c_out;
+                            for co in 0..shape.c_out {
+                                gathered[co * width + b * ohw..][..ohw]
+                                    .copy_from_slice(&grad[(image + co) * ohw..][..ohw]);
+                            }
+                        }
+                        (&gathered, width)
+                    };
+                    cols.resize(patch * width, 0.0);
+                    im2col(x, shape, *unit, tile, &mut cols);
+                    let dw_group = &mut dw[unit.group * per_group_w..][..per_group_w];
+                    // dW += G · colsᵀ
                     matmul(
-                        [patch, width, shape.c_out],
-                        &mut dcols,
-                        width,
-                        false,
-                        w,
-                        [1, patch],
-                        &gathered,
-                        [width, 1],
+                        [shape.c_out, patch, width],
+                        dw_group,
+                        [patch, 1],
+                        true,
+                        g,
+                        [g_rs, 1],
+                        &cols,
+                        [1, width],
                     );
-                    col2im(&dcols, shape, *unit, dx_unit);
+                    if input_grad {
+                        // dcols = Wᵀ · G, folded back onto the images.
+                        let w = &weight[unit.group * per_group_w..][..per_group_w];
+                        dcols.resize(patch * width, 0.0);
+                        matmul(
+                            [patch, width, shape.c_out],
+                            &mut dcols,
+                            [width, 1],
+                            false,
+                            w,
+                            [1, patch],
+                            g,
+                            [g_rs, 1],
+                        );
+                        col2im(&dcols, shape, *unit, tile, dx_unit);
+                    }
                 }
             }
             dw
@@ -510,6 +537,47 @@ mod tests {
             ConvShape {
                 batch: 40,
                 input: [2, 2],
+                ..base
+            },
+            // Larger than one tile: 300 outputs per image, cut into row tiles.
+            ConvShape {
+                batch: 2,
+                groups: 1,
+                input: [20, 15],
+                ..base
+            },
+            ConvShape {
+                batch: 2,
+                input: [41, 30],
+                stride: [2, 2],
+                ..base
+            },
+            // Deep enough and large enough for the shifted products (`shifted.rs`).
+            ConvShape {
+                batch: 2,
+                groups: 2,
+                c_in: 8,
+                c_out: 5,
+                input: [17, 16],
+                ..base
+            },
+            ConvShape {
+                batch: 1,
+                groups: 1,
+                c_in: 9,
+                c_out: 4,
+                input: [20, 19],
+                kernel: [5, 5],
+                padding: [2, 2],
+                ..base
+            },
+            ConvShape {
+                batch: 2,
+                groups: 1,
+                c_in: 8,
+                c_out: 3,
+                input: [18, 18],
+                padding: [0, 0],
                 ..base
             },
         ]

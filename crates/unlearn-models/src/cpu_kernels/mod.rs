@@ -5,9 +5,11 @@
 
 pub mod conv;
 mod extension;
+mod matmul;
 pub mod norm;
 pub mod peak;
 pub mod pool;
+mod shifted;
 
 use burn::backend::Dispatch;
 use burn::backend::flex::FlexTensor;
