@@ -624,4 +624,28 @@ mod tests {
             assert_eq!(dw, dw2);
         }
     }
+
+    /// The weight gradient is summed in fixed chunks, then in order: bit for bit the same on one
+    /// thread as on three.
+    #[test]
+    fn gradients_do_not_depend_on_the_thread_count() {
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                shapes()
+                    .iter()
+                    .map(|s| {
+                        let [xl, wl, ol] = s.lengths();
+                        let (x, w, g) = (values(xl, 1), values(wl, 7), values(ol, 3));
+                        let (dx, dw) = backward(&x, &w, &g, s, true);
+                        (forward(&x, &w, s), dx.unwrap(), dw)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(run(1), run(3));
+    }
 }
