@@ -10,6 +10,7 @@ pub mod norm;
 pub mod peak;
 pub mod pool;
 mod shifted;
+mod unfold;
 
 use burn::backend::Dispatch;
 use burn::backend::flex::FlexTensor;
