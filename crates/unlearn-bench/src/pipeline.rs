@@ -543,6 +543,9 @@ impl<'a, A: Architecture> Bench<'a, A> {
 
 /// β (`n × P·C`), its LDS and fit seconds: read back from `dir` or fitted and written there.
 fn datamodels(dir: &Path, sz: SubsetZoo, estimator: &str) -> Result<(Vec<f32>, f64, f64)> {
+    // Locked before looking: a run killed after writing its record but before releasing the lock
+    // leaves the lock file, which taking the lock over removes (and a temporary β with it).
+    let _lock = record::open(dir)?;
     let info_path = dir.join(record::RECORD);
     if info_path.is_file() && dir.join("beta.npy").is_file() {
         let text = std::fs::read_to_string(&info_path).map_err(BenchError::io(&info_path))?;
@@ -558,8 +561,6 @@ fn datamodels(dir: &Path, sz: SubsetZoo, estimator: &str) -> Result<(Vec<f32>, f
             info["fit_seconds"].as_f64().unwrap_or(0.0),
         ));
     }
-    // A run killed while writing β leaves its temporary file: cleared before fitting again.
-    let _lock = record::open(dir)?;
     let (model, lds, seconds) =
         fit_and_score(&sz, estimator, FitOptions::default(), 0..sz.zoo.points)?;
     let lds = lds.mean;
