@@ -1,6 +1,7 @@
 //! unlearn's own CPU kernels for the layers of its convolutional networks, where they are faster
 //! than the backend's (docs/algorithms.md §13, "CPU kernels"): on flex, f32 grouped 2-D
-//! convolutions run as im2col + matrix multiply, batch normalisation and max-pool + ReLU in one
+//! convolutions run as matrix products (im2col, or one product per kernel position over a padded
+//! copy for stride-1 convolutions of large maps), batch normalisation and max-pool + ReLU in one
 //! pass each, forward and backward. Every other backend (wgpu above all) keeps its own kernels.
 
 pub mod conv;
@@ -27,9 +28,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 static OWN_KERNELS: AtomicBool = AtomicBool::new(true);
 
-/// Whether convolutions on flex use unlearn's kernels (the default) or flex's own. A switch for
-/// benchmarks that compare the two in one process (`unlearn bench-speed`); results agree to
-/// rounding either way.
+/// Whether flex computes convolutions, batch norm and max-pool with unlearn's kernels (the
+/// default) or with its own. A switch for benchmarks that compare the two in one process
+/// (`unlearn bench-speed`); results agree to rounding either way.
 pub fn use_own_kernels(enabled: bool) {
     OWN_KERNELS.store(enabled, Ordering::Relaxed);
 }
