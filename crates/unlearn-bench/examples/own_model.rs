@@ -32,7 +32,7 @@ use unlearn_eval::SplitSummary;
 use unlearn_methods::finetune::Batch;
 use unlearn_methods::methods::descent::{engine, sgd};
 use unlearn_methods::methods::losses::{cross_entropy, gather_labels};
-use unlearn_methods::methods::{autodiff, final_logits};
+use unlearn_methods::methods::{autodiff, finished};
 use unlearn_methods::{
     Context, MethodError, MethodRegistry, StackOutput, UnlearnMethod, unlearn_zoo,
 };
@@ -197,12 +197,7 @@ impl<A: Architecture> UnlearnMethod<A> for SmoothForget {
                 None,
             )?;
         }
-        let (logits, valid) = final_logits(ctx, &model, k);
-        Ok(StackOutput {
-            logits,
-            model: Some(valid),
-            examples: engine.examples,
-        })
+        Ok(finished(ctx, &model, k, engine.examples))
     }
 }
 

@@ -8,7 +8,7 @@ use crate::context::Context;
 use crate::finetune::Batch;
 use crate::methods::descent::{engine, sgd};
 use crate::methods::losses::{cross_entropy, gather_labels};
-use crate::methods::{StackOutput, autodiff, final_logits};
+use crate::methods::{StackOutput, autodiff, finished};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -390,12 +390,7 @@ pub fn run_del<A: Architecture>(
     }
     // The localisation pass on F counts as one forward+backward of every forget point.
     let examples = engine.examples + ctx.forget.indices.len() as u64;
-    let (logits, valid) = final_logits(ctx, &model, k);
-    Ok(StackOutput {
-        logits,
-        model: Some(valid),
-        examples,
-    })
+    Ok(finished(ctx, &model, k, examples))
 }
 
 #[cfg(test)]

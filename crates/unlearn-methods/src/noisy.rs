@@ -8,7 +8,7 @@ use crate::MethodError;
 use crate::config::NoisyParams;
 use crate::context::Context;
 use crate::methods::losses::cross_entropy;
-use crate::methods::{StackOutput, autodiff, final_logits};
+use crate::methods::{StackOutput, autodiff, finished};
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::{Int, Tensor, TensorData};
@@ -151,10 +151,5 @@ pub fn run<A: Architecture>(
             model = optim.step(p.lr, model, grads);
         }
     }
-    let (logits, valid) = final_logits(ctx, &model, k);
-    Ok(StackOutput {
-        logits,
-        model: Some(valid),
-        examples,
-    })
+    Ok(finished(ctx, &model, k, examples))
 }

@@ -2,7 +2,7 @@
 //! optionally restricted to a localisation mask (§9).
 
 use super::losses::{cross_entropy, gather_labels};
-use super::{StackOutput, autodiff, final_logits};
+use super::{StackOutput, autodiff, finished};
 use crate::MethodError;
 use crate::config::DescentParams;
 use crate::context::Context;
@@ -117,10 +117,5 @@ pub fn run<A: Architecture>(
             )?;
         }
     }
-    let (logits, valid) = final_logits(ctx, &model, k);
-    Ok(StackOutput {
-        logits,
-        model: Some(valid),
-        examples: engine.examples,
-    })
+    Ok(finished(ctx, &model, k, engine.examples))
 }

@@ -2,7 +2,7 @@
 //! on F (repeated) ∪ a sample of R, with Adam and a per-epoch learning-rate decay.
 
 use super::losses::{gather_targets, squared_error};
-use super::{StackOutput, autodiff, final_logits};
+use super::{StackOutput, autodiff, finished};
 use crate::MethodError;
 use crate::config::MatchParams;
 use crate::context::Context;
@@ -305,13 +305,13 @@ pub fn run<A: Architecture>(
             break;
         }
     }
-    let (logits, valid) = final_logits(ctx, &model, k);
     // A check passes its points forward only: about a third of a forward+backward each.
-    Ok(StackOutput {
-        logits,
-        model: Some(valid),
-        examples: engine.examples + (checks * check.len as u64).div_ceil(3),
-    })
+    Ok(finished(
+        ctx,
+        &model,
+        k,
+        engine.examples + (checks * check.len as u64).div_ceil(3),
+    ))
 }
 
 #[cfg(test)]

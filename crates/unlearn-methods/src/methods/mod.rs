@@ -29,6 +29,22 @@ pub fn final_logits<A: Architecture>(
     )
 }
 
+/// What a fine-tuning method returns: the trained stack of `models` (in inference mode), its
+/// logits on every evaluated point, and the `examples` it cost per model.
+pub fn finished<A: Architecture>(
+    ctx: &Context<'_, A>,
+    model: &A::Model,
+    models: usize,
+    examples: u64,
+) -> StackOutput<A::Model> {
+    let (logits, valid) = final_logits(ctx, model, models);
+    StackOutput {
+        logits,
+        model: Some(valid),
+        examples,
+    }
+}
+
 /// The autodiff version of the context's device.
 pub fn autodiff(device: &Device) -> Device {
     device.clone().autodiff()

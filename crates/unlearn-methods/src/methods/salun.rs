@@ -2,7 +2,7 @@
 //! random wrong labels together with R, with only the masked weights (and the head) changing.
 
 use super::losses::{cross_entropy, gather_labels};
-use super::{StackOutput, autodiff, final_logits};
+use super::{StackOutput, autodiff, finished};
 use crate::MethodError;
 use crate::config::{Localize, LocalizeKind, SalunParams};
 use crate::context::Context;
@@ -86,12 +86,7 @@ pub fn run<A: Architecture>(
             Some(&*hook),
         )?;
     }
-    let (logits, valid) = final_logits(ctx, &model, k);
-    Ok(StackOutput {
-        logits,
-        model: Some(valid),
-        examples: engine.examples,
-    })
+    Ok(finished(ctx, &model, k, engine.examples))
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! teacher's outputs are the original's stored logits, which nothing here can change.
 
 use super::losses::{cross_entropy, distillation_kl, gather_labels, gather_targets};
-use super::{StackOutput, autodiff, final_logits};
+use super::{StackOutput, autodiff, finished};
 use crate::MethodError;
 use crate::config::ScrubParams;
 use crate::context::Context;
@@ -73,10 +73,5 @@ pub fn run<A: Architecture>(
             hook.as_deref(),
         )?;
     }
-    let (logits, valid) = final_logits(ctx, &student, k);
-    Ok(StackOutput {
-        logits,
-        model: Some(valid),
-        examples: engine.examples,
-    })
+    Ok(finished(ctx, &student, k, engine.examples))
 }
