@@ -7,11 +7,9 @@ use anyhow::{Result, bail};
 use clap::Args;
 use std::path::PathBuf;
 use unlearn_data::{digits, prepare};
-use unlearn_models::ModelConfig;
-use unlearn_train::speed::{
-    cnn_op_timings, inference_rate, op_table_text, profile_stack, synthetic_images, time_subset_zoo,
-};
+use unlearn_train::speed::{profile_stack, time_subset_zoo};
 
+mod cnn;
 mod resnet;
 use unlearn_train::{Backend, Recipe, TrainSet};
 
@@ -190,60 +188,11 @@ pub fn run(args: BenchSpeedArgs) -> Result<()> {
         }
     }
 
-    let images = synthetic_images(args.cnn_points, [3, 32, 32], 10, 0);
-    let channels = vec![16, 32];
-    let mut recipe = Recipe::named("cnn")?;
-    recipe.model = ModelConfig::Cnn {
-        channels: channels.clone(),
-    }
-    .spec();
-    recipe.epochs = 1;
-    println!(
-        "\nsmall CNN (conv 16-32, 3×32×32 synthetic images, batch 64, one epoch of {} points per model)",
-        args.cnn_points
-    );
-    println!(
-        "{:<8} {:>5} {:>15} {:>9} {:>15}  training step",
-        "backend", "stack", "train samples/s", "vs stack 1", "infer samples/s"
-    );
-    let mut op_tables = Vec::new();
-    for backend in &backends {
-        let device = backend.device()?;
-        let set = TrainSet::new(&images, &device);
-        let x = unlearn_train::inference::features(&images, &device);
-        let mut single = None;
-        for k in [1, args.cnn_stack] {
-            let bar = progress_bar(1, "cnn");
-            let (t, model) = profile_stack(&recipe, &set, k, args.cnn_points, &device)?;
-            let infer = inference_rate(&model, &x, k, 2);
-            bar.finish_and_clear();
-            let rate = t.samples as f64 / t.total().as_secs_f64();
-            let base = *single.get_or_insert(rate);
-            println!(
-                "{:<8} {:>5} {:>15.0} {:>8.2}× {:>15.0}  {}",
-                backend.to_string(),
-                k,
-                rate,
-                rate / base,
-                infer,
-                t.shares_text()
-            );
-        }
-        op_tables.push((
-            backend.to_string(),
-            cnn_op_timings(&device, args.cnn_stack, 64, [3, 32, 32], &channels, 10, 3),
-        ));
-    }
+    let op_tables = cnn::time_cnn(&backends, &args)?;
     if args.resnet_width > 0 {
         resnet::time_resnet9(&backends[0], &args)?;
     }
-    if !op_tables.is_empty() {
-        let title = format!(
-            "small CNN operations, stack {} × batch 64, ms per call (best of 3)",
-            args.cnn_stack
-        );
-        println!("\n{}", op_table_text(&title, &op_tables));
-    }
+    cnn::print_op_tables(&op_tables, args.cnn_stack);
     if args.agreement {
         resnet::agreement(&backends)?;
     }
