@@ -76,10 +76,6 @@ fn planes(dims: &[usize]) -> [usize; 3] {
     [dims[0], dims[1], dims[2..].iter().product()]
 }
 
-fn flex_like(values: Vec<f32>, dims: &[usize]) -> FlexTensor {
-    FlexTensor::from_data(burn::tensor::TensorData::new(values, dims.to_vec()))
-}
-
 impl CpuKernelsBackend for Flex {
     fn unfold_conv2d(x: FlexTensor, weight: FlexTensor, geometry: Geometry) -> FlexTensor {
         let shape = conv_shape(&dims(&x), &dims(&weight), geometry);
@@ -104,7 +100,7 @@ impl CpuKernelsBackend for Flex {
         );
         let channels = stats.mean.len();
         NormOutput {
-            output: flex_like(out, &x_dims),
+            output: flex_tensor(out, x_dims),
             mean: flex_tensor(stats.mean, [channels]),
             variance: flex_tensor(stats.variance, [channels]),
         }
@@ -146,16 +142,10 @@ impl Backward<Flex, 2> for UnfoldConvBackward {
             node_x.is_some(),
         );
         if let (Some(node), Some(dx)) = (node_x, dx) {
-            grads.register::<Flex>(
-                node.id,
-                flex_tensor(dx, [x_dims[0], x_dims[1], x_dims[2], x_dims[3]]),
-            );
+            grads.register::<Flex>(node.id, flex_tensor(dx, x_dims));
         }
         if let Some(node) = node_weight {
-            grads.register::<Flex>(
-                node.id,
-                flex_tensor(dw, [w_dims[0], w_dims[1], w_dims[2], w_dims[3]]),
-            );
+            grads.register::<Flex>(node.id, flex_tensor(dw, w_dims));
         }
     }
 }
@@ -278,7 +268,7 @@ impl Backward<Flex, 3> for BatchNormBackward {
         );
         let channels = dgamma.len();
         if let Some(node) = node_x {
-            grads.register::<Flex>(node.id, flex_like(dx, &x_dims));
+            grads.register::<Flex>(node.id, flex_tensor(dx, x_dims));
         }
         if let Some(node) = node_gamma {
             grads.register::<Flex>(node.id, flex_tensor(dgamma, [channels]));
@@ -315,7 +305,7 @@ impl Backward<Flex, 1> for PoolBackward {
                 kernel,
                 relu,
             );
-            grads.register::<Flex>(node.id, flex_like(dx, &x_dims));
+            grads.register::<Flex>(node.id, flex_tensor(dx, x_dims));
         }
     }
 }

@@ -159,6 +159,7 @@ fn f32_slice(t: &FlexTensor) -> Cow<'_, [f32]> {
     }
 }
 
-fn flex_tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FlexTensor {
+/// A flex tensor owning `values` in row-major order (an array of dims or a slice's `Vec`).
+fn flex_tensor(values: Vec<f32>, shape: impl Into<burn::tensor::Shape>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }
