@@ -4,7 +4,7 @@
 use crate::MethodError;
 use crate::context::Context;
 use crate::method::{UnlearnMethod, check_inputs};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 use unlearn_models::Architecture;
 use unlearn_train::manifest::{InputRef, Manifest};
@@ -16,7 +16,7 @@ use unlearn_train::{Progress, Shard};
 pub struct RunSummary {
     /// Unlearned models written.
     pub models: usize,
-    /// Examples passed forward and backward per unlearned model.
+    /// Examples passed forward and backward per unlearned model (the mean over the models).
     pub examples_per_model: u64,
     /// Per-request cost as a fraction of retraining (§3).
     pub cost: f64,
@@ -57,31 +57,37 @@ pub fn unlearn_zoo<A: Architecture>(
     }
     // Unlearned model j of this run (of a shard) comes from original `offset + j`.
     let (models, offset) = (manifest.seeds.len(), manifest.global_index(0));
-    // A resumed run that has nothing left to do still reports the cost measured the first time.
-    let earlier_examples = Manifest::load(out)
-        .ok()
-        .filter(|m| m.config_hash == manifest.config_hash && m.shard == manifest.shard)
-        .and_then(|m| m.unlearning)
-        .and_then(|u| u.get("examples_per_model").and_then(|e| e.as_u64()));
     let _lock = prepare_dir(out, &manifest, progress)?;
+    let records = out.join("examples");
+    std::fs::create_dir_all(&records).map_err(|source| unlearn_data::DataError::Io {
+        path: records.clone(),
+        action: "cannot create",
+        source,
+    })?;
     let labels: Vec<i64> = originals.labels.iter().map(|&l| l as i64).collect();
     unlearn_data::write_npy_i64(out.join("labels.npy"), &[labels.len()], &labels)?;
     let todo: Vec<usize> = (0..models)
         .filter(|&i| {
-            !model_done(out, i) || !method.makes_models() && !logits_path(out, i).is_file()
+            !model_done(out, i)
+                || !examples_path(out, i).is_file()
+                || !method.makes_models() && !logits_path(out, i).is_file()
         })
         .collect();
     progress.set_length(models as u64);
     progress.set_position((models - todo.len()) as u64);
     let retrain = ctx.retrain_examples().max(1);
-    let mut examples = None;
     let per = ctx.points() * ctx.classes();
     let stack = stack.clamp(1, ctx.arch.max_stack().unwrap_or(usize::MAX).max(1));
     for chunk in todo.chunks(stack) {
         let of_originals: Vec<usize> = chunk.iter().map(|&i| offset + i).collect();
         let output = method.run(ctx, &of_originals)?;
-        examples = Some(output.examples);
         for (k, &i) in chunk.iter().enumerate() {
+            // Recorded before the logits (which mark the model done), so a run killed after its
+            // last model still knows, when resumed, what every model cost.
+            unlearn_data::atomic_write_bytes(
+                examples_path(out, i),
+                output.examples.to_string().as_bytes(),
+            )?;
             match &output.model {
                 Some(stack_model) => {
                     let single = unlearn_models::stacking::extract(stack_model, k, chunk.len());
@@ -101,7 +107,7 @@ pub fn unlearn_zoo<A: Architecture>(
             progress.inc(1);
         }
     }
-    let examples = examples.or(earlier_examples).unwrap_or(0);
+    let examples = mean_examples(out, models)?;
     let cost = examples as f64 / retrain as f64;
     if let Some(u) = manifest.unlearning.as_mut().and_then(|u| u.as_object_mut()) {
         u.insert("examples_per_model".into(), examples.into());
@@ -115,4 +121,34 @@ pub fn unlearn_zoo<A: Architecture>(
         cost,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// File holding the examples that unlearned model `i` cost (forward and backward).
+pub fn examples_path(out: &Path, i: usize) -> PathBuf {
+    out.join("examples").join(format!("{i:05}.txt"))
+}
+
+/// Mean examples per model over the `models` records of a finished run (rounded).
+fn mean_examples(out: &Path, models: usize) -> Result<u64, MethodError> {
+    let mut total = 0u128;
+    for i in 0..models {
+        let path = examples_path(out, i);
+        let text =
+            std::fs::read_to_string(&path).map_err(|source| unlearn_data::DataError::Io {
+                path: path.clone(),
+                action: "cannot read",
+                source,
+            })?;
+        let examples: u64 = text
+            .trim()
+            .parse()
+            .map_err(|_| unlearn_data::DataError::Format {
+                path: path.clone(),
+                message: format!(
+                    "{text:?} is not a count of examples; delete the model's logits to redo it"
+                ),
+            })?;
+        total += u128::from(examples);
+    }
+    Ok((total / models.max(1) as u128) as u64)
 }

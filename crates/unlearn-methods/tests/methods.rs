@@ -691,6 +691,30 @@ fn unlearn_zoo_resumes_a_deleted_model_bit_identically_and_keeps_the_others() {
     );
 }
 
+#[test]
+fn a_run_killed_after_its_last_model_reports_the_first_runs_cost_when_resumed() {
+    let f = mlp_fixture();
+    let ctx = f.ctx();
+    let config = default_for("gd").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("gd");
+    let first = run_zoo(&config, &ctx, &f.forget_ref, &out);
+    // Killed between the last model's files and the final manifest: every model is on disk,
+    // the manifest is the unfinished one `prepare_dir` writes (no cost in it).
+    std::fs::remove_file(out.join("manifest.json")).unwrap();
+    std::fs::remove_file(out.join("logits.npy")).unwrap();
+    let model0 = std::fs::metadata(model_path(&out, 0)).unwrap().mtime_nsec();
+    let second = run_zoo(&config, &ctx, &f.forget_ref, &out);
+    assert_eq!(
+        std::fs::metadata(model_path(&out, 0)).unwrap().mtime_nsec(),
+        model0,
+        "a finished model was redone"
+    );
+    assert!(first.examples_per_model > 0);
+    assert_eq!(first.examples_per_model, second.examples_per_model);
+    assert_eq!(first.cost, second.cost);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 8. Missing inputs
 
