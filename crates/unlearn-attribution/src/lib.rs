@@ -39,7 +39,7 @@ mod structure;
 pub use data::{Masks, ModelSplit, Outputs, split_models};
 pub use datamodel::{Datamodel, LambdaSelection, PreparedFit};
 pub use error::{AttributionError, Result};
-pub use lasso::{Lasso, LassoParams, LassoReport};
+pub use lasso::{Lasso, LassoParams, LassoReport, RELAXED_GRID};
 pub use lds::{Lds, average_ranks, lds, lds_from_predictions, spearman};
 pub use mean::DiffOfMeans;
 pub use ridge::{Ridge, RidgeParams, default_ridge_grid};

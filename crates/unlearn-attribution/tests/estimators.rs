@@ -202,6 +202,66 @@ fn lasso_recovers_sparse_truth() {
 }
 
 #[test]
+fn relaxed_lasso_undoes_the_shrinkage_of_large_effects() {
+    // A path that stops at λ = 0.3·λ_max forces the lasso to shrink every effect by ~λ/σ_i
+    // (about 0.3 here against effects of 0.5–1.5). Least squares on the support it selects is
+    // unbiased, and with little noise the held-out models must prefer it: the relaxed lasso
+    // recovers the effects' size.
+    let s = synth(600, 60, 6, 0.1, 0.05, 7);
+    let (m, o) = views(&s);
+    let params = LassoParams::default().lambda_min_ratio(0.3);
+    let plain = params.clone().check().unwrap().fit(&m, &o).unwrap();
+    let relaxed = params
+        .clone()
+        .relax(&unlearn_attribution::RELAXED_GRID)
+        .check()
+        .unwrap();
+    let (dm, report) = relaxed.fit_with_report(&m, &o).unwrap();
+    // Over the true effects the lasso kept (the ones it dropped are 0 in both fits).
+    let size = |b: &[f32]| {
+        let ratios: Vec<f64> = s
+            .beta
+            .iter()
+            .zip(b)
+            .zip(plain.beta())
+            .filter(|&((t, _), kept)| *t != 0.0 && *kept != 0.0)
+            .map(|((t, e), _)| *e as f64 / t)
+            .collect();
+        ratios.iter().sum::<f64>() / ratios.len() as f64
+    };
+    let (shrunk, unshrunk) = (size(plain.beta()), size(dm.beta()));
+    let (err_plain, err_relaxed) = (
+        rel_l2_err(plain.beta(), &s.beta),
+        rel_l2_err(dm.beta(), &s.beta),
+    );
+    eprintln!(
+        "mean β̂/β*: lasso {shrunk:.3}, relaxed {unshrunk:.3}; rel L2 {err_plain:.3} vs {err_relaxed:.3}; mean φ {:.2}",
+        report.mean_relax
+    );
+    assert!(
+        shrunk < 0.85,
+        "the lasso did not shrink ({shrunk}): the test is void"
+    );
+    assert!((unshrunk - 1.0).abs() < 0.05, "relaxed {unshrunk}");
+    assert!(report.mean_relax < 0.5, "φ {}", report.mean_relax);
+    assert!(
+        err_relaxed < 0.9 * err_plain,
+        "{err_relaxed} vs {err_plain}"
+    );
+    // A grid of [1] is the plain lasso, bit for bit; weights outside [0, 1] are refused.
+    let same = params
+        .clone()
+        .relax(&[1.0])
+        .check()
+        .unwrap()
+        .fit(&m, &o)
+        .unwrap();
+    assert_eq!(same.beta(), plain.beta());
+    assert!(params.clone().relax(&[1.5]).check().is_err());
+    assert!(params.relax(&[]).check().is_err());
+}
+
+#[test]
 fn lasso_solution_satisfies_kkt_at_chosen_lambda() {
     // Few models per point, so many coefficients are active and the solver works hard.
     let s = synth(150, 60, 4, 0.2, 0.5, 6);

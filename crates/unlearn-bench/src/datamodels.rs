@@ -7,7 +7,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::time::Instant;
 use unlearn_attribution::{
-    Datamodel, DiffOfMeans, Estimator, LassoParams, Lds, Masks, Outputs, RidgeParams,
+    Datamodel, DiffOfMeans, Estimator, LassoParams, Lds, Masks, Outputs, RELAXED_GRID, RidgeParams,
     lds_from_predictions, split_models,
 };
 use unlearn_data::{ForgetSet, SubsetMasks};
@@ -15,7 +15,12 @@ use unlearn_train::Zoo;
 use unlearn_train::integrity::Finding;
 
 /// Names of the datamodel estimators.
-pub const ESTIMATORS: [&str; 3] = ["datamodels-mean", "datamodels-ridge", "datamodels-lasso"];
+pub const ESTIMATORS: [&str; 4] = [
+    "datamodels-mean",
+    "datamodels-ridge",
+    "datamodels-lasso",
+    "datamodels-relaxed-lasso",
+];
 
 /// How a fit holds out subset models (for LDS and the choice of λ).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,12 +51,18 @@ pub fn estimator(name: &str, options: FitOptions) -> Result<Box<dyn Estimator>> 
                 .held_out_fraction(options.held_out)
                 .check()?,
         ),
-        "datamodels-lasso" => {
+        "datamodels-lasso" | "datamodels-relaxed-lasso" => {
+            let relax: &[f64] = if name == "datamodels-lasso" {
+                &[1.0]
+            } else {
+                &RELAXED_GRID
+            };
             let params = LassoParams {
                 seed: options.seed,
                 held_out_fraction: options.held_out,
                 ..LassoParams::default()
-            };
+            }
+            .relax(relax);
             Box::new(params.check()?)
         }
         "trak" => {

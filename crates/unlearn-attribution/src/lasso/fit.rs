@@ -4,6 +4,7 @@
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 
+use super::relax::{LastSupport, blend, least_squares_on};
 use super::solver::{Cd, DIAG_EPS, Problem};
 use super::{Lasso, LassoParams, LassoReport};
 use crate::Estimator;
@@ -18,6 +19,8 @@ const BLOCK: usize = 32;
 /// One target's result.
 struct TargetFit {
     lambda: f64,
+    /// Relaxed-lasso blend weight chosen with λ (1: the plain lasso).
+    relax: f64,
     intercept: f64,
     /// Standardised coefficients (index, value).
     coef: Vec<(u32, f64)>,
@@ -115,6 +118,9 @@ impl Lasso {
                                     cd.solve(f.lambda, pa, c, None, tol, prm.max_sweeps);
                                     f.exhausted |= cd.sweeps_exhausted;
                                     f.coef = cd.nonzeros();
+                                    if f.relax < 1.0 {
+                                        f.coef = self.relaxed(pa, c, &f.coef, f.relax);
+                                    }
                                 }
                                 f.intercept = ym_a[t0 + tb];
                             }
@@ -150,6 +156,7 @@ impl Lasso {
                 report.mean_path_len += f.path_len as f64;
                 report.mean_nonzero += f.coef.len() as f64;
                 report.mean_chosen_index += f.chosen as f64;
+                report.mean_relax += f.relax;
                 report.mean_active += f.active as f64;
                 report.mean_coordinate_visits += f.work as f64;
             }
@@ -158,13 +165,25 @@ impl Lasso {
         report.mean_path_len /= tf;
         report.mean_nonzero /= tf;
         report.mean_chosen_index /= tf;
+        report.mean_relax /= tf;
         report.mean_active /= tf;
         report.mean_coordinate_visits /= tf;
         let dm = Datamodel::new(n, t, beta, intercept)?.with_lambdas(lambdas);
         Ok((dm, report))
     }
 
-    /// Walks the path for one target on the fit part, choosing λ on the held-out part.
+    /// The relaxed blend `φ·lasso + (1 − φ)·least squares` on the support of `lasso`; the lasso
+    /// itself when least squares is singular there.
+    fn relaxed(&self, p: &Problem, c: &[f64], lasso: &[(u32, f64)], phi: f64) -> Vec<(u32, f64)> {
+        let support: Vec<u32> = lasso.iter().map(|&(j, _)| j).collect();
+        match least_squares_on(p, c, &support) {
+            Some(ls) => blend(lasso, &ls, phi),
+            None => lasso.to_vec(),
+        }
+    }
+
+    /// Walks the path for one target on the fit part, choosing λ (and the relaxed lasso's
+    /// blend weight) on the held-out part.
     #[allow(clippy::too_many_arguments)]
     fn path_target(
         &self,
@@ -184,6 +203,7 @@ impl Lasso {
             .fold(0.0f64, |a, (&v, _)| a.max(v.abs()));
         let mut best = TargetFit {
             lambda: lambda_max,
+            relax: 1.0,
             intercept: 0.0,
             coef: Vec::new(),
             path_len: 1,
@@ -199,6 +219,10 @@ impl Lasso {
         cd.reset(c);
         cd.work = 0;
         let mut best_sse: f64 = yh.iter().map(|v| v * v).sum();
+        // Early stopping follows the lasso's own held-out error: a relaxed fit stays the same
+        // for as long as no point enters the support, which is no sign that the path is done.
+        let (mut lasso_sse, mut lasso_best) = (best_sse, 0);
+        let mut last = LastSupport::default();
         for (k, &ratio) in path.iter().enumerate().skip(1) {
             let lambda = lambda_max * ratio;
             cd.solve(lambda, p, c, Some(xh), tol, prm.max_sweeps);
@@ -208,13 +232,45 @@ impl Lasso {
                 .zip(&cd.pred)
                 .map(|(y, q)| (y - q) * (y - q))
                 .sum();
+            if sse < lasso_sse {
+                (lasso_sse, lasso_best) = (sse, k);
+            }
             if sse < best_sse {
                 best_sse = sse;
                 best.lambda = lambda;
+                best.relax = 1.0;
                 best.coef = cd.nonzeros();
                 best.chosen = k;
-            } else if let Some(pat) = prm.early_stop
-                && k - best.chosen >= pat
+            }
+            let lasso = cd.nonzeros();
+            // Least squares on more than half as many points as models would fit noise.
+            if self.params.relax.iter().any(|&w| w < 1.0)
+                && !lasso.is_empty()
+                && 2 * lasso.len() < yf.len()
+            {
+                let support: Vec<u32> = lasso.iter().map(|&(j, _)| j).collect();
+                if let Some((ls, ls_pred)) = last.fit(p, c, xh, support) {
+                    for &phi in self.params.relax.iter().filter(|&&w| w < 1.0) {
+                        let sse: f64 = yh
+                            .iter()
+                            .zip(cd.pred.iter().zip(ls_pred))
+                            .map(|(y, (l, o))| {
+                                let q = phi * l + (1.0 - phi) * o;
+                                (y - q) * (y - q)
+                            })
+                            .sum();
+                        if sse < best_sse {
+                            best_sse = sse;
+                            best.lambda = lambda;
+                            best.relax = phi;
+                            best.coef = blend(&lasso, ls, phi);
+                            best.chosen = k;
+                        }
+                    }
+                }
+            }
+            if let Some(pat) = prm.early_stop
+                && k - lasso_best >= pat
             {
                 break;
             }

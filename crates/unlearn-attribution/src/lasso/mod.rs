@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 
 mod fit;
 mod params;
+mod relax;
 mod solver;
 
-pub use params::LassoParams;
+pub use params::{LassoParams, RELAXED_GRID};
 
 /// Counters of a lasso fit.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -23,6 +24,9 @@ pub struct LassoReport {
     pub mean_nonzero: f64,
     /// Mean index of the chosen λ on the path (0 = λ_max, i.e. β = 0).
     pub mean_chosen_index: f64,
+    /// Mean relaxed-lasso blend weight φ chosen (1 = the plain lasso).
+    #[serde(default)]
+    pub mean_relax: f64,
     /// Mean size of the active set at the end of a target's path.
     pub mean_active: f64,
     /// Mean number of coordinate visits per target (over all passes).
@@ -41,6 +45,9 @@ pub struct LassoReport {
 /// `lambda_min_ratio · λ_max`, `n_lambdas` log-spaced values, warm-started. λ is chosen **per
 /// target**: the one with the lowest held-out squared error of that target (β = 0 at `λ_max`
 /// is a candidate). With `refit`, the target is then refitted on all `M` models at its λ.
+/// With `relax` weights other than 1 (the relaxed lasso, `relax.rs`), every λ also offers
+/// blends of the lasso with least squares on its support, and the held-out error picks λ and
+/// the blend weight together (the refit blends the same way).
 ///
 /// Solver: covariance coordinate descent. `G = XᵀX/M'` is formed once (stored in f32; the
 /// coefficients and the working-set gradients are f64); per target `c = Xᵀ(y − ȳ)/M'`. Coordinate descent runs

@@ -30,7 +30,19 @@ pub struct LassoParams {
     /// held-out-selected solution. With `false` the coefficients fitted on the fit part are
     /// returned as they are (as the published datamodels do).
     pub refit: bool,
+    /// Relaxed lasso: the blend weights φ tried at every λ, each giving
+    /// `φ·β_lasso + (1 − φ)·β_ls` (`β_ls` the least-squares fit on the lasso's support); the
+    /// held-out models choose (λ, φ) together. `[1.0]` is the plain lasso.
+    #[serde(default = "plain")]
+    pub relax: Vec<f64>,
 }
+
+fn plain() -> Vec<f64> {
+    vec![1.0]
+}
+
+/// The blend weights of the relaxed lasso estimator (`datamodels-relaxed-lasso`).
+pub const RELAXED_GRID: [f64; 5] = [0.0, 0.25, 0.5, 0.75, 1.0];
 
 impl Default for LassoParams {
     fn default() -> Self {
@@ -43,6 +55,7 @@ impl Default for LassoParams {
             max_sweeps: 1000,
             early_stop: Some(3),
             refit: true,
+            relax: plain(),
         }
     }
 }
@@ -96,6 +109,12 @@ impl LassoParams {
         self
     }
 
+    /// Sets the relaxed lasso's blend weights (`[1.0]`: the plain lasso).
+    pub fn relax(mut self, weights: &[f64]) -> Self {
+        self.relax = weights.to_vec();
+        self
+    }
+
     /// Validates the parameters.
     pub fn check(self) -> Result<Lasso> {
         let bad = |name, reason: String| Err(AttributionError::InvalidParam { name, reason });
@@ -120,6 +139,15 @@ impl LassoParams {
         }
         if self.early_stop == Some(0) {
             return bad("early_stop", "patience must be at least 1".into());
+        }
+        if self.relax.is_empty() || self.relax.iter().any(|w| !(0.0..=1.0).contains(w)) {
+            return bad(
+                "relax",
+                format!(
+                    "blend weights must be in [0, 1] and at least one given, got {:?}",
+                    self.relax
+                ),
+            );
         }
         Ok(Lasso { params: self })
     }

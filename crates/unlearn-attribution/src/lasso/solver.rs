@@ -88,6 +88,11 @@ impl Problem {
         }
     }
 
+    /// `G[i, j]`.
+    pub(super) fn gram(&self, i: usize, j: usize) -> f64 {
+        self.g[i * self.n + j] as f64
+    }
+
     #[inline(always)]
     fn row(&self, j: usize) -> &[Gv] {
         &self.g[j * self.n..(j + 1) * self.n]

@@ -19,7 +19,8 @@ use unlearn_data::ForgetSet;
 pub struct AttributeArgs {
     #[command(subcommand)]
     pub command: Option<AttributeCommand>,
-    /// Estimator: datamodels-mean, datamodels-ridge, datamodels-lasso, or trak (from the zoo's
+    /// Estimator: datamodels-mean, datamodels-ridge, datamodels-lasso, datamodels-relaxed-lasso
+    /// (least squares on the lasso's support blended back, chosen on held-out models), or trak (from the zoo's
     /// checkpoints; --zoo may then hold originals, see --trak-calibration).
     #[arg(long, default_value = "datamodels-ridge")]
     pub method: String,
@@ -119,9 +120,14 @@ pub fn run(args: AttributeArgs) -> Result<()> {
     let sz = load(&args.common)?;
     let (zoo, n) = (&sz.zoo, sz.masks.n);
     let shard = args.shard.shard;
-    if shard.is_some() && !matches!(args.method.as_str(), "datamodels-mean" | "datamodels-lasso") {
+    if shard.is_some()
+        && !matches!(
+            args.method.as_str(),
+            "datamodels-mean" | "datamodels-lasso" | "datamodels-relaxed-lasso"
+        )
+    {
         bail!(
-            "--shard splits the evaluated points, which only datamodels-mean and datamodels-lasso fit independently ({} shares work across points); run it unsharded, or shard the training of its zoo instead",
+            "--shard splits the evaluated points, which only datamodels-mean and the lassos fit independently ({} shares work across points); run it unsharded, or shard the training of its zoo instead",
             args.method
         );
     }
