@@ -4,11 +4,13 @@
 use crate::MethodError;
 use crate::context::Context;
 use crate::method::{UnlearnMethod, check_inputs};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 use unlearn_models::Architecture;
 use unlearn_train::manifest::{InputRef, Manifest};
-use unlearn_train::zoo::{assemble, logits_path, model_done, model_path, prepare_dir, save_model};
+use unlearn_train::zoo::{
+    assemble, examples_path, logits_path, model_done, model_path, prepare_dir, save_model,
+};
 use unlearn_train::{Progress, Shard};
 
 /// What a run did.
@@ -121,11 +123,6 @@ pub fn unlearn_zoo<A: Architecture>(
         cost,
         seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-/// File holding the examples that unlearned model `i` cost (forward and backward).
-pub fn examples_path(out: &Path, i: usize) -> PathBuf {
-    out.join("examples").join(format!("{i:05}.txt"))
 }
 
 /// Mean examples per model over the `models` records of a finished run (rounded).

@@ -364,6 +364,11 @@ pub fn logits_path(out: &Path, i: usize) -> PathBuf {
     out.join("logits").join(format!("{i:05}.npy"))
 }
 
+/// Examples model `i` of an unlearned zoo cost (forward and backward), as decimal text.
+pub fn examples_path(out: &Path, i: usize) -> PathBuf {
+    out.join("examples").join(format!("{i:05}.txt"))
+}
+
 /// True when both files of model `i` exist.
 pub fn model_done(out: &Path, i: usize) -> bool {
     model_path(out, i).is_file() && logits_path(out, i).is_file()

@@ -113,11 +113,16 @@ fn model_index(rel: &str) -> Option<usize> {
         .flatten()
 }
 
-/// Removes the temporary files that killed writers left in `dir`, `dir/models` and
-/// `dir/logits`; returns how many. Only safe while holding the directory's lock.
+/// Removes the temporary files that killed writers left in `dir`, `dir/models`, `dir/logits`
+/// and `dir/examples` (an unlearned zoo's per-model costs); returns how many. Only safe while holding the directory's lock.
 pub fn remove_temp_files(dir: &Path) -> Result<usize, TrainError> {
     let mut removed = 0;
-    for sub in [dir.to_path_buf(), dir.join("models"), dir.join("logits")] {
+    for sub in [
+        dir.to_path_buf(),
+        dir.join("models"),
+        dir.join("logits"),
+        dir.join("examples"),
+    ] {
         for path in temp_files_in(&sub) {
             fs::remove_file(&path).map_err(TrainError::io(&path))?;
             removed += 1;
@@ -192,8 +197,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "models/.00001.bpk.tmp-77", b"half");
         write(dir.path(), ".logits.npy.tmp-77-0", b"half");
+        write(dir.path(), "examples/.00003.txt.tmp-77", b"12");
         write(dir.path(), "models/00000.bpk", b"whole");
-        assert_eq!(remove_temp_files(dir.path()).unwrap(), 2);
+        assert_eq!(remove_temp_files(dir.path()).unwrap(), 3);
         assert!(dir.path().join("models/00000.bpk").is_file());
         assert_eq!(remove_temp_files(dir.path()).unwrap(), 0);
     }
