@@ -9,7 +9,8 @@ use std::time::Instant;
 use unlearn_models::Architecture;
 use unlearn_train::manifest::{InputRef, Manifest};
 use unlearn_train::zoo::{
-    assemble, examples_path, logits_path, model_done, model_path, prepare_dir, save_model,
+    assemble, examples_path, load_examples, logits_path, model_done, model_path, prepare_dir,
+    save_examples, save_model,
 };
 use unlearn_train::{Progress, Shard};
 
@@ -60,12 +61,6 @@ pub fn unlearn_zoo<A: Architecture>(
     // Unlearned model j of this run (of a shard) comes from original `offset + j`.
     let (models, offset) = (manifest.seeds.len(), manifest.global_index(0));
     let _lock = prepare_dir(out, &manifest, progress)?;
-    let records = out.join("examples");
-    std::fs::create_dir_all(&records).map_err(|source| unlearn_data::DataError::Io {
-        path: records.clone(),
-        action: "cannot create",
-        source,
-    })?;
     let labels: Vec<i64> = originals.labels.iter().map(|&l| l as i64).collect();
     unlearn_data::write_npy_i64(out.join("labels.npy"), &[labels.len()], &labels)?;
     let todo: Vec<usize> = (0..models)
@@ -86,10 +81,7 @@ pub fn unlearn_zoo<A: Architecture>(
         for (k, &i) in chunk.iter().enumerate() {
             // Recorded before the logits (which mark the model done), so a run killed after its
             // last model still knows, when resumed, what every model cost.
-            unlearn_data::atomic_write_bytes(
-                examples_path(out, i),
-                output.examples.to_string().as_bytes(),
-            )?;
+            save_examples(out, i, output.examples)?;
             match &output.model {
                 Some(stack_model) => {
                     let single = unlearn_models::stacking::extract(stack_model, k, chunk.len());
@@ -125,27 +117,11 @@ pub fn unlearn_zoo<A: Architecture>(
     })
 }
 
-/// Mean examples per model over the `models` records of a finished run (rounded).
+/// Mean examples per model over the `models` records of a finished run (rounded down).
 fn mean_examples(out: &Path, models: usize) -> Result<u64, MethodError> {
     let mut total = 0u128;
     for i in 0..models {
-        let path = examples_path(out, i);
-        let text =
-            std::fs::read_to_string(&path).map_err(|source| unlearn_data::DataError::Io {
-                path: path.clone(),
-                action: "cannot read",
-                source,
-            })?;
-        let examples: u64 = text
-            .trim()
-            .parse()
-            .map_err(|_| unlearn_data::DataError::Format {
-                path: path.clone(),
-                message: format!(
-                    "{text:?} is not a count of examples; delete the model's logits to redo it"
-                ),
-            })?;
-        total += u128::from(examples);
+        total += u128::from(load_examples(out, i)?);
     }
     Ok((total / models.max(1) as u128) as u64)
 }

@@ -369,6 +369,25 @@ pub fn examples_path(out: &Path, i: usize) -> PathBuf {
     out.join("examples").join(format!("{i:05}.txt"))
 }
 
+/// Records, atomically, the examples model `i` of an unlearned zoo cost ([`examples_path`]).
+pub fn save_examples(out: &Path, i: usize, examples: u64) -> Result<(), TrainError> {
+    let path = examples_path(out, i);
+    let dir = out.join("examples");
+    std::fs::create_dir_all(&dir).map_err(TrainError::io(dir))?;
+    unlearn_data::atomic_write_bytes(path, examples.to_string().as_bytes())?;
+    Ok(())
+}
+
+/// The examples recorded for model `i` by [`save_examples`].
+pub fn load_examples(out: &Path, i: usize) -> Result<u64, TrainError> {
+    let path = examples_path(out, i);
+    let text = std::fs::read_to_string(&path).map_err(TrainError::io(&path))?;
+    text.trim().parse().map_err(|_| TrainError::Zoo {
+        path,
+        what: format!("{text:?} is not a count of examples; delete the model's logits to redo it"),
+    })
+}
+
 /// True when both files of model `i` exist.
 pub fn model_done(out: &Path, i: usize) -> bool {
     model_path(out, i).is_file() && logits_path(out, i).is_file()
