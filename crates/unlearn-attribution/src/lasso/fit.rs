@@ -223,6 +223,7 @@ impl Lasso {
         // for as long as no point enters the support, which is no sign that the path is done.
         let (mut lasso_sse, mut lasso_best) = (best_sse, 0);
         let mut last = LastSupport::default();
+        let relaxing = prm.relax.iter().any(|&w| w < 1.0);
         for (k, &ratio) in path.iter().enumerate().skip(1) {
             let lambda = lambda_max * ratio;
             cd.solve(lambda, p, c, Some(xh), tol, prm.max_sweeps);
@@ -235,36 +236,35 @@ impl Lasso {
             if sse < lasso_sse {
                 (lasso_sse, lasso_best) = (sse, k);
             }
-            if sse < best_sse {
-                best_sse = sse;
-                best.lambda = lambda;
-                best.relax = 1.0;
-                best.coef = cd.nonzeros();
-                best.chosen = k;
-            }
-            let lasso = cd.nonzeros();
-            // Least squares on more than half as many points as models would fit noise.
-            if self.params.relax.iter().any(|&w| w < 1.0)
-                && !lasso.is_empty()
-                && 2 * lasso.len() < yf.len()
-            {
-                let support: Vec<u32> = lasso.iter().map(|&(j, _)| j).collect();
-                if let Some((ls, ls_pred)) = last.fit(p, c, xh, support) {
-                    for &phi in self.params.relax.iter().filter(|&&w| w < 1.0) {
-                        let sse: f64 = yh
-                            .iter()
-                            .zip(cd.pred.iter().zip(ls_pred))
-                            .map(|(y, (l, o))| {
-                                let q = phi * l + (1.0 - phi) * o;
-                                (y - q) * (y - q)
-                            })
-                            .sum();
-                        if sse < best_sse {
-                            best_sse = sse;
-                            best.lambda = lambda;
-                            best.relax = phi;
-                            best.coef = blend(&lasso, ls, phi);
-                            best.chosen = k;
+            if sse < best_sse || relaxing {
+                let lasso = cd.nonzeros();
+                if sse < best_sse {
+                    best_sse = sse;
+                    best.lambda = lambda;
+                    best.relax = 1.0;
+                    best.coef = lasso.clone();
+                    best.chosen = k;
+                }
+                // Least squares on more than half as many points as models would fit noise.
+                if relaxing && !lasso.is_empty() && 2 * lasso.len() < yf.len() {
+                    let support: Vec<u32> = lasso.iter().map(|&(j, _)| j).collect();
+                    if let Some((ls, ls_pred)) = last.fit(p, c, xh, support) {
+                        for &phi in prm.relax.iter().filter(|&&w| w < 1.0) {
+                            let sse: f64 = yh
+                                .iter()
+                                .zip(cd.pred.iter().zip(ls_pred))
+                                .map(|(y, (l, o))| {
+                                    let q = phi * l + (1.0 - phi) * o;
+                                    (y - q) * (y - q)
+                                })
+                                .sum();
+                            if sse < best_sse {
+                                best_sse = sse;
+                                best.lambda = lambda;
+                                best.relax = phi;
+                                best.coef = blend(&lasso, ls, phi);
+                                best.chosen = k;
+                            }
                         }
                     }
                 }
