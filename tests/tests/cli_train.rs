@@ -227,6 +227,38 @@ fn masks_then_subset_training() {
 }
 
 #[test]
+fn grouped_masks_leave_out_same_class_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let masks = dir.path().join("grouped.npy");
+    // α = 0.95 of 1438 digits keeps 1366 and leaves 72 out: all of them as one group of 72
+    // points of one class (each class has about 144 training points).
+    let args = [
+        "masks",
+        "--models",
+        "3",
+        "--alpha",
+        "0.95",
+        "--group-size",
+        "72",
+    ];
+    ok(&[&args[..], &["--classes", "1", "--out", s(&masks)]].concat());
+    let values: Vec<u8> = npy(&masks).file.into_vec().unwrap();
+    let labels = digits_split().train.labels;
+    for row in values.chunks(1438) {
+        let out: Vec<u32> = (0..1438)
+            .filter(|&j| row[j] == 0)
+            .map(|j| labels[j])
+            .collect();
+        assert_eq!(out.len(), 72);
+        assert!(out.iter().all(|&l| l == out[0]), "one class: {out:?}");
+    }
+    let o = unlearn(&[&args[..], &["--classes", "0.7", "--neighbourhoods", "0.5"]].concat());
+    assert_one_line_error(&o, &["sum to at most 1"]);
+    let o = unlearn(&["masks", "--classes", "0.5", "--out", s(&masks)]);
+    assert_one_line_error(&o, &["--group-size"]);
+}
+
+#[test]
 fn missing_dataset_file_is_a_one_line_error() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("z");

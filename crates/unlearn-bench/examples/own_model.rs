@@ -409,7 +409,8 @@ pub fn run(
     bench.settings = BenchSettings {
         models: sizes.models,
         subset_models: sizes.subset_models,
-        alpha: 0.5,
+        alpha: 0.5.into(),
+        subset_groups: None,
         attribution: "datamodels-ridge".into(),
         stack: 1,
     };

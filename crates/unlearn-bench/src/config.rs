@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
-use unlearn_data::{Dataset, Ends, ForgetSet};
+use unlearn_data::{Dataset, Ends, ForgetSet, GroupedRemoval, SubsetFraction};
 use unlearn_train::{DataSource, Recipe};
 
 /// The default experiment (digits), embedded so the bench needs no file.
@@ -238,8 +238,12 @@ pub struct BenchConfig {
     pub models: usize,
     /// Subset models for the datamodels.
     pub subset_models: usize,
-    /// Subset fraction α.
-    pub alpha: f64,
+    /// Subset fraction α: a number, or a list the subsets take in turn (docs/algorithms.md §6).
+    pub alpha: SubsetFraction,
+    /// Leave points out of the subsets partly in groups drawn like structured forget sets
+    /// (docs/algorithms.md §6); uniform subsets when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subset_groups: Option<GroupedRemoval>,
     /// Datamodel estimator for DM-Direct and DMM.
     pub attribution: String,
     /// Models trained or unlearned together.
@@ -317,7 +321,8 @@ impl BenchConfig {
         BenchSettings {
             models: self.models,
             subset_models: self.subset_models,
-            alpha: self.alpha,
+            alpha: self.alpha.clone(),
+            subset_groups: self.subset_groups.clone(),
             attribution: self.attribution.clone(),
             stack: self.stack,
         }

@@ -12,7 +12,9 @@ use burn::tensor::Device;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use unlearn_data::{Ends, ForgetSet, Prepared, SubsetMasks};
+use unlearn_data::{
+    Ends, ForgetSet, GroupSource, GroupedRemoval, Prepared, SubsetFraction, SubsetMasks,
+};
 use unlearn_eval::{Direction, EvalPoints, LogitsView, evaluate};
 use unlearn_methods::{Context, MethodRegistry, unlearn_zoo};
 use unlearn_models::Architecture;
@@ -94,8 +96,10 @@ pub struct BenchSettings {
     pub models: usize,
     /// Subset models for the datamodels.
     pub subset_models: usize,
-    /// Subset fraction α.
-    pub alpha: f64,
+    /// Subset fraction α (one, or several the subsets take in turn).
+    pub alpha: SubsetFraction,
+    /// Left-out groups of the subsets (None: uniform subsets).
+    pub subset_groups: Option<GroupedRemoval>,
     /// Datamodel estimator for DM-Direct and DMM (`datamodels-lasso`, …).
     pub attribution: String,
     /// Models trained or unlearned together.
@@ -108,7 +112,8 @@ impl Default for BenchSettings {
         Self {
             models: 100,
             subset_models: 500,
-            alpha: 0.5,
+            alpha: 0.5.into(),
+            subset_groups: None,
             attribution: "datamodels-lasso".into(),
             stack: 32,
         }
@@ -322,10 +327,26 @@ impl<'a, A: Architecture> Bench<'a, A> {
         // Datamodels: subset masks, subset models, one full fit of β.
         let stage = Instant::now();
         let n_train = self.data.train.len();
-        let masks_key = serde_json::json!({ "n": n_train, "m": s.subset_models, "alpha": s.alpha });
+        let mut masks_key =
+            serde_json::json!({ "n": n_train, "m": s.subset_models, "alpha": s.alpha });
+        if let Some(groups) = &s.subset_groups {
+            masks_key["groups"] = serde_json::to_value(groups)?;
+        }
         let masks_path = self.out.join(format!("masks-{}.npy", key(&masks_key)));
         if !masks_path.is_file() {
-            SubsetMasks::random(s.subset_models, n_train, s.alpha, 0)?.save_npy(&masks_path)?;
+            let train = &self.data.train;
+            let masks = match &s.subset_groups {
+                None => SubsetMasks::random_fractions(s.subset_models, n_train, &s.alpha, 0)?,
+                Some(groups) => {
+                    let source = GroupSource {
+                        features: &train.features,
+                        dim: train.dim,
+                        labels: &train.labels,
+                    };
+                    SubsetMasks::grouped(s.subset_models, source, &s.alpha, groups, 0)?
+                }
+            };
+            masks.save_npy(&masks_path)?;
         }
         let masks = SubsetMasks::load_npy(&masks_path)?;
         let source = InputRef::of_file(&masks_path)?;
@@ -387,7 +408,8 @@ impl<'a, A: Architecture> Bench<'a, A> {
             recipe: serde_json::to_string(&self.recipe)?,
             models: s.models,
             subset_models: s.subset_models,
-            alpha: s.alpha,
+            alpha: s.alpha.clone(),
+            subset_groups: s.subset_groups.clone(),
             attribution: s.attribution.clone(),
             lds,
             forget_sets: self

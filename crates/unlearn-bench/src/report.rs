@@ -3,6 +3,7 @@
 use crate::error::{BenchError, Result};
 use std::fmt::Write as _;
 use std::path::Path;
+use unlearn_data::{GroupedRemoval, SubsetFraction};
 use unlearn_eval::Evaluation;
 
 /// One line of the report.
@@ -159,7 +160,9 @@ pub struct ReportHeader {
     /// Subset models for the datamodels.
     pub subset_models: usize,
     /// Subset fraction α.
-    pub alpha: f64,
+    pub alpha: SubsetFraction,
+    /// Left-out groups of the subsets (None: uniform subsets).
+    pub subset_groups: Option<GroupedRemoval>,
     /// Datamodel estimator.
     pub attribution: String,
     /// Its LDS on held-out subset models.
@@ -174,12 +177,18 @@ pub fn write_report(out: &Path, rows: &[ReportRow], header: &ReportHeader) -> Re
     let mut md = String::from("# unlearn bench\n\n");
     writeln!(
         md,
-        "Dataset `{}`, recipe `{}`, {} models per zoo, {} subset models (α = {}) for `{}` (LDS {:.3}). P95 KLoM against {} oracles; cost = examples forward+backward / one retraining.\n",
+        "Dataset `{}`, recipe `{}`, {} models per zoo, {} subset models (α = {}{}) for `{}` (LDS {:.3}). P95 KLoM against {} oracles; cost = examples forward+backward / one retraining.\n",
         header.dataset,
         header.recipe,
         header.models,
         header.subset_models,
         header.alpha,
+        header.subset_groups.as_ref().map_or(String::new(), |g| format!(
+            "; left out in groups of {}: {:.0} % as neighbourhoods, {:.0} % as same-class points",
+            g.group_size,
+            100.0 * g.neighbourhoods,
+            100.0 * g.classes
+        )),
         header.attribution,
         header.lds,
         header.models

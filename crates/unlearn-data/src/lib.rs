@@ -23,7 +23,8 @@
 //!   standardise with training statistics in one call.
 //!
 //! # Unlearning inputs
-//! * [`SubsetMasks::random`]`(m, n, alpha, seed)`, `.npy` save/load.
+//! * [`SubsetMasks::random`]`(m, n, alpha, seed)`, `.npy` save/load;
+//!   [`SubsetMasks::grouped`] leaves points out partly in groups ([`GroupedRemoval`]).
 //! * [`ForgetSet::random`], [`ForgetSet::class_restricted`], save/load as
 //!   `.npy` or text, [`ForgetSet::retain_indices`].
 //! * Structured sets: [`ForgetSet::by_score`] (top k, or top and bottom halves, [`Ends`]) and
@@ -48,6 +49,7 @@ mod error;
 mod fileio;
 mod forget;
 pub mod fuzz;
+mod grouped_masks;
 mod idx;
 mod masks;
 mod npy;
@@ -68,10 +70,11 @@ pub use fileio::{
     sha256_file, temp_path_next_to,
 };
 pub use forget::ForgetSet;
+pub use grouped_masks::{GroupSource, GroupedRemoval};
 pub use idx::{
     FASHION_MNIST_DIR, FASHION_MNIST_PACKAGE, idx_files, load_fashion_mnist, load_idx, load_idx_dir,
 };
-pub use masks::SubsetMasks;
+pub use masks::{SubsetFraction, SubsetMasks};
 pub use npy::{
     read_npy_f32, read_npy_i64, read_npy_u8, write_npy_f32, write_npy_i64, write_npy_u8,
 };

@@ -230,7 +230,20 @@ pub fn train_zoo<A: Architecture>(
     let stack_size = spec
         .stack
         .clamp(1, arch.max_stack().unwrap_or(usize::MAX).max(1));
-    let chunks: Vec<&[usize]> = todo.chunks(stack_size).collect();
+    // The models of a stack train on equally many points: subsets of different sizes (several
+    // α in turn) go into stacks of their own size, each size in the order of its models.
+    let mut by_size: Vec<(usize, Vec<usize>)> = Vec::new();
+    for &i in &todo {
+        let len = spec.kind.indices(manifest.global_index(i), n_train).len();
+        match by_size.iter_mut().find(|(size, _)| *size == len) {
+            Some((_, same)) => same.push(i),
+            None => by_size.push((len, vec![i])),
+        }
+    }
+    let chunks: Vec<&[usize]> = by_size
+        .iter()
+        .flat_map(|(_, same)| same.chunks(stack_size))
+        .collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let workers = spec.workers.clamp(1, chunks.len().max(1));
     let train_chunk =

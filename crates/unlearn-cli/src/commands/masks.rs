@@ -1,10 +1,11 @@
-//! `unlearn masks`: random training subsets for datamodels.
+//! `unlearn masks`: random training subsets for datamodels, uniform or with points left out in
+//! groups.
 
 use crate::common::{DataArgs, output_file};
 use anyhow::{Result, bail};
 use clap::Args;
 use std::path::PathBuf;
-use unlearn_data::SubsetMasks;
+use unlearn_data::{GroupSource, GroupedRemoval, SubsetFraction, SubsetMasks};
 
 /// Draw M random subsets of the training split, each of fraction α, and save them as an M × n
 /// u8 `.npy` matrix (row m: which training points model m sees).
@@ -15,9 +16,20 @@ pub struct MasksArgs {
     /// Number of subsets (models).
     #[arg(long, default_value_t = 500)]
     pub models: usize,
-    /// Fraction of the training split in each subset.
-    #[arg(long, default_value_t = 0.5)]
-    pub alpha: f64,
+    /// Fraction of the training split in each subset; several (comma-separated) are taken in
+    /// turn by the subsets, e.g. `0.5,0.9`.
+    #[arg(long, default_value = "0.5", value_delimiter = ',')]
+    pub alpha: Vec<f64>,
+    /// Leave points out in groups of this many (with --neighbourhoods and/or --classes);
+    /// 0: every point left out on its own, uniformly.
+    #[arg(long, default_value_t = 0)]
+    pub group_size: usize,
+    /// Share of the left-out points taken as groups of nearest neighbours (input space).
+    #[arg(long, default_value_t = 0.0)]
+    pub neighbourhoods: f64,
+    /// Share of the left-out points taken as groups of points of one class.
+    #[arg(long, default_value_t = 0.0)]
+    pub classes: f64,
     /// Seed of the draw.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -30,21 +42,41 @@ pub fn run(args: MasksArgs) -> Result<()> {
     if args.models == 0 {
         bail!("--models must be ≥ 1");
     }
-    if !(args.alpha > 0.0 && args.alpha < 1.0) {
-        bail!(
-            "--alpha must be strictly between 0 and 1 (got {})",
-            args.alpha
-        );
+    if let Some(a) = args.alpha.iter().find(|a| !(**a > 0.0 && **a < 1.0)) {
+        bail!("--alpha must be strictly between 0 and 1 (got {a})");
+    }
+    let alpha = match args.alpha[..] {
+        [one] => SubsetFraction::One(one),
+        _ => SubsetFraction::Cycle(args.alpha.clone()),
+    };
+    let grouped = args.neighbourhoods > 0.0 || args.classes > 0.0;
+    if grouped != (args.group_size > 0) {
+        bail!("--group-size and a share (--neighbourhoods, --classes) go together");
     }
     let (prepared, _) = args.data.load()?;
-    let masks = SubsetMasks::random(args.models, prepared.train.len(), args.alpha, args.seed)?;
+    let train = &prepared.train;
+    let masks = if grouped {
+        let removal = GroupedRemoval {
+            group_size: args.group_size,
+            neighbourhoods: args.neighbourhoods,
+            classes: args.classes,
+        };
+        let source = GroupSource {
+            features: &train.features,
+            dim: train.dim,
+            labels: &train.labels,
+        };
+        SubsetMasks::grouped(args.models, source, &alpha, &removal, args.seed)?
+    } else {
+        SubsetMasks::random_fractions(args.models, train.len(), &alpha, args.seed)?
+    };
     output_file(&args.out)?;
     masks.save_npy(&args.out)?;
     println!(
         "{} masks over {} training points (α = {}) → {}",
         masks.rows,
         masks.n,
-        args.alpha,
+        alpha,
         args.out.display()
     );
     Ok(())
