@@ -4,6 +4,7 @@
 //! class-restricted or neighbourhood forget set asks for; these masks show it such removals.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -112,12 +113,14 @@ impl SubsetMasks {
             };
             for _ in 0..groups_of(removal.neighbourhoods) {
                 let centre = rng.random_range(0..n);
-                if !neighbours.contains_key(&centre) {
-                    let set =
-                        ForgetSet::nearest_neighbours(source.features, source.dim, centre, g)?;
-                    neighbours.insert(centre, set.indices);
-                }
-                for &j in &neighbours[&centre] {
+                let group = match neighbours.entry(centre) {
+                    Entry::Occupied(known) => known.into_mut(),
+                    Entry::Vacant(slot) => slot.insert(
+                        ForgetSet::nearest_neighbours(source.features, source.dim, centre, g)?
+                            .indices,
+                    ),
+                };
+                for &j in group.iter() {
                     drop(row, j);
                 }
             }
