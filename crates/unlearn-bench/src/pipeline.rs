@@ -12,9 +12,7 @@ use burn::tensor::Device;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use unlearn_data::{
-    Ends, ForgetSet, GroupSource, GroupedRemoval, Prepared, SubsetFraction, SubsetMasks,
-};
+use unlearn_data::{Ends, ForgetSet, GroupedRemoval, Prepared, SubsetFraction, SubsetMasks};
 use unlearn_eval::{Direction, EvalPoints, LogitsView, evaluate};
 use unlearn_methods::{Context, MethodRegistry, unlearn_zoo};
 use unlearn_models::Architecture;
@@ -334,18 +332,8 @@ impl<'a, A: Architecture> Bench<'a, A> {
         }
         let masks_path = self.out.join(format!("masks-{}.npy", key(&masks_key)));
         if !masks_path.is_file() {
-            let train = &self.data.train;
-            let masks = match &s.subset_groups {
-                None => SubsetMasks::random_fractions(s.subset_models, n_train, &s.alpha, 0)?,
-                Some(groups) => {
-                    let source = GroupSource {
-                        features: &train.features,
-                        dim: train.dim,
-                        labels: &train.labels,
-                    };
-                    SubsetMasks::grouped(s.subset_models, source, &s.alpha, groups, 0)?
-                }
-            };
+            let groups = s.subset_groups.as_ref();
+            let masks = SubsetMasks::draw(s.subset_models, &self.data.train, &s.alpha, groups, 0)?;
             masks.save_npy(&masks_path)?;
         }
         let masks = SubsetMasks::load_npy(&masks_path)?;

@@ -10,6 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::dataset::Dataset;
 use crate::error::{DataError, Result};
 use crate::forget::ForgetSet;
 use crate::masks::{SubsetFraction, SubsetMasks};
@@ -66,6 +67,28 @@ pub struct GroupSource<'a> {
 }
 
 impl SubsetMasks {
+    /// `m` subsets of the points of `train`: [`SubsetMasks::grouped`] when `groups` is given,
+    /// [`SubsetMasks::random_fractions`] otherwise.
+    pub fn draw(
+        m: usize,
+        train: &Dataset,
+        alpha: &SubsetFraction,
+        groups: Option<&GroupedRemoval>,
+        seed: u64,
+    ) -> Result<Self> {
+        match groups {
+            None => Self::random_fractions(m, train.len(), alpha, seed),
+            Some(removal) => {
+                let source = GroupSource {
+                    features: &train.features,
+                    dim: train.dim,
+                    labels: &train.labels,
+                };
+                Self::grouped(m, source, alpha, removal, seed)
+            }
+        }
+    }
+
     /// `m` subsets, row `i` of exactly `round(α_i · n)` of the `n` points of `source` (`α_i`:
     /// `alpha`'s value for row `i`); of the points
     /// each leaves out, about `removal.neighbourhoods` are whole nearest-neighbour groups,

@@ -114,21 +114,7 @@ impl SubsetMasks {
     /// stream number), so it is the same whatever `m` is: more rows can be
     /// added later without changing the earlier ones.
     pub fn random(m: usize, n: usize, alpha: f64, seed: u64) -> Result<Self> {
-        if !(0.0..=1.0).contains(&alpha) {
-            return Err(DataError::invalid(format!(
-                "subset fraction alpha = {alpha} is outside [0, 1]"
-            )));
-        }
-        let k = Self::subset_size(n, alpha);
-        let mut data = vec![0u8; m * n];
-        for (i, row) in data.chunks_exact_mut(n.max(1)).take(m).enumerate() {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            rng.set_stream(i as u64);
-            for j in rand::seq::index::sample(&mut rng, n, k) {
-                row[j] = 1;
-            }
-        }
-        Ok(SubsetMasks { rows: m, n, data })
+        Self::random_fractions(m, n, &alpha.into(), seed)
     }
 
     /// `m` subsets, row `i` of exactly `round(α_i · n)` points chosen uniformly, where `α_i`

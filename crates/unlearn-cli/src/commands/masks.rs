@@ -5,7 +5,7 @@ use crate::common::{DataArgs, output_file};
 use anyhow::{Result, bail};
 use clap::Args;
 use std::path::PathBuf;
-use unlearn_data::{GroupSource, GroupedRemoval, SubsetFraction, SubsetMasks};
+use unlearn_data::{GroupedRemoval, SubsetFraction, SubsetMasks};
 
 /// Draw M random subsets of the training split, each of fraction α, and save them as an M × n
 /// u8 `.npy` matrix (row m: which training points model m sees).
@@ -54,22 +54,18 @@ pub fn run(args: MasksArgs) -> Result<()> {
         bail!("--group-size and a share (--neighbourhoods, --classes) go together");
     }
     let (prepared, _) = args.data.load()?;
-    let train = &prepared.train;
-    let masks = if grouped {
-        let removal = GroupedRemoval {
-            group_size: args.group_size,
-            neighbourhoods: args.neighbourhoods,
-            classes: args.classes,
-        };
-        let source = GroupSource {
-            features: &train.features,
-            dim: train.dim,
-            labels: &train.labels,
-        };
-        SubsetMasks::grouped(args.models, source, &alpha, &removal, args.seed)?
-    } else {
-        SubsetMasks::random_fractions(args.models, train.len(), &alpha, args.seed)?
-    };
+    let removal = grouped.then_some(GroupedRemoval {
+        group_size: args.group_size,
+        neighbourhoods: args.neighbourhoods,
+        classes: args.classes,
+    });
+    let masks = SubsetMasks::draw(
+        args.models,
+        &prepared.train,
+        &alpha,
+        removal.as_ref(),
+        args.seed,
+    )?;
     output_file(&args.out)?;
     masks.save_npy(&args.out)?;
     println!(
