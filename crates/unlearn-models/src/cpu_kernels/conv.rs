@@ -1,15 +1,16 @@
 //! Grouped 2-D convolution on the CPU as im2col + matrix multiply, forward and backward
 //! (docs/algorithms.md §13, "Convolutions on the CPU").
 //!
-//! Images are taken a block at a time so that every matrix multiply has a few hundred columns
-//! even on 4×4 feature maps: the weight matrix is packed once per block instead of once per
-//! image, and the weight gradient is one product over the whole block. Blocks × groups are the
-//! units of parallel work; each writes its own slice of the output (or of the input gradient),
-//! and weight gradients are summed per thread, then across threads.
+//! Images are taken a block at a time so that every matrix multiply has a few hundred rows and
+//! columns even on 4×4 feature maps: the weight matrix is packed once per block instead of once
+//! per image, and the weight gradient is one product over the whole block. Blocks × groups are
+//! the units of parallel work; each writes its own slice of the output (or of the input
+//! gradient), and weight gradients are summed per chunk of units, then across chunks. A unit is
+//! unfolded from a channels-last copy of its images (`channels_last.rs`), or, for inputs of a few
+//! channels, straight from the planes (`unfold.rs`).
 
-use super::matmul::matmul;
-use super::shifted;
-use super::unfold::{UnitSlice, col2im, im2col, tiles};
+use super::channels_last;
+use super::unfold;
 use rayon::prelude::*;
 
 /// Shapes of a grouped convolution: `x` is `[batch, groups·c_in, height, width]`, the weight
@@ -36,7 +37,7 @@ pub struct ConvShape {
 
 /// Columns a block of images aims for: enough for the matrix kernel to run at speed, few enough
 /// that the unfolded block stays in a core's cache on the shapes of the built-in models.
-pub(super) const BLOCK_COLUMNS: usize = 256;
+const BLOCK_COLUMNS: usize = 256;
 
 /// Chunks the weight gradient is summed in: more than the cores of a workstation, fixed so the
 /// sum's order never depends on the machine.
@@ -53,7 +54,7 @@ impl ConvShape {
         Some([side(0)?, side(1)?])
     }
 
-    fn out_hw(&self) -> usize {
+    pub(super) fn out_hw(&self) -> usize {
         let [h, w] = self.output().expect("shape checked by the caller");
         h * w
     }
@@ -96,6 +97,32 @@ pub(super) struct Unit {
     pub(super) count: usize,
     pub(super) group: usize,
 }
+
+/// Output rows `first..first + rows` of every image of a unit: the piece of the output one
+/// matrix product computes. A unit of one large image is cut into tiles of about
+/// `BLOCK_COLUMNS` outputs so its unfolded input stays in cache; a unit of several small images
+/// is one tile.
+#[derive(Clone, Copy)]
+pub(super) struct Tile {
+    pub(super) first: usize,
+    pub(super) rows: usize,
+}
+
+pub(super) fn tiles(shape: &ConvShape, unit: Unit) -> impl Iterator<Item = Tile> {
+    let [oh_n, ow_n] = shape.output().expect("checked");
+    let step = if unit.count == 1 {
+        (BLOCK_COLUMNS / ow_n.max(1)).clamp(1, oh_n.max(1))
+    } else {
+        oh_n.max(1)
+    };
+    (0..oh_n).step_by(step).map(move |first| Tile {
+        first,
+        rows: step.min(oh_n - first),
+    })
+}
+
+/// One image's channels of one group in an `[batch, groups·c, h, w]` tensor.
+pub(super) struct UnitSlice<'a>(pub(super) &'a mut [f32]);
 
 fn units(shape: &ConvShape) -> Vec<Unit> {
     let block = shape.block();
@@ -153,60 +180,28 @@ fn by_unit<'a>(
 pub fn forward(x: &[f32], weight: &[f32], shape: &ConvShape) -> Vec<f32> {
     let [_, _, out_len] = shape.lengths();
     let mut out = vec![0.0f32; out_len];
-    let (patch, ohw) = (shape.patch(), shape.out_hw());
+    let per_group_w = shape.c_out * shape.patch();
     let units = units(shape);
-    let slices = per_image_group(&mut out, shape, shape.c_out * ohw);
+    let slices = per_image_group(&mut out, shape, shape.c_out * shape.out_hw());
+    let channels_last = channels_last::suits_forward(shape);
+    let weight_cl = channels_last.then(|| channels_last::weight_to_channels_last(weight, shape));
+    let lowered_weight = weight_cl.as_deref().unwrap_or(weight);
     by_unit(slices, shape, &units)
         .into_par_iter()
         .zip(units.par_iter())
-        .for_each_init(
-            || (Vec::new(), Vec::new(), shifted::Scratch::default()),
-            |(cols, product, scratch), (mut outs, unit)| {
-                let w = &weight[unit.group * shape.c_out * patch..][..shape.c_out * patch];
-                if shifted::suits(shape) {
-                    let [image] = outs.as_mut_slice() else {
-                        unreachable!("large maps make one-image units")
-                    };
-                    let channels = shape.groups * shape.c_in;
-                    let start = (unit.first * channels + unit.group * shape.c_in) * shape.in_hw();
-                    let input = &x[start..start + shape.c_in * shape.in_hw()];
-                    return shifted::forward_image(input, w, shape, image.0, scratch);
-                }
-                let ow_n = shape.output().expect("checked")[1];
-                for tile in tiles(shape, *unit) {
-                    let tile_hw = tile.rows * ow_n;
-                    let width = unit.count * tile_hw;
-                    cols.resize(patch * width, 0.0);
-                    im2col(x, shape, *unit, tile, cols);
-                    let operands = ([shape.c_out, width, patch], w, cols.as_slice());
-                    if let [image] = outs.as_mut_slice() {
-                        // One image: the product goes straight into its output rows.
-                        let dst = &mut image.0[tile.first * ow_n..];
-                        product_into(operands, dst, ohw);
-                    } else {
-                        product.resize(shape.c_out * width, 0.0);
-                        product_into(operands, product, width);
-                        for (b, image) in outs.iter_mut().enumerate() {
-                            for co in 0..shape.c_out {
-                                image.0[co * ohw..][..ohw]
-                                    .copy_from_slice(&product[co * width + b * ohw..][..ohw]);
-                            }
-                        }
-                    }
-                }
-            },
-        );
+        .for_each_init(Scratch::default, |scratch, (mut outs, unit)| {
+            let w = &lowered_weight[unit.group * per_group_w..][..per_group_w];
+            if channels_last {
+                channels_last::forward_unit(x, w, shape, *unit, &mut outs, &mut scratch.0);
+            } else {
+                unfold::forward_unit(x, w, shape, *unit, &mut outs, &mut scratch.1);
+            }
+        });
     out
 }
 
-/// `dst (row stride dst_rs) = W · cols` for `([c_out, width, patch], W, cols)`.
-fn product_into(
-    ([m, n, k], w, cols): ([usize; 3], &[f32], &[f32]),
-    dst: &mut [f32],
-    dst_rs: usize,
-) {
-    matmul([m, n, k], dst, [dst_rs, 1], false, w, [k, 1], cols, [n, 1]);
-}
+/// Buffers of either lowering, reused by one thread from unit to unit.
+type Scratch = (channels_last::Scratch, unfold::Scratch);
 
 /// The backward pass from the output gradient: the input gradient (when `input_grad`) and the
 /// weight gradient.
@@ -218,7 +213,7 @@ pub fn backward(
     input_grad: bool,
 ) -> (Option<Vec<f32>>, Vec<f32>) {
     let [x_len, w_len, _] = shape.lengths();
-    let (patch, ohw, in_hw) = (shape.patch(), shape.out_hw(), shape.in_hw());
+    let per_group_w = shape.c_out * shape.patch();
     let units = units(shape);
     let mut dx = if input_grad {
         vec![0.0f32; x_len]
@@ -227,14 +222,16 @@ pub fn backward(
     };
     let dx_units: Vec<Vec<UnitSlice<'_>>> = if input_grad {
         by_unit(
-            per_image_group(&mut dx, shape, shape.c_in * in_hw),
+            per_image_group(&mut dx, shape, shape.c_in * shape.in_hw()),
             shape,
             &units,
         )
     } else {
         units.iter().map(|_| Vec::new()).collect()
     };
-    let per_group_w = shape.c_out * patch;
+    let channels_last = channels_last::suits_backward(shape);
+    let weight_cl = channels_last.then(|| channels_last::weight_to_channels_last(weight, shape));
+    let lowered_weight = weight_cl.as_deref().unwrap_or(weight);
     let mut work: Vec<(Vec<UnitSlice<'_>>, Unit)> = dx_units.into_iter().zip(units).collect();
     // A fixed number of chunks, each summing its weight gradients in order, then the chunks in
     // order: the same numbers whatever the thread count or scheduling.
@@ -242,73 +239,29 @@ pub fn backward(
     let partial: Vec<Vec<f32>> = work
         .par_chunks_mut(chunk)
         .map(|chunk| {
+            // In the lowering's own patch order: channels-last weight gradients are reordered
+            // once, after the sum.
             let mut dw = vec![0.0f32; w_len];
-            let (mut cols, mut gathered, mut dcols) = (Vec::new(), Vec::new(), Vec::new());
-            let mut scratch = shifted::Scratch::default();
+            let mut scratch = Scratch::default();
             for (dx_unit, unit) in chunk.iter_mut() {
-                let ow_n = shape.output().expect("checked")[1];
-                let channels = shape.groups * shape.c_out;
-                if shifted::suits(shape) {
-                    let in_channels = shape.groups * shape.c_in;
-                    let start = (unit.first * in_channels + unit.group * shape.c_in) * in_hw;
-                    let input = &x[start..start + shape.c_in * in_hw];
-                    let g_start = (unit.first * channels + unit.group * shape.c_out) * ohw;
-                    let g = &grad[g_start..g_start + shape.c_out * ohw];
-                    let w = &weight[unit.group * per_group_w..][..per_group_w];
-                    let dw_group = &mut dw[unit.group * per_group_w..][..per_group_w];
-                    let dx_image = dx_unit.first_mut().map(|s| &mut *s.0);
-                    shifted::backward_image(input, w, g, shape, dw_group, dx_image, &mut scratch);
-                    continue;
-                }
-                for tile in tiles(shape, *unit) {
-                    let tile_hw = tile.rows * ow_n;
-                    let width = unit.count * tile_hw;
-                    // The tile's output gradient as a [c_out, width] matrix: read in place for
-                    // one image (row stride ohw), gathered for several.
-                    let (g, g_rs): (&[f32], usize) = if unit.count == 1 {
-                        let image = unit.first * channels + unit.group * shape.c_out;
-                        (&grad[image * ohw + tile.first * ow_n..], ohw)
-                    } else {
-                        gathered.resize(shape.c_out * width, 0.0);
-                        for b in 0..unit.count {
-                            let image = (unit.first + b) * channels + unit.group * shape.c_out;
-                            for co in 0..shape.c_out {
-                                gathered[co * width + b * ohw..][..ohw]
-                                    .copy_from_slice(&grad[(image + co) * ohw..][..ohw]);
-                            }
-                        }
-                        (&gathered, width)
-                    };
-                    cols.resize(patch * width, 0.0);
-                    im2col(x, shape, *unit, tile, &mut cols);
-                    let dw_group = &mut dw[unit.group * per_group_w..][..per_group_w];
-                    // dW += G · colsᵀ
-                    matmul(
-                        [shape.c_out, patch, width],
+                let operands = (
+                    x,
+                    &lowered_weight[unit.group * per_group_w..][..per_group_w],
+                    grad,
+                );
+                let dw_group = &mut dw[unit.group * per_group_w..][..per_group_w];
+                if channels_last {
+                    let s = &mut scratch.0;
+                    channels_last::backward_unit(operands, shape, *unit, dw_group, dx_unit, s);
+                } else {
+                    unfold::backward_unit(
+                        operands,
+                        shape,
+                        *unit,
                         dw_group,
-                        [patch, 1],
-                        true,
-                        g,
-                        [g_rs, 1],
-                        &cols,
-                        [1, width],
+                        dx_unit,
+                        &mut scratch.1,
                     );
-                    if input_grad {
-                        // dcols = Wᵀ · G, folded back onto the images.
-                        let w = &weight[unit.group * per_group_w..][..per_group_w];
-                        dcols.resize(patch * width, 0.0);
-                        matmul(
-                            [patch, width, shape.c_out],
-                            &mut dcols,
-                            [width, 1],
-                            false,
-                            w,
-                            [1, patch],
-                            g,
-                            [g_rs, 1],
-                        );
-                        col2im(&dcols, shape, *unit, tile, dx_unit);
-                    }
                 }
             }
             dw
@@ -318,7 +271,37 @@ pub fn backward(
     for part in &partial {
         dw.iter_mut().zip(part).for_each(|(a, b)| *a += b);
     }
+    if channels_last {
+        dw = channels_last::weight_from_channels_last(&dw, shape);
+    }
     (input_grad.then_some(dx), dw)
+}
+
+/// The output gradient of a unit's tile as a `[c_out, width]` matrix and its row stride: read in
+/// place for one image (row stride out_h·out_w), gathered into `gathered` for several.
+pub(super) fn tile_grad<'a>(
+    grad: &'a [f32],
+    shape: &ConvShape,
+    unit: Unit,
+    tile: Tile,
+    gathered: &'a mut Vec<f32>,
+) -> (&'a [f32], usize) {
+    let (ohw, ow_n) = (shape.out_hw(), shape.output().expect("checked")[1]);
+    let channels = shape.groups * shape.c_out;
+    if unit.count == 1 {
+        let image = unit.first * channels + unit.group * shape.c_out;
+        return (&grad[image * ohw + tile.first * ow_n..], ohw);
+    }
+    let width = unit.count * tile.rows * ow_n;
+    gathered.resize(shape.c_out * width, 0.0);
+    for b in 0..unit.count {
+        let image = (unit.first + b) * channels + unit.group * shape.c_out;
+        for co in 0..shape.c_out {
+            gathered[co * width + b * ohw..][..ohw]
+                .copy_from_slice(&grad[(image + co) * ohw..][..ohw]);
+        }
+    }
+    (gathered, width)
 }
 
 #[cfg(test)]
@@ -378,7 +361,16 @@ mod tests {
             .collect()
     }
 
+    /// Every shape of [`base_shapes`], with 3 input channels (unfolded from the planes) and with
+    /// 10 (unfolded channels-last).
     fn shapes() -> Vec<ConvShape> {
+        base_shapes()
+            .into_iter()
+            .flat_map(|s| [s, ConvShape { c_in: 10, ..s }])
+            .collect()
+    }
+
+    fn base_shapes() -> Vec<ConvShape> {
         let base = ConvShape {
             batch: 3,
             groups: 2,
@@ -420,7 +412,14 @@ mod tests {
                 stride: [2, 2],
                 ..base
             },
-            // Deep enough and large enough for the shifted products (`shifted.rs`).
+            // Rows of 32 outputs and more: the forward pass unfolds from the planes.
+            ConvShape {
+                batch: 2,
+                groups: 1,
+                input: [9, 34],
+                ..base
+            },
+            // Deep inputs on larger maps: channels-last tiles of one image.
             ConvShape {
                 batch: 2,
                 groups: 2,

@@ -4,13 +4,13 @@
 //! copy for stride-1 convolutions of large maps), batch normalisation and max-pool + ReLU in one
 //! pass each, forward and backward. Every other backend (wgpu above all) keeps its own kernels.
 
+mod channels_last;
 pub mod conv;
 mod extension;
 mod matmul;
 pub mod norm;
 pub mod peak;
 pub mod pool;
-mod shifted;
 mod unfold;
 
 use burn::backend::Dispatch;

@@ -1,30 +1,108 @@
-//! The unfolding of im2col convolutions (docs/algorithms.md §13): a tile of a unit's images
-//! written out as the columns a matrix product reads (`im2col`), and such columns added back onto
-//! the input positions they came from (`col2im`, the backward pass).
+//! im2col straight from the input planes (docs/algorithms.md §13), for inputs of a few channels
+//! (an image's colours), where a channels-last row is too short to pay: a tile of a unit's
+//! images written out as the columns a matrix product reads (`im2col`), and such columns added
+//! back onto the input positions they came from (`col2im`, the backward pass).
 
-use super::conv::{BLOCK_COLUMNS, ConvShape, Unit};
+use super::conv::{ConvShape, Tile, Unit, UnitSlice, tile_grad, tiles};
+use super::matmul::matmul;
 
-/// Output rows `first..first + rows` of every image of a unit: the piece of the output one
-/// matrix product computes. A unit of one large image is cut into tiles of about
-/// `BLOCK_COLUMNS` outputs so its unfolded input stays in cache; a unit of several small images
-/// is one tile.
-#[derive(Clone, Copy)]
-pub(super) struct Tile {
-    pub(super) first: usize,
-    pub(super) rows: usize,
+/// Buffers one thread reuses from unit to unit.
+#[derive(Default)]
+pub(super) struct Scratch {
+    cols: Vec<f32>,
+    product: Vec<f32>,
+    gathered: Vec<f32>,
 }
 
-pub(super) fn tiles(shape: &ConvShape, unit: Unit) -> impl Iterator<Item = Tile> {
-    let [oh_n, ow_n] = shape.output().expect("checked");
-    let step = if unit.count == 1 {
-        (BLOCK_COLUMNS / ow_n.max(1)).clamp(1, oh_n.max(1))
-    } else {
-        oh_n.max(1)
-    };
-    (0..oh_n).step_by(step).map(move |first| Tile {
-        first,
-        rows: step.min(oh_n - first),
-    })
+/// The forward pass of one unit into its output images (`[c_out, out_h·out_w]` each), with the
+/// group's weight `[c_out, patch]`.
+pub(super) fn forward_unit(
+    x: &[f32],
+    weight: &[f32],
+    shape: &ConvShape,
+    unit: Unit,
+    outs: &mut [UnitSlice<'_>],
+    scratch: &mut Scratch,
+) {
+    let (patch, c_out, ohw) = (shape.patch(), shape.c_out, shape.out_hw());
+    let ow_n = shape.output().expect("checked")[1];
+    for tile in tiles(shape, unit) {
+        let tile_hw = tile.rows * ow_n;
+        let width = unit.count * tile_hw;
+        scratch.cols.resize(patch * width, 0.0);
+        im2col(x, shape, unit, tile, &mut scratch.cols);
+        let operands = ([c_out, width, patch], weight, scratch.cols.as_slice());
+        if let [image] = outs {
+            // One image: the product goes straight into its output rows.
+            product_into(operands, &mut image.0[tile.first * ow_n..], ohw);
+        } else {
+            scratch.product.resize(c_out * width, 0.0);
+            product_into(operands, &mut scratch.product, width);
+            for (b, image) in outs.iter_mut().enumerate() {
+                for co in 0..c_out {
+                    image.0[co * ohw..][..ohw]
+                        .copy_from_slice(&scratch.product[co * width + b * ohw..][..ohw]);
+                }
+            }
+        }
+    }
+}
+
+/// `dst (row stride dst_rs) = W · cols` for `([c_out, width, patch], W, cols)`.
+fn product_into(
+    ([m, n, k], w, cols): ([usize; 3], &[f32], &[f32]),
+    dst: &mut [f32],
+    dst_rs: usize,
+) {
+    matmul([m, n, k], dst, [dst_rs, 1], false, w, [k, 1], cols, [n, 1]);
+}
+
+/// The backward pass of one unit from the output gradient (`x`, the group's weight, `grad`):
+/// adds the group's weight gradient to `weight_grad` and, when `dx` is not empty, adds the
+/// unit's input gradient there.
+pub(super) fn backward_unit(
+    (x, weight, grad): (&[f32], &[f32], &[f32]),
+    shape: &ConvShape,
+    unit: Unit,
+    weight_grad: &mut [f32],
+    dx: &mut [UnitSlice<'_>],
+    scratch: &mut Scratch,
+) {
+    let (patch, c_out) = (shape.patch(), shape.c_out);
+    let ow_n = shape.output().expect("checked")[1];
+    for tile in tiles(shape, unit) {
+        let width = unit.count * tile.rows * ow_n;
+        let (g, g_rs) = tile_grad(grad, shape, unit, tile, &mut scratch.gathered);
+        scratch.cols.resize(patch * width, 0.0);
+        im2col(x, shape, unit, tile, &mut scratch.cols);
+        // dW += G · colsᵀ
+        let cols = &scratch.cols;
+        matmul(
+            [c_out, patch, width],
+            weight_grad,
+            [patch, 1],
+            true,
+            g,
+            [g_rs, 1],
+            cols,
+            [1, width],
+        );
+        if !dx.is_empty() {
+            // dcols = Wᵀ · G (over cols, no longer needed), folded back onto the images.
+            let dcols = &mut scratch.cols;
+            matmul(
+                [patch, width, c_out],
+                dcols,
+                [width, 1],
+                false,
+                weight,
+                [1, patch],
+                g,
+                [g_rs, 1],
+            );
+            col2im(dcols, shape, unit, tile, dx);
+        }
+    }
 }
 
 /// Unfolds the tile of the unit's images into `cols`: `[patch, count·rows·out_w]`, row
@@ -139,6 +217,3 @@ fn valid_columns(
     };
     (lo.min(hi), hi)
 }
-
-/// One image's channels of one group in an `[batch, groups·c, h, w]` tensor.
-pub(super) struct UnitSlice<'a>(pub(super) &'a mut [f32]);

@@ -55,8 +55,9 @@ pub struct BenchSpeedArgs {
     /// Epochs of the MLP and logistic zoos.
     #[arg(long, default_value_t = 20)]
     pub epochs: usize,
-    /// Times the ResNet-9 comparison is repeated (each round: flex's kernels, unlearn's, PyTorch).
-    #[arg(long, default_value_t = 3)]
+    /// Times the ResNet-9 comparison is repeated (each round: flex's kernels, unlearn's, PyTorch);
+    /// the median ratio is printed after them.
+    #[arg(long, default_value_t = 5)]
     pub rounds: usize,
     /// Python of a venv with torch: each round also runs the PyTorch reference on the same
     /// shapes and threads, and the ratio is printed.

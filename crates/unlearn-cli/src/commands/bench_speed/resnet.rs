@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use std::path::Path;
 use std::process::Command;
+use unlearn_eval::percentile;
 use unlearn_models::cpu_kernels::peak::matmul_gflops;
 use unlearn_models::cpu_kernels::use_own_kernels;
 use unlearn_models::{Model, ModelConfig};
@@ -59,6 +60,7 @@ pub fn time_resnet9(backend: &Backend, args: &BenchSpeedArgs) -> Result<()> {
     }
     println!("{header}");
     let mut last = None;
+    let (mut vs_flex, mut vs_torch) = (Vec::new(), Vec::new());
     for round in 1..=args.rounds {
         let bar = progress_bar(1, "resnet9");
         let flex = if compare {
@@ -75,14 +77,33 @@ pub fn time_resnet9(backend: &Backend, args: &BenchSpeedArgs) -> Result<()> {
         let mut line = format!("{round:<6}");
         if let Some(flex) = flex {
             line += &format!(" {flex:>13.0} {ours:>15.0} {:>12.2}×", ours / flex);
+            vs_flex.push(ours / flex);
         } else {
             line += &format!(" {ours:>15.0}");
         }
         if let Some(torch) = reference {
             line += &format!(" {torch:>9.0} {:>13.2}×", ours / torch);
+            vs_torch.push(ours / torch);
         }
         println!("{line}");
         last = Some((shares, model));
+    }
+    // The median of the interleaved rounds: a busy moment of a shared machine moves one round.
+    if args.rounds > 1 {
+        let median = |ratios: &[f64]| {
+            let ratios: Vec<f32> = ratios.iter().map(|&r| r as f32).collect();
+            percentile(&ratios, 50.0)
+        };
+        let mut line = format!("{:<6}", "median");
+        if compare {
+            line += &format!(" {:>29} {:>12.2}×", "", median(&vs_flex)?);
+        } else {
+            line += &format!(" {:>15}", "");
+        }
+        if !vs_torch.is_empty() {
+            line += &format!(" {:>9} {:>13.2}×", "", median(&vs_torch)?);
+        }
+        println!("{line}");
     }
     if let Some((shares, model)) = last {
         let images = synthetic_images(points, [3, 32, 32], 10, 0);
