@@ -11,6 +11,8 @@
 
 use super::conv::{ConvShape, Tile, Unit, UnitSlice, tile_grad, tiles};
 use super::matmul::matmul;
+use super::zeros;
+use rayon::prelude::*;
 
 /// Input channels from which a unit is unfolded channels-last: below, a row's runs are a few
 /// values each and unfolding from the planes is faster (measured on the 3-channel input layer).
@@ -54,34 +56,21 @@ fn padded_hw(shape: &ConvShape) -> [usize; 2] {
 /// The weight `[groups·c_out, c_in, kh, kw]` with each patch reordered to `(i, j, c)`.
 pub(super) fn weight_to_channels_last(weight: &[f32], shape: &ConvShape) -> Vec<f32> {
     let (c_in, taps) = (shape.c_in, shape.kernel[0] * shape.kernel[1]);
-    let mut out = vec![0.0f32; weight.len()];
-    for (dst, src) in out
-        .chunks_exact_mut(shape.patch())
-        .zip(weight.chunks_exact(shape.patch()))
-    {
-        for c in 0..c_in {
-            for tap in 0..taps {
-                dst[tap * c_in + c] = src[c * taps + tap];
-            }
-        }
-    }
-    out
+    transpose_patches(weight, shape, [c_in, taps])
 }
 
 /// The inverse of [`weight_to_channels_last`].
 pub(super) fn weight_from_channels_last(weight: &[f32], shape: &ConvShape) -> Vec<f32> {
     let (c_in, taps) = (shape.c_in, shape.kernel[0] * shape.kernel[1]);
-    let mut out = vec![0.0f32; weight.len()];
-    for (dst, src) in out
-        .chunks_exact_mut(shape.patch())
-        .zip(weight.chunks_exact(shape.patch()))
-    {
-        for c in 0..c_in {
-            for tap in 0..taps {
-                dst[c * taps + tap] = src[tap * c_in + c];
-            }
-        }
-    }
+    transpose_patches(weight, shape, [taps, c_in])
+}
+
+/// Every patch of `weight` (`[rows, cols]` each) transposed, the patches in parallel.
+fn transpose_patches(weight: &[f32], shape: &ConvShape, [rows, cols]: [usize; 2]) -> Vec<f32> {
+    let mut out = zeros(weight.len());
+    out.par_chunks_exact_mut(shape.patch())
+        .zip(weight.par_chunks_exact(shape.patch()))
+        .for_each(|(dst, src)| transpose(src, cols, [rows, cols], dst, rows));
     out
 }
 

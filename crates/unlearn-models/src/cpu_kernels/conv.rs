@@ -11,6 +11,7 @@
 
 use super::channels_last;
 use super::unfold;
+use super::zeros;
 use rayon::prelude::*;
 
 /// Shapes of a grouped convolution: `x` is `[batch, groups·c_in, height, width]`, the weight
@@ -179,7 +180,7 @@ fn by_unit<'a>(
 /// The forward pass: `[batch, groups·c_out, out_h, out_w]`.
 pub fn forward(x: &[f32], weight: &[f32], shape: &ConvShape) -> Vec<f32> {
     let [_, _, out_len] = shape.lengths();
-    let mut out = vec![0.0f32; out_len];
+    let mut out = zeros(out_len);
     let per_group_w = shape.c_out * shape.patch();
     let units = units(shape);
     let slices = per_image_group(&mut out, shape, shape.c_out * shape.out_hw());
@@ -215,11 +216,7 @@ pub fn backward(
     let [x_len, w_len, _] = shape.lengths();
     let per_group_w = shape.c_out * shape.patch();
     let units = units(shape);
-    let mut dx = if input_grad {
-        vec![0.0f32; x_len]
-    } else {
-        Vec::new()
-    };
+    let mut dx = if input_grad { zeros(x_len) } else { Vec::new() };
     let dx_units: Vec<Vec<UnitSlice<'_>>> = if input_grad {
         by_unit(
             per_image_group(&mut dx, shape, shape.c_in * shape.in_hw()),

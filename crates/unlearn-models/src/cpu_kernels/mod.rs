@@ -159,6 +159,15 @@ fn f32_slice(t: &FlexTensor) -> Cow<'_, [f32]> {
     }
 }
 
+/// `len` zeros, written by every thread: the zero fill of a large activation (and the page
+/// faults of fresh memory) would otherwise hold up all threads but one between kernels.
+fn zeros(len: usize) -> Vec<f32> {
+    use rayon::prelude::*;
+    let mut values = Vec::with_capacity(len);
+    values.par_extend(rayon::iter::repeat_n(0.0f32, len));
+    values
+}
+
 /// A flex tensor owning `values` in row-major order (an array of dims or a slice's `Vec`).
 fn flex_tensor(values: Vec<f32>, shape: impl Into<burn::tensor::Shape>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))

@@ -5,6 +5,7 @@
 //! Data are `[batch, channels, plane]` (`plane` = height·width). Statistics are summed per
 //! channel in f64, in a fixed order, so results do not depend on the thread count.
 
+use super::zeros;
 use rayon::prelude::*;
 
 /// What the forward pass keeps for the backward one and returns to the running statistics.
@@ -79,7 +80,7 @@ pub fn forward(
     let shift: Vec<f32> = (0..channels)
         .map(|c| beta[c] - (mean[c] as f32) * scale[c])
         .collect();
-    let mut out = vec![0.0f32; x.len()];
+    let mut out = zeros(x.len());
     if plane > 0 {
         out.par_chunks_mut(plane)
             .zip(x.par_chunks(plane))
@@ -134,7 +135,7 @@ pub fn backward(
             [a as f32, b as f32, d as f32]
         })
         .collect();
-    let mut dx = vec![0.0f32; x.len()];
+    let mut dx = zeros(x.len());
     if plane > 0 {
         dx.par_chunks_mut(plane)
             .zip(x.par_chunks(plane).zip(grad.par_chunks(plane)))

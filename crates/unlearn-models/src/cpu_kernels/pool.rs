@@ -6,6 +6,7 @@
 //! than an index tensor. The gradient goes to the first maximal element of a window, as burn's
 //! pool does, and nowhere when the ReLU cut the output (output ≤ 0).
 
+use super::zeros;
 use rayon::prelude::*;
 
 /// Output height and width.
@@ -102,7 +103,7 @@ fn backward_2x2(plane: &[f32], w: usize, g: &[f32], ow_n: usize, dx: &mut [f32],
 /// `[planes, oh, ow]`.
 pub fn forward(x: &[f32], [planes, h, w]: [usize; 3], kernel: [usize; 2], relu: bool) -> Vec<f32> {
     let [oh_n, ow_n] = output([h, w], kernel);
-    let mut out = vec![0.0f32; planes * oh_n * ow_n];
+    let mut out = zeros(planes * oh_n * ow_n);
     if oh_n * ow_n == 0 {
         return out;
     }
@@ -133,7 +134,7 @@ pub fn backward(
 ) -> Vec<f32> {
     let [oh_n, ow_n] = output([h, w], kernel);
     let [kh, kw] = kernel;
-    let mut dx = vec![0.0f32; planes * h * w];
+    let mut dx = zeros(planes * h * w);
     if oh_n * ow_n == 0 {
         return dx;
     }
