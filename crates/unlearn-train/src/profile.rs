@@ -20,10 +20,23 @@ pub struct StepTimes {
     pub steps: usize,
     /// Samples processed (summed over the models of the stack).
     pub samples: usize,
+    /// Steps at the start left out of the sums (a warm-up: the first steps of a fresh model
+    /// also fill the allocator's and the caches' state).
+    pub warm_up: usize,
+    /// Steps seen, the warm-up included.
+    pub seen: usize,
 }
 
 impl StepTimes {
-    /// Adds one step.
+    /// Sums that leave out the first `steps` steps.
+    pub fn after_warm_up(steps: usize) -> Self {
+        Self {
+            warm_up: steps,
+            ..Self::default()
+        }
+    }
+
+    /// Adds one step (unless it is still part of the warm-up).
     pub fn add(
         &mut self,
         data: Duration,
@@ -32,6 +45,10 @@ impl StepTimes {
         update: Duration,
         samples: usize,
     ) {
+        self.seen += 1;
+        if self.seen <= self.warm_up {
+            return;
+        }
         self.data += data;
         self.forward += forward;
         self.backward += backward;
@@ -102,5 +119,15 @@ mod tests {
         assert!((shares.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         let mut off = PhaseClock::start(None);
         assert_eq!(off.lap(), Duration::ZERO);
+    }
+
+    #[test]
+    fn warm_up_steps_are_left_out() {
+        let mut t = StepTimes::after_warm_up(2);
+        let ms = Duration::from_millis;
+        t.add(ms(100), ms(100), ms(100), ms(100), 64);
+        t.add(ms(50), ms(50), ms(50), ms(50), 64);
+        t.add(ms(1), ms(2), ms(3), ms(4), 32);
+        assert_eq!((t.total(), t.steps, t.samples, t.seen), (ms(10), 1, 32, 3));
     }
 }

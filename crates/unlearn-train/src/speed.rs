@@ -96,13 +96,12 @@ pub fn time_subset_zoo(
 }
 
 /// Trains one stack of `k` models of `recipe` for its epochs on the first `points` training
-/// points (each model in its own order) and returns the phase times of every step, and the
-/// trained stack (on the inference device).
+/// points (each model in its own order) and returns the phase times of every step after the
+/// first `warm_up` steps, and the trained stack (on the inference device).
 pub fn profile_stack(
     recipe: &Recipe,
     set: &TrainSet,
-    k: usize,
-    points: usize,
+    [k, points, warm_up]: [usize; 3],
     device: &Device,
 ) -> Result<(StepTimes, Model), TrainError> {
     let members: Vec<Member> = (0..k)
@@ -120,7 +119,7 @@ pub fn profile_stack(
         &seeds,
         &ad,
     )?;
-    let mut times = StepTimes::default();
+    let mut times = StepTimes::after_warm_up(warm_up);
     let trained = fit_timed(
         recipe,
         model,

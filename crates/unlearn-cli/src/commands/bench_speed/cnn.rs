@@ -40,7 +40,7 @@ pub fn time_cnn(
         let mut single = None;
         for k in [1, args.cnn_stack] {
             let bar = progress_bar(1, "cnn");
-            let (t, model) = profile_stack(&recipe, &set, k, args.cnn_points, &device)?;
+            let (t, model) = profile_stack(&recipe, &set, [k, args.cnn_points, 0], &device)?;
             let infer = inference_rate(&model, &x, k, 2);
             bar.finish_and_clear();
             let rate = t.samples as f64 / t.total().as_secs_f64();

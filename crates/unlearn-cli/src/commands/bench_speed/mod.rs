@@ -179,7 +179,7 @@ pub fn run(args: BenchSpeedArgs) -> Result<()> {
         let set = TrainSet::new(&data.train, &device);
         let half = data.train.len() / 2;
         for k in [1, args.models] {
-            let (t, _) = profile_stack(&recipe, &set, k, half, &device)?;
+            let (t, _) = profile_stack(&recipe, &set, [k, half, 0], &device)?;
             println!(
                 "{backend} mlp stack {k}: {:.2} ms/step ({:.0} samples/s): {}",
                 1e3 * t.total().as_secs_f64() / t.steps as f64,

@@ -16,7 +16,8 @@ use unlearn_train::speed::{inference_rate, nominal_peak_gflops, profile_stack, s
 use unlearn_train::speed_resnet::resnet9_op_timings;
 use unlearn_train::{Backend, Recipe, TrainSet};
 
-/// Training samples/s of one ResNet-9 over one epoch of `points` synthetic images, and the model.
+/// Training samples/s of one ResNet-9 over one epoch of `points` synthetic images after a
+/// warm-up epoch (as the PyTorch reference times it), and the model.
 fn train_rate(args: &BenchSpeedArgs, device: &Device) -> Result<(f64, String, Model)> {
     let mut recipe = Recipe::named("resnet9")?;
     recipe.model = ModelConfig::ResNet9 {
@@ -24,11 +25,12 @@ fn train_rate(args: &BenchSpeedArgs, device: &Device) -> Result<(f64, String, Mo
         scale: 0.125,
     }
     .spec();
-    recipe.epochs = 1;
+    recipe.epochs = 2;
     recipe.batch_size = args.resnet_batch;
     let images = synthetic_images(args.resnet_points, [3, 32, 32], 10, 0);
     let set = TrainSet::new(&images, device);
-    let (t, model) = profile_stack(&recipe, &set, 1, args.resnet_points, device)?;
+    let warm_up = args.resnet_points.div_ceil(args.resnet_batch.max(1));
+    let (t, model) = profile_stack(&recipe, &set, [1, args.resnet_points, warm_up], device)?;
     let rate = t.samples as f64 / t.total().as_secs_f64();
     Ok((rate, t.shares_text(), model))
 }
@@ -42,7 +44,7 @@ pub fn time_resnet9(backend: &Backend, args: &BenchSpeedArgs) -> Result<()> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let compare = *backend == Backend::Flex;
     println!(
-        "\nResNet-9 width {width} on {backend} (f32, batch {batch}, one epoch of {points} synthetic 3×32×32 images, {threads} threads), training samples/s"
+        "\nResNet-9 width {width} on {backend} (f32, batch {batch}, one epoch of {points} synthetic 3×32×32 images after a warm-up epoch, {threads} threads), training samples/s"
     );
     let torch =
         |py: &std::path::Path| torch_rate(py, &args.torch_script, [width, batch, points, threads]);
