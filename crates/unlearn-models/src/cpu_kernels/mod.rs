@@ -1,8 +1,9 @@
 //! unlearn's own CPU kernels for the layers of its convolutional networks, where they are faster
 //! than the backend's (docs/algorithms.md §13, "CPU kernels"): on flex, f32 grouped 2-D
-//! convolutions run as matrix products (im2col, or one product per kernel position over a padded
-//! copy for stride-1 convolutions of large maps), batch normalisation and max-pool + ReLU in one
-//! pass each, forward and backward. Every other backend (wgpu above all) keeps its own kernels.
+//! convolutions run as matrix products over unfolded inputs (im2col from a padded channels-last
+//! copy, or straight from the planes for shallow inputs and wide maps), batch normalisation and
+//! max-pool + ReLU in one pass each, forward and backward. Every other backend (wgpu above all)
+//! keeps its own kernels.
 
 mod channels_last;
 pub mod conv;

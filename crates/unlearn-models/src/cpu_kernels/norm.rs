@@ -18,37 +18,46 @@ pub struct NormStats {
 }
 
 /// `Σ f(a_i, b_i)` over one plane, in eight f32 lanes so the loop vectorises; each lane sums
-/// an eighth of one plane (128 terms on 32×32 maps), the planes are then added in f64.
-fn lanes(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
-    let mut acc = [0.0f32; 8];
+/// an eighth of one plane (128 terms on 32×32 maps), the planes are then added in f64. `N` sums
+/// at once (`f` returns one term of each), so one pass over the data serves them all.
+fn lanes<const N: usize>(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> [f32; N]) -> [f64; N] {
+    let mut acc = [[0.0f32; 8]; N];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
         for k in 0..8 {
-            acc[k] += f(x[k], y[k]);
+            let terms = f(x[k], y[k]);
+            for (lane, term) in acc.iter_mut().zip(terms) {
+                lane[k] += term;
+            }
         }
     }
-    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| f(*x, *y)).sum();
-    acc.iter().map(|&v| v as f64).sum::<f64>() + tail as f64
+    let mut tail = [0.0f32; N];
+    for (x, y) in ra.iter().zip(rb) {
+        for (t, term) in tail.iter_mut().zip(f(*x, *y)) {
+            *t += term;
+        }
+    }
+    std::array::from_fn(|i| acc[i].iter().map(|&v| v as f64).sum::<f64>() + tail[i] as f64)
 }
 
-/// Per channel, the sum over the batch's planes of `plane(a_plane, b_plane, channel)`, in f64 and
-/// in a fixed order: `[channels]`.
-fn per_channel(
+/// Per channel, the sums over the batch's planes of `plane(a_plane, b_plane, channel)`, in f64
+/// and in a fixed order: `[channels]` of `N` sums.
+fn per_channel<const N: usize>(
     a: &[f32],
     b: &[f32],
     [batch, channels, plane]: [usize; 3],
-    f: impl Fn(&[f32], &[f32], usize) -> f64 + Sync,
-) -> Vec<f64> {
+    f: impl Fn(&[f32], &[f32], usize) -> [f64; N] + Sync,
+) -> Vec<[f64; N]> {
     (0..channels)
         .into_par_iter()
         .map(|c| {
-            (0..batch)
-                .map(|n| {
-                    let start = (n * channels + c) * plane;
-                    f(&a[start..start + plane], &b[start..start + plane], c)
-                })
-                .sum()
+            (0..batch).fold([0.0f64; N], |mut sums, n| {
+                let start = (n * channels + c) * plane;
+                let terms = f(&a[start..start + plane], &b[start..start + plane], c);
+                sums.iter_mut().zip(terms).for_each(|(s, t)| *s += t);
+                sums
+            })
         })
         .collect()
 }
@@ -63,16 +72,16 @@ pub fn forward(
 ) -> (Vec<f32>, NormStats) {
     let [batch, channels, plane] = shape;
     let count = (batch * plane).max(1) as f64;
-    let mean: Vec<f64> = per_channel(x, x, shape, |p, _, _| lanes(p, p, |v, _| v))
+    let mean: Vec<f64> = per_channel(x, x, shape, |p, _, _| lanes(p, p, |v, _| [v]))
         .into_iter()
-        .map(|s| s / count)
+        .map(|[s]| s / count)
         .collect();
     let variance: Vec<f64> = per_channel(x, x, shape, |p, _, c| {
         let m = mean[c] as f32;
-        lanes(p, p, |v, _| (v - m) * (v - m))
+        lanes(p, p, |v, _| [(v - m) * (v - m)])
     })
     .into_iter()
-    .map(|s| s / count)
+    .map(|[s]| s / count)
     .collect();
     let scale: Vec<f32> = (0..channels)
         .map(|c| (gamma[c] as f64 / (variance[c] + epsilon).sqrt()) as f32)
@@ -115,16 +124,17 @@ pub fn backward(
         .map(|&v| 1.0 / (v as f64 + epsilon).sqrt())
         .collect();
     let mean: Vec<f64> = stats.mean.iter().map(|&m| m as f64).collect();
-    let grad_sum = per_channel(grad, grad, shape, |g, _, _| lanes(g, g, |v, _| v));
-    // Σ g·x̂ = Σ g·(x − mean)·inv_std, centred before summing so no cancellation.
-    let grad_normalized: Vec<f64> = per_channel(grad, x, shape, |g, x, c| {
-        let m = mean[c] as f32;
-        lanes(g, x, |g, x| g * (x - m))
-    })
-    .into_iter()
-    .zip(&inv_std)
-    .map(|(s, i)| s * i)
-    .collect();
+    // Σ g, and Σ g·x̂ = Σ g·(x − mean)·inv_std (centred before summing so no cancellation), in
+    // one pass.
+    let (grad_sum, grad_normalized): (Vec<f64>, Vec<f64>) =
+        per_channel(grad, x, shape, |g, x, c| {
+            let m = mean[c] as f32;
+            lanes(g, x, |g, x| [g, g * (x - m)])
+        })
+        .into_iter()
+        .zip(&inv_std)
+        .map(|([sum, centred], i)| (sum, centred * i))
+        .unzip();
     // dx = γ·inv_std·(g − Σg/M − x̂·Σ(g·x̂)/M), written as dx = a·g + b·x + d per channel.
     let coefficients: Vec<[f32; 3]> = (0..channels)
         .map(|c| {
