@@ -250,6 +250,10 @@ fn bench_speed_prints_rates_ratios_and_breakdowns() {
         "2",
         "--resnet-width",
         "2",
+        "--resnet-points",
+        "128",
+        "--rounds",
+        "3",
     ]);
     let text = stdout(&out);
     assert!(text.contains("6 MLPs 64-64-10 on flex"), "{text}");
@@ -278,6 +282,22 @@ fn bench_speed_prints_rates_ratios_and_breakdowns() {
         .sum();
     assert!((total - 100.0).abs() <= 2.0, "{phase_line}: {total}");
     assert!(text.contains("ResNet-9 width 2 on flex"), "{text}");
+    // Three rounds of flex's kernels against unlearn's, then their median ratio.
+    let rounds: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("round"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("step phases"))
+        .collect();
+    assert_eq!(rounds.len(), 4, "{rounds:?}");
+    let ratio = |line: &str| -> f64 {
+        let last = line.split_whitespace().last().expect("a ratio");
+        last.trim_end_matches('×').parse().expect("a number")
+    };
+    let mut ratios: Vec<f64> = rounds[..3].iter().map(|l| ratio(l)).collect();
+    ratios.sort_by(f64::total_cmp);
+    assert!(rounds[3].starts_with("median"), "{rounds:?}");
+    assert_eq!(ratio(rounds[3]), ratios[1], "{rounds:?}");
     assert!(
         text.contains("res3 (×2) conv 16→16 on 4×4, backward"),
         "{text}"

@@ -45,8 +45,9 @@ pub struct BenchSpeedArgs {
     /// Batch size of the ResNet-9 timing (512 = the published recipe's).
     #[arg(long, default_value_t = 64)]
     pub resnet_batch: usize,
-    /// Synthetic 3×32×32 images the ResNet-9 trains on for one timed epoch (at least one batch).
-    #[arg(long, default_value_t = 256)]
+    /// Synthetic 3×32×32 images the ResNet-9 trains on for one timed epoch (at least one batch;
+    /// 8 steps by default, so one busy moment of a shared machine moves a round less).
+    #[arg(long, default_value_t = 512)]
     pub resnet_points: usize,
     /// Also train the MLP, small CNN and a tiny ResNet-9 for a few steps on every backend and
     /// compare their logits with flex's (the first check on a new GPU); fails on a disagreement.
