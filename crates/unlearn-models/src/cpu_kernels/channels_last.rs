@@ -149,44 +149,43 @@ fn transpose(src: &[f32], src_rs: usize, [rows, cols]: [usize; 2], dst: &mut [f3
 /// Unfolds the tile into `cols`: `[count·rows·out_w, patch]`, row `(image, oh − tile.first, ow)`,
 /// its patch in `(i, j, c)` order.
 fn unfold(padded: &[f32], shape: &ConvShape, count: usize, tile: Tile, cols: &mut Vec<f32>) {
-    let [hp, wp] = padded_hw(shape);
-    let [_, ow_n] = shape.output().expect("checked");
-    let [kh, kw] = shape.kernel;
-    let [sh, sw] = shape.stride;
-    let (run, patch) = (kw * shape.c_in, shape.patch());
-    cols.resize(count * tile.rows * ow_n * patch, 0.0);
-    let mut rows = cols.chunks_exact_mut(patch);
-    for b in 0..count {
-        for oh in tile.first..tile.first + tile.rows {
-            for ow in 0..ow_n {
-                let row = rows.next().expect("sized above");
-                for (i, dst) in row.chunks_exact_mut(run).enumerate() {
-                    let start = ((b * hp + oh * sh + i) * wp + ow * sw) * shape.c_in;
-                    dst.copy_from_slice(&padded[start..start + run]);
-                }
-            }
-        }
-    }
-    debug_assert_eq!(kh * run, patch);
+    let run = shape.kernel[1] * shape.c_in;
+    cols.resize(
+        count * tile.rows * shape.output().expect("checked")[1] * shape.patch(),
+        0.0,
+    );
+    let mut runs = cols.chunks_exact_mut(run);
+    for_each_run(shape, count, tile, |start| {
+        let dst = runs.next().expect("sized above");
+        dst.copy_from_slice(&padded[start..start + run]);
+    });
 }
 
 /// Adds the unfolded gradient `cols` of a tile back onto the padded gradient (the adjoint of
 /// [`unfold`]).
 fn fold(cols: &[f32], shape: &ConvShape, count: usize, tile: Tile, padded: &mut [f32]) {
+    let run = shape.kernel[1] * shape.c_in;
+    let mut runs = cols.chunks_exact(run);
+    for_each_run(shape, count, tile, |start| {
+        let src = runs.next().expect("cols holds the tile");
+        for (d, v) in padded[start..start + run].iter_mut().zip(src) {
+            *d += v;
+        }
+    });
+}
+
+/// Calls `f` with where each run of the tile's unfolded rows starts in the padded buffer, in the
+/// order of the rows and, within a row, of the kernel rows `i`. (Plain loops: the same walk as
+/// chained iterators was 15 % slower.)
+fn for_each_run(shape: &ConvShape, count: usize, tile: Tile, mut f: impl FnMut(usize)) {
     let [hp, wp] = padded_hw(shape);
     let [_, ow_n] = shape.output().expect("checked");
     let [sh, sw] = shape.stride;
-    let (run, patch) = (shape.kernel[1] * shape.c_in, shape.patch());
-    let mut rows = cols.chunks_exact(patch);
     for b in 0..count {
         for oh in tile.first..tile.first + tile.rows {
             for ow in 0..ow_n {
-                let row = rows.next().expect("cols holds the tile");
-                for (i, src) in row.chunks_exact(run).enumerate() {
-                    let start = ((b * hp + oh * sh + i) * wp + ow * sw) * shape.c_in;
-                    for (d, v) in padded[start..start + run].iter_mut().zip(src) {
-                        *d += v;
-                    }
+                for i in 0..shape.kernel[0] {
+                    f(((b * hp + oh * sh + i) * wp + ow * sw) * shape.c_in);
                 }
             }
         }
