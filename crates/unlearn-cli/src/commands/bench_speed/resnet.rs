@@ -7,7 +7,6 @@ use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use std::path::Path;
 use std::process::Command;
-use unlearn_eval::percentile;
 use unlearn_models::cpu_kernels::peak::matmul_gflops;
 use unlearn_models::cpu_kernels::use_own_kernels;
 use unlearn_models::{Model, ModelConfig};
@@ -92,18 +91,18 @@ pub fn time_resnet9(backend: &Backend, args: &BenchSpeedArgs) -> Result<()> {
     }
     // The median of the interleaved rounds: a busy moment of a shared machine moves one round.
     if args.rounds > 1 {
-        let median = |ratios: &[f64]| {
-            let ratios: Vec<f32> = ratios.iter().map(|&r| r as f32).collect();
-            percentile(&ratios, 50.0)
+        let median = |r: &mut Vec<f64>| {
+            r.sort_by(f64::total_cmp);
+            (r[(r.len() - 1) / 2] + r[r.len() / 2]) / 2.0
         };
         let mut line = format!("{:<6}", "median");
         if compare {
-            line += &format!(" {:>29} {:>12.2}×", "", median(&vs_flex)?);
+            line += &format!(" {:>29} {:>12.2}×", "", median(&mut vs_flex));
         } else {
             line += &format!(" {:>15}", "");
         }
         if !vs_torch.is_empty() {
-            line += &format!(" {:>9} {:>13.2}×", "", median(&vs_torch)?);
+            line += &format!(" {:>9} {:>13.2}×", "", median(&mut vs_torch));
         }
         println!("{line}");
     }
@@ -123,14 +122,12 @@ pub fn time_resnet9(backend: &Backend, args: &BenchSpeedArgs) -> Result<()> {
 fn layer_table(device: &Device, args: &BenchSpeedArgs, compare: bool) -> Result<()> {
     let batch = args.resnet_batch;
     let ours = resnet9_op_timings(device, args.resnet_width, batch, 3);
-    let theirs = if compare {
+    let theirs = compare.then(|| {
         use_own_kernels(false);
         let t = resnet9_op_timings(device, args.resnet_width, batch, 3);
         use_own_kernels(true);
-        Some(t)
-    } else {
-        None
-    };
+        t
+    });
     println!("its layers one by one, ms per batch of {batch} (best of 3)");
     let mut header = format!("  {:<52}", "operation");
     if theirs.is_some() {
