@@ -33,7 +33,7 @@ pub struct GroupedRemoval {
 }
 
 impl GroupedRemoval {
-    /// Checks the sizes and shares; `left_out` is how many points each subset leaves out.
+    /// Checks the group size and the shares.
     pub fn check(&self) -> Result<()> {
         let share_ok = |s: f64| (0.0..=1.0).contains(&s);
         if self.group_size == 0 {
@@ -175,19 +175,28 @@ mod tests {
         )
     }
 
+    /// The draw's view of `line`'s points.
+    fn on_line<'a>((features, labels): &'a (Vec<f32>, Vec<u32>)) -> GroupSource<'a> {
+        GroupSource {
+            features,
+            dim: 1,
+            labels,
+        }
+    }
+
+    fn removal(group_size: usize, neighbourhoods: f64, classes: f64) -> GroupedRemoval {
+        GroupedRemoval {
+            group_size,
+            neighbourhoods,
+            classes,
+        }
+    }
+
     #[test]
     fn every_row_keeps_exactly_alpha_n_points() {
-        let (features, labels) = line(100);
-        let source = GroupSource {
-            features: &features,
-            dim: 1,
-            labels: &labels,
-        };
-        let removal = GroupedRemoval {
-            group_size: 7,
-            neighbourhoods: 0.4,
-            classes: 0.3,
-        };
+        let points = line(100);
+        let source = on_line(&points);
+        let removal = removal(7, 0.4, 0.3);
         let masks = SubsetMasks::grouped(20, source, &0.8.into(), &removal, 3).unwrap();
         for i in 0..20 {
             assert_eq!(masks.row_sum(i), 80, "row {i}");
@@ -202,17 +211,9 @@ mod tests {
         // All 20 left-out points come as 4 neighbourhoods of 5 on a line: each is a run of 5
         // consecutive positions (or fewer where two overlap, then filled up one at a time), so
         // left-out points sit next to other left-out ones far more than at random.
-        let (features, labels) = line(200);
-        let source = GroupSource {
-            features: &features,
-            dim: 1,
-            labels: &labels,
-        };
-        let removal = GroupedRemoval {
-            group_size: 5,
-            neighbourhoods: 1.0,
-            classes: 0.0,
-        };
+        let points = line(200);
+        let source = on_line(&points);
+        let removal = removal(5, 1.0, 0.0);
         let masks = SubsetMasks::grouped(50, source, &0.9.into(), &removal, 0).unwrap();
         let (mut adjacent, mut out) = (0, 0);
         for i in 0..50 {
@@ -233,23 +234,15 @@ mod tests {
 
     #[test]
     fn class_groups_leave_out_points_of_one_class() {
-        let (features, labels) = line(100);
-        let source = GroupSource {
-            features: &features,
-            dim: 1,
-            labels: &labels,
-        };
-        let removal = GroupedRemoval {
-            group_size: 10,
-            neighbourhoods: 0.0,
-            classes: 1.0,
-        };
+        let points = line(100);
+        let source = on_line(&points);
+        let removal = removal(10, 0.0, 1.0);
         let masks = SubsetMasks::grouped(30, source, &0.9.into(), &removal, 1).unwrap();
         for i in 0..30 {
             let out: Vec<usize> = (0..100).filter(|&j| masks.row(i)[j] == 0).collect();
             assert_eq!(out.len(), 10);
             assert!(
-                out.iter().all(|&j| labels[j] == labels[out[0]]),
+                out.iter().all(|&j| points.1[j] == points.1[out[0]]),
                 "row {i}: {out:?}"
             );
         }
@@ -257,30 +250,14 @@ mod tests {
 
     #[test]
     fn bad_shares_and_sizes_are_refused() {
-        let (features, labels) = line(10);
-        let source = GroupSource {
-            features: &features,
-            dim: 1,
-            labels: &labels,
-        };
-        let over = GroupedRemoval {
-            group_size: 2,
-            neighbourhoods: 0.7,
-            classes: 0.5,
-        };
+        let points = line(10);
+        let source = on_line(&points);
+        let over = removal(2, 0.7, 0.5);
         let err = SubsetMasks::grouped(2, source, &0.5.into(), &over, 0).unwrap_err();
         assert!(err.to_string().contains("sum to at most 1"), "{err}");
-        let empty = GroupedRemoval {
-            group_size: 0,
-            neighbourhoods: 0.5,
-            classes: 0.0,
-        };
+        let empty = removal(0, 0.5, 0.0);
         assert!(SubsetMasks::grouped(2, source, &0.5.into(), &empty, 0).is_err());
-        let ok = GroupedRemoval {
-            group_size: 2,
-            neighbourhoods: 0.5,
-            classes: 0.0,
-        };
+        let ok = removal(2, 0.5, 0.0);
         assert!(SubsetMasks::grouped(2, source, &1.5.into(), &ok, 0).is_err());
     }
 }

@@ -1,11 +1,39 @@
 //! ResNet-9's layers timed one by one (`unlearn bench-speed`): where a training step of the
 //! network goes, layer by layer, to compare with the step measured whole.
 
-use crate::speed::{OpTiming, activation_time, conv_flops, conv_times};
+use crate::profile::StepTimes;
+use crate::speed::{OpTiming, activation_time, conv_flops, conv_times, profile_stack};
+use crate::{Recipe, TrainError, TrainSet};
 use burn::nn::BatchNormConfig;
 use burn::tensor::Device;
 use burn::tensor::activation::relu;
+use unlearn_data::synthetic_images;
 use unlearn_models::cpu_kernels::{batch_norm, max_pool_relu};
+use unlearn_models::{Model, ModelConfig};
+
+/// One ResNet-9 of `width` (head scale 0.125) trained with batch `batch` on `points` synthetic
+/// 3×32×32 images for a warm-up epoch and a timed one, as the PyTorch reference times it: the
+/// timed epoch's samples/s, its phase times and the trained model.
+pub fn resnet9_train_rate(
+    width: usize,
+    batch: usize,
+    points: usize,
+    device: &Device,
+) -> Result<(f64, StepTimes, Model), TrainError> {
+    let mut recipe = Recipe::named("resnet9")?;
+    recipe.model = ModelConfig::ResNet9 {
+        width,
+        scale: 0.125,
+    }
+    .spec();
+    recipe.epochs = 2;
+    recipe.batch_size = batch;
+    let images = synthetic_images(points, [3, 32, 32], 10, 0);
+    let set = TrainSet::new(&images, device);
+    let warm_up = points.div_ceil(batch.max(1));
+    let (t, model) = profile_stack(&recipe, &set, [1, points, warm_up], device)?;
+    Ok((t.samples as f64 / t.total().as_secs_f64(), t, model))
+}
 
 /// One convolution block of ResNet-9 (§13): conv 3×3, batch norm, ReLU, optional 2×2 pool.
 struct Block {

@@ -13,6 +13,7 @@ use super::conv::{ConvShape, Tile, Unit, UnitSlice, tile_grad, tiles};
 use super::matmul::matmul;
 use super::zeros;
 use rayon::prelude::*;
+use std::borrow::Cow;
 
 /// Input channels from which a unit is unfolded channels-last: below, a row's runs are a few
 /// values each and unfolding from the planes is faster (measured on the 3-channel input layer).
@@ -53,8 +54,22 @@ fn padded_hw(shape: &ConvShape) -> [usize; 2] {
     ]
 }
 
+/// The weight in the patch order of the lowering: reordered to `(i, j, c)` when
+/// `channels_last`, as given otherwise.
+pub(super) fn lowered_weight<'a>(
+    weight: &'a [f32],
+    shape: &ConvShape,
+    channels_last: bool,
+) -> Cow<'a, [f32]> {
+    if channels_last {
+        Cow::Owned(weight_to_channels_last(weight, shape))
+    } else {
+        Cow::Borrowed(weight)
+    }
+}
+
 /// The weight `[groups·c_out, c_in, kh, kw]` with each patch reordered to `(i, j, c)`.
-pub(super) fn weight_to_channels_last(weight: &[f32], shape: &ConvShape) -> Vec<f32> {
+fn weight_to_channels_last(weight: &[f32], shape: &ConvShape) -> Vec<f32> {
     let (c_in, taps) = (shape.c_in, shape.kernel[0] * shape.kernel[1]);
     transpose_patches(weight, shape, [c_in, taps])
 }

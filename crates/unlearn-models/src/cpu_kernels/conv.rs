@@ -185,8 +185,7 @@ pub fn forward(x: &[f32], weight: &[f32], shape: &ConvShape) -> Vec<f32> {
     let units = units(shape);
     let slices = per_image_group(&mut out, shape, shape.c_out * shape.out_hw());
     let channels_last = channels_last::suits_forward(shape);
-    let weight_cl = channels_last.then(|| channels_last::weight_to_channels_last(weight, shape));
-    let lowered_weight = weight_cl.as_deref().unwrap_or(weight);
+    let lowered_weight = &*channels_last::lowered_weight(weight, shape, channels_last);
     by_unit(slices, shape, &units)
         .into_par_iter()
         .zip(units.par_iter())
@@ -227,8 +226,7 @@ pub fn backward(
         units.iter().map(|_| Vec::new()).collect()
     };
     let channels_last = channels_last::suits_backward(shape);
-    let weight_cl = channels_last.then(|| channels_last::weight_to_channels_last(weight, shape));
-    let lowered_weight = weight_cl.as_deref().unwrap_or(weight);
+    let lowered_weight = &*channels_last::lowered_weight(weight, shape, channels_last);
     let mut work: Vec<(Vec<UnitSlice<'_>>, Unit)> = dx_units.into_iter().zip(units).collect();
     // A fixed number of chunks, each summing its weight gradients in order, then the chunks in
     // order: the same numbers whatever the thread count or scheduling.

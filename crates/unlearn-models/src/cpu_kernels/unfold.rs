@@ -1,7 +1,8 @@
 //! im2col straight from the input planes (docs/algorithms.md §13), for inputs of a few channels
-//! (an image's colours), where a channels-last row is too short to pay: a tile of a unit's
-//! images written out as the columns a matrix product reads (`im2col`), and such columns added
-//! back onto the input positions they came from (`col2im`, the backward pass).
+//! (an image's colours), where a channels-last row is too short to pay, and for the forward pass
+//! of wide maps, where each unfolded row copies whole output rows: a tile of a unit's images
+//! written out as the columns a matrix product reads (`im2col`), and such columns added back onto
+//! the input positions they came from (`col2im`, the backward pass).
 
 use super::conv::{ConvShape, Tile, Unit, UnitSlice, tile_grad, tiles};
 use super::matmul::matmul;

@@ -7,31 +7,19 @@ use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use std::path::Path;
 use std::process::Command;
+use unlearn_models::Model;
 use unlearn_models::cpu_kernels::peak::matmul_gflops;
 use unlearn_models::cpu_kernels::use_own_kernels;
-use unlearn_models::{Model, ModelConfig};
+use unlearn_train::Backend;
 use unlearn_train::agreement::{TOLERANCE, probe, standard_cases};
-use unlearn_train::speed::{inference_rate, nominal_peak_gflops, profile_stack, synthetic_images};
-use unlearn_train::speed_resnet::resnet9_op_timings;
-use unlearn_train::{Backend, Recipe, TrainSet};
+use unlearn_train::speed::{inference_rate, nominal_peak_gflops, synthetic_images};
+use unlearn_train::speed_resnet::{resnet9_op_timings, resnet9_train_rate};
 
-/// Training samples/s of one ResNet-9 over one epoch of `points` synthetic images after a
-/// warm-up epoch (as the PyTorch reference times it), and the model.
+/// Training samples/s of one ResNet-9 (after a warm-up epoch), its step phases and the model.
 fn train_rate(args: &BenchSpeedArgs, device: &Device) -> Result<(f64, String, Model)> {
-    let mut recipe = Recipe::named("resnet9")?;
-    recipe.model = ModelConfig::ResNet9 {
-        width: args.resnet_width,
-        scale: 0.125,
-    }
-    .spec();
-    recipe.epochs = 2;
-    recipe.batch_size = args.resnet_batch;
-    let images = synthetic_images(args.resnet_points, [3, 32, 32], 10, 0);
-    let set = TrainSet::new(&images, device);
-    let warm_up = args.resnet_points.div_ceil(args.resnet_batch.max(1));
-    let (t, model) = profile_stack(&recipe, &set, [1, args.resnet_points, warm_up], device)?;
-    let rate = t.samples as f64 / t.total().as_secs_f64();
-    Ok((rate, t.shares_text(), model))
+    let (width, batch, points) = (args.resnet_width, args.resnet_batch, args.resnet_points);
+    let (rate, times, model) = resnet9_train_rate(width, batch, points, device)?;
+    Ok((rate, times.shares_text(), model))
 }
 
 /// ResNet-9 training samples/s, `--rounds` times: on flex with flex's own kernels and with
