@@ -19,6 +19,9 @@
 //! Quality: [`lds`] scores a datamodel on held-out models with [`spearman`] correlations;
 //! [`split_models`] splits a zoo deterministically.
 //!
+//! Groups: [`NeighbourhoodTerm`] adds to a linear datamodel the joint effect of removing a point
+//! together with its nearest neighbours, which a sum of single effects misses.
+//!
 //! Structure: [`margin_effects`] (the train × train datamodel matrix on margins) and
 //! [`principal_coordinates`] along its principal components, for structured forget sets.
 //!
@@ -33,6 +36,7 @@ mod lasso;
 mod lds;
 mod linalg;
 mod mean;
+mod neighbourhood;
 mod ridge;
 mod structure;
 
@@ -42,6 +46,7 @@ pub use error::{AttributionError, Result};
 pub use lasso::{Lasso, LassoParams, LassoReport, RELAXED_GRID};
 pub use lds::{Lds, average_ranks, lds, lds_from_predictions, spearman};
 pub use mean::DiffOfMeans;
+pub use neighbourhood::{NeighbourhoodTerm, Neighbours};
 pub use ridge::{Ridge, RidgeParams, default_ridge_grid};
 pub use structure::{margin_effects, principal_coordinates};
 

@@ -411,6 +411,7 @@ pub fn run(
         subset_models: sizes.subset_models,
         alpha: 0.5.into(),
         subset_groups: None,
+        neighbourhood_term: None,
         attribution: "datamodels-ridge".into(),
         stack: 1,
     };

@@ -1,6 +1,7 @@
 //! The bench's configuration as JSON (shipped in `assets/bench/`), its overrides and its grid.
 
 use crate::error::{BenchError, Result};
+use crate::neighbourhood::NeighbourhoodSpec;
 use crate::pipeline::{BenchSettings, ForgetDraw, NamedForgetSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -244,6 +245,10 @@ pub struct BenchConfig {
     /// (docs/algorithms.md §6); uniform subsets when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subset_groups: Option<GroupedRemoval>,
+    /// Add a neighbourhood term to the datamodels, fitted on subsets of its own
+    /// (docs/algorithms.md §6); the datamodels alone when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub neighbourhood_term: Option<NeighbourhoodSpec>,
     /// Datamodel estimator for DM-Direct and DMM.
     pub attribution: String,
     /// Models trained or unlearned together.
@@ -323,6 +328,7 @@ impl BenchConfig {
             subset_models: self.subset_models,
             alpha: self.alpha.clone(),
             subset_groups: self.subset_groups.clone(),
+            neighbourhood_term: self.neighbourhood_term.clone(),
             attribution: self.attribution.clone(),
             stack: self.stack,
         }

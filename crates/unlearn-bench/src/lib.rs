@@ -25,6 +25,7 @@
 pub mod config;
 pub mod datamodels;
 pub mod error;
+pub mod neighbourhood;
 pub mod pipeline;
 pub mod record;
 pub mod report;
@@ -33,6 +34,7 @@ pub mod trak;
 pub use config::{BenchConfig, ForgetKind, ForgetSpec, MethodSpec, RecipeSpec};
 pub use datamodels::{FitOptions, SubsetZoo};
 pub use error::{BenchError, Result};
+pub use neighbourhood::NeighbourhoodSpec;
 pub use pipeline::{
     Bench, BenchOutcome, BenchSettings, ForgetDraw, NamedForgetSet, logits_view, score,
 };

@@ -6,6 +6,7 @@
 use crate::config::MethodSpec;
 use crate::datamodels::{FitOptions, SubsetZoo, fit_and_score, sum_rows};
 use crate::error::{BenchError, Result};
+use crate::neighbourhood::{FittedTerm, NeighbourhoodSpec};
 use crate::record;
 use crate::report::{ReportHeader, ReportRow, write_report};
 use burn::tensor::Device;
@@ -98,6 +99,9 @@ pub struct BenchSettings {
     pub alpha: SubsetFraction,
     /// Left-out groups of the subsets (None: uniform subsets).
     pub subset_groups: Option<GroupedRemoval>,
+    /// A neighbourhood term added to the datamodels (docs/algorithms.md §6), fitted on a zoo of
+    /// its own; None: the datamodels alone.
+    pub neighbourhood_term: Option<NeighbourhoodSpec>,
     /// Datamodel estimator for DM-Direct and DMM (`datamodels-lasso`, …).
     pub attribution: String,
     /// Models trained or unlearned together.
@@ -112,6 +116,7 @@ impl Default for BenchSettings {
             subset_models: 500,
             alpha: 0.5.into(),
             subset_groups: None,
+            neighbourhood_term: None,
             attribution: "datamodels-lasso".into(),
             stack: 32,
         }
@@ -234,6 +239,9 @@ impl<'a, A: Architecture> Bench<'a, A> {
             ));
         }
         crate::datamodels::estimator(&s.attribution, FitOptions::default())?;
+        if let Some(term) = &s.neighbourhood_term {
+            term.check(self.data.train.len())?;
+        }
         self.recipe.validate()?;
         unlearn_train::zoo::check_architecture(self.arch, &self.recipe)?;
         self.arch
@@ -299,6 +307,43 @@ impl<'a, A: Architecture> Bench<'a, A> {
         )?)
     }
 
+    /// `m` subset models on masks drawn at the bench's α (left out partly in `groups` when
+    /// given), with their masks; both named by what determines them, so two runs asking for the
+    /// same subsets share them.
+    fn subset_zoo(
+        &self,
+        m: usize,
+        groups: Option<&GroupedRemoval>,
+        common: &serde_json::Value,
+        progress: &dyn Progress,
+    ) -> Result<SubsetZoo> {
+        let s = &self.settings;
+        let n_train = self.data.train.len();
+        let mut masks_key = serde_json::json!({ "n": n_train, "m": m, "alpha": s.alpha });
+        if let Some(groups) = groups {
+            masks_key["groups"] = serde_json::to_value(groups)?;
+        }
+        let masks_path = self.out.join(format!("masks-{}.npy", key(&masks_key)));
+        if !masks_path.is_file() {
+            let masks = SubsetMasks::draw(m, &self.data.train, &s.alpha, groups, 0)?;
+            masks.save_npy(&masks_path)?;
+        }
+        let masks = SubsetMasks::load_npy(&masks_path)?;
+        let source = InputRef::of_file(&masks_path)?;
+        let zoo = self.zoo(
+            "subsets",
+            ZooKind::Subsets {
+                masks: masks.clone(),
+                source,
+            },
+            m,
+            100_000,
+            serde_json::json!({ "common": common, "masks": key(&masks_key) }),
+            progress,
+        )?;
+        SubsetZoo::new(zoo, masks)
+    }
+
     /// Runs the whole comparison (resuming whatever an earlier run finished) and writes the
     /// report under the run directory.
     pub fn run(&self, progress: &dyn Progress) -> Result<BenchOutcome> {
@@ -324,47 +369,44 @@ impl<'a, A: Architecture> Bench<'a, A> {
 
         // Datamodels: subset masks, subset models, one full fit of β.
         let stage = Instant::now();
-        let n_train = self.data.train.len();
-        let mut masks_key =
-            serde_json::json!({ "n": n_train, "m": s.subset_models, "alpha": s.alpha });
-        if let Some(groups) = &s.subset_groups {
-            masks_key["groups"] = serde_json::to_value(groups)?;
-        }
-        let masks_path = self.out.join(format!("masks-{}.npy", key(&masks_key)));
-        if !masks_path.is_file() {
-            let groups = s.subset_groups.as_ref();
-            let masks = SubsetMasks::draw(s.subset_models, &self.data.train, &s.alpha, groups, 0)?;
-            masks.save_npy(&masks_path)?;
-        }
-        let masks = SubsetMasks::load_npy(&masks_path)?;
-        let source = InputRef::of_file(&masks_path)?;
-        let subsets = self.zoo(
-            "subsets",
-            ZooKind::Subsets {
-                masks: masks.clone(),
-                source,
-            },
-            s.subset_models,
-            100_000,
-            serde_json::json!({ "common": common, "masks": key(&masks_key) }),
-            progress,
-        )?;
-        let subset_examples = subsets.manifest.examples_per_model * subsets.models as u64;
+        let subsets =
+            self.subset_zoo(s.subset_models, s.subset_groups.as_ref(), &common, progress)?;
+        let mut subset_examples =
+            subsets.zoo.manifest.examples_per_model * subsets.zoo.models as u64;
         let subset_seconds = stage.elapsed().as_secs_f64();
         let attribution_dir = self.out.join(format!(
             "attribution-{}",
-            key(&serde_json::json!({ "zoo": subsets.manifest.config_hash, "estimator": s.attribution }))
+            key(&serde_json::json!({ "zoo": subsets.zoo.manifest.config_hash, "estimator": s.attribution }))
         ));
         progress.phase(&format!("fitting {}", s.attribution), 1);
-        let (beta, lds, fit_seconds) = datamodels(
-            &attribution_dir,
-            SubsetZoo::new(subsets, masks)?,
-            &s.attribution,
-        )?;
+        let (beta, lds, fit_seconds) = datamodels(&attribution_dir, subsets, &s.attribution)?;
         progress.note(format!(
             "datamodels ({}): LDS {lds:.4}, fit {fit_seconds:.1} s; subset zoo {subset_seconds:.1} s",
             s.attribution
         ));
+        let term = match &s.neighbourhood_term {
+            None => None,
+            Some(spec) => {
+                let stage = Instant::now();
+                let grouped =
+                    self.subset_zoo(spec.subset_models, Some(&spec.groups), &common, progress)?;
+                subset_examples +=
+                    grouped.zoo.manifest.examples_per_model * grouped.zoo.models as u64;
+                let dir = self.out.join(format!(
+                    "neighbourhood-{}",
+                    key(&serde_json::json!({ "zoo": grouped.zoo.manifest.config_hash, "attribution": attribution_dir.file_name().map(|n| n.to_string_lossy().into_owned()), "neighbours": spec.neighbours }))
+                ));
+                progress.phase("fitting the neighbourhood term", 1);
+                let term = FittedTerm::fit_or_load(&dir, spec, &beta, &grouped, self.data)?;
+                progress.note(format!(
+                    "neighbourhood term ({} neighbours, {} grouped subset models): {:.1} s",
+                    spec.neighbours,
+                    grouped.zoo.models,
+                    stage.elapsed().as_secs_f64()
+                ));
+                Some((term, dir))
+            }
+        };
 
         // A forget set (its oracles) or a method run that fails is a row of the report, and
         // the bench goes on with the rest.
@@ -376,6 +418,7 @@ impl<'a, A: Architecture> Bench<'a, A> {
                 &common,
                 &beta,
                 &attribution_dir,
+                term.as_ref(),
                 subset_examples,
                 progress,
             ) {
@@ -398,6 +441,7 @@ impl<'a, A: Architecture> Bench<'a, A> {
             subset_models: s.subset_models,
             alpha: s.alpha.clone(),
             subset_groups: s.subset_groups.clone(),
+            neighbourhood_term: s.neighbourhood_term.clone(),
             attribution: s.attribution.clone(),
             lds,
             forget_sets: self
@@ -425,6 +469,7 @@ impl<'a, A: Architecture> Bench<'a, A> {
         common: &serde_json::Value,
         beta: &[f32],
         attribution_dir: &Path,
+        term: Option<&(FittedTerm, PathBuf)>,
         subset_examples: u64,
         progress: &dyn Progress,
     ) -> Result<Vec<ReportRow>> {
@@ -468,7 +513,10 @@ impl<'a, A: Architecture> Bench<'a, A> {
         ));
         let retrain_examples = (self.recipe.epochs * forget.retain_indices(n_train).len()) as u64;
         let attribution_cost = subset_examples as f64 / retrain_examples.max(1) as f64;
-        let beta_forget = sum_rows(beta, &forget.indices, originals.points * originals.classes);
+        let mut beta_forget = sum_rows(beta, &forget.indices, originals.points * originals.classes);
+        if let Some((term, _)) = term {
+            term.adjust(&mut beta_forget, &forget.indices)?;
+        }
         let ctx = Context {
             arch: self.arch,
             originals,
@@ -489,7 +537,12 @@ impl<'a, A: Architecture> Bench<'a, A> {
         for method in &self.methods {
             for (label, params) in method.points() {
                 let unlearner = self.registry.build(&method.method, &params)?;
-                let inputs = serde_json::json!({ "targets": targets.manifest.config_hash, "attribution": attribution_dir.file_name().map(|n| n.to_string_lossy().into_owned()) });
+                let dir_name =
+                    |dir: &Path| dir.file_name().map(|n| n.to_string_lossy().into_owned());
+                let mut inputs = serde_json::json!({ "targets": targets.manifest.config_hash, "attribution": dir_name(attribution_dir) });
+                if let Some((_, dir)) = term {
+                    inputs["neighbourhood"] = serde_json::json!(dir_name(dir));
+                }
                 let method_key = serde_json::json!({
                     "config": { "method": unlearner.name(), "params": unlearner.params() },
                     "inputs": inputs,

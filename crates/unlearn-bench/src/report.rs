@@ -1,6 +1,7 @@
 //! The bench's report: one table per forget set (Markdown and CSV) and a KLoM-versus-cost plot.
 
 use crate::error::{BenchError, Result};
+use crate::neighbourhood::NeighbourhoodSpec;
 use std::fmt::Write as _;
 use std::path::Path;
 use unlearn_data::{GroupedRemoval, SubsetFraction};
@@ -163,6 +164,8 @@ pub struct ReportHeader {
     pub alpha: SubsetFraction,
     /// Left-out groups of the subsets (None: uniform subsets).
     pub subset_groups: Option<GroupedRemoval>,
+    /// The neighbourhood term added to the datamodels, if any.
+    pub neighbourhood_term: Option<NeighbourhoodSpec>,
     /// Datamodel estimator.
     pub attribution: String,
     /// Its LDS on held-out subset models.
@@ -177,7 +180,7 @@ pub fn write_report(out: &Path, rows: &[ReportRow], header: &ReportHeader) -> Re
     let mut md = String::from("# unlearn bench\n\n");
     writeln!(
         md,
-        "Dataset `{}`, recipe `{}`, {} models per zoo, {} subset models (α = {}{}) for `{}` (LDS {:.3}). P95 KLoM against {} oracles; cost = examples forward+backward / one retraining.\n",
+        "Dataset `{}`, recipe `{}`, {} models per zoo, {} subset models (α = {}{}) for `{}` (LDS {:.3}){}. P95 KLoM against {} oracles; cost = examples forward+backward / one retraining.\n",
         header.dataset,
         header.recipe,
         header.models,
@@ -191,6 +194,14 @@ pub fn write_report(out: &Path, rows: &[ReportRow], header: &ReportHeader) -> Re
         )),
         header.attribution,
         header.lds,
+        header.neighbourhood_term.as_ref().map_or(String::new(), |t| format!(
+            " with a neighbourhood term ({} nearest points; fitted on {} more subset models, left out in groups of {}: {:.0} % as neighbourhoods, {:.0} % as same-class points)",
+            t.neighbours,
+            t.subset_models,
+            t.groups.group_size,
+            100.0 * t.groups.neighbourhoods,
+            100.0 * t.groups.classes
+        )),
         header.models
     )
     .map_err(fmt)?;

@@ -100,6 +100,7 @@ fn the_report_csv_quotes_names_with_commas_and_quotes() {
         subset_models: 4,
         alpha: 0.5.into(),
         subset_groups: None,
+        neighbourhood_term: None,
         attribution: "datamodels-ridge".into(),
         lds: 0.1,
         forget_sets: vec![("a, \"b\"".into(), "1 point".into())],

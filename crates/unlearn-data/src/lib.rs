@@ -82,5 +82,5 @@ pub use npy_pair::load_npy_pair;
 pub use partition::Partition;
 pub use resolve::{ACCEPTED_SPECS, is_named_dataset, resolve_dataset};
 pub use split::{Prepared, Split, Standardizer, prepare, train_val_split};
-pub use structured::{Ends, squared_distance};
+pub use structured::{Ends, neighbour_table, squared_distance};
 pub use synthetic::{SYNTHETIC_CIFAR10, synthetic_images};

@@ -3,6 +3,8 @@
 //! of one example. Random sets spread their effect over the data; these concentrate it, which is
 //! where unlearning methods fail worst.
 
+use rayon::prelude::*;
+
 use crate::error::{DataError, Result};
 use crate::forget::ForgetSet;
 
@@ -81,6 +83,47 @@ impl ForgetSet {
     }
 }
 
+/// The `k` nearest training points (Euclidean, ties to the lower index) of every training point
+/// (itself left out) and then of every row of `others`, as one row-major `(n + others) × k`
+/// table of training indices; `train` and `others` are row-major with `dim` columns.
+pub fn neighbour_table(train: &[f32], others: &[f32], dim: usize, k: usize) -> Result<Vec<u32>> {
+    if dim == 0 || !train.len().is_multiple_of(dim) || !others.len().is_multiple_of(dim) {
+        return Err(DataError::invalid(format!(
+            "{} training and {} other feature values do not form rows of {dim}",
+            train.len(),
+            others.len()
+        )));
+    }
+    let n = train.len() / dim;
+    if k == 0 || k >= n {
+        return Err(DataError::invalid(format!(
+            "cannot take {k} neighbours among {n} training points (itself excluded); need 1 <= k < {n}"
+        )));
+    }
+    let rows: Vec<&[f32]> = train
+        .chunks_exact(dim)
+        .chain(others.chunks_exact(dim))
+        .collect();
+    Ok(rows
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(p, row)| {
+            let mut order: Vec<(f64, u32)> = train
+                .chunks_exact(dim)
+                .enumerate()
+                .filter(|&(i, _)| i != p)
+                .map(|(i, t)| (squared_distance(row, t), i as u32))
+                .collect();
+            let by_distance =
+                |a: &(f64, u32), b: &(f64, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+            order.select_nth_unstable_by(k - 1, by_distance);
+            order.truncate(k);
+            order.sort_by(by_distance);
+            order.into_iter().map(|(_, i)| i)
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +155,18 @@ mod tests {
         assert_eq!(set.indices, vec![1, 2]);
         assert!(ForgetSet::nearest_neighbours(&grid, 2, 4, 2).is_err());
         assert!(ForgetSet::nearest_neighbours(&grid, 3, 0, 2).is_err());
+    }
+
+    #[test]
+    fn neighbour_tables_leave_a_training_point_out_of_its_own_row() {
+        // Training points on a line at 0, 10, 1, 3; one other point at 9.
+        let train = [0.0, 10.0, 1.0, 3.0];
+        let table = neighbour_table(&train, &[9.0], 1, 2).unwrap();
+        assert_eq!(table, vec![2, 3, 3, 2, 0, 3, 2, 0, 1, 3]);
+        // A tie (1 is as far from 0 as from 2) goes to the lower index.
+        let tied = neighbour_table(&[0.0, 1.0, 2.0], &[], 1, 1).unwrap();
+        assert_eq!(tied, vec![1, 0, 1]);
+        assert!(neighbour_table(&train, &[], 1, 4).is_err());
+        assert!(neighbour_table(&train, &[1.0, 2.0, 3.0], 2, 1).is_err());
     }
 }
