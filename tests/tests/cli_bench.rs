@@ -385,3 +385,59 @@ fn a_failing_method_is_reported_and_the_rest_still_runs() {
         "{csv}"
     );
 }
+
+/// A bench with a neighbourhood term: its grouped subset zoo is paid for in the attribution's
+/// cost (40 more subset models on 100: 1.4×), DM-Direct runs again on the adjusted attribution,
+/// a re-run reuses the fitted term, and a term that could learn nothing is refused up front.
+#[test]
+fn a_neighbourhood_term_is_trained_costed_and_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench");
+    let base = [
+        "bench",
+        "--quick",
+        "--set",
+        r#"methods=[{"method":"dm-direct"}]"#,
+        "--set",
+        r#"forget_sets=[{"name":"near-10","size":10,"kind":"neighbours","seed":0}]"#,
+        "--out",
+        s(&out),
+    ];
+    ok(&base);
+    let attribution_cost = |csv: &str| {
+        report_rows(csv)
+            .iter()
+            .find(|r| r.1 == "attribution")
+            .expect("an attribution row")
+            .3
+    };
+    let plain = attribution_cost(&std::fs::read_to_string(out.join("report.csv")).unwrap());
+
+    let term = r#"neighbourhood_term={"neighbours":10,"subset_models":40,"groups":{"group_size":10,"neighbourhoods":0.5}}"#;
+    let with_term: Vec<&str> = base.iter().copied().chain(["--set", term]).collect();
+    ok(&with_term);
+    let csv = std::fs::read_to_string(out.join("report.csv")).unwrap();
+    let ratio = attribution_cost(&csv) / plain;
+    assert!((ratio - 1.4).abs() < 1e-3, "cost ratio {ratio}");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("with a neighbourhood term (10 nearest points"), "{md}");
+    let runs = std::fs::read_dir(out.join("methods").join("near-10")).unwrap().count();
+    assert_eq!(runs, 2, "DM-Direct without and with the term");
+    let terms: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("neighbourhood-"))
+        .collect();
+    assert_eq!(terms.len(), 1);
+    let coefficients = terms[0].join("coefficients.npy");
+    let written = std::fs::metadata(&coefficients).unwrap().modified().unwrap();
+
+    ok(&with_term);
+    assert_eq!(std::fs::read_to_string(out.join("report.csv")).unwrap(), csv);
+    let again = std::fs::metadata(&coefficients).unwrap().modified().unwrap();
+    assert_eq!(written, again, "the fitted term is reused, not refitted");
+
+    let blind = r#"neighbourhood_term={"subset_models":40,"groups":{"group_size":10,"classes":0.5}}"#;
+    let o = unlearn(&["bench", "--quick", "--set", blind, "--out", s(&dir.path().join("b"))]);
+    assert_one_line_error(&o, &["neighbourhoods must be > 0"]);
+}

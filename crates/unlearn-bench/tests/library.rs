@@ -163,3 +163,24 @@ fn the_shipped_configs_load_and_their_forget_sets_draw() {
         .to_string();
     assert!(err.contains("key=value"), "{err}");
 }
+
+#[test]
+fn every_shipped_config_parses_and_its_neighbourhood_term_checks() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/bench");
+    let mut with_term = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let config = BenchConfig::load(Some(&path), &[])
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if let Some(term) = &config.settings().neighbourhood_term {
+            term.check(2400).unwrap();
+            // It needs neighbours strictly fewer than the training points.
+            assert!(term.check(term.neighbours).is_err());
+            with_term += 1;
+        }
+    }
+    assert!(with_term >= 1, "the Fashion-MNIST MLP config uses the term");
+}
