@@ -420,24 +420,51 @@ fn a_neighbourhood_term_is_trained_costed_and_resumed() {
     let ratio = attribution_cost(&csv) / plain;
     assert!((ratio - 1.4).abs() < 1e-3, "cost ratio {ratio}");
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(md.contains("with a neighbourhood term (10 nearest points"), "{md}");
-    let runs = std::fs::read_dir(out.join("methods").join("near-10")).unwrap().count();
+    assert!(
+        md.contains("with a neighbourhood term (10 nearest points"),
+        "{md}"
+    );
+    let runs = std::fs::read_dir(out.join("methods").join("near-10"))
+        .unwrap()
+        .count();
     assert_eq!(runs, 2, "DM-Direct without and with the term");
     let terms: Vec<_> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("neighbourhood-"))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("neighbourhood-")
+        })
         .collect();
     assert_eq!(terms.len(), 1);
     let coefficients = terms[0].join("coefficients.npy");
-    let written = std::fs::metadata(&coefficients).unwrap().modified().unwrap();
+    let written = std::fs::metadata(&coefficients)
+        .unwrap()
+        .modified()
+        .unwrap();
 
     ok(&with_term);
-    assert_eq!(std::fs::read_to_string(out.join("report.csv")).unwrap(), csv);
-    let again = std::fs::metadata(&coefficients).unwrap().modified().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(out.join("report.csv")).unwrap(),
+        csv
+    );
+    let again = std::fs::metadata(&coefficients)
+        .unwrap()
+        .modified()
+        .unwrap();
     assert_eq!(written, again, "the fitted term is reused, not refitted");
 
-    let blind = r#"neighbourhood_term={"subset_models":40,"groups":{"group_size":10,"classes":0.5}}"#;
-    let o = unlearn(&["bench", "--quick", "--set", blind, "--out", s(&dir.path().join("b"))]);
+    let blind =
+        r#"neighbourhood_term={"subset_models":40,"groups":{"group_size":10,"classes":0.5}}"#;
+    let o = unlearn(&[
+        "bench",
+        "--quick",
+        "--set",
+        blind,
+        "--out",
+        s(&dir.path().join("b")),
+    ]);
     assert_one_line_error(&o, &["neighbourhoods must be > 0"]);
 }

@@ -136,3 +136,143 @@ fn principal_component_sets_come_from_the_datamodels() {
     ]);
     assert_eq!(indices(&again), top);
 }
+
+/// `attribute neighbourhood` fits the term on grouped subsets and `forget --neighbourhood` adds
+/// it: DM-Direct's outputs move by the same amount in every model (the term is a shift per
+/// point and class), and the forget set's do move.
+#[test]
+fn a_neighbourhood_term_shifts_dm_direct_on_a_neighbourhood_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (masks, subsets, attribution) = (d.join("masks.npy"), d.join("subsets"), d.join("attr"));
+    ok(&[
+        "masks",
+        "--models",
+        "30",
+        "--group-size",
+        "10",
+        "--neighbourhoods",
+        "0.6",
+        "--out",
+        s(&masks),
+    ]);
+    let train_subsets = [
+        "train",
+        "--subsets",
+        s(&masks),
+        "--models",
+        "30",
+        "--epochs",
+        "3",
+    ];
+    ok(&[&train_subsets[..], &["--out", s(&subsets)]].concat());
+    ok(&[
+        "attribute",
+        "--method",
+        "datamodels-mean",
+        "--zoo",
+        s(&subsets),
+        "--out",
+        s(&attribution),
+    ]);
+    let term = d.join("term");
+    let fit = [
+        "attribute",
+        "neighbourhood",
+        "--attribution",
+        s(&attribution),
+        "--zoo",
+        s(&subsets),
+        "--neighbours",
+        "10",
+        "--out",
+        s(&term),
+    ];
+    ok(&fit);
+    assert!(term.join("coefficients.npy").is_file());
+    let (originals, forget) = (d.join("originals"), d.join("near.txt"));
+    ok(&[
+        "train",
+        "--models",
+        "3",
+        "--epochs",
+        "3",
+        "--out",
+        s(&originals),
+    ]);
+    ok(&[
+        "forget-set",
+        "--kind",
+        "neighbours",
+        "--size",
+        "10",
+        "--out",
+        s(&forget),
+    ]);
+    let dm_direct = |out: &Path, with_term: bool| {
+        let mut args = vec![
+            "forget",
+            "--method",
+            "dm-direct",
+            "--originals",
+            s(&originals),
+            "--forget-set",
+            s(&forget),
+            "--attribution",
+            s(&attribution),
+            "--out",
+            s(out),
+        ];
+        if with_term {
+            args.extend(["--neighbourhood", s(&term)]);
+        }
+        ok(&args);
+        unlearn_data::read_npy_f32(out.join("logits.npy")).unwrap()
+    };
+    let (shape, plain) = dm_direct(&d.join("plain"), false);
+    let (_, shifted) = dm_direct(&d.join("shifted"), true);
+    let per_model = shape[1] * shape[2];
+    let shift: Vec<f32> = shifted.iter().zip(&plain).map(|(a, b)| a - b).collect();
+    for model in shift.chunks(per_model).skip(1) {
+        let worst = model
+            .iter()
+            .zip(&shift[..per_model])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 1e-4, "the shift differs between models by {worst}");
+    }
+    let classes = shape[2];
+    let on_forget: f32 = indices(&forget)
+        .iter()
+        .flat_map(|&p| &shift[p * classes..(p + 1) * classes])
+        .map(|v| v.abs())
+        .sum();
+    assert!(on_forget > 0.0, "the term moves the forget set");
+
+    // Refitting with the same inputs reuses the result; bad inputs fail on one line.
+    ok(&fit);
+    let o = unlearn(&[
+        "attribute",
+        "neighbourhood",
+        "--attribution",
+        s(&attribution),
+        "--zoo",
+        s(&subsets),
+        "--neighbours",
+        "0",
+        "--out",
+        s(&d.join("t0")),
+    ]);
+    assert_one_line_error(&o, &["0 neighbours"]);
+    let o = unlearn(&[
+        "attribute",
+        "neighbourhood",
+        "--attribution",
+        s(&subsets),
+        "--zoo",
+        s(&subsets),
+        "--out",
+        s(&d.join("t1")),
+    ]);
+    assert_one_line_error(&o, &["--attribution"]);
+}

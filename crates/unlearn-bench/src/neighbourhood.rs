@@ -25,6 +25,23 @@ pub struct NeighbourhoodSpec {
     pub groups: GroupedRemoval,
 }
 
+/// The term's file and its record's estimator name.
+const COEFFICIENTS: &str = "coefficients.npy";
+const ESTIMATOR: &str = "neighbourhood-term";
+
+/// Every evaluated point's `k` nearest training points (train, then validation rows).
+fn table(data: &Prepared, k: usize, points: usize) -> Result<Vec<u32>> {
+    let table =
+        unlearn_data::neighbour_table(&data.train.features, &data.val.features, data.train.dim, k)?;
+    if table.len() != points * k {
+        return Err(BenchError::Config(format!(
+            "the data hold {} evaluated points, the zoo {points}; use the data it was trained on",
+            table.len() / k
+        )));
+    }
+    Ok(table)
+}
+
 fn default_neighbours() -> usize {
     20
 }
@@ -61,77 +78,94 @@ pub struct FittedTerm {
 }
 
 impl FittedTerm {
-    /// Fits the term on `subsets` against the datamodels `beta` (`n × points × classes`), or
-    /// reads it back from `dir` when an earlier run finished it.
+    /// Fits the term with `k` neighbours on `subsets` against the datamodels `beta`
+    /// (`n × points × classes`) into `dir`, or reads it back when `dir` already holds a term
+    /// finished with the same inputs.
     pub fn fit_or_load(
         dir: &Path,
-        spec: &NeighbourhoodSpec,
+        k: usize,
         beta: &[f32],
         subsets: &SubsetZoo,
         data: &Prepared,
     ) -> Result<Self> {
-        let (zoo, n) = (&subsets.zoo, subsets.masks.n);
-        let (points, classes) = (zoo.points, zoo.classes);
-        let table = unlearn_data::neighbour_table(
-            &data.train.features,
-            &data.val.features,
-            data.train.dim,
-            spec.neighbours,
-        )?;
-        let neighbours = Neighbours::new(&table, spec.neighbours, n)?;
-        if neighbours.points() != points {
-            return Err(BenchError::invalid(
-                &zoo.dir,
-                format!(
-                    "holds {points} evaluated points, the data {}; train it on the same data",
-                    neighbours.points()
-                ),
-            ));
-        }
+        let zoo = &subsets.zoo;
         let _lock = record::open(dir)?;
-        let file = "coefficients.npy";
-        let term = if dir.join(record::RECORD).is_file() && dir.join(file).is_file() {
-            crate::datamodels::check_recorded(dir)?;
-            let (shape, values) = unlearn_data::read_npy_f32(dir.join(file))?;
-            if shape != [points, classes, 2] {
-                return Err(BenchError::invalid(
-                    &dir.join(file),
-                    format!(
-                        "shape {shape:?}, expected [{points}, {classes}, 2]; delete the directory to refit"
-                    ),
-                ));
-            }
-            NeighbourhoodTerm::from_coefficients(points, classes, n, values)?
-        } else {
-            record::unmark(dir)?;
-            let targets = points * classes;
-            let linear = Datamodel::new(n, targets, beta.to_vec(), vec![0.0; targets])?;
-            let logits = subsets.logits_of_points(&(0..points));
-            let term = NeighbourhoodTerm::fit(
-                &linear,
-                &subsets.model_masks()?,
-                &Outputs::new(&logits, zoo.models, targets)?,
-                &neighbours,
-                classes,
-            )?;
-            unlearn_data::write_npy_f32(
-                dir.join(file),
-                &[points, classes, 2],
-                term.coefficients(),
-            )?;
-            let mut info = serde_json::json!({
-                "estimator": "neighbourhood-term",
-                "neighbours": spec.neighbours,
-                "zoo": zoo.manifest.config_hash,
-                "models": zoo.models,
-            });
-            record::write(dir, &mut info, &[file])?;
-            term
-        };
+        let inputs = serde_json::json!({
+            "estimator": ESTIMATOR,
+            "neighbours": k,
+            "zoo": zoo.manifest.config_hash,
+            "models": zoo.models,
+        });
+        let done = std::fs::read_to_string(dir.join(record::RECORD))
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .is_some_and(|found| record::inputs(&found) == inputs);
+        if done && dir.join(COEFFICIENTS).is_file() {
+            return Self::read(dir, k, data, zoo.classes);
+        }
+        record::unmark(dir)?;
+        let (n, points, classes) = (subsets.masks.n, zoo.points, zoo.classes);
+        let table = table(data, k, points)?;
+        let targets = points * classes;
+        let linear = Datamodel::new(n, targets, beta.to_vec(), vec![0.0; targets])?;
+        let logits = subsets.logits_of_points(&(0..points));
+        let term = NeighbourhoodTerm::fit(
+            &linear,
+            &subsets.model_masks()?,
+            &Outputs::new(&logits, zoo.models, targets)?,
+            &Neighbours::new(&table, k, n)?,
+            classes,
+        )?;
+        unlearn_data::write_npy_f32(
+            dir.join(COEFFICIENTS),
+            &[points, classes, 2],
+            term.coefficients(),
+        )?;
+        let mut info = inputs;
+        record::write(dir, &mut info, &[COEFFICIENTS])?;
         Ok(Self {
             term,
             table,
-            k: spec.neighbours,
+            k,
+            n_train: n,
+        })
+    }
+
+    /// A term a finished run wrote into `dir` (`unlearn attribute neighbourhood` or the bench),
+    /// for the data `data` its zoo was trained on.
+    pub fn load(dir: &Path, data: &Prepared) -> Result<Self> {
+        crate::datamodels::check_recorded(dir)?;
+        let path = dir.join(record::RECORD);
+        let text = std::fs::read_to_string(&path).map_err(BenchError::io(&path))?;
+        let info: serde_json::Value = serde_json::from_str(&text)?;
+        let (Some(ESTIMATOR), Some(k)) = (info["estimator"].as_str(), info["neighbours"].as_u64())
+        else {
+            return Err(BenchError::invalid(
+                &path,
+                "is not the record of a neighbourhood term; fit one with `unlearn attribute neighbourhood`",
+            ));
+        };
+        let (shape, _) = unlearn_data::read_npy_f32(dir.join(COEFFICIENTS))?;
+        Self::read(dir, k as usize, data, shape.get(1).copied().unwrap_or(0))
+    }
+
+    fn read(dir: &Path, k: usize, data: &Prepared, classes: usize) -> Result<Self> {
+        let n = data.train.len();
+        let points = n + data.val.len();
+        let file = dir.join(COEFFICIENTS);
+        let (shape, values) = unlearn_data::read_npy_f32(&file)?;
+        if shape != [points, classes, 2] {
+            return Err(BenchError::invalid(
+                &file,
+                format!(
+                    "shape {shape:?}, expected [{points}, {classes}, 2] for these data; fit the term again on them"
+                ),
+            ));
+        }
+        Ok(Self {
+            term: NeighbourhoodTerm::from_coefficients(points, classes, n, values)?,
+            table: table(data, k, points)?,
+            k,
             n_train: n,
         })
     }

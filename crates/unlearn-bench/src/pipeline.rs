@@ -397,7 +397,8 @@ impl<'a, A: Architecture> Bench<'a, A> {
                     key(&serde_json::json!({ "zoo": grouped.zoo.manifest.config_hash, "attribution": attribution_dir.file_name().map(|n| n.to_string_lossy().into_owned()), "neighbours": spec.neighbours }))
                 ));
                 progress.phase("fitting the neighbourhood term", 1);
-                let term = FittedTerm::fit_or_load(&dir, spec, &beta, &grouped, self.data)?;
+                let term =
+                    FittedTerm::fit_or_load(&dir, spec.neighbours, &beta, &grouped, self.data)?;
                 progress.note(format!(
                     "neighbourhood term ({} neighbours, {} grouped subset models): {:.1} s",
                     spec.neighbours,

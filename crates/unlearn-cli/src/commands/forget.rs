@@ -5,6 +5,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use unlearn_bench::datamodels::attribution_rows;
+use unlearn_bench::neighbourhood::FittedTerm;
 use unlearn_data::ForgetSet;
 use unlearn_methods::{Context, MethodError, MethodRegistry, parse_sets, unlearn_zoo};
 use unlearn_models::ModelConfig;
@@ -34,6 +35,9 @@ pub struct ForgetArgs {
     /// Attribution directory from `unlearn attribute` (DM-Direct, DMM).
     #[arg(long)]
     pub attribution: Option<PathBuf>,
+    /// Neighbourhood term from `unlearn attribute neighbourhood`, added to --attribution.
+    #[arg(long, requires = "attribution")]
+    pub neighbourhood: Option<PathBuf>,
     /// Hyper-parameters as a JSON object, e.g. {"epochs": 5, "lr": 0.001}.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -108,7 +112,7 @@ pub fn run(args: ForgetArgs) -> Result<()> {
         Some(dir) => Some(Zoo::load(dir).context("loading --oracles")?),
         None => None,
     };
-    let beta = match &args.attribution {
+    let mut beta = match &args.attribution {
         Some(dir) => Some(attribution_rows(
             dir,
             &forget,
@@ -118,6 +122,11 @@ pub fn run(args: ForgetArgs) -> Result<()> {
         )?),
         None => None,
     };
+    if let (Some(dir), Some(rows)) = (&args.neighbourhood, beta.as_mut()) {
+        FittedTerm::load(dir, &data)
+            .context("loading --neighbourhood")?
+            .adjust(rows, &forget.indices)?;
+    }
     let ctx = Context {
         arch: &arch,
         originals: &originals,
@@ -129,17 +138,22 @@ pub fn run(args: ForgetArgs) -> Result<()> {
     };
     let forget_ref = InputRef::of_file(forget_path)?;
     // The attribution counts by its record's content (its path is relocatable, not hashed).
-    let attribution = match &args.attribution {
-        Some(dir) => Some(serde_json::json!({
-            "path": dir.display().to_string(),
-            "sha256": unlearn_data::sha256_file(dir.join(ATTRIBUTION_FILE))?,
-        })),
-        None => None,
+    let record_of = |dir: &Option<PathBuf>| -> Result<Option<serde_json::Value>> {
+        Ok(match dir {
+            Some(dir) => Some(serde_json::json!({
+                "path": dir.display().to_string(),
+                "sha256": unlearn_data::sha256_file(dir.join(ATTRIBUTION_FILE))?,
+            })),
+            None => None,
+        })
     };
-    let inputs = serde_json::json!({
+    let mut inputs = serde_json::json!({
         "oracles": target_oracles.as_ref().map(|z| z.manifest.config_hash.clone()),
-        "attribution": attribution,
+        "attribution": record_of(&args.attribution)?,
     });
+    if args.neighbourhood.is_some() {
+        inputs["neighbourhood"] = serde_json::json!(record_of(&args.neighbourhood)?);
+    }
     let bar = progress_bar(originals.models as u64, name);
     let summary = unlearn_zoo(
         method.as_ref(),

@@ -59,6 +59,9 @@ pub struct AttributeCommon {
 pub enum AttributeCommand {
     /// Print the LDS of every estimator side by side (TRAK included).
     Lds(LdsArgs),
+    /// Fit the neighbourhood term (the joint effect of removing a point with its nearest
+    /// neighbours) on grouped subset models, for `unlearn forget --neighbourhood`.
+    Neighbourhood(NeighbourhoodArgs),
 }
 
 /// Options of `attribute lds`.
@@ -106,8 +109,10 @@ pub fn fit_and_score(
 }
 
 pub fn run(args: AttributeArgs) -> Result<()> {
-    if let Some(AttributeCommand::Lds(lds)) = &args.command {
-        return run_lds(&lds.common, &lds.trak);
+    match &args.command {
+        Some(AttributeCommand::Lds(lds)) => return run_lds(&lds.common, &lds.trak),
+        Some(AttributeCommand::Neighbourhood(term)) => return run_neighbourhood(term),
+        None => {}
     }
     if args.method == "trak" {
         if args.shard.shard.is_some() {
@@ -241,7 +246,10 @@ fn run_lds(common: &AttributeCommon, trak: &TrakArgs) -> Result<()> {
     Ok(())
 }
 
+mod neighbourhood;
 mod trak;
 
+pub use neighbourhood::NeighbourhoodArgs;
+use neighbourhood::run_neighbourhood;
 use trak::run_trak;
 pub use trak::{TrakArgs, trak_scores};
