@@ -290,6 +290,11 @@ mod tests {
     /// validation point 3 near {0, 1}.
     const TABLE: [u32; 8] = [1, 2, 0, 2, 0, 1, 0, 1];
 
+    /// The mask of three points whose membership is the low bits of `i`.
+    fn bits(i: u8) -> [u8; 3] {
+        [i & 1, (i >> 1) & 1, (i >> 2) & 1]
+    }
+
     fn masks_of(rows: &[[u8; 3]]) -> Vec<u8> {
         rows.iter().flatten().copied().collect()
     }
@@ -300,7 +305,7 @@ mod tests {
         // when 0 is absent too, point 1's rises by 2·φ whatever happens to 1, point 3 (not
         // trained) drops by 3·φ; class 1 is untouched. The linear part is zero.
         let patterns: Vec<[u8; 3]> = (0..16u8)
-            .map(|i| [(i >> 0) & 1, (i >> 1) & 1, (i >> 2) & 1])
+            .map(bits)
             .collect();
         let masks = masks_of(&patterns);
         let neighbours = Neighbours::new(&TABLE, 2, 3).unwrap();
@@ -360,7 +365,7 @@ mod tests {
     fn the_term_is_fitted_on_what_the_linear_part_leaves() {
         // Outputs exactly linear in the masks: the residuals are zero, so is the term.
         let patterns: Vec<[u8; 3]> = (0..8u8)
-            .map(|i| [(i >> 0) & 1, (i >> 1) & 1, (i >> 2) & 1])
+            .map(bits)
             .collect();
         let masks = masks_of(&patterns);
         let beta: Vec<f32> = (0..3 * 8).map(|v| (v % 5) as f32 - 2.0).collect();
