@@ -304,9 +304,7 @@ mod tests {
         // Every pattern of three points, twice: output of point 0 (class 0) drops by 4·φ only
         // when 0 is absent too, point 1's rises by 2·φ whatever happens to 1, point 3 (not
         // trained) drops by 3·φ; class 1 is untouched. The linear part is zero.
-        let patterns: Vec<[u8; 3]> = (0..16u8)
-            .map(bits)
-            .collect();
+        let patterns: Vec<[u8; 3]> = (0..16u8).map(bits).collect();
         let masks = masks_of(&patterns);
         let neighbours = Neighbours::new(&TABLE, 2, 3).unwrap();
         let (points, classes) = (4, 2);
@@ -364,9 +362,7 @@ mod tests {
     #[test]
     fn the_term_is_fitted_on_what_the_linear_part_leaves() {
         // Outputs exactly linear in the masks: the residuals are zero, so is the term.
-        let patterns: Vec<[u8; 3]> = (0..8u8)
-            .map(bits)
-            .collect();
+        let patterns: Vec<[u8; 3]> = (0..8u8).map(bits).collect();
         let masks = masks_of(&patterns);
         let beta: Vec<f32> = (0..3 * 8).map(|v| (v % 5) as f32 - 2.0).collect();
         let linear = Datamodel::new(3, 8, beta, vec![1.0; 8]).unwrap();
