@@ -246,7 +246,8 @@ pub struct BenchConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subset_groups: Option<GroupedRemoval>,
     /// Add a neighbourhood term to the datamodels, fitted on subsets of its own
-    /// (docs/algorithms.md §6); the datamodels alone when absent.
+    /// (docs/algorithms.md §6); the datamodels alone when absent. Meant for α near 1: at α = 0.5
+    /// β already holds most of a neighbourhood's effect and the term can count it twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub neighbourhood_term: Option<NeighbourhoodSpec>,
     /// Datamodel estimator for DM-Direct and DMM.
