@@ -93,13 +93,13 @@ impl FittedTerm {
         let inputs = serde_json::json!({
             "estimator": ESTIMATOR,
             "neighbours": k,
-            "zoo": zoo.manifest.config_hash,
+            "zoo_config_hash": zoo.manifest.config_hash,
             "models": zoo.models,
         });
         let done = std::fs::read_to_string(dir.join(record::RECORD))
             .ok()
             .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-            .is_some_and(|found| record::inputs(&found) == inputs);
+            .is_some_and(|found| record::inputs(&found) == record::inputs(&inputs));
         if done && dir.join(COEFFICIENTS).is_file() {
             return Self::read(dir, k, data, zoo.classes);
         }
