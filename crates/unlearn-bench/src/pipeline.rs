@@ -4,10 +4,9 @@
 //! it, so a re-run (or a run interrupted and started again) reuses what is finished.
 
 use crate::config::MethodSpec;
-use crate::datamodels::{FitOptions, SubsetZoo, fit_and_score, sum_rows};
+use crate::datamodels::{FitOptions, SubsetZoo, fit_or_read, sum_rows};
 use crate::error::{BenchError, Result};
 use crate::neighbourhood::{FittedTerm, NeighbourhoodSpec};
-use crate::record;
 use crate::report::{ReportHeader, ReportRow, write_report};
 use burn::tensor::Device;
 use sha2::{Digest, Sha256};
@@ -161,7 +160,7 @@ pub struct Bench<'a, A: Architecture> {
 }
 
 /// First 8 hex digits of the hash of a JSON value: names an artifact by what determines it.
-fn key(value: &serde_json::Value) -> String {
+pub(crate) fn key(value: &serde_json::Value) -> String {
     hex::encode(Sha256::digest(value.to_string().as_bytes()))[..8].to_string()
 }
 
@@ -310,7 +309,7 @@ impl<'a, A: Architecture> Bench<'a, A> {
     /// `m` subset models on masks drawn at the bench's α (left out partly in `groups` when
     /// given), with their masks; both named by what determines them, so two runs asking for the
     /// same subsets share them.
-    fn subset_zoo(
+    pub(crate) fn subset_zoo(
         &self,
         m: usize,
         groups: Option<&GroupedRemoval>,
@@ -379,7 +378,7 @@ impl<'a, A: Architecture> Bench<'a, A> {
             key(&serde_json::json!({ "zoo": subsets.zoo.manifest.config_hash, "estimator": s.attribution }))
         ));
         progress.phase(&format!("fitting {}", s.attribution), 1);
-        let (beta, lds, fit_seconds) = datamodels(&attribution_dir, subsets, &s.attribution)?;
+        let (beta, lds, fit_seconds) = fit_or_read(&attribution_dir, subsets, &s.attribution)?;
         progress.note(format!(
             "datamodels ({}): LDS {lds:.4}, fit {fit_seconds:.1} s; subset zoo {subset_seconds:.1} s",
             s.attribution
@@ -387,24 +386,9 @@ impl<'a, A: Architecture> Bench<'a, A> {
         let term = match &s.neighbourhood_term {
             None => None,
             Some(spec) => {
-                let stage = Instant::now();
-                let grouped =
-                    self.subset_zoo(spec.subset_models, Some(&spec.groups), &common, progress)?;
-                subset_examples +=
-                    grouped.zoo.manifest.examples_per_model * grouped.zoo.models as u64;
-                let dir = self.out.join(format!(
-                    "neighbourhood-{}",
-                    key(&serde_json::json!({ "zoo": grouped.zoo.manifest.config_hash, "attribution": attribution_dir.file_name().map(|n| n.to_string_lossy().into_owned()), "neighbours": spec.neighbours }))
-                ));
-                progress.phase("fitting the neighbourhood term", 1);
-                let term =
-                    FittedTerm::fit_or_load(&dir, spec.neighbours, &beta, &grouped, self.data)?;
-                progress.note(format!(
-                    "neighbourhood term ({} neighbours, {} grouped subset models): {:.1} s",
-                    spec.neighbours,
-                    grouped.zoo.models,
-                    stage.elapsed().as_secs_f64()
-                ));
+                let (term, dir, examples) =
+                    self.neighbourhood_stage(spec, &beta, &attribution_dir, &common, progress)?;
+                subset_examples += examples;
                 Some((term, dir))
             }
         };
@@ -603,34 +587,4 @@ impl<'a, A: Architecture> Bench<'a, A> {
         ));
         Ok(rows)
     }
-}
-
-/// β (`n × P·C`), its LDS and fit seconds: read back from `dir` or fitted and written there.
-fn datamodels(dir: &Path, sz: SubsetZoo, estimator: &str) -> Result<(Vec<f32>, f64, f64)> {
-    // Locked before looking: a run killed after writing its record but before releasing the lock
-    // leaves the lock file, which taking the lock over removes (and a temporary β with it).
-    let _lock = record::open(dir)?;
-    let info_path = dir.join(record::RECORD);
-    if info_path.is_file() && dir.join("beta.npy").is_file() {
-        let text = std::fs::read_to_string(&info_path).map_err(BenchError::io(&info_path))?;
-        let mut info: serde_json::Value = serde_json::from_str(&text)?;
-        if info.get("files").is_none() {
-            // Written before outputs were recorded: record them now, so `verify` can check them.
-            record::write(dir, &mut info, &["beta.npy"])?;
-        }
-        let (_, beta) = unlearn_data::read_npy_f32(dir.join("beta.npy"))?;
-        return Ok((
-            beta,
-            info["lds"].as_f64().unwrap_or(f64::NAN),
-            info["fit_seconds"].as_f64().unwrap_or(0.0),
-        ));
-    }
-    let (model, lds, seconds) =
-        fit_and_score(&sz, estimator, FitOptions::default(), 0..sz.zoo.points)?;
-    let lds = lds.mean;
-    let (n, p, c) = (sz.masks.n, sz.zoo.points, sz.zoo.classes);
-    unlearn_data::write_npy_f32(dir.join("beta.npy"), &[n, p, c], model.beta())?;
-    let mut info = serde_json::json!({ "estimator": estimator, "lds": lds, "fit_seconds": seconds, "models": sz.zoo.models });
-    record::write(dir, &mut info, &["beta.npy"])?;
-    Ok((model.beta().to_vec(), lds, seconds))
 }
