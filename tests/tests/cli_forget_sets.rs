@@ -5,7 +5,35 @@
 mod common;
 
 use common::{assert_one_line_error, ok, s, unlearn};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// 30 subset models (masks drawn with the extra `masks` flags, 3 epochs each) under `d` and
+/// their difference-of-means datamodels: (subset zoo, attribution directory).
+fn mean_datamodels(d: &Path, masks: &[&str]) -> (PathBuf, PathBuf) {
+    let (file, subsets, attribution) = (d.join("masks.npy"), d.join("subsets"), d.join("attr"));
+    ok(&[&["masks", "--models", "30"], masks, &["--out", s(&file)]].concat());
+    ok(&[
+        "train",
+        "--subsets",
+        s(&file),
+        "--models",
+        "30",
+        "--epochs",
+        "3",
+        "--out",
+        s(&subsets),
+    ]);
+    ok(&[
+        "attribute",
+        "--method",
+        "datamodels-mean",
+        "--zoo",
+        s(&subsets),
+        "--out",
+        s(&attribution),
+    ]);
+    (subsets, attribution)
+}
 
 fn indices(path: &Path) -> Vec<usize> {
     std::fs::read_to_string(path)
@@ -71,28 +99,7 @@ fn neighbours_are_the_nearest_points_of_the_split() {
 fn principal_component_sets_come_from_the_datamodels() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (masks, subsets, attribution) = (d.join("masks.npy"), d.join("subsets"), d.join("attr"));
-    ok(&["masks", "--models", "30", "--out", s(&masks)]);
-    ok(&[
-        "train",
-        "--subsets",
-        s(&masks),
-        "--models",
-        "30",
-        "--epochs",
-        "3",
-        "--out",
-        s(&subsets),
-    ]);
-    ok(&[
-        "attribute",
-        "--method",
-        "datamodels-mean",
-        "--zoo",
-        s(&subsets),
-        "--out",
-        s(&attribution),
-    ]);
+    let (_, attribution) = mean_datamodels(d, &[]);
     let (top, both, second) = (d.join("top.txt"), d.join("both.txt"), d.join("second.txt"));
     for (component, ends, out) in [
         ("1", "top", &top),
@@ -144,37 +151,8 @@ fn principal_component_sets_come_from_the_datamodels() {
 fn a_neighbourhood_term_shifts_dm_direct_on_a_neighbourhood_set() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (masks, subsets, attribution) = (d.join("masks.npy"), d.join("subsets"), d.join("attr"));
-    ok(&[
-        "masks",
-        "--models",
-        "30",
-        "--group-size",
-        "10",
-        "--neighbourhoods",
-        "0.6",
-        "--out",
-        s(&masks),
-    ]);
-    let train_subsets = [
-        "train",
-        "--subsets",
-        s(&masks),
-        "--models",
-        "30",
-        "--epochs",
-        "3",
-    ];
-    ok(&[&train_subsets[..], &["--out", s(&subsets)]].concat());
-    ok(&[
-        "attribute",
-        "--method",
-        "datamodels-mean",
-        "--zoo",
-        s(&subsets),
-        "--out",
-        s(&attribution),
-    ]);
+    let (subsets, attribution) =
+        mean_datamodels(d, &["--group-size", "10", "--neighbourhoods", "0.6"]);
     let term = d.join("term");
     let fit = [
         "attribute",

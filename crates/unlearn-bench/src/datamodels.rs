@@ -228,8 +228,27 @@ pub fn attribution_rows(
             ));
         }
     }
+    let (rows, beta) = read_beta(dir, points, classes)?;
+    if let Some(&bad) = forget.indices.iter().find(|&&i| i >= rows) {
+        return Err(BenchError::invalid(
+            dir.join("beta.npy"),
+            format!("forget index {bad} is beyond its {rows} rows"),
+        ));
+    }
+    Ok(sum_rows(&beta, &forget.indices, points * classes))
+}
+
+/// Every row of β from a finished attribution directory, checked against `points × classes`
+/// evaluated outputs: (training points, row-major `n × points × classes` values).
+pub fn read_beta(dir: &Path, points: usize, classes: usize) -> Result<(usize, Vec<f32>)> {
     let full = dir.join("beta.npy");
     check_recorded(dir)?;
+    if !full.is_file() {
+        return Err(BenchError::invalid(
+            dir,
+            "holds no β (only Σ_F β rows?); compute every row with `unlearn attribute` without --forget-set",
+        ));
+    }
     let (shape, beta) = unlearn_data::read_npy_f32(&full)?;
     if shape.len() != 3 || shape[1] != points || shape[2] != classes {
         return Err(BenchError::invalid(
@@ -237,13 +256,7 @@ pub fn attribution_rows(
             format!("shape {shape:?}, expected [train points, {points}, {classes}]"),
         ));
     }
-    if let Some(&bad) = forget.indices.iter().find(|&&i| i >= shape[0]) {
-        return Err(BenchError::invalid(
-            &full,
-            format!("forget index {bad} is beyond its {} rows", shape[0]),
-        ));
-    }
-    Ok(sum_rows(&beta, &forget.indices, points * classes))
+    Ok((shape[0], beta))
 }
 
 /// `dir` must hold a finished attribution: attribution.json present (it is written last) and

@@ -103,12 +103,8 @@ impl FittedTerm {
             "zoo_config_hash": zoo.manifest.config_hash,
             "models": zoo.models,
         });
-        let done = std::fs::read_to_string(dir.join(record::RECORD))
-            .ok()
-            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-            .is_some_and(|found| record::inputs(&found) == record::inputs(&inputs));
-        if done && dir.join(COEFFICIENTS).is_file() {
-            return Self::read(dir, k, data, zoo.classes);
+        if record::finished(dir, &inputs, COEFFICIENTS).is_some() {
+            return Self::read(dir, k, data, Some(zoo.classes));
         }
         record::unmark(dir)?;
         let (n, points, classes) = (subsets.masks.n, zoo.points, zoo.classes);
@@ -152,15 +148,16 @@ impl FittedTerm {
                 "is not the record of a neighbourhood term; fit one with `unlearn attribute neighbourhood`",
             ));
         };
-        let (shape, _) = unlearn_data::read_npy_f32(dir.join(COEFFICIENTS))?;
-        Self::read(dir, k as usize, data, shape.get(1).copied().unwrap_or(0))
+        Self::read(dir, k as usize, data, None)
     }
 
-    fn read(dir: &Path, k: usize, data: &Prepared, classes: usize) -> Result<Self> {
+    /// The stored coefficients with `classes` classes (any number when `None`) for `data`.
+    fn read(dir: &Path, k: usize, data: &Prepared, classes: Option<usize>) -> Result<Self> {
         let n = data.train.len();
         let points = n + data.val.len();
         let file = dir.join(COEFFICIENTS);
         let (shape, values) = unlearn_data::read_npy_f32(&file)?;
+        let classes = classes.unwrap_or(shape.get(1).copied().unwrap_or(0));
         if shape != [points, classes, 2] {
             return Err(BenchError::invalid(
                 &file,

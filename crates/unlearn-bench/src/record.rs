@@ -24,6 +24,14 @@ pub fn inputs(info: &serde_json::Value) -> serde_json::Value {
     v
 }
 
+/// The record in `out` when a run with the inputs of `info` wrote it and its output `file` is
+/// there (the results may differ: only the inputs are compared).
+pub fn finished(out: &Path, info: &serde_json::Value, file: &str) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(out.join(RECORD)).ok()?;
+    let found: serde_json::Value = serde_json::from_str(&text).ok()?;
+    (inputs(&found) == inputs(info) && out.join(file).is_file()).then_some(found)
+}
+
 /// The outputs a datamodel record lists: Σ_F β rows for a forget set, else β and its intercept.
 pub fn outputs(for_forget_set: bool) -> &'static [&'static str] {
     if for_forget_set {

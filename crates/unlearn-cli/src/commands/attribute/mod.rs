@@ -208,15 +208,12 @@ pub fn run(args: AttributeArgs) -> Result<()> {
 
 /// When `out` already holds the result of a run with the inputs `info`, a description of it.
 fn finished(out: &Path, info: &serde_json::Value) -> Option<String> {
-    let text = std::fs::read_to_string(out.join(record::RECORD)).ok()?;
-    let found: serde_json::Value = serde_json::from_str(&text).ok()?;
     let file = record::outputs(info.get("forget_set").is_some())[0];
-    (record::inputs(&found) == record::inputs(info) && out.join(file).is_file()).then(
-        || match found.get("lds").and_then(|v| v.as_f64()) {
-            Some(lds) => format!("LDS {lds:.4}"),
-            None => file.to_string(),
-        },
-    )
+    let found = record::finished(out, info, file)?;
+    Some(match found.get("lds").and_then(|v| v.as_f64()) {
+        Some(lds) => format!("LDS {lds:.4}"),
+        None => file.to_string(),
+    })
 }
 
 fn run_lds(common: &AttributeCommon, trak: &TrakArgs) -> Result<()> {
@@ -249,7 +246,6 @@ fn run_lds(common: &AttributeCommon, trak: &TrakArgs) -> Result<()> {
 mod neighbourhood;
 mod trak;
 
-pub use neighbourhood::NeighbourhoodArgs;
-use neighbourhood::run_neighbourhood;
+use neighbourhood::{NeighbourhoodArgs, run_neighbourhood};
 use trak::run_trak;
 pub use trak::{TrakArgs, trak_scores};

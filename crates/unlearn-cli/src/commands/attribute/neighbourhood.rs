@@ -29,21 +29,11 @@ pub struct NeighbourhoodArgs {
 pub fn run_neighbourhood(args: &NeighbourhoodArgs) -> Result<()> {
     let sz = SubsetZoo::load(&args.zoo).context("loading --zoo")?;
     let (zoo, n) = (&sz.zoo, sz.masks.n);
-    datamodels::check_recorded(&args.attribution).context("--attribution")?;
-    let beta_file = args.attribution.join("beta.npy");
-    if !beta_file.is_file() {
+    let (rows, beta) = datamodels::read_beta(&args.attribution, zoo.points, zoo.classes)
+        .context("--attribution")?;
+    if rows != n {
         bail!(
-            "{} holds no β (only Σ_F β rows?); compute every row with `unlearn attribute` without --forget-set",
-            args.attribution.display()
-        );
-    }
-    let (shape, beta) = unlearn_data::read_npy_f32(&beta_file)?;
-    if shape != [n, zoo.points, zoo.classes] {
-        bail!(
-            "{}: β of shape {shape:?} does not fit the zoo's data ([{n}, {}, {}]); pass datamodels of the same data",
-            beta_file.display(),
-            zoo.points,
-            zoo.classes
+            "--attribution: β has {rows} training rows, the zoo {n}; pass datamodels of the same data"
         );
     }
     let data = DataArgs::of_zoo(zoo)?;
