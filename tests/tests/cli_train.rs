@@ -616,3 +616,34 @@ fn manifests_record_f32_recipe_values_as_written() {
         Some(0.0005)
     );
 }
+
+/// Digits' 1 438 training points leave a last batch of 30 at batch size 64, so `weighted`
+/// changes the models and `mean` is the default, recorded only when it is not.
+#[test]
+fn last_batch_weighting_is_a_recorded_recipe_choice() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let mut args = vec!["train", "--epochs", "1", "--out", s(&out)];
+        args.extend_from_slice(extra);
+        ok(&args);
+        let logits: Vec<f32> = npy(&out.join("logits.npy")).file.into_vec().unwrap();
+        (manifest(&out)["recipe"].clone(), logits)
+    };
+    let (default_recipe, default_logits) = train("default", &[]);
+    let (mean_recipe, mean_logits) = train("mean", &["--last-batch", "mean"]);
+    let (weighted_recipe, weighted_logits) = train("weighted", &["--last-batch", "weighted"]);
+    assert!(default_recipe.get("last_batch").is_none(), "{default_recipe}");
+    assert_eq!(mean_recipe, default_recipe);
+    assert_eq!(mean_logits, default_logits);
+    assert_eq!(weighted_recipe["last_batch"], "weighted");
+    let moved = default_logits
+        .iter()
+        .zip(&weighted_logits)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(moved > 1e-3, "weighting the last batch changes the model (max change {moved})");
+
+    let o = unlearn(&["train", "--last-batch", "sum", "--out", s(&dir.path().join("z"))]);
+    assert_one_line_error_with(&o, &["sum", "mean", "weighted"], &[CLAP_TIP]);
+}

@@ -295,6 +295,7 @@ fn trak_tracks_leave_one_out_on_logistic_regression() {
         model: unlearn_models::Architecture::spec(&ModelConfig::Logistic),
         epochs: 300,
         batch_size: n,
+        last_batch: Default::default(),
         lr: 0.3,
         optimizer: OptimizerConfig::Sgd {
             momentum: 0.9,

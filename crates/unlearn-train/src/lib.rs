@@ -31,7 +31,7 @@ pub use backend::Backend;
 pub use data_source::DataSource;
 pub use error::TrainError;
 pub use progress::Progress;
-pub use recipe::{OptimizerConfig, Recipe};
+pub use recipe::{LastBatch, OptimizerConfig, Recipe};
 pub use schedule::Schedule;
 pub use shard::{Shard, ShardInfo};
 pub use trainer::{Member, TrainSet, train_stack};

@@ -41,6 +41,35 @@ pub enum OptimizerConfig {
     },
 }
 
+/// How the last batch of an epoch, smaller when the batch size does not divide the training set,
+/// weighs its examples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LastBatch {
+    /// Its loss is the mean over its own examples (PyTorch's default), so each of them weighs
+    /// `batch_size / len` times as much as an example of a full batch.
+    #[default]
+    Mean,
+    /// Its loss is summed and divided by `batch_size`: every example weighs the same in every
+    /// step. A model trained without a few points then differs from one trained with them by
+    /// those points' terms, not by how full the last batch is (docs/algorithms.md §2).
+    Weighted,
+}
+
+impl LastBatch {
+    /// The factor of a batch of `len` examples' mean loss, for batches of `batch_size`.
+    pub fn loss_scale(self, len: usize, batch_size: usize) -> f32 {
+        match self {
+            LastBatch::Mean => 1.0,
+            LastBatch::Weighted => len as f32 / batch_size as f32,
+        }
+    }
+
+    fn is_mean(&self) -> bool {
+        *self == LastBatch::Mean
+    }
+}
+
 fn beta1() -> f32 {
     0.9
 }
@@ -82,6 +111,10 @@ pub struct Recipe {
     pub epochs: usize,
     /// Examples per step (the last batch of an epoch may be smaller).
     pub batch_size: usize,
+    /// How the smaller last batch of an epoch weighs its examples. Left out of the JSON when
+    /// `mean`, so recipes written before the field existed keep their hash.
+    #[serde(default, skip_serializing_if = "LastBatch::is_mean")]
+    pub last_batch: LastBatch,
     /// Peak learning rate.
     pub lr: f64,
     /// Optimiser.
@@ -109,6 +142,7 @@ impl Recipe {
                 model,
                 epochs: 20,
                 batch_size: 64,
+                last_batch: LastBatch::Mean,
                 lr: 0.05,
                 optimizer: sgd,
                 schedule: Schedule::Cosine {
@@ -120,6 +154,7 @@ impl Recipe {
                 model,
                 epochs: 20,
                 batch_size: 64,
+                last_batch: LastBatch::Mean,
                 lr: 0.05,
                 optimizer: sgd,
                 schedule: Schedule::Triangular { peak_epoch: 4.0 },
@@ -129,6 +164,7 @@ impl Recipe {
                 model,
                 epochs: 15,
                 batch_size: 64,
+                last_batch: LastBatch::Mean,
                 lr: 0.05,
                 optimizer: sgd,
                 schedule: Schedule::Triangular { peak_epoch: 3.0 },
@@ -138,6 +174,7 @@ impl Recipe {
                 model,
                 epochs: 24,
                 batch_size: 512,
+                last_batch: LastBatch::Mean,
                 lr: 0.4,
                 optimizer: sgd,
                 schedule: Schedule::Triangular { peak_epoch: 5.0 },

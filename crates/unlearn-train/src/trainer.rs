@@ -177,7 +177,11 @@ pub fn fit_timed<M: StackModel>(
             let losses = cross_entropy_per_model(model.forward(xb), yb, recipe.label_smoothing);
             watch.push(&losses, epoch, step, &model_index)?;
             let forward = clock.lap();
-            let grads = GradientsParams::from_grads(losses.sum().backward(), &model);
+            let loss = match recipe.last_batch.loss_scale(len, batch) {
+                1.0 => losses.sum(),
+                scale => losses.sum() * scale,
+            };
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
             let backward = clock.lap();
             let progress = epoch as f64 + (step + 1) as f64 / steps as f64;
             let lr = recipe.schedule.lr(recipe.lr, progress, recipe.epochs);

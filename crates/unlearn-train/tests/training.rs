@@ -1,11 +1,15 @@
-//! The training loop: accuracy of the mlp recipe, non-finite losses, backends.
+//! The training loop: accuracy of the mlp recipe, non-finite losses, backends, the last batch.
 
 mod common;
 
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor, TensorData};
 use common::*;
+use unlearn_models::{InputSpec, ModelConfig};
 use unlearn_train::inference::{features, stack_logits};
-use unlearn_train::{Backend, Member, Recipe, TrainError, TrainSet, ZooKind, train_stack};
+use unlearn_train::{
+    Backend, LastBatch, Member, OptimizerConfig, Recipe, Schedule, TrainError, TrainSet, ZooKind,
+    train_stack,
+};
 
 #[test]
 fn mlp_recipe_reaches_95_percent_validation_accuracy_on_digits() {
@@ -295,4 +299,93 @@ fn ndarray_and_flex_train_the_same_models() {
         assert!(case.max_abs_logit > 0.0, "{case:?}");
         assert!(case.agrees(), "{case:?}");
     }
+}
+
+/// Logits on `x` of a logistic model (seed 0) after one epoch of plain SGD on `n` copies of
+/// (`x`, class 0) in batches of 4.
+fn logistic_on_copies(n: usize, last_batch: LastBatch) -> Vec<f32> {
+    let device = Device::flex();
+    let x = [0.5f32, -1.0, 2.0];
+    let set = TrainSet {
+        x: Tensor::from_data(TensorData::new(x.repeat(n), [n, 3]), &device),
+        y: Tensor::from_data(TensorData::new(vec![0i64; n], [n]), &device),
+        input: InputSpec {
+            dim: 3,
+            image_shape: None,
+            classes: 3,
+        },
+    };
+    let recipe = Recipe {
+        model: ModelConfig::Logistic.spec(),
+        epochs: 1,
+        batch_size: 4,
+        last_batch,
+        lr: 0.5,
+        optimizer: OptimizerConfig::Sgd {
+            momentum: 0.0,
+            nesterov: false,
+            weight_decay: 0.0,
+        },
+        schedule: Schedule::Constant,
+        label_smoothing: 0.0,
+    };
+    let members = [Member {
+        index: 0,
+        seed: 0,
+        indices: (0..n).collect(),
+    }];
+    let model = train_stack(
+        &arch(&recipe),
+        &recipe,
+        &set,
+        &members,
+        &device,
+        &mut |_| {},
+    )
+    .unwrap();
+    stack_logits(&model, &set.x.clone().narrow(0, 0, 1), 1)
+}
+
+/// Five copies of one point train in two steps, the second on one point. Both steps start from
+/// the same parameters whatever the mode (the first is a full batch, and every point is the
+/// same), and a logistic model's logits move linearly with its parameters, so the `weighted`
+/// second step must move the logits by exactly ¼ of the `mean` one: its one example weighs
+/// 1/4, as in a full batch, instead of 1.
+#[test]
+fn a_weighted_last_batch_weighs_its_examples_as_a_full_batch_does() {
+    let after_first = logistic_on_copies(4, LastBatch::Mean);
+    assert_eq!(
+        after_first,
+        logistic_on_copies(4, LastBatch::Weighted),
+        "no partial batch"
+    );
+    let mean = logistic_on_copies(5, LastBatch::Mean);
+    let weighted = logistic_on_copies(5, LastBatch::Weighted);
+    for c in 0..3 {
+        let full_step = mean[c] - after_first[c];
+        assert!(
+            full_step.abs() > 0.05,
+            "class {c}: the last step moves the logit"
+        );
+        let quarter = weighted[c] - after_first[c];
+        assert!(
+            (quarter - full_step / 4.0).abs() < 1e-5,
+            "class {c}: weighted {quarter} against a quarter of {full_step}"
+        );
+    }
+}
+
+#[test]
+fn recipes_without_last_batch_read_as_mean_and_keep_their_json() {
+    let recipe = Recipe::named("mlp").unwrap();
+    assert_eq!(recipe.last_batch, LastBatch::Mean);
+    let json = serde_json::to_string(&recipe).unwrap();
+    assert!(!json.contains("last_batch"), "{json}");
+    let mut weighted = recipe.clone();
+    weighted.last_batch = LastBatch::Weighted;
+    let json = serde_json::to_string(&weighted).unwrap();
+    assert!(json.contains(r#""last_batch":"weighted""#), "{json}");
+    assert_eq!(serde_json::from_str::<Recipe>(&json).unwrap(), weighted);
+    let err = serde_json::from_str::<Recipe>(&json.replace("weighted", "sum")).unwrap_err();
+    assert!(err.to_string().contains("unknown variant `sum`"), "{err}");
 }

@@ -40,6 +40,10 @@ pub struct TrainArgs {
     /// Batch size, overriding the recipe's.
     #[arg(long)]
     pub batch_size: Option<usize>,
+    /// How the smaller last batch of an epoch weighs its examples, overriding the recipe's:
+    /// `mean` (over its own examples, PyTorch's default) or `weighted` (every example alike).
+    #[arg(long, value_parser = ["mean", "weighted"])]
+    pub last_batch: Option<String>,
     /// Peak learning rate, overriding the recipe's.
     #[arg(long)]
     pub lr: Option<f64>,
@@ -210,6 +214,9 @@ fn recipe(args: &TrainArgs) -> Result<Recipe> {
     }
     if let Some(b) = args.batch_size {
         recipe.batch_size = b;
+    }
+    if let Some(last) = &args.last_batch {
+        recipe.last_batch = serde_json::from_value(serde_json::Value::String(last.clone()))?;
     }
     if let Some(lr) = args.lr {
         recipe.lr = lr;
