@@ -633,17 +633,25 @@ fn last_batch_weighting_is_a_recorded_recipe_choice() {
     let (default_recipe, default_logits) = train("default", &[]);
     let (mean_recipe, mean_logits) = train("mean", &["--last-batch", "mean"]);
     let (weighted_recipe, weighted_logits) = train("weighted", &["--last-batch", "weighted"]);
-    assert!(default_recipe.get("last_batch").is_none(), "{default_recipe}");
+    assert!(
+        default_recipe.get("last_batch").is_none(),
+        "{default_recipe}"
+    );
     assert_eq!(mean_recipe, default_recipe);
     assert_eq!(mean_logits, default_logits);
     assert_eq!(weighted_recipe["last_batch"], "weighted");
-    let moved = default_logits
-        .iter()
-        .zip(&weighted_logits)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
-    assert!(moved > 1e-3, "weighting the last batch changes the model (max change {moved})");
+    let moved = default_logits.iter().zip(&weighted_logits);
+    assert!(
+        moved.filter(|(a, b)| (*a - *b).abs() > 1e-3).count() > 100,
+        "weighting the last batch changes the model"
+    );
 
-    let o = unlearn(&["train", "--last-batch", "sum", "--out", s(&dir.path().join("z"))]);
+    let o = unlearn(&[
+        "train",
+        "--last-batch",
+        "sum",
+        "--out",
+        s(&dir.path().join("z")),
+    ]);
     assert_one_line_error_with(&o, &["sum", "mean", "weighted"], &[CLAP_TIP]);
 }

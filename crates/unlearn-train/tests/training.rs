@@ -4,7 +4,7 @@ mod common;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use common::*;
-use unlearn_models::{InputSpec, ModelConfig};
+use unlearn_models::{Architecture, InputSpec, ModelConfig};
 use unlearn_train::inference::{features, stack_logits};
 use unlearn_train::{
     Backend, LastBatch, Member, OptimizerConfig, Recipe, Schedule, TrainError, TrainSet, ZooKind,
@@ -60,20 +60,7 @@ fn huge_learning_rate_stops_with_non_finite_loss() {
     let mut recipe = Recipe::named("mlp").unwrap();
     recipe.lr = 1e6;
     let set = TrainSet::new(&data.train, &device);
-    let members = [Member {
-        index: 0,
-        seed: 0,
-        indices: (0..data.train.len()).collect(),
-    }];
-    let err = train_stack(
-        &arch(&recipe),
-        &recipe,
-        &set,
-        &members,
-        &device,
-        &mut |_| {},
-    )
-    .unwrap_err();
+    let err = train_alone(&recipe, &set, &device).unwrap_err();
     let TrainError::NonFiniteLoss {
         model,
         epoch,
@@ -301,6 +288,20 @@ fn ndarray_and_flex_train_the_same_models() {
     }
 }
 
+/// Trains one model (seed 0) on every point of `set`.
+fn train_alone(
+    recipe: &Recipe,
+    set: &TrainSet,
+    device: &Device,
+) -> Result<<ModelConfig as Architecture>::Model, TrainError> {
+    let members = [Member {
+        index: 0,
+        seed: 0,
+        indices: (0..set.len()).collect(),
+    }];
+    train_stack(&arch(recipe), recipe, set, &members, device, &mut |_| {})
+}
+
 /// Logits on `x` of a logistic model (seed 0) after one epoch of plain SGD on `n` copies of
 /// (`x`, class 0) in batches of 4.
 fn logistic_on_copies(n: usize, last_batch: LastBatch) -> Vec<f32> {
@@ -329,20 +330,7 @@ fn logistic_on_copies(n: usize, last_batch: LastBatch) -> Vec<f32> {
         schedule: Schedule::Constant,
         label_smoothing: 0.0,
     };
-    let members = [Member {
-        index: 0,
-        seed: 0,
-        indices: (0..n).collect(),
-    }];
-    let model = train_stack(
-        &arch(&recipe),
-        &recipe,
-        &set,
-        &members,
-        &device,
-        &mut |_| {},
-    )
-    .unwrap();
+    let model = train_alone(&recipe, &set, &device).unwrap();
     stack_logits(&model, &set.x.clone().narrow(0, 0, 1), 1)
 }
 
