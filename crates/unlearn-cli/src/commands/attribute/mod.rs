@@ -4,7 +4,7 @@ use crate::common::{ShardArgs, progress_bar};
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 use unlearn_attribution::{Lds, Outputs};
 use unlearn_bench::datamodels::{self, FitOptions};
@@ -149,10 +149,13 @@ pub fn run(args: AttributeArgs) -> Result<()> {
         info["forget_set"] = serde_json::json!({ "path": path.display().to_string(), "sha256": unlearn_data::sha256_file(path)? });
     }
     let _lock = record::open(&args.out)?;
-    if let Some(done) = finished(&args.out, &info) {
+    let files = record::outputs(args.forget_set.is_some());
+    if let Some(found) = record::finished(&args.out, &info, files[0]) {
+        let done = found.get("lds").and_then(|v| v.as_f64());
         println!(
-            "{}: already computed with these inputs ({done}); nothing to do",
-            args.out.display()
+            "{}: already computed with these inputs ({}); nothing to do",
+            args.out.display(),
+            done.map_or(files[0].to_string(), |lds| format!("LDS {lds:.4}"))
         );
         return Ok(());
     }
@@ -198,22 +201,8 @@ pub fn run(args: AttributeArgs) -> Result<()> {
             args.out.display()
         );
     }
-    record::write(
-        &args.out,
-        &mut info,
-        record::outputs(args.forget_set.is_some()),
-    )?;
+    record::write(&args.out, &mut info, files)?;
     Ok(())
-}
-
-/// When `out` already holds the result of a run with the inputs `info`, a description of it.
-fn finished(out: &Path, info: &serde_json::Value) -> Option<String> {
-    let file = record::outputs(info.get("forget_set").is_some())[0];
-    let found = record::finished(out, info, file)?;
-    Some(match found.get("lds").and_then(|v| v.as_f64()) {
-        Some(lds) => format!("LDS {lds:.4}"),
-        None => file.to_string(),
-    })
 }
 
 fn run_lds(common: &AttributeCommon, trak: &TrakArgs) -> Result<()> {
