@@ -167,6 +167,7 @@ fn the_shipped_configs_load_and_their_forget_sets_draw() {
 #[test]
 fn every_shipped_config_parses_and_its_neighbourhood_term_checks() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/bench");
+    let registry = MethodRegistry::<ModelConfig>::builtin();
     let mut with_term = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
@@ -175,6 +176,15 @@ fn every_shipped_config_parses_and_its_neighbourhood_term_checks() {
         }
         let config = BenchConfig::load(Some(&path), &[])
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        // Every grid point's parameters must be ones the method takes (a misspelt or
+        // mistyped key is refused by the registry, not ignored).
+        for spec in &config.methods {
+            for (label, params) in spec.points() {
+                if let Err(e) = registry.build(&spec.method, &params) {
+                    panic!("{}: {label}: {e}", path.display());
+                }
+            }
+        }
         if let Some(term) = &config.settings().neighbourhood_term {
             term.check(2400).unwrap();
             // It needs neighbours strictly fewer than the training points.
