@@ -8,6 +8,8 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 use unlearn_data::{Dataset, Ends, ForgetSet, GroupedRemoval, SubsetFraction};
+use unlearn_methods::MethodRegistry;
+use unlearn_models::Architecture;
 use unlearn_train::{DataSource, Recipe};
 
 /// The default experiment (digits), embedded so the bench needs no file.
@@ -195,6 +197,17 @@ impl MethodSpec {
             params: Map::new(),
             grid: BTreeMap::new(),
         }
+    }
+
+    /// Builds every grid point with `registry`: an unknown method, or a parameter it does not
+    /// take or cannot read, is an error naming the entry.
+    pub fn check<A: Architecture>(&self, registry: &MethodRegistry<A>) -> Result<()> {
+        for (label, params) in self.points() {
+            registry
+                .build(&self.method, &params)
+                .map_err(|e| BenchError::Config(format!("method entry '{label}': {e}")))?;
+        }
+        Ok(())
     }
 
     /// Every grid point: (label, overrides).

@@ -269,11 +269,7 @@ impl<'a, A: Architecture> Bench<'a, A> {
             }
         }
         for method in &self.methods {
-            for (label, params) in method.points() {
-                self.registry
-                    .build(&method.method, &params)
-                    .map_err(|e| BenchError::Config(format!("method entry '{label}': {e}")))?;
-            }
+            method.check(self.registry)?;
         }
         Ok(())
     }

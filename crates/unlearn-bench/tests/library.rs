@@ -179,10 +179,8 @@ fn every_shipped_config_parses_and_its_neighbourhood_term_checks() {
         // Every grid point's parameters must be ones the method takes (a misspelt or
         // mistyped key is refused by the registry, not ignored).
         for spec in &config.methods {
-            for (label, params) in spec.points() {
-                if let Err(e) = registry.build(&spec.method, &params) {
-                    panic!("{}: {label}: {e}", path.display());
-                }
+            if let Err(e) = spec.check(&registry) {
+                panic!("{}: {e}", path.display());
             }
         }
         if let Some(term) = &config.settings().neighbourhood_term {
