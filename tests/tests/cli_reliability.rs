@@ -251,15 +251,35 @@ fn killed_forget_resumes_bit_identical_without_redoing_finished_models() {
     ]);
     let forget = dir.path().join("forget.txt");
     ok(&["forget-set", "--size", "20", "--out", s(&forget)]);
+    let targets = dir.path().join("targets");
+    ok(&[
+        "train",
+        "--models",
+        "16",
+        "--stack",
+        "4",
+        "--epochs",
+        "3",
+        "--forget-set",
+        s(&forget),
+        "--out",
+        s(&targets),
+    ]);
+    // Oracle Matching stops a stack when its last model has matched, so the models of a stack
+    // depend on each other: a resumed run must stack them as the uninterrupted one did.
     let args = |out: &Path| -> Vec<String> {
         [
             "forget",
             "--method",
-            "gd",
+            "om",
             "--set",
-            "epochs=20",
+            "patience=2",
+            "--set",
+            "max_cost=2",
             "--stack",
-            "2",
+            "4",
+            "--oracles",
+            s(&targets),
             "--originals",
             s(&originals),
             "--forget-set",

@@ -228,17 +228,34 @@ fn forget_and_attribute_shards_merge_into_unsharded_results() {
         .collect::<Vec<_>>());
     let forget_file = root.join("forget.txt");
     std::fs::write(&forget_file, "3\n17\n40\n").unwrap();
+    let targets = root.join("targets");
+    ok(&train_args(
+        &targets,
+        &["--first-seed", "100", "--forget-set", s(&forget_file)],
+    )
+    .iter()
+    .map(String::as_str)
+    .collect::<Vec<_>>());
+    // Oracle Matching stops a stack of 2 when its last model has matched: shard 0/2 (models
+    // 0..3) must still stack 2 with 3, and shard 1/2 (3..7) 2 with 3 and 4 with 5, as the
+    // unsharded run does.
     let forget = |out: &Path, shard: Option<&str>| {
         let mut args: Vec<String> = [
             "forget",
             "--method",
-            "gd",
+            "om",
+            "--set",
+            "patience=2",
+            "--set",
+            "max_cost=2",
+            "--oracles",
+            s(&targets),
             "--originals",
             s(&originals),
             "--forget-set",
             s(&forget_file),
             "--stack",
-            "3",
+            "2",
             "--out",
             s(out),
         ]
@@ -262,7 +279,7 @@ fn forget_and_attribute_shards_merge_into_unsharded_results() {
     assert_same_zoo(&merged, &whole, 7);
     // The merged zoo is a normal unlearned zoo: eval reads it.
     let text = std::fs::read_to_string(merged.join("manifest.json")).unwrap();
-    assert!(text.contains("\"method\": \"gd\""), "{text}");
+    assert!(text.contains("\"method\": \"om\""), "{text}");
 
     // Attribution: a subset zoo, lasso datamodels fitted whole and in 3 shards of points.
     let masks = root.join("masks.npy");

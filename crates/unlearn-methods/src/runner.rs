@@ -75,16 +75,21 @@ pub fn unlearn_zoo<A: Architecture>(
     let retrain = ctx.retrain_examples().max(1);
     let per = ctx.points() * ctx.classes();
     let stack = stack.clamp(1, ctx.arch.max_stack().unwrap_or(usize::MAX).max(1));
-    for chunk in todo.chunks(stack) {
-        let of_originals: Vec<usize> = chunk.iter().map(|&i| offset + i).collect();
+    let todo_in_zoo: Vec<usize> = todo.iter().map(|&i| offset + i).collect();
+    for of_originals in aligned_stacks(&todo_in_zoo, stack, originals.models) {
         let output = method.run(ctx, &of_originals)?;
-        for (k, &i) in chunk.iter().enumerate() {
+        for (k, &g) in of_originals.iter().enumerate() {
+            // Members outside this shard, or done before, are computed only for their stack.
+            let Some(i) = g.checked_sub(offset).filter(|i| todo.contains(i)) else {
+                continue;
+            };
             // Recorded before the logits (which mark the model done), so a run killed after its
             // last model still knows, when resumed, what every model cost.
             save_examples(out, i, output.examples)?;
             match &output.model {
                 Some(stack_model) => {
-                    let single = unlearn_models::stacking::extract(stack_model, k, chunk.len());
+                    let single =
+                        unlearn_models::stacking::extract(stack_model, k, of_originals.len());
                     save_model(ctx.arch, &single, &model_path(out, i))?;
                 }
                 // Methods without a network still mark the model done, with the original's weights.
@@ -117,6 +122,20 @@ pub fn unlearn_zoo<A: Architecture>(
     })
 }
 
+/// The stacks that hold a model of `todo` (indices into the whole zoo of `models`), each whole:
+/// models `s·stack .. (s+1)·stack` (fewer at the end). A stack stops together (matching stops
+/// when its last model has matched), so a resumed run and every shard must stack the same models
+/// as one uninterrupted run to give the same numbers; members done before, or of another shard,
+/// are recomputed, not written.
+fn aligned_stacks(todo: &[usize], stack: usize, models: usize) -> Vec<Vec<usize>> {
+    let mut starts: Vec<usize> = todo.iter().map(|&i| i / stack * stack).collect();
+    starts.dedup();
+    starts
+        .into_iter()
+        .map(|start| (start..(start + stack).min(models)).collect())
+        .collect()
+}
+
 /// Mean examples per model over the `models` records of a finished run (rounded down).
 fn mean_examples(out: &Path, models: usize) -> Result<u64, MethodError> {
     let mut total = 0u128;
@@ -124,4 +143,23 @@ fn mean_examples(out: &Path, models: usize) -> Result<u64, MethodError> {
         total += u128::from(load_examples(out, i)?);
     }
     Ok((total / models.max(1) as u128) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::aligned_stacks;
+
+    #[test]
+    fn a_resumed_run_stacks_the_models_an_uninterrupted_one_did() {
+        // Stacks of 4 over 10 models: 0..4, 4..8, 8..10. Models 0, 1 and 5 are done.
+        let todo = [2, 3, 4, 6, 7, 8, 9];
+        assert_eq!(
+            aligned_stacks(&todo, 4, 10),
+            vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9]]
+        );
+        // A finished stack is not rerun; the last one is short.
+        assert_eq!(aligned_stacks(&[9], 4, 10), vec![vec![8, 9]]);
+        assert_eq!(aligned_stacks(&[], 4, 10), Vec::<Vec<usize>>::new());
+        assert_eq!(aligned_stacks(&[0, 2], 1, 3), vec![vec![0], vec![2]]);
+    }
 }
