@@ -34,7 +34,7 @@ pub enum AttributionError {
     NonFiniteOutput { model: usize, target: usize },
     /// A train point is in every subset or in none, so its effect cannot be estimated.
     #[error(
-        "train point {point} is in {count} of {models} subsets; it must be in at least one and out of at least one"
+        "train point {point} is in {count} of {models} subsets; it must be in at least one and out of at least one: train more subset models, or draw subsets with α further from 0 and 1"
     )]
     DegeneratePoint {
         point: usize,
