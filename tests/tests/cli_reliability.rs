@@ -253,8 +253,8 @@ fn killed_forget_resumes_bit_identical_without_redoing_finished_models() {
         &targets,
         &["--first-seed", "100", "--forget-set", s(&forget)],
     );
-    // Oracle Matching stops a stack when its last model has matched, so the models of a stack
-    // depend on each other: a resumed run must stack them as the uninterrupted one did.
+    // Oracle Matching, whose models stop after different numbers of epochs within a stack: the
+    // resumed run must give each model what the uninterrupted one did.
     let args = |out: &Path| -> Vec<String> {
         [
             "forget",

@@ -236,9 +236,8 @@ fn forget_and_attribute_shards_merge_into_unsharded_results() {
     .iter()
     .map(String::as_str)
     .collect::<Vec<_>>());
-    // Oracle Matching stops a stack of 2 when its last model has matched: shard 0/2 (models
-    // 0..3) must still stack 2 with 3, and shard 1/2 (3..7) 2 with 3 and 4 with 5, as the
-    // unsharded run does.
+    // Oracle Matching in stacks of 2, whose models stop apart: shards 0/2 (models 0..3) and 1/2
+    // (3..7) cut a stack in two, and must still give each model what the unsharded run does.
     let forget = |out: &Path, shard: Option<&str>| {
         let mut args: Vec<String> = [
             "forget",

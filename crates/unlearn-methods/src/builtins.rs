@@ -81,6 +81,7 @@ impl<A: Architecture> UnlearnMethod<A> for DoNothing {
             logits: ctx.original_logits(indices),
             model: None,
             examples: 0,
+            member_examples: None,
         })
     }
 }

@@ -10,8 +10,8 @@ pub struct MatchParams {
     /// Most passes over the fine-tuning set T (the run stops earlier once matched).
     pub epochs: usize,
     /// A model has matched once `patience` epochs in a row have not lowered its best matching
-    /// loss (on a fixed check set: F and a sample of R) by this share; the stack stops when every
-    /// model has (0 with a huge patience: run every epoch).
+    /// loss (on a fixed check set: F and a sample of R) by this share, and is kept as it was then;
+    /// the stack stops when every model has (0 with a huge patience: run every epoch).
     #[serde(default)]
     pub tolerance: f64,
     /// Epochs without progress before a model counts as matched.

@@ -44,6 +44,19 @@ pub struct StackOutput<M> {
     /// Examples passed forward and backward per model: the numerator of the cost
     /// (docs/algorithms.md §3).
     pub examples: u64,
+    /// Examples of each model when the models of the stack stopped apart (matching keeps each
+    /// model as it was when it matched); `None`: every model cost `examples`.
+    pub member_examples: Option<Vec<u64>>,
+}
+
+impl<M> StackOutput<M> {
+    /// Examples passed forward and backward for model `member` of the stack.
+    pub fn examples_of(&self, member: usize) -> u64 {
+        self.member_examples
+            .as_ref()
+            .and_then(|e| e.get(member).copied())
+            .unwrap_or(self.examples)
+    }
 }
 
 /// An unlearning method with its hyper-parameters, run on a stack of originals at once.

@@ -85,7 +85,7 @@ pub fn unlearn_zoo<A: Architecture>(
             };
             // Recorded before the logits (which mark the model done), so a run killed after its
             // last model still knows, when resumed, what every model cost.
-            save_examples(out, i, output.examples)?;
+            save_examples(out, i, output.examples_of(k))?;
             match &output.model {
                 Some(stack_model) => {
                     let single =
@@ -123,10 +123,10 @@ pub fn unlearn_zoo<A: Architecture>(
 }
 
 /// The stacks that hold a model of `todo` (indices into the whole zoo of `models`), each whole:
-/// models `s·stack .. (s+1)·stack` (fewer at the end). A stack stops together (matching stops
-/// when its last model has matched), so a resumed run and every shard must stack the same models
-/// as one uninterrupted run to give the same numbers; members done before, or of another shard,
-/// are recomputed, not written.
+/// models `s·stack .. (s+1)·stack` (fewer at the end). A method may tie the models of a stack
+/// together (a shared stopping rule did once), so a resumed run and every shard stack the same
+/// models as one uninterrupted run; members done before, or of another shard, are recomputed,
+/// not written.
 fn aligned_stacks(todo: &[usize], stack: usize, models: usize) -> Vec<Vec<usize>> {
     let mut starts: Vec<usize> = todo.iter().map(|&i| i / stack * stack).collect();
     starts.dedup();

@@ -32,6 +32,7 @@ pub fn run<A: Architecture>(
         logits: predicted_logits(&ctx.original_logits(indices), beta, scale),
         model: None,
         examples: 0,
+        member_examples: None,
     })
 }
 

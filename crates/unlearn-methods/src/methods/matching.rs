@@ -7,6 +7,7 @@ use crate::MethodError;
 use crate::config::MatchParams;
 use crate::context::Context;
 use crate::methods::direct::predicted_logits;
+use burn::module::Module;
 use burn::tensor::{Tensor, TensorData};
 use rand::SeedableRng;
 use rand::seq::IndexedRandom;
@@ -284,8 +285,13 @@ pub fn run<A: Architecture>(
         .map(Progress::new)
         .collect();
     let mut checks = 1u64;
-    // A model that has matched once stays matched; the stack stops when the last one has.
-    let mut done = vec![false; k];
+    // A check passes its points forward only: about a third of a forward+backward each.
+    let spent = |engine_examples: u64, checks: u64| {
+        engine_examples + (checks * check.len as u64).div_ceil(3)
+    };
+    // A model that has matched is kept as it was then, with what it had cost, while the rest of
+    // its stack goes on: each model stops as it would alone, whatever its stack.
+    let mut matched: Vec<Option<(A::Model, u64)>> = (0..k).map(|_| None).collect();
     for epoch in 0..p.epochs {
         if p.resample && epoch > 0 {
             sets = draw(&mut set_rngs);
@@ -297,21 +303,39 @@ pub fn run<A: Architecture>(
             model = anchor.pull(model, 1.0 - keep);
         }
         checks += 1;
-        for ((d, pr), loss) in done.iter_mut().zip(&mut progress).zip(check.losses(&model)) {
-            *d |= pr.update(loss, p);
+        for (j, (pr, loss)) in progress.iter_mut().zip(check.losses(&model)).enumerate() {
+            if matched[j].is_none() && pr.update(loss, p) {
+                let model_j = unlearn_models::stacking::extract(&model, j, k);
+                matched[j] = Some((model_j, spent(engine.examples, checks)));
+            }
         }
         let budget = p.max_cost * ctx.retrain_examples() as f64;
-        if done.iter().all(|&d| d) || (p.max_cost > 0.0 && engine.examples as f64 >= budget) {
+        if matched.iter().all(Option::is_some)
+            || (p.max_cost > 0.0 && engine.examples as f64 >= budget)
+        {
             break;
         }
     }
-    // A check passes its points forward only: about a third of a forward+backward each.
-    Ok(finished(
-        ctx,
-        &model,
-        k,
-        engine.examples + (checks * check.len as u64).div_ceil(3),
-    ))
+    let total = spent(engine.examples, checks);
+    if matched.iter().all(Option::is_none) {
+        return Ok(finished(ctx, &model, k, total));
+    }
+    let member_examples = matched
+        .iter()
+        .map(|m| m.as_ref().map_or(total, |(_, examples)| *examples))
+        .collect();
+    let members: Vec<A::Model> = matched
+        .into_iter()
+        .enumerate()
+        .map(|(j, m)| match m {
+            Some((model_j, _)) => model_j,
+            None => unlearn_models::stacking::extract(&model, j, k),
+        })
+        .collect();
+    let kept = unlearn_models::stacking::concat(model.valid(), &members);
+    let mut output = finished(ctx, &kept, k, total);
+    output.member_examples = Some(member_examples);
+    Ok(output)
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@ pub fn finished<A: Architecture>(
         logits,
         model: Some(valid),
         examples,
+        member_examples: None,
     }
 }
 

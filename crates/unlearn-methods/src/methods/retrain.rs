@@ -32,5 +32,6 @@ pub fn run<A: Architecture>(
         logits,
         model: Some(model),
         examples: (recipe.epochs * retain.len()) as u64,
+        member_examples: None,
     })
 }
