@@ -761,75 +761,80 @@ fn om_without_oracles_and_dmm_without_attribution_say_what_to_pass() {
 // ---------------------------------------------------------------------------------------------
 // 9. Determinism
 
-#[test]
-fn dmm_is_deterministic_and_moves_towards_its_target() {
+/// Runs `body` on the MLP fixture with `fake_beta` as its attribution rows.
+fn with_fake_attribution(body: impl FnOnce(&Context<'_, ModelConfig>)) {
     let f = mlp_fixture();
-    let (points, classes) = (f.originals.points, f.originals.classes);
-    let beta = fake_beta(points, classes);
+    let beta = fake_beta(f.originals.points, f.originals.classes);
     let ctx = Context {
         beta_forget: Some(&beta),
         ..f.ctx()
     };
-    let config = default_for("dmm").unwrap();
-    let a = config.run(&ctx, &ALL).unwrap();
-    let b = config.run(&ctx, &ALL).unwrap();
-    assert!(
-        bit_identical(&a.logits, &b.logits),
-        "two DMM runs differ (max diff {})",
-        max_abs_diff(&a.logits, &b.logits)
-    );
-    assert_eq!(a.examples, b.examples);
+    body(&ctx);
+}
 
-    // DMM's target is DM-Direct's output; fine-tuning moves the forget points towards it.
-    let target = self::config("dm-direct", json!({ "scale": 1.0 }))
-        .run(&ctx, &ALL)
-        .unwrap()
-        .logits;
-    let before = mean_sq_on(
-        &f.originals.logits,
-        &target,
-        3,
-        points,
-        classes,
-        &f.forget.indices,
-    );
-    let after = mean_sq_on(&a.logits, &target, 3, points, classes, &f.forget.indices);
-    println!("DMM: mean squared distance to the target on F {before:.4} → {after:.4}");
-    assert!(after < 0.5 * before, "{before} → {after}");
+#[test]
+fn dmm_is_deterministic_and_moves_towards_its_target() {
+    let f = mlp_fixture();
+    let (points, classes) = (f.originals.points, f.originals.classes);
+    with_fake_attribution(|ctx| {
+        let config = default_for("dmm").unwrap();
+        let a = config.run(ctx, &ALL).unwrap();
+        let b = config.run(ctx, &ALL).unwrap();
+        assert!(
+            bit_identical(&a.logits, &b.logits),
+            "two DMM runs differ (max diff {})",
+            max_abs_diff(&a.logits, &b.logits)
+        );
+        assert_eq!(a.examples, b.examples);
+
+        // DMM's target is DM-Direct's output; fine-tuning moves the forget points towards it.
+        let target = self::config("dm-direct", json!({ "scale": 1.0 }))
+            .run(ctx, &ALL)
+            .unwrap()
+            .logits;
+        let before = mean_sq_on(
+            &f.originals.logits,
+            &target,
+            3,
+            points,
+            classes,
+            &f.forget.indices,
+        );
+        let after = mean_sq_on(&a.logits, &target, 3, points, classes, &f.forget.indices);
+        println!("DMM: mean squared distance to the target on F {before:.4} → {after:.4}");
+        assert!(after < 0.5 * before, "{before} → {after}");
+    })
 }
 
 #[test]
 fn dmm_gives_each_model_of_a_stack_what_it_gives_alone() {
     let f = mlp_fixture();
     let (points, classes) = (f.originals.points, f.originals.classes);
-    let beta = fake_beta(points, classes);
-    let ctx = Context {
-        beta_forget: Some(&beta),
-        ..f.ctx()
-    };
-    // A short patience and no budget: the three models match after different numbers of epochs.
-    let config = self::config(
-        "dmm",
-        json!({ "patience": 1, "tolerance": 0.1, "max_cost": 0.0, "epochs": 30 }),
-    );
-    let stacked = config.run(&ctx, &ALL).unwrap();
-    let per = points * classes;
-    let mut alone_examples = Vec::new();
-    for (j, &i) in ALL.iter().enumerate() {
-        let alone = config.run(&ctx, &[i]).unwrap();
-        let member = &stacked.logits[j * per..(j + 1) * per];
-        assert!(
-            bit_identical(member, &alone.logits),
-            "model {i}: stacked and alone differ (max diff {})",
-            max_abs_diff(member, &alone.logits)
+    with_fake_attribution(|ctx| {
+        // A short patience and no budget: the three models match after different numbers of epochs.
+        let config = self::config(
+            "dmm",
+            json!({ "patience": 1, "tolerance": 0.1, "max_cost": 0.0, "epochs": 30 }),
         );
-        assert_eq!(stacked.examples_of(j), alone.examples_of(0), "model {i}");
-        alone_examples.push(alone.examples_of(0));
-    }
-    println!("DMM examples per model, each alone: {alone_examples:?}");
-    assert!(
-        alone_examples.iter().any(|&e| e != alone_examples[0]),
-        "the models stopped together, so the test shows nothing: {alone_examples:?}"
-    );
-    assert_eq!(stacked.examples, *alone_examples.iter().max().unwrap());
+        let stacked = config.run(ctx, &ALL).unwrap();
+        let per = points * classes;
+        let mut alone_examples = Vec::new();
+        for (j, &i) in ALL.iter().enumerate() {
+            let alone = config.run(ctx, &[i]).unwrap();
+            let member = &stacked.logits[j * per..(j + 1) * per];
+            assert!(
+                bit_identical(member, &alone.logits),
+                "model {i}: stacked and alone differ (max diff {})",
+                max_abs_diff(member, &alone.logits)
+            );
+            assert_eq!(stacked.examples_of(j), alone.examples_of(0), "model {i}");
+            alone_examples.push(alone.examples_of(0));
+        }
+        println!("DMM examples per model, each alone: {alone_examples:?}");
+        assert!(
+            alone_examples.iter().any(|&e| e != alone_examples[0]),
+            "the models stopped together, so the test shows nothing: {alone_examples:?}"
+        );
+        assert_eq!(stacked.examples, *alone_examples.iter().max().unwrap());
+    })
 }
