@@ -282,6 +282,11 @@ fn killed_forget_resumes_bit_identical_without_redoing_finished_models() {
     let reference = dir.path().join("reference");
     run_ok(&args(&reference));
     verify_ok(&reference);
+    // Each model's cost is recorded beside it: they must differ, or no model stopped apart.
+    let costs: std::collections::BTreeSet<String> = (0..16)
+        .map(|i| std::fs::read_to_string(reference.join(format!("examples/{i:05}.txt"))).unwrap())
+        .collect();
+    assert!(costs.len() > 1, "every model stopped at once: {costs:?}");
     let out = dir.path().join("killed");
     kill_twice_and_resume(&args(&out), &out, &reference, 16);
 }

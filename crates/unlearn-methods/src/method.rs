@@ -42,7 +42,7 @@ pub struct StackOutput<M> {
     /// The unlearned models as one stack, when the method makes networks.
     pub model: Option<M>,
     /// Examples passed forward and backward per model: the numerator of the cost
-    /// (docs/algorithms.md §3).
+    /// (docs/algorithms.md §3); the most any model of the stack cost when `member_examples` is set.
     pub examples: u64,
     /// Examples of each model when the models of the stack stopped apart (matching keeps each
     /// model as it was when it matched); `None`: every model cost `examples`.
