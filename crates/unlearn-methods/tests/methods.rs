@@ -806,35 +806,71 @@ fn dmm_is_deterministic_and_moves_towards_its_target() {
     })
 }
 
+/// DMM with a short patience and no budget, so the three models match after different numbers
+/// of epochs: each model of the stack must be bit for bit what it is alone, at its own cost.
+fn check_each_model_of_a_stack_is_what_it_is_alone(ctx: &Context<'_, ModelConfig>) {
+    let config = self::config(
+        "dmm",
+        json!({ "patience": 1, "tolerance": 0.1, "max_cost": 0.0, "epochs": 30 }),
+    );
+    let stacked = config.run(ctx, &ALL).unwrap();
+    let per = ctx.points() * ctx.classes();
+    let mut alone_examples = Vec::new();
+    for (j, &i) in ALL.iter().enumerate() {
+        let alone = config.run(ctx, &[i]).unwrap();
+        let member = &stacked.logits[j * per..(j + 1) * per];
+        assert!(
+            bit_identical(member, &alone.logits),
+            "model {i}: stacked and alone differ (max diff {})",
+            max_abs_diff(member, &alone.logits)
+        );
+        assert_eq!(stacked.examples_of(j), alone.examples_of(0), "model {i}");
+        alone_examples.push(alone.examples_of(0));
+    }
+    println!("DMM examples per model, each alone: {alone_examples:?}");
+    assert!(
+        alone_examples.iter().any(|&e| e != alone_examples[0]),
+        "the models stopped together, so the test shows nothing: {alone_examples:?}"
+    );
+    assert_eq!(stacked.examples, *alone_examples.iter().max().unwrap());
+}
+
 #[test]
 fn dmm_gives_each_model_of_a_stack_what_it_gives_alone() {
-    let f = mlp_fixture();
-    let (points, classes) = (f.originals.points, f.originals.classes);
-    with_fake_attribution(|ctx| {
-        // A short patience and no budget: the three models match after different numbers of epochs.
-        let config = self::config(
-            "dmm",
-            json!({ "patience": 1, "tolerance": 0.1, "max_cost": 0.0, "epochs": 30 }),
-        );
-        let stacked = config.run(ctx, &ALL).unwrap();
-        let per = points * classes;
-        let mut alone_examples = Vec::new();
-        for (j, &i) in ALL.iter().enumerate() {
-            let alone = config.run(ctx, &[i]).unwrap();
-            let member = &stacked.logits[j * per..(j + 1) * per];
-            assert!(
-                bit_identical(member, &alone.logits),
-                "model {i}: stacked and alone differ (max diff {})",
-                max_abs_diff(member, &alone.logits)
-            );
-            assert_eq!(stacked.examples_of(j), alone.examples_of(0), "model {i}");
-            alone_examples.push(alone.examples_of(0));
-        }
-        println!("DMM examples per model, each alone: {alone_examples:?}");
-        assert!(
-            alone_examples.iter().any(|&e| e != alone_examples[0]),
-            "the models stopped together, so the test shows nothing: {alone_examples:?}"
-        );
-        assert_eq!(stacked.examples, *alone_examples.iter().max().unwrap());
-    })
+    with_fake_attribution(check_each_model_of_a_stack_is_what_it_is_alone);
+}
+
+/// The same with batch norm (a narrow ResNet-9): a model kept when it matched must keep its own
+/// running statistics, not take the stack's later ones.
+#[test]
+fn dmm_on_a_batch_norm_network_gives_each_model_of_a_stack_what_it_gives_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = digits_split();
+    let arch = ModelConfig::ResNet9 {
+        width: 4,
+        scale: 0.125,
+    };
+    let mut recipe = small_mlp();
+    recipe.model = arch.spec();
+    recipe.epochs = 2;
+    let originals = zoo(
+        recipe,
+        ZooKind::Full,
+        3,
+        0,
+        &data,
+        &dir.path().join("originals"),
+    );
+    let forget = ForgetSet::random(data.train.len(), FORGET, 7).unwrap();
+    let beta = fake_beta(originals.points, originals.classes);
+    let ctx = Context {
+        arch: &arch,
+        originals: &originals,
+        data: &data,
+        forget: &forget,
+        target_oracles: None,
+        beta_forget: Some(&beta),
+        device: Device::flex(),
+    };
+    check_each_model_of_a_stack_is_what_it_is_alone(&ctx);
 }
