@@ -844,8 +844,6 @@ fn dmm_gives_each_model_of_a_stack_what_it_gives_alone() {
 /// running statistics, not take the stack's later ones.
 #[test]
 fn dmm_on_a_batch_norm_network_gives_each_model_of_a_stack_what_it_gives_alone() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = digits_split();
     let arch = ModelConfig::ResNet9 {
         width: 4,
         scale: 0.125,
@@ -853,24 +851,10 @@ fn dmm_on_a_batch_norm_network_gives_each_model_of_a_stack_what_it_gives_alone()
     let mut recipe = small_mlp();
     recipe.model = arch.spec();
     recipe.epochs = 2;
-    let originals = zoo(
-        recipe,
-        ZooKind::Full,
-        3,
-        0,
-        &data,
-        &dir.path().join("originals"),
-    );
-    let forget = ForgetSet::random(data.train.len(), FORGET, 7).unwrap();
-    let beta = fake_beta(originals.points, originals.classes);
-    let ctx = Context {
-        arch: &arch,
-        originals: &originals,
-        data: &data,
-        forget: &forget,
-        target_oracles: None,
+    let f = fixture(recipe, arch);
+    let beta = fake_beta(f.originals.points, f.originals.classes);
+    check_each_model_of_a_stack_is_what_it_is_alone(&Context {
         beta_forget: Some(&beta),
-        device: Device::flex(),
-    };
-    check_each_model_of_a_stack_is_what_it_is_alone(&ctx);
+        ..f.ctx()
+    });
 }

@@ -123,28 +123,31 @@ impl Fixture {
 
 pub fn mlp_fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
-    FIXTURE.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let data = digits_split();
-        let originals = zoo(
-            small_mlp(),
-            ZooKind::Full,
-            3,
-            0,
-            &data,
-            &dir.path().join("originals"),
-        );
-        let forget = ForgetSet::random(data.train.len(), FORGET, 7).unwrap();
-        let forget_ref = forget_ref(&forget, dir.path());
-        Fixture {
-            arch: small_mlp_arch(),
-            dir,
-            data,
-            originals,
-            forget,
-            forget_ref,
-        }
-    })
+    FIXTURE.get_or_init(|| fixture(small_mlp(), small_mlp_arch()))
+}
+
+/// Three originals of `recipe` (architecture `arch`) on digits and a seeded random forget set.
+pub fn fixture(recipe: Recipe, arch: ModelConfig) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let data = digits_split();
+    let originals = zoo(
+        recipe,
+        ZooKind::Full,
+        3,
+        0,
+        &data,
+        &dir.path().join("originals"),
+    );
+    let forget = ForgetSet::random(data.train.len(), FORGET, 7).unwrap();
+    let forget_ref = forget_ref(&forget, dir.path());
+    Fixture {
+        arch,
+        dir,
+        data,
+        originals,
+        forget,
+        forget_ref,
+    }
 }
 
 /// A deterministic, hand-made `points × classes` attribution table.
