@@ -24,6 +24,12 @@ fn train_args(out: &Path, extra: &[&str]) -> Vec<String> {
     args
 }
 
+/// Runs `unlearn train` with [`train_args`] to the end.
+fn train_ok(out: &Path, extra: &[&str]) {
+    let args = train_args(out, extra);
+    ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
 /// Runs every argument list as its own process, all at once; each must succeed.
 fn run_concurrently(runs: &[Vec<String>]) {
     let children: Vec<_> = runs
@@ -122,12 +128,7 @@ fn train_shards_merge_into_the_unsharded_zoo_and_bad_sets_are_refused() {
     refused(&[d0, d1, d2, s(&whole)], &["whole zoo, not a shard"]);
     // A shard of another configuration (other seeds).
     let foreign = root.join("foreign");
-    ok(
-        &train_args(&foreign, &["--shard", "1/3", "--first-seed", "100"])
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
+    train_ok(&foreign, &["--shard", "1/3", "--first-seed", "100"]);
     refused(&[d0, s(&foreign), d2], &["different runs"]);
     // A damaged shard is refused with the reason.
     let damaged = root.join("damaged");
@@ -222,20 +223,14 @@ fn forget_and_attribute_shards_merge_into_unsharded_results() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let originals = root.join("originals");
-    ok(&train_args(&originals, &[])
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>());
+    train_ok(&originals, &[]);
     let forget_file = root.join("forget.txt");
     std::fs::write(&forget_file, "3\n17\n40\n").unwrap();
     let targets = root.join("targets");
-    ok(&train_args(
+    train_ok(
         &targets,
         &["--first-seed", "100", "--forget-set", s(&forget_file)],
-    )
-    .iter()
-    .map(String::as_str)
-    .collect::<Vec<_>>());
+    );
     // Oracle Matching in stacks of 2, whose models stop apart: shards 0/2 (models 0..3) and 1/2
     // (3..7) cut a stack in two, and must still give each model what the unsharded run does.
     let forget = |out: &Path, shard: Option<&str>| {

@@ -75,12 +75,19 @@ pub fn unlearn_zoo<A: Architecture>(
     let retrain = ctx.retrain_examples().max(1);
     let per = ctx.points() * ctx.classes();
     let stack = stack.clamp(1, ctx.arch.max_stack().unwrap_or(usize::MAX).max(1));
+    let mut pending = vec![false; models];
+    for &i in &todo {
+        pending[i] = true;
+    }
     let todo_in_zoo: Vec<usize> = todo.iter().map(|&i| offset + i).collect();
     for of_originals in aligned_stacks(&todo_in_zoo, stack, originals.models) {
         let output = method.run(ctx, &of_originals)?;
         for (k, &g) in of_originals.iter().enumerate() {
             // Members outside this shard, or done before, are computed only for their stack.
-            let Some(i) = g.checked_sub(offset).filter(|i| todo.contains(i)) else {
+            let Some(i) = g
+                .checked_sub(offset)
+                .filter(|&i| pending.get(i) == Some(&true))
+            else {
                 continue;
             };
             // Recorded before the logits (which mark the model done), so a run killed after its
