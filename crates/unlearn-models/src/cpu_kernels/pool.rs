@@ -85,12 +85,12 @@ const LANES: usize = 16;
 /// (top left, top right, bottom left, bottom right); lanes from `n` on are zero.
 fn gather_windows(r0: &[f32], r1: &[f32], j0: usize, n: usize) -> [[f32; LANES]; 4] {
     let mut v = [[0.0f32; LANES]; 4];
-    for j in 0..n {
-        let k = 2 * (j0 + j);
-        v[0][j] = r0[k];
-        v[1][j] = r0[k + 1];
-        v[2][j] = r1[k];
-        v[3][j] = r1[k + 1];
+    let (top, bottom) = (&r0[2 * j0..][..2 * n], &r1[2 * j0..][..2 * n]);
+    for (j, (t, b)) in top.chunks_exact(2).zip(bottom.chunks_exact(2)).enumerate() {
+        v[0][j] = t[0];
+        v[1][j] = t[1];
+        v[2][j] = b[0];
+        v[3][j] = b[1];
     }
     v
 }
@@ -119,12 +119,17 @@ fn backward_2x2(plane: &[f32], w: usize, g: &[f32], ow_n: usize, dx: &mut [f32],
                 out[2][j] = if h2 & !(h0 | h1) { value } else { 0.0 };
                 out[3][j] = if !(h0 | h1 | h2) { value } else { 0.0 };
             }
-            for j in 0..g.len() {
-                let k = 2 * (j0 + j);
-                d0[k] = out[0][j];
-                d0[k + 1] = out[1][j];
-                d1[k] = out[2][j];
-                d1[k + 1] = out[3][j];
+            let n = g.len();
+            let (top, bottom) = (&mut d0[2 * j0..][..2 * n], &mut d1[2 * j0..][..2 * n]);
+            for (j, (t, b)) in top
+                .chunks_exact_mut(2)
+                .zip(bottom.chunks_exact_mut(2))
+                .enumerate()
+            {
+                t[0] = out[0][j];
+                t[1] = out[1][j];
+                b[0] = out[2][j];
+                b[1] = out[3][j];
             }
         }
     }
