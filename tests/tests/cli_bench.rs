@@ -282,14 +282,15 @@ fn bench_speed_prints_rates_ratios_and_breakdowns() {
         .sum();
     assert!((total - 100.0).abs() <= 2.0, "{phase_line}: {total}");
     assert!(text.contains("ResNet-9 width 2 on flex"), "{text}");
-    // Three rounds of flex's kernels against unlearn's, then their median ratio.
+    // Three rounds of flex's kernels against unlearn's, then their median ratio and the ratio
+    // of their best rounds.
     let rounds: Vec<&str> = text
         .lines()
         .skip_while(|l| !l.starts_with("round"))
         .skip(1)
         .take_while(|l| !l.starts_with("step phases"))
         .collect();
-    assert_eq!(rounds.len(), 4, "{rounds:?}");
+    assert_eq!(rounds.len(), 5, "{rounds:?}");
     let ratio = |line: &str| -> f64 {
         let last = line.split_whitespace().last().expect("a ratio");
         last.trim_end_matches('×').parse().expect("a number")
@@ -298,6 +299,24 @@ fn bench_speed_prints_rates_ratios_and_breakdowns() {
     ratios.sort_by(f64::total_cmp);
     assert!(rounds[3].starts_with("median"), "{rounds:?}");
     assert_eq!(ratio(rounds[3]), ratios[1], "{rounds:?}");
+    let rate = |line: &str, column: usize| -> f64 {
+        line.split_whitespace()
+            .nth(column)
+            .expect("a rate")
+            .parse()
+            .expect("a number")
+    };
+    let best = |column: usize| {
+        rounds[..3]
+            .iter()
+            .map(|l| rate(l, column))
+            .fold(0.0, f64::max)
+    };
+    assert!(rounds[4].starts_with("best"), "{rounds:?}");
+    assert_eq!(rate(rounds[4], 1), best(1), "{rounds:?}");
+    assert_eq!(rate(rounds[4], 2), best(2), "{rounds:?}");
+    let printed = (best(2) / best(1) * 100.0).round() / 100.0;
+    assert!((ratio(rounds[4]) - printed).abs() < 0.011, "{rounds:?}");
     assert!(
         text.contains("res3 (×2) conv 16→16 on 4×4, backward"),
         "{text}"
