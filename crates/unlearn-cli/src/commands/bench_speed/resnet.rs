@@ -89,28 +89,22 @@ pub fn time_resnet9(backend: &Backend, args: &BenchSpeedArgs) -> Result<()> {
         let ratios = |k: usize| rates[1].iter().zip(&rates[k]).map(|(a, b)| a / b).collect();
         let best = |k: usize| rates[k].iter().copied().fold(f64::MIN, f64::max);
         for (name, best_rounds) in [("median", false), ("best", true)] {
-            let mut line = format!("{name:<6}");
-            let cell = |k: usize| match best_rounds {
-                true => [
-                    format!("{:.0}", best(k)),
-                    format!("{:.2}×", best(1) / best(k)),
-                ],
-                false => [String::new(), format!("{:.2}×", median(&mut ratios(k)))],
+            // Rates on the best row only; ratios on both.
+            let rate = |k: usize| match best_rounds {
+                true => format!("{:.0}", best(k)),
+                false => String::new(),
             };
-            if compare {
-                let [flex, ratio] = cell(0);
-                let ours = if best_rounds {
-                    format!("{:.0}", best(1))
-                } else {
-                    String::new()
-                };
-                line += &format!(" {flex:>13} {ours:>15} {ratio:>13}");
-            } else {
-                line += &format!(" {:>15}", "");
-            }
+            let ratio = |k: usize| match best_rounds {
+                true => format!("{:.2}×", best(1) / best(k)),
+                false => format!("{:.2}×", median(&mut ratios(k))),
+            };
+            let mut line = format!("{name:<6}");
+            line += &match compare {
+                true => format!(" {:>13} {:>15} {:>13}", rate(0), rate(1), ratio(0)),
+                false => format!(" {:>15}", ""),
+            };
             if !rates[2].is_empty() {
-                let [torch, ratio] = cell(2);
-                line += &format!(" {torch:>9} {ratio:>14}");
+                line += &format!(" {:>9} {:>14}", rate(2), ratio(2));
             }
             println!("{line}");
         }
