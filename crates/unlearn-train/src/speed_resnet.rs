@@ -154,3 +154,30 @@ pub fn resnet9_op_timings(
     }
     out
 }
+
+/// The median over the rounds of `ours[i] / baseline[i]` (rounds interleaved, so a busy moment
+/// of a shared machine moves one round's ratio, not the median).
+pub fn median_ratio(ours: &[f64], baseline: &[f64]) -> f64 {
+    let mut ratios: Vec<f64> = ours.iter().zip(baseline).map(|(a, b)| a / b).collect();
+    ratios.sort_by(f64::total_cmp);
+    let n = ratios.len();
+    (ratios[(n - 1) / 2] + ratios[n / 2]) / 2.0
+}
+
+/// The best (largest) rate of the rounds: others' load on the machine only ever slows a round.
+pub fn best_rate(rates: &[f64]) -> f64 {
+    rates.iter().copied().fold(f64::MIN, f64::max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_summaries_by_hand() {
+        // Ratios 2, 4, 3: median 3; four rounds 1, 2, 3, 4: the mean of the middle two.
+        assert_eq!(median_ratio(&[2.0, 4.0, 9.0], &[1.0, 1.0, 3.0]), 3.0);
+        assert_eq!(median_ratio(&[4.0, 1.0, 3.0, 2.0], &[1.0; 4]), 2.5);
+        assert_eq!(best_rate(&[510.0, 640.0, 600.0]), 640.0);
+    }
+}

@@ -13,7 +13,9 @@ use unlearn_models::cpu_kernels::use_own_kernels;
 use unlearn_train::Backend;
 use unlearn_train::agreement::{TOLERANCE, probe, standard_cases};
 use unlearn_train::speed::{inference_rate, nominal_peak_gflops, synthetic_images};
-use unlearn_train::speed_resnet::{resnet9_op_timings, resnet9_train_rate};
+use unlearn_train::speed_resnet::{
+    best_rate, median_ratio, resnet9_op_timings, resnet9_train_rate,
+};
 
 /// Training samples/s of one ResNet-9 (after a warm-up epoch), its step phases and the model.
 fn train_rate(args: &BenchSpeedArgs, device: &Device) -> Result<(f64, String, Model)> {
@@ -82,21 +84,15 @@ pub fn time_resnet9(backend: &Backend, args: &BenchSpeedArgs) -> Result<()> {
     // The median of the rounds' ratios (a busy moment of a shared machine moves one round), and
     // the ratio of the best rounds (others' load only ever slows a run down).
     if args.rounds > 1 {
-        let median = |r: &mut Vec<f64>| {
-            r.sort_by(f64::total_cmp);
-            (r[(r.len() - 1) / 2] + r[r.len() / 2]) / 2.0
-        };
-        let ratios = |k: usize| rates[1].iter().zip(&rates[k]).map(|(a, b)| a / b).collect();
-        let best = |k: usize| rates[k].iter().copied().fold(f64::MIN, f64::max);
         for (name, best_rounds) in [("median", false), ("best", true)] {
             // Rates on the best row only; ratios on both.
             let rate = |k: usize| match best_rounds {
-                true => format!("{:.0}", best(k)),
+                true => format!("{:.0}", best_rate(&rates[k])),
                 false => String::new(),
             };
             let ratio = |k: usize| match best_rounds {
-                true => format!("{:.2}×", best(1) / best(k)),
-                false => format!("{:.2}×", median(&mut ratios(k))),
+                true => format!("{:.2}×", best_rate(&rates[1]) / best_rate(&rates[k])),
+                false => format!("{:.2}×", median_ratio(&rates[1], &rates[k])),
             };
             let mut line = format!("{name:<6}");
             line += &match compare {
