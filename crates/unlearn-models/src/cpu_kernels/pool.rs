@@ -101,9 +101,10 @@ fn backward_2x2(plane: &[f32], w: usize, g: &[f32], ow_n: usize, dx: &mut [f32],
         let r1 = &plane[(2 * oh + 1) * w..][..2 * ow_n];
         let (d0, d1) = dx[2 * oh * w..][..2 * w].split_at_mut(w);
         for (j0, g) in (0..ow_n).step_by(LANES).zip(g.chunks(LANES)) {
-            let v = gather_windows(r0, r1, j0, g.len());
+            let n = g.len();
+            let v = gather_windows(r0, r1, j0, n);
             let mut grad = [0.0f32; LANES];
-            grad[..g.len()].copy_from_slice(g);
+            grad[..n].copy_from_slice(g);
             let mut out = [[0.0f32; LANES]; 4];
             for j in 0..LANES {
                 let top = max_nan(max_nan(v[0][j], v[1][j]), max_nan(v[2][j], v[3][j]));
@@ -119,7 +120,6 @@ fn backward_2x2(plane: &[f32], w: usize, g: &[f32], ow_n: usize, dx: &mut [f32],
                 out[2][j] = if h2 & !(h0 | h1) { value } else { 0.0 };
                 out[3][j] = if !(h0 | h1 | h2) { value } else { 0.0 };
             }
-            let n = g.len();
             let (top, bottom) = (&mut d0[2 * j0..][..2 * n], &mut d1[2 * j0..][..2 * n]);
             for (j, (t, b)) in top
                 .chunks_exact_mut(2)
