@@ -95,6 +95,22 @@ fn gather_windows(r0: &[f32], r1: &[f32], j0: usize, n: usize) -> [[f32; LANES];
     v
 }
 
+/// Writes the four arrays of `gather_windows`'s layout back to windows `j0..j0 + n` of the row
+/// pair `d0`, `d1`; lanes from `n` on are dropped.
+fn scatter_windows(v: &[[f32; LANES]; 4], d0: &mut [f32], d1: &mut [f32], j0: usize, n: usize) {
+    let (top, bottom) = (&mut d0[2 * j0..][..2 * n], &mut d1[2 * j0..][..2 * n]);
+    for (j, (t, b)) in top
+        .chunks_exact_mut(2)
+        .zip(bottom.chunks_exact_mut(2))
+        .enumerate()
+    {
+        t[0] = v[0][j];
+        t[1] = v[1][j];
+        b[0] = v[2][j];
+        b[1] = v[3][j];
+    }
+}
+
 fn backward_2x2(plane: &[f32], w: usize, g: &[f32], ow_n: usize, dx: &mut [f32], relu: bool) {
     for (oh, g) in g.chunks(ow_n).enumerate() {
         let r0 = &plane[2 * oh * w..][..2 * ow_n];
@@ -120,17 +136,7 @@ fn backward_2x2(plane: &[f32], w: usize, g: &[f32], ow_n: usize, dx: &mut [f32],
                 out[2][j] = if h2 & !(h0 | h1) { value } else { 0.0 };
                 out[3][j] = if !(h0 | h1 | h2) { value } else { 0.0 };
             }
-            let (top, bottom) = (&mut d0[2 * j0..][..2 * n], &mut d1[2 * j0..][..2 * n]);
-            for (j, (t, b)) in top
-                .chunks_exact_mut(2)
-                .zip(bottom.chunks_exact_mut(2))
-                .enumerate()
-            {
-                t[0] = out[0][j];
-                t[1] = out[1][j];
-                b[0] = out[2][j];
-                b[1] = out[3][j];
-            }
+            scatter_windows(&out, d0, d1, j0, n);
         }
     }
 }
