@@ -1,0 +1,61 @@
+"""How far a method's forget-point margins are from the retrained models', in logits and in
+units of the retrained models' own spread: what a KLoM gap on a forget set is made of.
+
+Usage: python scripts/forget_errors.py RUN_DIR [--method dm-direct] SET [SET ...]
+
+RUN_DIR is a `unlearn bench --out` directory: its `forget/SET.txt`, `zoos/originals-*`,
+`zoos/oracles-SET-*` and `methods/SET/METHOD-*` (logits.npy `models × points × classes`,
+labels.npy). For each forget set, over its points, with margins as in docs/algorithms.md §1 and
+means taken over each zoo's models, prints: the retrained change (oracles' mean margin minus the
+originals'), the method's error (its mean margin minus the oracles'), the oracles' spread across
+models, and the RMS of error / spread, which KLoM (§2) grows with. Needs numpy only.
+"""
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+
+def margins(logits, labels):
+    correct = np.take_along_axis(logits, labels[None, :, None], axis=2)[..., 0]
+    others = logits.astype(np.float64)
+    np.put_along_axis(others, labels[None, :, None], -np.inf, axis=2)
+    top = others.max(axis=2, keepdims=True)
+    return correct - (top[..., 0] + np.log(np.exp(others - top).sum(axis=2)))
+
+
+def zoo_margins(pattern_dir, pattern, points):
+    matches = sorted(pattern_dir.glob(pattern))
+    if len(matches) != 1:
+        raise SystemExit(f"expected one {pattern_dir / pattern}, found {len(matches)}: pass the run's --out directory")
+    zoo = matches[0]
+    logits = np.load(zoo / "logits.npy")
+    labels = np.load(zoo / "labels.npy").astype(np.int64)
+    return margins(logits, labels)[:, points]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path)
+    parser.add_argument("sets", nargs="+")
+    parser.add_argument("--method", default="dm-direct")
+    args = parser.parse_args()
+    rms = lambda v: float(np.sqrt(np.mean(np.square(v))))
+    for name in args.sets:
+        forget = np.loadtxt(args.run / "forget" / f"{name}.txt", dtype=np.int64, ndmin=1)
+        original = zoo_margins(args.run / "zoos", "originals-*", forget)
+        oracle = zoo_margins(args.run / "zoos", f"oracles-{name}-????????", forget)
+        method = zoo_margins(args.run / "methods" / name, f"{args.method}-*", forget)
+        change = oracle.mean(0) - original.mean(0)
+        error = method.mean(0) - oracle.mean(0)
+        spread = oracle.std(0)
+        print(
+            f"{name:16s} {args.method}: retrained change {np.abs(change).mean():5.2f}"
+            f"  error RMS {rms(error):4.2f} (mean {error.mean():+.2f})"
+            f"  oracles' spread {spread.mean():4.2f}  RMS error/spread {rms(error / spread):4.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
