@@ -12,6 +12,7 @@ models, and the RMS of error / spread, which KLoM (§2) grows with. Needs numpy 
 """
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +27,13 @@ def margins(logits, labels):
 
 
 def zoo_margins(pattern_dir, pattern, points):
-    matches = sorted(pattern_dir.glob(pattern))
-    if len(matches) != 1:
-        raise SystemExit(f"expected one {pattern_dir / pattern}, found {len(matches)}: pass the run's --out directory")
-    zoo = matches[0]
+    matches = sorted(pattern_dir.glob(pattern), key=lambda p: p.stat().st_mtime)
+    if not matches:
+        raise SystemExit(f"no {pattern_dir / pattern}: pass a `unlearn bench --out` directory")
+    zoo = matches[-1]
+    if len(matches) > 1:
+        # A run directory keeps the zoos of earlier configs too; the last written is this one's.
+        print(f"({len(matches)} match {pattern}; using the newest, {zoo.name})", file=sys.stderr)
     logits = np.load(zoo / "logits.npy")
     labels = np.load(zoo / "labels.npy").astype(np.int64)
     return margins(logits, labels)[:, points]
