@@ -17,13 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-
-def margins(logits, labels):
-    correct = np.take_along_axis(logits, labels[None, :, None], axis=2)[..., 0]
-    others = logits.astype(np.float64)
-    np.put_along_axis(others, labels[None, :, None], -np.inf, axis=2)
-    top = others.max(axis=2, keepdims=True)
-    return correct - (top[..., 0] + np.log(np.exp(others - top).sum(axis=2)))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from margin_stats import margins  # noqa: E402  (§1's margins, one copy)
 
 
 def zoo_margins(pattern_dir, pattern, points):
@@ -47,7 +42,10 @@ def main():
     args = parser.parse_args()
     rms = lambda v: float(np.sqrt(np.mean(np.square(v))))
     for name in args.sets:
-        forget = np.loadtxt(args.run / "forget" / f"{name}.txt", dtype=np.int64, ndmin=1)
+        forget_file = args.run / "forget" / f"{name}.txt"
+        if not forget_file.is_file():
+            raise SystemExit(f"no {forget_file}: name a forget set of the run's config")
+        forget = np.loadtxt(forget_file, dtype=np.int64, ndmin=1)
         original = zoo_margins(args.run / "zoos", "originals-*", forget)
         oracle = zoo_margins(args.run / "zoos", f"oracles-{name}-????????", forget)
         method = zoo_margins(args.run / "methods" / name, f"{args.method}-*", forget)
