@@ -443,3 +443,90 @@ fn check_against_loo(ridge: f64, tau: &[f32], effect: &[Vec<f64>], n: usize, p_a
 fn arch(recipe: &Recipe) -> ModelConfig {
     ModelConfig::from_spec(&recipe.model).expect("a built-in architecture")
 }
+
+#[test]
+fn projection_rows_are_a_multiple_of_the_batch_within_the_buffer() {
+    let auto = TrakConfig::default();
+    // 2²⁶ / 101 770 = 659.4 → 659 rows, down to a multiple of 41: 16 · 41.
+    assert_eq!(auto.resolve_projection_rows(101_770, 41), 656);
+    // A model too large for one buffered row still projects a whole backward pass.
+    assert_eq!(auto.resolve_projection_rows(100_000_000, 8), 8);
+    let given = TrakConfig {
+        projection_rows: 100,
+        ..TrakConfig::default()
+    };
+    assert_eq!(given.resolve_projection_rows(18, 16), 96);
+    assert_eq!(given.resolve_projection_rows(18, 128), 128);
+}
+
+/// Grouping gradients into projection calls is bookkeeping: every grouping gives the scores of
+/// projecting one gradient at a time.
+#[test]
+fn scores_do_not_depend_on_how_gradients_are_grouped() {
+    let (n, d, classes) = (30, 4, 3);
+    let data = blobs(n + 10, d, classes, 1.2, 5);
+    let train = data.subset(&(0..n).collect::<Vec<_>>());
+    let input = InputSpec {
+        dim: d,
+        image_shape: None,
+        classes,
+    };
+    let recipe = Recipe {
+        model: unlearn_models::Architecture::spec(&ModelConfig::Logistic),
+        epochs: 40,
+        batch_size: 10,
+        last_batch: Default::default(),
+        lr: 0.1,
+        optimizer: OptimizerConfig::Sgd {
+            momentum: 0.9,
+            nesterov: false,
+            weight_decay: 1e-3,
+        },
+        schedule: Schedule::Constant,
+        label_smoothing: 0.0,
+    };
+    let dev = device();
+    let set = TrainSet::new(&train, &dev);
+    let members: Vec<Member> = (0..2)
+        .map(|m| Member {
+            index: m,
+            seed: m as u64,
+            indices: (0..n).collect(),
+        })
+        .collect();
+    let stack = train_stack(&arch(&recipe), &recipe, &set, &members, &dev, &mut |_| {}).unwrap();
+    let models: Vec<Model> = (0..2).map(|m| stacking::extract(&stack, m, 2)).collect();
+    let scores = |batch: usize, projection_rows: usize| -> Vec<f32> {
+        let config = TrakConfig {
+            batch,
+            projection_rows,
+            ..TrakConfig::default()
+        };
+        let mut trak = Trak::new(
+            config,
+            Points::new(&train.features, &train.labels, d).unwrap(),
+            Points::new(&data.features, &data.labels, d).unwrap(),
+            Target::class_logits(&data.labels, classes),
+            &ClassLogit,
+            vec![ScoreRequest::all(n, data.len() * classes)],
+        )
+        .unwrap();
+        for (m, model) in models.iter().enumerate() {
+            trak.add_model(model, &ModelConfig::Logistic, &input, m as u64, &dev)
+                .unwrap();
+        }
+        trak.finish().unwrap().swap_remove(0)
+    };
+    let one_at_a_time = scores(1, 1);
+    assert!(one_at_a_time.iter().any(|v| v.abs() > 1e-3));
+    for (batch, rows) in [(4, 8), (3, 7), (16, 0)] {
+        let grouped = scores(batch, rows);
+        assert_eq!(grouped.len(), one_at_a_time.len());
+        for (a, b) in grouped.iter().zip(&one_at_a_time) {
+            assert!(
+                (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                "batch {batch}, rows {rows}: {a} vs {b}"
+            );
+        }
+    }
+}

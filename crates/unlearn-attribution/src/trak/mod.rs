@@ -47,7 +47,7 @@ use std::time::Instant;
 
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
-use unlearn_models::{Architecture, InputSpec};
+use unlearn_models::{Architecture, InputSpec, StackModel};
 
 pub use calibration::{Calibration, calibrate, predict_sums};
 pub use gradients::{GradientBatch, PerExampleGradients};
@@ -59,6 +59,9 @@ use crate::error::{AttributionError, Result};
 
 /// Largest projection dimension used when none is given.
 pub const DEFAULT_K: usize = 2048;
+
+/// Gradient entries buffered before one projection call by default (256 MiB of f32).
+pub const PROJECTION_BUFFER_ENTRIES: usize = 1 << 26;
 
 /// TRAK's settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,6 +81,10 @@ pub struct TrakConfig {
     pub batch: usize,
     /// Targets whose features are computed before they are scored (bounds memory).
     pub target_block: usize,
+    /// Gradient rows projected per call, rounded down to a multiple of the batch; 0 = automatic
+    /// (see [`TrakConfig::resolve_projection_rows`]).
+    #[serde(default)]
+    pub projection_rows: usize,
 }
 
 impl Default for TrakConfig {
@@ -89,6 +96,7 @@ impl Default for TrakConfig {
             seed: 0,
             batch: 0,
             target_block: 2048,
+            projection_rows: 0,
         }
     }
 }
@@ -116,6 +124,22 @@ impl TrakConfig {
         } else {
             ((1usize << 22) / p.max(1)).clamp(8, 256)
         }
+    }
+
+    /// Gradient rows projected at once for `p` parameters and backward passes of `batch`:
+    /// `projection_rows` if given, else as many as fit in 2²⁶ buffered entries (256 MiB of f32),
+    /// rounded down to a multiple of `batch` (at least `batch`). Why: when `P` is too large to
+    /// cache, each projection call regenerates it, which costs about as much as projecting a
+    /// hundred rows; at the backward passes' own batch (~40 rows for 10⁵ parameters) most of the
+    /// time went there (an MLP with p = 101 770: projections 208 s → 73–83 s per checkpoint).
+    pub fn resolve_projection_rows(&self, p: usize, batch: usize) -> usize {
+        let batch = batch.max(1);
+        let rows = if self.projection_rows > 0 {
+            self.projection_rows
+        } else {
+            PROJECTION_BUFFER_ENTRIES / p.max(1)
+        };
+        rows.max(batch) / batch * batch
     }
 
     /// Checks the numbers.
@@ -391,19 +415,26 @@ impl<'a> Trak<'a> {
         let mut phi = Vec::with_capacity(n * k);
         let mut q = Vec::with_capacity(n);
         let classes = input.classes;
-        for chunk in train_targets.chunks(batch) {
-            let started = Instant::now();
-            let g = gradients.batch(self.train.features, chunk, self.train_output)?;
-            report.gradient_seconds += started.elapsed().as_secs_f64();
-            let started = Instant::now();
-            phi.extend_from_slice(&projector.project(&g.grads, g.rows)?);
-            report.projection_seconds += started.elapsed().as_secs_f64();
-            for (r, t) in chunk.iter().enumerate() {
-                q.push(
-                    self.train_output
-                        .out_to_loss(&g.logits[r * classes..(r + 1) * classes], t.label),
-                );
-            }
+        let group = self.config.resolve_projection_rows(p, batch);
+        for rows in train_targets.chunks(group) {
+            let projected = projected_gradients(
+                &gradients,
+                self.train.features,
+                rows,
+                self.train_output,
+                &projector,
+                batch,
+                &mut report,
+                |chunk, g| {
+                    for (r, t) in chunk.iter().enumerate() {
+                        q.push(
+                            self.train_output
+                                .out_to_loss(&g.logits[r * classes..(r + 1) * classes], t.label),
+                        );
+                    }
+                },
+            )?;
+            phi.extend_from_slice(&projected);
         }
         report.examples += n as u64;
         let started = Instant::now();
@@ -420,13 +451,17 @@ impl<'a> Trak<'a> {
         {
             let mut psi = Vec::with_capacity(block.len() * k);
             let rows: Vec<Target> = block.iter().map(|&t| self.targets[t]).collect();
-            for chunk in rows.chunks(batch) {
-                let started = Instant::now();
-                let g = gradients.batch(self.target_points.features, chunk, self.target_output)?;
-                report.gradient_seconds += started.elapsed().as_secs_f64();
-                let started = Instant::now();
-                psi.extend_from_slice(&projector.project(&g.grads, g.rows)?);
-                report.projection_seconds += started.elapsed().as_secs_f64();
+            for rows in rows.chunks(group) {
+                psi.extend_from_slice(&projected_gradients(
+                    &gradients,
+                    self.target_points.features,
+                    rows,
+                    self.target_output,
+                    &projector,
+                    batch,
+                    &mut report,
+                    |_, _| {},
+                )?);
             }
             report.examples += block.len() as u64;
             let started = Instant::now();
@@ -463,4 +498,31 @@ impl<'a> Trak<'a> {
             .map(|accs| accs.into_iter().map(ScoreAccumulator::finish).collect())
             .collect()
     }
+}
+
+/// The projected gradients of `rows` (row-major `rows × k`), `batch` per backward pass and
+/// projected in one call; `each_batch` sees every backward pass's targets and outputs.
+#[allow(clippy::too_many_arguments)]
+fn projected_gradients<M: StackModel>(
+    gradients: &PerExampleGradients<M>,
+    features: &[f32],
+    rows: &[Target],
+    output: &dyn ModelOutput,
+    projector: &RandomProjector,
+    batch: usize,
+    report: &mut ModelReport,
+    mut each_batch: impl FnMut(&[Target], &GradientBatch),
+) -> Result<Vec<f32>> {
+    let mut grads = Vec::with_capacity(rows.len() * projector.input_dim());
+    for chunk in rows.chunks(batch) {
+        let started = Instant::now();
+        let g = gradients.batch(features, chunk, output)?;
+        report.gradient_seconds += started.elapsed().as_secs_f64();
+        each_batch(chunk, &g);
+        grads.extend_from_slice(&g.grads);
+    }
+    let started = Instant::now();
+    let projected = projector.project(&grads, rows.len())?;
+    report.projection_seconds += started.elapsed().as_secs_f64();
+    Ok(projected)
 }
