@@ -272,6 +272,35 @@ fn blobs(n: usize, d: usize, classes: usize, spread: f32, seed: u64) -> Dataset 
     Dataset::new("blobs", features, labels, d, classes, None).unwrap()
 }
 
+/// Logistic regression trained by SGD with momentum 0.9 at a constant rate.
+fn logistic_recipe(epochs: usize, batch_size: usize, lr: f64, weight_decay: f32) -> Recipe {
+    Recipe {
+        model: unlearn_models::Architecture::spec(&ModelConfig::Logistic),
+        epochs,
+        batch_size,
+        last_batch: Default::default(),
+        lr,
+        optimizer: OptimizerConfig::Sgd {
+            momentum: 0.9,
+            nesterov: false,
+            weight_decay,
+        },
+        schedule: Schedule::Constant,
+        label_smoothing: 0.0,
+    }
+}
+
+/// `models` members on all `n` train points, member m with seed m.
+fn full_data_members(n: usize, models: usize) -> Vec<Member> {
+    (0..models)
+        .map(|m| Member {
+            index: m,
+            seed: m as u64,
+            indices: (0..n).collect(),
+        })
+        .collect()
+}
+
 fn pearson(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len() as f64;
     let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
@@ -291,31 +320,11 @@ fn trak_tracks_leave_one_out_on_logistic_regression() {
         image_shape: None,
         classes,
     };
-    let recipe = Recipe {
-        model: unlearn_models::Architecture::spec(&ModelConfig::Logistic),
-        epochs: 300,
-        batch_size: n,
-        last_batch: Default::default(),
-        lr: 0.3,
-        optimizer: OptimizerConfig::Sgd {
-            momentum: 0.9,
-            nesterov: false,
-            weight_decay: 1e-2,
-        },
-        schedule: Schedule::Constant,
-        label_smoothing: 0.0,
-    };
+    let recipe = logistic_recipe(300, n, 0.3, 1e-2);
     let dev = device();
     let set = TrainSet::new(&train, &dev);
     let seeds: Vec<u64> = (0..4).collect();
-    let originals: Vec<Member> = seeds
-        .iter()
-        .map(|&s| Member {
-            index: s as usize,
-            seed: s,
-            indices: (0..n).collect(),
-        })
-        .collect();
+    let originals = full_data_members(n, seeds.len());
     let stack = train_stack(&arch(&recipe), &recipe, &set, &originals, &dev, &mut |_| {}).unwrap();
     // Leave-one-out with the first seed: full-batch descent makes the difference a data effect.
     let loo: Vec<Member> = (0..n)
@@ -471,29 +480,10 @@ fn scores_do_not_depend_on_how_gradients_are_grouped() {
         image_shape: None,
         classes,
     };
-    let recipe = Recipe {
-        model: unlearn_models::Architecture::spec(&ModelConfig::Logistic),
-        epochs: 40,
-        batch_size: 10,
-        last_batch: Default::default(),
-        lr: 0.1,
-        optimizer: OptimizerConfig::Sgd {
-            momentum: 0.9,
-            nesterov: false,
-            weight_decay: 1e-3,
-        },
-        schedule: Schedule::Constant,
-        label_smoothing: 0.0,
-    };
+    let recipe = logistic_recipe(40, 10, 0.1, 1e-3);
     let dev = device();
     let set = TrainSet::new(&train, &dev);
-    let members: Vec<Member> = (0..2)
-        .map(|m| Member {
-            index: m,
-            seed: m as u64,
-            indices: (0..n).collect(),
-        })
-        .collect();
+    let members = full_data_members(n, 2);
     let stack = train_stack(&arch(&recipe), &recipe, &set, &members, &dev, &mut |_| {}).unwrap();
     let models: Vec<Model> = (0..2).map(|m| stacking::extract(&stack, m, 2)).collect();
     let scores = |batch: usize, projection_rows: usize| -> Vec<f32> {
