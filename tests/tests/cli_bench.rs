@@ -100,6 +100,75 @@ fn quick_bench_writes_a_complete_report_and_resumes() {
     );
 }
 
+/// Report rows by method: every column of report.csv by its header.
+fn report_columns(text: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().expect("a header row").clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.expect("a well-formed CSV record");
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// The digits bench's random-10 (100 models per zoo, as the shipped config): a model that
+/// remembers F must score worse than retraining on every privacy column, and DMM better than
+/// it. The challenge column once ranked doing nothing first; the competition's own score still
+/// can (docs/algorithms.md §10), so its two-sided variant is the one held to this.
+#[test]
+fn digits_random_10_ranks_doing_nothing_below_retraining_on_every_privacy_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench");
+    ok(&[
+        "bench",
+        "--set",
+        r#"forget_sets=[{"name":"random-10","size":10,"seed":0}]"#,
+        "--set",
+        r#"methods=[{"method":"do-nothing"},{"method":"dmm"}]"#,
+        "--out",
+        s(&out),
+    ]);
+    let rows = report_columns(&std::fs::read_to_string(out.join("report.csv")).unwrap());
+    let value = |method: &str, column: &str| -> f64 {
+        let row = rows
+            .iter()
+            .find(|r| r["method"] == method)
+            .unwrap_or_else(|| panic!("no {method} row"));
+        row[column]
+            .parse()
+            .unwrap_or_else(|_| panic!("{method} {column}: {:?}", row[column]))
+    };
+    // (column, true when lower is better)
+    let columns = [
+        ("klom_p95_forget", true),
+        ("mia_efficacy", false),
+        ("ulira_auc", true),
+        ("challenge_score_two_sided", false),
+    ];
+    for (column, lower_is_better) in columns {
+        let (floor, nothing, dmm) = (
+            value("retrain", column),
+            value("do-nothing", column),
+            value("dmm", column),
+        );
+        let better = |a: f64, b: f64| if lower_is_better { a < b } else { a > b };
+        assert!(
+            better(floor, nothing),
+            "{column}: do-nothing {nothing} must be worse than the floor's {floor}"
+        );
+        assert!(
+            better(dmm, nothing),
+            "{column}: DMM {dmm} must be better than do-nothing's {nothing}"
+        );
+    }
+}
+
 #[test]
 fn bench_config_errors_are_one_line() {
     let dir = tempfile::tempdir().unwrap();

@@ -38,4 +38,4 @@ pub use neighbourhood::NeighbourhoodSpec;
 pub use pipeline::{
     Bench, BenchOutcome, BenchSettings, ForgetDraw, NamedForgetSet, logits_view, score,
 };
-pub use report::{ReportHeader, ReportRow};
+pub use report::{CHALLENGE_SPLITS_FILE, ReportHeader, ReportRow};

@@ -507,14 +507,20 @@ impl<'a, A: Architecture> Bench<'a, A> {
             beta_forget: Some(&beta_forget),
             device: self.device.clone(),
         };
-        let score = |zoo: &Zoo| score(zoo, &oracles, None, &forget.indices);
-        let mut rows = vec![ReportRow::new(
-            name,
-            "retrain (floor)",
-            "retrain",
-            1.0,
-            &score(&floor)?,
-        )];
+        // Paths relative to the run directory, as report.csv records them.
+        let relative = |zoo: &Zoo| {
+            zoo.dir
+                .strip_prefix(&self.out)
+                .unwrap_or(&zoo.dir)
+                .to_string_lossy()
+                .into_owned()
+        };
+        let scored = |zoo: &Zoo, label: &str, method: &str, cost: f64| -> Result<ReportRow> {
+            let e = score(zoo, &oracles, None, &forget.indices)?;
+            Ok(ReportRow::new(name, label, method, cost, &e)
+                .with_zoos(relative(zoo), relative(&oracles)))
+        };
+        let mut rows = vec![scored(&floor, "retrain (floor)", "retrain", 1.0)?];
         for method in &self.methods {
             for (label, params) in method.points() {
                 let unlearner = self.registry.build(&method.method, &params)?;
@@ -548,13 +554,7 @@ impl<'a, A: Architecture> Bench<'a, A> {
                         progress,
                     )?;
                     let zoo = Zoo::load(&dir)?;
-                    Ok(ReportRow::new(
-                        name,
-                        &label,
-                        &method.method,
-                        summary.cost,
-                        &score(&zoo)?,
-                    ))
+                    scored(&zoo, &label, &method.method, summary.cost)
                 };
                 let row = match run() {
                     Ok(row) => row,

@@ -5,7 +5,10 @@ use crate::neighbourhood::NeighbourhoodSpec;
 use std::fmt::Write as _;
 use std::path::Path;
 use unlearn_data::{GroupedRemoval, SubsetFraction};
-use unlearn_eval::Evaluation;
+use unlearn_eval::{AttackSplits, Evaluation, SplitSummary};
+
+/// The challenge regression attack's splits, beside report.csv.
+pub const CHALLENGE_SPLITS_FILE: &str = "challenge-splits.json";
 
 /// One line of the report.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -38,8 +41,18 @@ pub struct ReportRow {
     pub mia: f64,
     /// U-LiRA AUC.
     pub ulira: f64,
-    /// The NeurIPS 2023 unlearning challenge's score (1 best).
+    /// The NeurIPS 2023 unlearning challenge's score as the competition computes it (1 best).
     pub challenge: f64,
+    /// unlearn's two-sided variant of it (every threshold attack's complement added).
+    pub challenge_two_sided: f64,
+    /// KLoM per split under the public benchmark's histogram rules (report.csv only).
+    pub benchmark_klom: Option<SplitSummary>,
+    /// The scored zoo and its oracles, relative to the run directory (report.csv only), so
+    /// that an independent reference can recompute every column from their logits.
+    pub zoos: Option<(String, String)>,
+    /// The splits of the challenge's regression attack (written to `challenge-splits.json`).
+    #[serde(skip)]
+    pub challenge_splits: Option<AttackSplits>,
     /// A one-time precomputation line rather than a method.
     pub one_time: bool,
     /// Why this run failed (its numbers are then empty); the rest of the bench went on.
@@ -66,9 +79,20 @@ impl ReportRow {
             mia: e.mia_efficacy,
             ulira: e.ulira_auc,
             challenge: e.challenge.score,
+            challenge_two_sided: e.challenge.two_sided_score,
+            benchmark_klom: Some(e.benchmark_summary),
+            zoos: None,
+            challenge_splits: Some(e.challenge.splits.clone()),
             one_time: false,
             failure: None,
         }
+    }
+
+    /// Records which zoo was scored against which oracles (paths relative to the run
+    /// directory).
+    pub fn with_zoos(mut self, zoo: String, oracles: String) -> Self {
+        self.zoos = Some((zoo, oracles));
+        self
     }
 
     /// A run that failed: its label and the error, no numbers.
@@ -100,6 +124,10 @@ impl ReportRow {
             mia: f64::NAN,
             ulira: f64::NAN,
             challenge: f64::NAN,
+            challenge_two_sided: f64::NAN,
+            benchmark_klom: None,
+            zoos: None,
+            challenge_splits: None,
             one_time: true,
             failure: None,
         }
@@ -134,7 +162,7 @@ fn write_row(md: &mut String, r: &ReportRow) -> std::fmt::Result {
     };
     writeln!(
         md,
-        "| {} | {} | {} | {} | {} | {p99} | {} | {} | {} | {} | {} | {} |",
+        "| {} | {} | {} | {} | {} | {p99} | {} | {} | {} | {} | {} | {} | {} |",
         r.label,
         cell(r.cost, 4),
         cell(r.forget_p95, 3),
@@ -145,7 +173,8 @@ fn write_row(md: &mut String, r: &ReportRow) -> std::fmt::Result {
         cell(r.delta_val, 4),
         cell(r.mia, 3),
         cell(r.ulira, 3),
-        cell(r.challenge, 3)
+        cell(r.challenge, 3),
+        cell(r.challenge_two_sided, 3)
     )
 }
 
@@ -180,7 +209,7 @@ pub fn write_report(out: &Path, rows: &[ReportRow], header: &ReportHeader) -> Re
     let mut md = String::from("# unlearn bench\n\n");
     writeln!(
         md,
-        "Dataset `{}`, recipe `{}`, {} models per zoo, {} subset models (α = {}{}) for `{}` (LDS {:.3}){}. P95 KLoM against {} oracles; cost = examples forward+backward / one retraining.\n",
+        "Dataset `{}`, recipe `{}`, {} models per zoo, {} subset models (α = {}{}) for `{}` (LDS {:.3}){}. P95 KLoM against {} oracles; cost = examples forward+backward / one retraining. `challenge` is the NeurIPS 2023 unlearning challenge's score as its scorer computes it (1 best; threshold and logistic-regression attacks on the loss), `challenge 2-sided` the same with each threshold attack's complement added, which catches a model whose loss stays lower than retraining's (one that remembers F: the competition's attacks can miss it, docs/algorithms.md §10); with {} models per side (the competition drew 512) even retraining scores below 1, so read each method's against the `retrain (floor)` row.\n",
         header.dataset,
         header.recipe,
         header.models,
@@ -202,6 +231,7 @@ pub fn write_report(out: &Path, rows: &[ReportRow], header: &ReportHeader) -> Re
             100.0 * t.groups.neighbourhoods,
             100.0 * t.groups.classes
         )),
+        header.models,
         header.models
     )
     .map_err(fmt)?;
@@ -224,6 +254,15 @@ pub fn write_report(out: &Path, rows: &[ReportRow], header: &ReportHeader) -> Re
         "mia_efficacy",
         "ulira_auc",
         "challenge_score",
+        "challenge_score_two_sided",
+        "klom_benchmark_p95_forget",
+        "klom_benchmark_p95_retain",
+        "klom_benchmark_p95_validation",
+        "klom_benchmark_p99_forget",
+        "klom_benchmark_p99_retain",
+        "klom_benchmark_p99_validation",
+        "zoo",
+        "oracles",
         "failure",
     ])
     .map_err(csv_err)?;
@@ -232,14 +271,20 @@ pub fn write_report(out: &Path, rows: &[ReportRow], header: &ReportHeader) -> Re
     for (name, description) in &header.forget_sets {
         let set: Vec<&ReportRow> = rows.iter().filter(|r| &r.forget_set == name).collect();
         writeln!(md, "## Forget set `{name}` ({description})\n").map_err(fmt)?;
-        md.push_str("| method | cost | P95 forget | P95 retain | P95 val | P99 F / R / V | P99 avg | ΔAcc forget | ΔAcc val | MIA | U-LiRA AUC | challenge |\n");
+        md.push_str("| method | cost | P95 forget | P95 retain | P95 val | P99 F / R / V | P99 avg | ΔAcc forget | ΔAcc val | MIA | U-LiRA AUC | challenge | challenge 2-sided |\n");
         md.push_str(
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
         );
         for r in &set {
+            let bench_cell = |f: fn(&SplitSummary) -> f64| {
+                r.benchmark_klom
+                    .as_ref()
+                    .map_or(String::new(), |b| cell(f(b), 6))
+            };
             if let Some(why) = &r.failure {
                 let why = why.replace('|', "/");
-                writeln!(md, "| {} | failed: {why} | | | | | | | | | | |", r.label).map_err(fmt)?;
+                writeln!(md, "| {} | failed: {why} | | | | | | | | | | | |", r.label)
+                    .map_err(fmt)?;
             } else {
                 write_row(&mut md, r).map_err(fmt)?;
             }
@@ -260,6 +305,15 @@ pub fn write_report(out: &Path, rows: &[ReportRow], header: &ReportHeader) -> Re
                 cell(r.mia, 6),
                 cell(r.ulira, 6),
                 cell(r.challenge, 6),
+                cell(r.challenge_two_sided, 6),
+                bench_cell(|b| b.forget.p95),
+                bench_cell(|b| b.retain.p95),
+                bench_cell(|b| b.validation.p95),
+                bench_cell(|b| b.forget.p99),
+                bench_cell(|b| b.retain.p99),
+                bench_cell(|b| b.validation.p99),
+                r.zoos.as_ref().map(|z| z.0.clone()).unwrap_or_default(),
+                r.zoos.as_ref().map(|z| z.1.clone()).unwrap_or_default(),
                 r.failure.clone().unwrap_or_default(),
             ])
             .map_err(csv_err)?;
@@ -316,6 +370,23 @@ pub fn write_report(out: &Path, rows: &[ReportRow], header: &ReportHeader) -> Re
     unlearn_data::atomic_write_bytes(out.join("report.md"), md.as_bytes())?;
     unlearn_data::atomic_write_bytes(out.join("report.csv"), &csv)?;
     files.insert(0, out.join("report.csv").display().to_string());
+    // The regression attack's splits, one per pair of zoo sizes, for the reference check.
+    let mut splits: Vec<&AttackSplits> = Vec::new();
+    for s in rows.iter().filter_map(|r| r.challenge_splits.as_ref()) {
+        if !splits.contains(&s) {
+            splits.push(s);
+        }
+    }
+    let splits_json = serde_json::json!({
+        "seed": unlearn_eval::CHALLENGE_SEED,
+        "test_fraction": unlearn_eval::CHALLENGE_TEST_FRACTION,
+        "splits": splits,
+    });
+    unlearn_data::atomic_write_bytes(
+        out.join(CHALLENGE_SPLITS_FILE),
+        serde_json::to_string(&splits_json)?.as_bytes(),
+    )?;
+    recorded.push(CHALLENGE_SPLITS_FILE.to_string());
     files.insert(0, out.join("report.md").display().to_string());
     // The report's files with their sha256 and size, for `unlearn verify` (the zoos and the
     // datamodels below record their own).

@@ -3,7 +3,7 @@
 use crate::accuracy::{SplitAccuracy, tow};
 use crate::challenge::{ChallengeScore, challenge_score};
 use crate::error::{EvalError, Result};
-use crate::klom::{Direction, klom};
+use crate::klom::{Direction, KlomVariant, klom, klom_with};
 use crate::margins::{confidences, margins, predictions};
 use crate::mia::mia_efficacy;
 use crate::report::EvalTable;
@@ -42,6 +42,9 @@ pub struct Evaluation {
     pub klom: Vec<f32>,
     /// KLoM summaries per split.
     pub summary: SplitSummary,
+    /// KLoM summaries per split under the public benchmark's histogram rules
+    /// ([`KlomVariant::Benchmark`]), to set beside published numbers.
+    pub benchmark_summary: SplitSummary,
     /// Per-point KLoM of the retrain noise floor, when floor oracles were given.
     pub floor: Option<Vec<f32>>,
     /// Noise-floor summaries per split.
@@ -131,6 +134,8 @@ pub fn evaluate(
     let o = margin(&oracles)?;
     let per_point = klom(&u, &o, unlearned.points, direction)?;
     let summary = summarize_splits(&per_point, splits)?;
+    let benchmark = klom_with(&u, &o, unlearned.points, direction, KlomVariant::Benchmark)?;
+    let benchmark_summary = summarize_splits(&benchmark, splits)?;
     let (floor, floor_summary) = match &floor_oracles {
         Some(f) => {
             let values = klom(&margin(f)?, &o, unlearned.points, direction)?;
@@ -175,6 +180,7 @@ pub fn evaluate(
         tow: tow(&oracle_accuracy, &accuracy)?,
         klom: per_point,
         summary,
+        benchmark_summary,
         floor,
         floor_summary,
         accuracy,

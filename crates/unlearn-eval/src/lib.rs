@@ -26,8 +26,10 @@ mod ulira;
 pub use accuracy::{SplitAccuracy, accuracy_delta, split_accuracy, split_accuracy_per_model, tow};
 pub use audit::{Audit, audit};
 pub use challenge::{
-    CHALLENGE_BIN_WIDTH, CHALLENGE_BINS, CHALLENGE_DELTA, ChallengeScore, challenge_bin_score,
-    challenge_epsilon, challenge_score,
+    AttackRates, AttackSplits, CHALLENGE_BIN_WIDTH, CHALLENGE_BINS, CHALLENGE_C, CHALLENGE_DELTA,
+    CHALLENGE_SEED, CHALLENGE_SPLITS, CHALLENGE_TEST_FRACTION, ChallengeScore, challenge_bin_score,
+    challenge_epsilon, challenge_score, complements, epsilon_of, logistic_attack,
+    threshold_attacks,
 };
 pub use error::{EvalError, Result};
 pub use evaluate::{EvalPoints, Evaluation, LogitsView, evaluate};

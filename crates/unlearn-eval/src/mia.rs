@@ -56,6 +56,26 @@ impl Logistic1d {
     /// Fits `P(y = 1 | x)` by penalised, class-balanced maximum likelihood (see the module
     /// docs). Needs at least one example of each class and finite features.
     pub fn fit(x: &[f64], y: &[bool], ridge: f64) -> Result<Logistic1d> {
+        Self::fit_with(x, y, ridge, true)
+    }
+
+    /// Fits scikit-learn's default `LogisticRegression()` on one raw feature: minimises
+    /// `C · Σ log-loss + ½ b1²` (every example weight 1, the intercept unpenalised, no
+    /// standardisation), i.e. the same minimiser as `Σ log-loss + ½ b1² / C`. Newton's method
+    /// reaches the exact optimum that scikit-learn's L-BFGS approaches to its tolerance.
+    pub fn fit_unweighted(x: &[f64], y: &[bool], c: f64) -> Result<Logistic1d> {
+        if !(c > 0.0 && c.is_finite()) {
+            return Err(EvalError::arg(
+                "logistic regression C",
+                format!("{c} must be a positive finite number"),
+            ));
+        }
+        Self::fit_with(x, y, 1.0 / c, false)
+    }
+
+    /// `balanced`: standardise the feature, weight each class ½ in total (objective a weighted
+    /// mean); otherwise raw feature, weight 1 per example (objective a sum).
+    fn fit_with(x: &[f64], y: &[bool], ridge: f64, balanced: bool) -> Result<Logistic1d> {
         if x.len() != y.len() {
             return Err(EvalError::shape("logistic labels", x.len(), y.len()));
         }
@@ -70,69 +90,26 @@ impl Logistic1d {
             ));
         }
         let n = x.len() as f64;
-        let mean = x.iter().sum::<f64>() / n;
-        let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
-        let scale = if var > 0.0 { var.sqrt() } else { 1.0 };
-        let z: Vec<f64> = x.iter().map(|v| (v - mean) / scale).collect();
-        let (w_pos, w_neg) = (0.5 / n_pos as f64, 0.5 / n_neg as f64);
-        let w: Vec<f64> = y.iter().map(|&b| if b { w_pos } else { w_neg }).collect();
-
-        let objective = |b0: f64, b1: f64| -> f64 {
-            let mut l = 0.0;
-            for i in 0..z.len() {
-                let s = b0 + b1 * z[i];
-                l += w[i] * (softplus(s) - if y[i] { s } else { 0.0 });
-            }
-            l + 0.5 * ridge * b1 * b1
+        let (mean, scale) = if balanced {
+            let mean = x.iter().sum::<f64>() / n;
+            let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+            (mean, if var > 0.0 { var.sqrt() } else { 1.0 })
+        } else {
+            (0.0, 1.0)
         };
-
-        let (mut b0, mut b1) = (0.0f64, 0.0f64);
-        let mut obj = objective(b0, b1);
-        for _ in 0..200 {
-            let (mut g0, mut g1, mut h00, mut h01, mut h11) = (0.0, 0.0, 0.0, 0.0, 0.0);
-            for i in 0..z.len() {
-                let p = sigmoid(b0 + b1 * z[i]);
-                let r = w[i] * (p - if y[i] { 1.0 } else { 0.0 });
-                let h = w[i] * p * (1.0 - p);
-                g0 += r;
-                g1 += r * z[i];
-                h00 += h;
-                h01 += h * z[i];
-                h11 += h * z[i] * z[i];
-            }
-            g1 += ridge * b1;
-            h11 += ridge;
-            // Tiny diagonal jitter keeps the 2×2 system solvable when all σ saturate.
-            let (h00, h11) = (h00 + 1e-12, h11 + 1e-12);
-            let det = h00 * h11 - h01 * h01;
-            let (d0, d1) = if det > 0.0 && det.is_finite() {
-                ((h11 * g0 - h01 * g1) / det, (h00 * g1 - h01 * g0) / det)
-            } else {
-                (g0, g1)
-            };
-            let mut t = 1.0;
-            let mut improved = false;
-            for _ in 0..60 {
-                let (c0, c1) = (b0 - t * d0, b1 - t * d1);
-                let c_obj = objective(c0, c1);
-                if c_obj <= obj {
-                    improved = c_obj < obj;
-                    b0 = c0;
-                    b1 = c1;
-                    obj = c_obj;
-                    break;
-                }
-                t *= 0.5;
-            }
-            if !improved || (t * d0).abs().max((t * d1).abs()) < 1e-12 {
-                break;
-            }
-        }
+        let z: Vec<f64> = x.iter().map(|v| (v - mean) / scale).collect();
+        let (w_pos, w_neg) = if balanced {
+            (0.5 / n_pos as f64, 0.5 / n_neg as f64)
+        } else {
+            (1.0, 1.0)
+        };
+        let w: Vec<f64> = y.iter().map(|&b| if b { w_pos } else { w_neg }).collect();
+        let (intercept, slope) = newton(&z, y, &w, ridge);
         Ok(Logistic1d {
             mean,
             scale,
-            intercept: b0,
-            slope: b1,
+            intercept,
+            slope,
         })
     }
 
@@ -150,6 +127,63 @@ impl Logistic1d {
     pub fn predict(&self, x: f64) -> bool {
         self.score(x) > 0.0
     }
+}
+
+/// Minimises `Σ w_i · log-loss_i + ½ ridge · b1²` over `(b0, b1)` for the score `b0 + b1·z` by
+/// Newton's method with backtracking (deterministic; the 2×2 system is solved exactly).
+fn newton(z: &[f64], y: &[bool], w: &[f64], ridge: f64) -> (f64, f64) {
+    let objective = |b0: f64, b1: f64| -> f64 {
+        let mut l = 0.0;
+        for i in 0..z.len() {
+            let s = b0 + b1 * z[i];
+            l += w[i] * (softplus(s) - if y[i] { s } else { 0.0 });
+        }
+        l + 0.5 * ridge * b1 * b1
+    };
+
+    let (mut b0, mut b1) = (0.0f64, 0.0f64);
+    let mut obj = objective(b0, b1);
+    for _ in 0..200 {
+        let (mut g0, mut g1, mut h00, mut h01, mut h11) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        for i in 0..z.len() {
+            let p = sigmoid(b0 + b1 * z[i]);
+            let r = w[i] * (p - if y[i] { 1.0 } else { 0.0 });
+            let h = w[i] * p * (1.0 - p);
+            g0 += r;
+            g1 += r * z[i];
+            h00 += h;
+            h01 += h * z[i];
+            h11 += h * z[i] * z[i];
+        }
+        g1 += ridge * b1;
+        h11 += ridge;
+        // Tiny diagonal jitter keeps the 2×2 system solvable when all σ saturate.
+        let (h00, h11) = (h00 + 1e-12, h11 + 1e-12);
+        let det = h00 * h11 - h01 * h01;
+        let (d0, d1) = if det > 0.0 && det.is_finite() {
+            ((h11 * g0 - h01 * g1) / det, (h00 * g1 - h01 * g0) / det)
+        } else {
+            (g0, g1)
+        };
+        let mut t = 1.0;
+        let mut improved = false;
+        for _ in 0..60 {
+            let (c0, c1) = (b0 - t * d0, b1 - t * d1);
+            let c_obj = objective(c0, c1);
+            if c_obj <= obj {
+                improved = c_obj < obj;
+                b0 = c0;
+                b1 = c1;
+                obj = c_obj;
+                break;
+            }
+            t *= 0.5;
+        }
+        if !improved || (t * d0).abs().max((t * d1).abs()) < 1e-12 {
+            break;
+        }
+    }
+    (b0, b1)
 }
 
 /// Result of [`mia_efficacy`].

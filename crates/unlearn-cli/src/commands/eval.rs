@@ -173,6 +173,31 @@ pub fn run(args: EvalArgs) -> Result<()> {
         "NeurIPS 2023 challenge score {:.4} (1 best) = forgetting quality {:.4} × retain accuracy ratio {:.4} × test accuracy ratio {:.4}",
         c.score, c.forget_quality, c.retain_ratio, c.test_ratio
     );
+    println!(
+        "two-sided variant {:.4} (forgetting quality {:.4}; every threshold attack's complement added, which catches a model that still remembers: docs/algorithms.md §10)",
+        c.two_sided_score, c.two_sided_quality
+    );
+    // Below the competition's 512 models per side even retraining scores under 1: the floor's
+    // score is the yardstick.
+    match &floor {
+        Some(f) => {
+            let floor_score = evaluate(
+                logits_view(f),
+                logits_view(&oracles),
+                None,
+                &points,
+                direction,
+            )?;
+            println!(
+                "challenge scores of the retrain floor {:.4} (two-sided {:.4}): compare the method's with them, not with 1",
+                floor_score.challenge.score, floor_score.challenge.two_sided_score
+            );
+        }
+        None => println!(
+            "(with {} models per side even retraining scores below 1; pass --floor-oracles to see its score)",
+            oracles.models
+        ),
+    }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     result.table.write_csv(&args.out.join("eval.csv"))?;
