@@ -1,3 +1,6 @@
+//! The datamodel estimators (difference of means, ridge, lasso, relaxed lasso) against hand
+//! examples, naive solves, planted linear truths and the lasso's optimality conditions.
+
 mod common;
 
 use common::{assert_close_rel, max_abs_err, more_models, rel_l2_err, synth};

@@ -25,11 +25,18 @@ pub enum BenchError {
     Config(String),
     /// An attribution directory that is missing, unfinished or does not fit.
     #[error("{path}: {what}")]
-    Invalid { path: PathBuf, what: String },
+    Invalid {
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// What is wrong, in words.
+        what: String,
+    },
     /// Filesystem errors, with the path involved.
     #[error("{path}: {source}")]
     Io {
+        /// The file or directory concerned.
         path: PathBuf,
+        /// The underlying I/O error.
         source: std::io::Error,
     },
 }

@@ -64,7 +64,18 @@ fn tune_allocator() {
     }
 }
 
+/// Output piped into `head` or `less` that closes early ends the program quietly, as for any
+/// Unix tool, instead of `println!` panicking on the broken pipe.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: resets one signal's disposition to the default before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() {
+    restore_sigpipe();
     tune_allocator();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -72,6 +83,7 @@ fn main() {
         Err(e) => {
             // One line: clap's first paragraph names the problem (missing arguments are listed
             // on the lines after its first); the rest is usage boilerplate.
+            // clap's "tip:" lines (a similar argument or value exists) name the fix: keep them.
             let text = e.to_string();
             let first: Vec<&str> = text
                 .lines()
@@ -83,7 +95,16 @@ fn main() {
             } else {
                 first.join(" ")
             };
-            eprintln!("{first} (see --help)");
+            let tips: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.starts_with("tip:"))
+                .collect();
+            if tips.is_empty() {
+                eprintln!("{first} (see --help)");
+            } else {
+                eprintln!("{first} ({}; see --help)", tips.join("; "));
+            }
             std::process::exit(2);
         }
     };

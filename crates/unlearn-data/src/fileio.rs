@@ -21,8 +21,15 @@ pub fn temp_path_next_to(path: &Path) -> Result<tempfile::TempPath> {
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&dir).map_err(|e| DataError::io(&dir, "cannot create directory", e))?;
-    tempfile::Builder::new()
-        .prefix(&format!(".{}.tmp-", file_name.to_string_lossy()))
+    let prefix = format!(".{}.tmp-", file_name.to_string_lossy());
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix);
+    // tempfile creates owner-only files (0600), and the rename keeps that mode: ask for 0666 so
+    // that the umask decides, as for any file a program writes (0644 under umask 0022, so
+    // others on shared cluster storage can read the results).
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    builder
         .tempfile_in(&dir)
         .map(tempfile::NamedTempFile::into_temp_path)
         .map_err(|e| DataError::io(&dir, "cannot create a temporary file", e))

@@ -39,8 +39,6 @@
 //! result on every platform. Every failure is a [`DataError`] whose message is
 //! one line naming the file, the line or record, and the cause.
 
-#![warn(missing_docs)]
-
 mod cifar;
 mod csv_loader;
 mod dataset;

@@ -21,6 +21,10 @@ use crate::error::{EvalError, Result, models_of};
 pub const KLOM_CLIP: f32 = 100.0;
 /// Number of equal-width bins.
 pub const KLOM_BINS: usize = 20;
+/// Models per side from which KLoM settles (docs/algorithms.md §2): below it even two sets of
+/// retrained models differ a lot (the noise floor's P95 about 5 at 20 models on digits, 0.7 at
+/// 100), so a score says little without its floor.
+pub const KLOM_STABLE_MODELS: usize = 80;
 /// Floor on the reference histogram's bin shares.
 pub const KLOM_EPS: f64 = 1e-5;
 

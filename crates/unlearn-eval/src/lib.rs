@@ -35,8 +35,8 @@ pub use error::{EvalError, Result};
 pub use evaluate::{EvalPoints, Evaluation, LogitsView, evaluate};
 pub use io::atomic_write;
 pub use klom::{
-    Direction, KLOM_BINS, KLOM_CLIP, KLOM_EPS, KlomVariant, klom, klom_point, klom_with,
-    retrain_noise_floor,
+    Direction, KLOM_BINS, KLOM_CLIP, KLOM_EPS, KLOM_STABLE_MODELS, KlomVariant, klom, klom_point,
+    klom_with, retrain_noise_floor,
 };
 pub use margins::{confidences, margins, predictions};
 pub use mia::{Logistic1d, MIA_RIDGE, MiaResult, mia_efficacy};

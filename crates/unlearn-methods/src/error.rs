@@ -11,13 +11,28 @@ pub enum MethodError {
     Data(#[from] unlearn_data::DataError),
     /// A method needs an input that was not given.
     #[error("method '{method}' needs {what}")]
-    MissingInput { method: String, what: String },
+    MissingInput {
+        /// The method.
+        method: String,
+        /// The input it lacks.
+        what: String,
+    },
     /// Unknown method name.
     #[error("unknown method '{name}'; known: {known}")]
-    UnknownMethod { name: String, known: String },
+    UnknownMethod {
+        /// The name asked for.
+        name: String,
+        /// The registered names.
+        known: String,
+    },
     /// A hyper-parameter file or flag that does not fit the method.
     #[error("method '{method}': {what}")]
-    Config { method: String, what: String },
+    Config {
+        /// The method.
+        method: String,
+        /// What is wrong with its parameters.
+        what: String,
+    },
     /// Inputs that disagree with each other.
     #[error("{0}")]
     Mismatch(String),

@@ -9,8 +9,8 @@
 //!   parallel workers.
 
 use crate::config::{InputSpec, ModelError};
-use burn::module::{Module, ParamId};
-use burn::tensor::{Device, Tensor};
+use burn::module::{Module, ModuleMapper, Param, ParamId};
+use burn::tensor::{Bool, Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -106,10 +106,12 @@ pub trait Architecture: Send + Sync {
         None
     }
 
-    /// Writes one model (a stack of one) to `path`.
+    /// Writes one model (a stack of one) to `path`; the same values give the same bytes
+    /// ([`PositionalIds`]).
     fn save(&self, model: &Self::Model, path: &Path) -> Result<(), ModelError> {
         model
             .clone()
+            .map(&mut PositionalIds::default())
             .save_file(path)
             .map_err(|e| ModelError::Checkpoint {
                 path: path.display().to_string(),
@@ -218,5 +220,39 @@ impl<A: SingleArchitecture> Architecture for Single<A> {
 
     fn max_stack(&self) -> Option<usize> {
         Some(1)
+    }
+}
+
+/// Renumbers a module's parameters 1, 2, … in the order burn visits them. A checkpoint records
+/// each parameter's id, which burn draws at random when a parameter is made, so two runs that
+/// train identical models would otherwise write checkpoints differing in those bytes alone.
+/// Ids only tell a model's own parameters apart, and positions do.
+#[derive(Debug, Default)]
+pub struct PositionalIds(u64);
+
+impl PositionalIds {
+    fn next(&mut self) -> ParamId {
+        self.0 += 1;
+        ParamId::from(self.0)
+    }
+}
+
+impl ModuleMapper for PositionalIds {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let (_, value, mapper) = param.consume();
+        Param::from_mapped_value(self.next(), value, mapper)
+    }
+
+    fn map_int<const D: usize>(&mut self, param: Param<Tensor<D, Int>>) -> Param<Tensor<D, Int>> {
+        let (_, value, mapper) = param.consume();
+        Param::from_mapped_value(self.next(), value, mapper)
+    }
+
+    fn map_bool<const D: usize>(
+        &mut self,
+        param: Param<Tensor<D, Bool>>,
+    ) -> Param<Tensor<D, Bool>> {
+        let (_, value, mapper) = param.consume();
+        Param::from_mapped_value(self.next(), value, mapper)
     }
 }

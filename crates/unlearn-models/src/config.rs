@@ -64,12 +64,20 @@ pub enum ModelError {
     #[error(
         "model '{model}' needs image inputs but the dataset is flat ({dim} features); use an architecture for flat features (mlp, logistic) or an image dataset"
     )]
-    NeedsImages { model: String, dim: usize },
+    NeedsImages {
+        /// The architecture.
+        model: String,
+        /// Features per row of the flat dataset.
+        dim: usize,
+    },
     /// The image shape does not account for the features.
     #[error("image shape {shape:?} has {product} values but the data have {dim} features per row")]
     ShapeMismatch {
+        /// The stated image shape (channels, height, width).
         shape: [usize; 3],
+        /// Its number of values.
         product: usize,
+        /// Features per row of the data.
         dim: usize,
     },
     /// The image is too small for the pooling layers.
@@ -77,21 +85,41 @@ pub enum ModelError {
         "model '{model}' pools {pools} times, which needs height and width ≥ {need} (got {h}×{w}); use fewer layers or bigger images"
     )]
     TooSmall {
+        /// The architecture.
         model: String,
+        /// How many times it halves the image.
         pools: usize,
+        /// The smallest height and width that survive the pooling.
         need: usize,
+        /// The image's height.
         h: usize,
+        /// The image's width.
         w: usize,
     },
     /// A zero width or empty layer list.
     #[error("model '{model}': {what}")]
-    Invalid { model: String, what: String },
+    Invalid {
+        /// The architecture.
+        model: String,
+        /// What is wrong.
+        what: String,
+    },
     /// Input batch does not match the model.
     #[error("input has {got} features per row but the model was built for {expected}")]
-    InputWidth { expected: usize, got: usize },
+    InputWidth {
+        /// Features per row the model was built for.
+        expected: usize,
+        /// Features per row given.
+        got: usize,
+    },
     /// An architecture spec that does not parse as that architecture's configuration.
     #[error("architecture '{kind}': {what}")]
-    Spec { kind: String, what: String },
+    Spec {
+        /// The architecture's name.
+        kind: String,
+        /// Why the spec does not parse.
+        what: String,
+    },
     /// Not one of the built-in architectures.
     #[error(
         "architecture '{0}' is not built in (built in: logistic, mlp, cnn, resnet9, resnet9-easydub); a zoo of a user architecture is read from Rust with that architecture"
@@ -99,7 +127,12 @@ pub enum ModelError {
     NotBuiltIn(String),
     /// A checkpoint that cannot be written or read.
     #[error("checkpoint {path}: {what}")]
-    Checkpoint { path: String, what: String },
+    Checkpoint {
+        /// The checkpoint file.
+        path: String,
+        /// What went wrong.
+        what: String,
+    },
 }
 
 /// The built-ins' registry: every built-in architecture is a [`ModelConfig`], and this is the one

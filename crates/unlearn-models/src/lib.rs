@@ -28,7 +28,7 @@ pub mod stacking;
 pub mod torch_layout;
 
 pub use architecture::{
-    ArchSpec, Architecture, Single, SingleArchitecture, SingleModel, StackModel,
+    ArchSpec, Architecture, PositionalIds, Single, SingleArchitecture, SingleModel, StackModel,
 };
 pub use burn;
 pub use config::{InputSpec, ModelConfig, ModelError};

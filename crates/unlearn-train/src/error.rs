@@ -10,9 +10,13 @@ pub enum TrainError {
         "model {model}: loss became {value} at epoch {epoch}, step {step}; lower the learning rate or check the data for NaN/huge values"
     )]
     NonFiniteLoss {
+        /// Index of the model.
         model: usize,
+        /// Epoch (0-based).
         epoch: usize,
+        /// Step within the epoch.
         step: usize,
+        /// The offending value.
         value: f32,
     },
     /// Architecture and data do not fit together.
@@ -35,25 +39,40 @@ pub enum TrainError {
         "{dir}: holds a different zoo (config hash {found}, this run {expected}); choose another output directory or delete it"
     )]
     DifferentZoo {
+        /// The directory.
         dir: PathBuf,
+        /// What was found.
         found: String,
+        /// What was expected.
         expected: String,
     },
     /// A zoo directory is missing files or is inconsistent.
     #[error("{path}: {what}")]
-    Zoo { path: PathBuf, what: String },
+    Zoo {
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// What is wrong, in words.
+        what: String,
+    },
     /// Shards that do not make up one zoo (different runs, overlaps, gaps).
     #[error("cannot merge: {0}")]
     Shards(String),
     /// Filesystem errors, with the path involved.
     #[error("{path}: {source}")]
     Io {
+        /// The file or directory concerned.
         path: PathBuf,
+        /// The underlying I/O error.
         source: std::io::Error,
     },
     /// Checkpoint (burnpack) errors.
     #[error("{path}: cannot read or write the checkpoint: {what}")]
-    Checkpoint { path: PathBuf, what: String },
+    Checkpoint {
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// What is wrong, in words.
+        what: String,
+    },
 }
 
 impl TrainError {

@@ -9,6 +9,7 @@ use unlearn_data::ForgetSet;
 use unlearn_eval::{EvalPoints, audit};
 use unlearn_methods::methods::direct::predicted_logits;
 use unlearn_train::Zoo;
+use unlearn_train::integrity::ATTRIBUTION_FILE;
 
 /// Audit an unlearned zoo against the models it came from, with no oracles: accuracy on the
 /// forget, retain and validation sets before and after, membership-inference efficacy before and
@@ -106,8 +107,19 @@ pub fn run(args: AuditArgs) -> Result<()> {
         a.validation_margin
     );
     if let (Some(err), Some(asked)) = (a.forget_rms_error, a.forget_rms_asked) {
+        // TRAK calibrated on subset models scales β itself; s multiplies on top of that.
+        let calibrated = args
+            .attribution
+            .as_ref()
+            .and_then(|dir| std::fs::read_to_string(dir.join(ATTRIBUTION_FILE)).ok())
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .and_then(|record| record["calibration"]["scale"].as_f64());
+        let scaled = match calibrated {
+            Some(c) => format!("s = {scale} on β calibrated ×{c:.4}"),
+            None => format!("s = {scale}"),
+        };
         println!(
-            "logits on F              {err:.3} RMS from the prediction (s = {scale}), which asked for a change of {asked:.3} RMS"
+            "logits on F              {err:.3} RMS from the prediction ({scaled}), which asked for a change of {asked:.3} RMS"
         );
     }
     match cost {

@@ -105,11 +105,34 @@ pub fn run(args: ForgetArgs) -> Result<()> {
     let overrides = method_overrides(args.config.as_deref(), &args.sets)?;
     let method = registry.build(name, &overrides)?;
     let originals = Zoo::load(originals_dir).context("loading --originals")?;
+    match originals.manifest.kind.as_str() {
+        "retain" => bail!(
+            "--originals {} is an oracle zoo (trained without {}); pass the zoo of originals trained on the full training set",
+            originals_dir.display(),
+            originals
+                .manifest
+                .forget_set
+                .as_ref()
+                .map_or("a forget set", |f| f.path.as_str())
+        ),
+        "subsets" => bail!(
+            "--originals {} is a zoo of subset models (for datamodels); pass the zoo of originals trained on the full training set",
+            originals_dir.display()
+        ),
+        _ => {}
+    }
     let arch = ModelConfig::from_spec(&originals.manifest.recipe.model)?;
     let data = DataArgs::of_zoo(&originals)?;
     let forget = ForgetSet::load(forget_path, data.train.len())?;
+    // OM's targets must be retrained without this very forget set: oracles of another set
+    // would run silently and pull F towards the wrong outputs.
     let target_oracles = match &args.oracles {
-        Some(dir) => Some(Zoo::load(dir).context("loading --oracles")?),
+        Some(dir) => {
+            let oracles = Zoo::load(dir).context("loading --oracles")?;
+            super::eval::same_data(&originals, &oracles)?;
+            super::eval::oracles_match(&oracles, forget_path)?;
+            Some(oracles)
+        }
         None => None,
     };
     let mut beta = match &args.attribution {

@@ -15,31 +15,61 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finding {
     /// A recorded file is gone.
-    Missing { file: String },
+    Missing {
+        /// The file, relative to the zoo or run directory.
+        file: String,
+    },
     /// A recorded file has another size (cut short or grown).
     Resized {
+        /// The file, relative to the zoo or run directory.
         file: String,
+        /// What the manifest records.
         recorded: u64,
+        /// What was found.
         found: u64,
     },
     /// A recorded file has its size but another content.
     Altered {
+        /// The file, relative to the zoo or run directory.
         file: String,
+        /// What the manifest records.
         recorded: String,
+        /// What was found.
         found: String,
     },
     /// A recorded file cannot be read.
-    Unreadable { file: String, what: String },
+    Unreadable {
+        /// The file, relative to the zoo or run directory.
+        file: String,
+        /// What is wrong, in words.
+        what: String,
+    },
     /// An artifact the zoo needs has no record in the manifest.
-    Unrecorded { file: String },
+    Unrecorded {
+        /// The file, relative to the zoo or run directory.
+        file: String,
+    },
     /// A temporary file, stray file or stale lock: the trace of an interrupted write.
-    Leftover { file: String, what: String },
+    Leftover {
+        /// The file, relative to the zoo or run directory.
+        file: String,
+        /// What is wrong, in words.
+        what: String,
+    },
     /// The zoo was never finished.
-    Unfinished { done: usize, models: usize },
+    Unfinished {
+        /// Models finished.
+        done: usize,
+        /// Number of models.
+        models: usize,
+    },
     /// The zoo is finished but its manifest records no files (written by an older unlearn).
     NoRecords,
     /// A live process holds the directory's lock: it is being written right now.
-    InUse { pid: u32 },
+    InUse {
+        /// Process id of the holder.
+        pid: u32,
+    },
 }
 
 impl Finding {
