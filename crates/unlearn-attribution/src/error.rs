@@ -107,6 +107,24 @@ pub enum AttributionError {
         /// The row index.
         row: usize,
     },
+    /// Overrides that do not make an estimator's parameters.
+    #[error("estimator '{estimator}': {source}")]
+    Params {
+        /// The estimator.
+        estimator: String,
+        /// Which key and why.
+        source: unlearn_data::ParamsError,
+    },
+    /// Not a registered estimator.
+    #[error(
+        "unknown attribution estimator '{name}'; registered: {known} (TRAK, which needs the zoo's checkpoints, is `trak`)"
+    )]
+    UnknownEstimator {
+        /// The name asked for.
+        name: String,
+        /// The registered names.
+        known: String,
+    },
     /// A hyper-parameter is invalid.
     #[error("invalid parameter {name}: {reason}")]
     InvalidParam {

@@ -37,6 +37,7 @@ mod lds;
 mod linalg;
 mod mean;
 mod neighbourhood;
+mod registry;
 mod ridge;
 mod structure;
 
@@ -47,22 +48,34 @@ pub use lasso::{Lasso, LassoParams, LassoReport, RELAXED_GRID};
 pub use lds::{Lds, average_ranks, lds, lds_from_predictions, spearman};
 pub use mean::DiffOfMeans;
 pub use neighbourhood::{NeighbourhoodTerm, Neighbours};
+pub use registry::{EstimatorEntry, EstimatorRegistry, FitOptions, NoParams};
 pub use ridge::{Ridge, RidgeParams, default_ridge_grid};
 pub use structure::{margin_effects, principal_coordinates};
 
-/// A datamodel estimator (validated parameters).
+/// A datamodel estimator (validated parameters). Register one beside the built-ins with
+/// [`EstimatorRegistry::register`].
 pub trait Estimator {
     /// Fits β (all rows) and the intercept.
     fn fit(&self, masks: &Masks<'_>, outputs: &Outputs<'_>) -> Result<Datamodel>;
 
-    /// `Σ_{i ∈ rows} β[i, ·]` (length `T`), computing no more than the estimator needs; `rows`
-    /// must be distinct and in range.
+    /// `Σ_{i ∈ rows} β[i, ·]` (length `T`); `rows` must be distinct and in range. By default
+    /// the rows of a full fit; estimators with a cheaper way (a closed form that never forms
+    /// the other rows) override it.
     fn fit_rows_sum(
         &self,
         masks: &Masks<'_>,
         outputs: &Outputs<'_>,
         rows: &[usize],
-    ) -> Result<Vec<f32>>;
+    ) -> Result<Vec<f32>> {
+        data::check_rows(rows, masks.points())?;
+        self.fit(masks, outputs)?.rows_sum(rows)
+    }
+
+    /// Whether each target is fitted on its own, so that the targets can be split into shards
+    /// fitted apart and joined (`unlearn attribute --shard`). False unless an estimator says so.
+    fn independent_targets(&self) -> bool {
+        false
+    }
 }
 
 /// TRAK (docs/algorithms.md §7): attribution from projected per-example gradients of a few models.

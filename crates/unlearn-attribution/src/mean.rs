@@ -62,4 +62,9 @@ impl Estimator for DiffOfMeans {
         check_rows(rows, masks.points())?;
         self.prepare(masks, outputs)?.rows_sum(rows)
     }
+
+    /// Each target's effects are its own differences of means.
+    fn independent_targets(&self) -> bool {
+        true
+    }
 }

@@ -6,9 +6,11 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use unlearn_attribution::trak::{
-    ClassLogit, Margin, ModelOutput, PerExampleGradients, Points, ProjectionKind, Projector,
-    RandomProjector, ScoreRequest, Target, Trak, TrakConfig,
+    ClassLogit, MakeProjector, Margin, ModelOutput, PerExampleGradients, Points, ProjectionKind,
+    Projector, RandomProjections, RandomProjector, ScoreRequest, Target, Trak, TrakConfig,
 };
 use unlearn_data::Dataset;
 use unlearn_models::{InputSpec, Model, ModelConfig, StackModel, stacking};
@@ -470,42 +472,96 @@ fn projection_rows_are_a_multiple_of_the_batch_within_the_buffer() {
 
 /// Grouping gradients into projection calls is bookkeeping: every grouping gives the scores of
 /// projecting one gradient at a time.
+/// Two logistic models trained on 30 blob points, and TRAK's scores of every class logit of 40
+/// points with `config` and, when given, the user's projectors.
+struct TwoModels {
+    data: Dataset,
+    train: Dataset,
+    input: InputSpec,
+    models: Vec<Model>,
+    dev: Device,
+}
+
+impl TwoModels {
+    fn new() -> Self {
+        let (n, d, classes) = (30, 4, 3);
+        let data = blobs(n + 10, d, classes, 1.2, 5);
+        let train = data.subset(&(0..n).collect::<Vec<_>>());
+        let input = InputSpec {
+            dim: d,
+            image_shape: None,
+            classes,
+        };
+        let recipe = logistic_recipe(40, 10, 0.1, 1e-3);
+        let dev = device();
+        let set = TrainSet::new(&train, &dev);
+        let members = full_data_members(n, 2);
+        let stack =
+            train_stack(&arch(&recipe), &recipe, &set, &members, &dev, &mut |_| {}).unwrap();
+        let models = (0..2).map(|m| stacking::extract(&stack, m, 2)).collect();
+        Self {
+            data,
+            train,
+            input,
+            models,
+            dev,
+        }
+    }
+
+    fn scores(
+        &self,
+        config: TrakConfig,
+        projectors: Option<Box<dyn MakeProjector>>,
+    ) -> unlearn_attribution::Result<Vec<f32>> {
+        let (n, d, classes) = (self.train.len(), self.input.dim, self.input.classes);
+        let mut trak = Trak::new(
+            config,
+            Points::new(&self.train.features, &self.train.labels, d)?,
+            Points::new(&self.data.features, &self.data.labels, d)?,
+            Target::class_logits(&self.data.labels, classes),
+            &ClassLogit,
+            vec![ScoreRequest::all(n, self.data.len() * classes)],
+        )?;
+        if let Some(p) = projectors {
+            trak = trak.with_projector(BoxedMaker(p));
+        }
+        for (m, model) in self.models.iter().enumerate() {
+            trak.add_model(
+                model,
+                &ModelConfig::Logistic,
+                &self.input,
+                m as u64,
+                &self.dev,
+            )?;
+        }
+        Ok(trak.finish()?.swap_remove(0))
+    }
+}
+
+/// `Box<dyn MakeProjector>` as a `MakeProjector`.
+struct BoxedMaker(Box<dyn MakeProjector>);
+
+impl MakeProjector for BoxedMaker {
+    fn make(
+        &self,
+        p: usize,
+        k: usize,
+        seed: u64,
+    ) -> unlearn_attribution::Result<Box<dyn Projector>> {
+        self.0.make(p, k, seed)
+    }
+}
+
 #[test]
 fn scores_do_not_depend_on_how_gradients_are_grouped() {
-    let (n, d, classes) = (30, 4, 3);
-    let data = blobs(n + 10, d, classes, 1.2, 5);
-    let train = data.subset(&(0..n).collect::<Vec<_>>());
-    let input = InputSpec {
-        dim: d,
-        image_shape: None,
-        classes,
-    };
-    let recipe = logistic_recipe(40, 10, 0.1, 1e-3);
-    let dev = device();
-    let set = TrainSet::new(&train, &dev);
-    let members = full_data_members(n, 2);
-    let stack = train_stack(&arch(&recipe), &recipe, &set, &members, &dev, &mut |_| {}).unwrap();
-    let models: Vec<Model> = (0..2).map(|m| stacking::extract(&stack, m, 2)).collect();
+    let two = TwoModels::new();
     let scores = |batch: usize, projection_rows: usize| -> Vec<f32> {
         let config = TrakConfig {
             batch,
             projection_rows,
             ..TrakConfig::default()
         };
-        let mut trak = Trak::new(
-            config,
-            Points::new(&train.features, &train.labels, d).unwrap(),
-            Points::new(&data.features, &data.labels, d).unwrap(),
-            Target::class_logits(&data.labels, classes),
-            &ClassLogit,
-            vec![ScoreRequest::all(n, data.len() * classes)],
-        )
-        .unwrap();
-        for (m, model) in models.iter().enumerate() {
-            trak.add_model(model, &ModelConfig::Logistic, &input, m as u64, &dev)
-                .unwrap();
-        }
-        trak.finish().unwrap().swap_remove(0)
+        two.scores(config, None).unwrap()
     };
     let one_at_a_time = scores(1, 1);
     assert!(one_at_a_time.iter().any(|v| v.abs() > 1e-3));
@@ -519,4 +575,70 @@ fn scores_do_not_depend_on_how_gradients_are_grouped() {
             );
         }
     }
+}
+
+/// A user's projection: the default random one, doubled, counting the models it serves.
+struct Doubled {
+    made: Arc<AtomicUsize>,
+    k_offset: usize,
+}
+
+struct DoubledProjector(Box<dyn Projector>);
+
+impl Projector for DoubledProjector {
+    fn input_dim(&self) -> usize {
+        self.0.input_dim()
+    }
+    fn output_dim(&self) -> usize {
+        self.0.output_dim()
+    }
+    fn project(&self, grads: &[f32], rows: usize) -> unlearn_attribution::Result<Vec<f32>> {
+        Ok(self
+            .0
+            .project(grads, rows)?
+            .into_iter()
+            .map(|v| 2.0 * v)
+            .collect())
+    }
+}
+
+impl MakeProjector for Doubled {
+    fn make(
+        &self,
+        p: usize,
+        k: usize,
+        seed: u64,
+    ) -> unlearn_attribution::Result<Box<dyn Projector>> {
+        self.made.fetch_add(1, Ordering::SeqCst);
+        let inner =
+            RandomProjections(ProjectionKind::Rademacher).make(p, k + self.k_offset, seed)?;
+        Ok(Box::new(DoubledProjector(inner)))
+    }
+}
+
+#[test]
+fn a_projector_of_the_users_own_serves_every_model() {
+    let two = TwoModels::new();
+    let default = two.scores(TrakConfig::default(), None).unwrap();
+    // Scaling every feature scales the kernel and its (relative) ridge alike: TRAK's scores do
+    // not change, so the doubled projection must reproduce the default's.
+    let made = Arc::new(AtomicUsize::new(0));
+    let doubled = Doubled {
+        made: made.clone(),
+        k_offset: 0,
+    };
+    let got = two
+        .scores(TrakConfig::default(), Some(Box::new(doubled)))
+        .unwrap();
+    assert_eq!(made.load(Ordering::SeqCst), 2, "one projector per model");
+    for (a, b) in got.iter().zip(&default) {
+        assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+    // A projector of another width than TRAK asked for is refused.
+    let wrong = Doubled { made, k_offset: 1 };
+    let err = two
+        .scores(TrakConfig::default(), Some(Box::new(wrong)))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("projector"), "{err}");
 }

@@ -8,7 +8,9 @@
 //!    checkpoints, its scale calibrated on the subset models);
 //! 3. forget: DMM with each attribution, GD (a baseline) and the method of its own;
 //! 4. eval: KLoM against the oracles, printed as a table;
-//! 5. a small bench through the library, the method of its own beside the built-ins.
+//! 5. a small bench through the library, the method of its own beside the built-ins, its
+//!    DM-Direct and DMM on datamodels from an estimator of its own (difference of means shrunk
+//!    towards zero), registered beside the built-in estimators.
 //!
 //! ```text
 //! cargo run --release -p unlearn-bench --example own_model            # digits, small sizes
@@ -25,7 +27,10 @@ use serde::{Deserialize, Serialize};
 use std::error::Error;
 use std::path::Path;
 use unlearn_attribution::trak::{ClassLogit, Points, ScoreRequest, Target, Trak, TrakConfig};
-use unlearn_attribution::{Estimator, Masks, Outputs, RidgeParams, calibrate};
+use unlearn_attribution::{
+    AttributionError, Datamodel, DiffOfMeans, Estimator, EstimatorRegistry, Masks, Outputs,
+    RidgeParams, calibrate,
+};
 use unlearn_bench::{Bench, BenchSettings, MethodSpec, NamedForgetSet};
 use unlearn_data::{ForgetSet, SubsetMasks};
 use unlearn_eval::SplitSummary;
@@ -43,6 +48,91 @@ use unlearn_models::{
 };
 use unlearn_train::manifest::InputRef;
 use unlearn_train::{DataSource, Recipe, Zoo, ZooKind, ZooSpec, train_zoo};
+
+// ---------------------------------------------------------------------------------------------
+// The estimator: difference-of-means datamodels shrunk towards zero. With few subset models the
+// means are noisy, and shrinking trades some bias for less variance.
+
+/// Hyper-parameters of [`ShrunkMeans`] (its registry entry's defaults).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct ShrunkMeansParams {
+    /// Factor on every effect, in (0, 1].
+    pub shrink: f64,
+}
+
+/// [`DiffOfMeans`] with every effect multiplied by `shrink`, the intercept moved so that the
+/// prediction at the average subset stays where it was.
+pub struct ShrunkMeans {
+    shrink: f64,
+}
+
+impl ShrunkMeansParams {
+    /// params → check → estimator, as the built-ins do.
+    pub fn check(self) -> unlearn_attribution::Result<ShrunkMeans> {
+        if !(self.shrink > 0.0 && self.shrink <= 1.0) {
+            return Err(AttributionError::InvalidParam {
+                name: "shrink",
+                reason: format!("{} is not in (0, 1]", self.shrink),
+            });
+        }
+        Ok(ShrunkMeans {
+            shrink: self.shrink,
+        })
+    }
+}
+
+impl Estimator for ShrunkMeans {
+    fn fit(
+        &self,
+        masks: &Masks<'_>,
+        outputs: &Outputs<'_>,
+    ) -> unlearn_attribution::Result<Datamodel> {
+        let full = DiffOfMeans.fit(masks, outputs)?;
+        let (n, t, m) = (full.points(), full.targets(), masks.models());
+        // Share of the models holding each point: the average subset.
+        let mut share = vec![0.0f64; n];
+        for row in masks.as_slice().chunks(n) {
+            share
+                .iter_mut()
+                .zip(row)
+                .for_each(|(s, &x)| *s += x as f64 / m as f64);
+        }
+        let mut intercept: Vec<f64> = full.intercept().iter().map(|&b| b as f64).collect();
+        for (i, &s) in share.iter().enumerate() {
+            for (b, &beta) in intercept.iter_mut().zip(full.beta_row(i)) {
+                *b += (1.0 - self.shrink) * s * beta as f64;
+            }
+        }
+        let beta = full
+            .beta()
+            .iter()
+            .map(|&b| (b as f64 * self.shrink) as f32)
+            .collect();
+        Datamodel::new(
+            n,
+            t,
+            beta,
+            intercept.into_iter().map(|b| b as f32).collect(),
+        )
+    }
+
+    /// Each target's effects are its own differences of means.
+    fn independent_targets(&self) -> bool {
+        true
+    }
+}
+
+/// The built-in estimators and the one of this example.
+pub fn estimators() -> EstimatorRegistry {
+    let mut registry = EstimatorRegistry::builtin();
+    registry.register(
+        "shrunk-means",
+        "difference of means, every effect shrunk towards zero",
+        ShrunkMeansParams { shrink: 0.5 },
+        ShrunkMeansParams::check,
+    );
+    registry
+}
 
 // ---------------------------------------------------------------------------------------------
 // The architecture: an ordinary burn module, one model, `[batch, features] → [batch, classes]`.
@@ -412,11 +502,16 @@ pub fn run(
         alpha: 0.5.into(),
         subset_groups: None,
         neighbourhood_term: None,
-        attribution: "datamodels-ridge".into(),
+        attribution: "shrunk-means".into(),
+        attribution_params: serde_json::json!({ "shrink": 0.8 })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
         stack: 1,
     };
+    bench.estimators = estimators();
     bench.forget_sets = vec![NamedForgetSet::new("random", forget.clone())];
-    bench.methods = ["do-nothing", "dmm", "gd", "smooth-forget"]
+    bench.methods = ["do-nothing", "dm-direct", "dmm", "gd", "smooth-forget"]
         .map(MethodSpec::new)
         .to_vec();
     bench.out = root.join("bench");

@@ -263,8 +263,11 @@ pub struct BenchConfig {
     /// β already holds most of a neighbourhood's effect and the term can count it twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub neighbourhood_term: Option<NeighbourhoodSpec>,
-    /// Datamodel estimator for DM-Direct and DMM.
+    /// Datamodel estimator for DM-Direct and DMM (a registered name).
     pub attribution: String,
+    /// Overrides of its hyper-parameters, e.g. `{"lambdas": [10.0]}` for ridge.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub attribution_params: serde_json::Map<String, serde_json::Value>,
     /// Models trained or unlearned together.
     pub stack: usize,
     /// Forget sets.
@@ -344,6 +347,7 @@ impl BenchConfig {
             subset_groups: self.subset_groups.clone(),
             neighbourhood_term: self.neighbourhood_term.clone(),
             attribution: self.attribution.clone(),
+            attribution_params: self.attribution_params.clone(),
             stack: self.stack,
         }
     }

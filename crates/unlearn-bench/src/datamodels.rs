@@ -1,83 +1,19 @@
-//! Datamodels from a zoo of subset models: estimators by name, a fit scored by LDS on held-out
-//! subset models, and Σ_{i∈F} β read back from an attribution directory for DM-Direct and DMM.
+//! Datamodels from a zoo of subset models: a fit (any [`Estimator`], built by name from an
+//! [`unlearn_attribution::EstimatorRegistry`]) scored by LDS on held-out subset models, and
+//! Σ_{i∈F} β read back from an attribution directory for DM-Direct and DMM.
 
 use crate::error::{BenchError, Result};
 use crate::record;
 use std::ops::Range;
 use std::path::Path;
 use std::time::Instant;
+pub use unlearn_attribution::FitOptions;
 use unlearn_attribution::{
-    Datamodel, DiffOfMeans, Estimator, LassoParams, Lds, Masks, Outputs, RELAXED_GRID, RidgeParams,
-    lds_from_predictions, split_models,
+    Datamodel, Estimator, Lds, Masks, Outputs, lds_from_predictions, split_models,
 };
 use unlearn_data::{ForgetSet, SubsetMasks};
 use unlearn_train::Zoo;
 use unlearn_train::integrity::Finding;
-
-/// Names of the datamodel estimators.
-pub const ESTIMATORS: [&str; 4] = [
-    "datamodels-mean",
-    "datamodels-ridge",
-    "datamodels-lasso",
-    "datamodels-relaxed-lasso",
-];
-
-/// How a fit holds out subset models (for LDS and the choice of λ).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct FitOptions {
-    /// Share of the subset models held out.
-    pub held_out: f64,
-    /// Seed of the held-out split.
-    pub seed: u64,
-}
-
-impl Default for FitOptions {
-    /// 10 % held out, seed 0.
-    fn default() -> Self {
-        Self {
-            held_out: 0.1,
-            seed: 0,
-        }
-    }
-}
-
-/// The estimator `name` (one of [`ESTIMATORS`]).
-pub fn estimator(name: &str, options: FitOptions) -> Result<Box<dyn Estimator>> {
-    Ok(match name {
-        "datamodels-mean" => Box::new(DiffOfMeans),
-        "datamodels-ridge" => Box::new(
-            RidgeParams::default()
-                .seed(options.seed)
-                .held_out_fraction(options.held_out)
-                .check()?,
-        ),
-        "datamodels-lasso" | "datamodels-relaxed-lasso" => {
-            let relax: &[f64] = if name == "datamodels-lasso" {
-                &[1.0]
-            } else {
-                &RELAXED_GRID
-            };
-            let params = LassoParams {
-                seed: options.seed,
-                held_out_fraction: options.held_out,
-                ..LassoParams::default()
-            }
-            .relax(relax);
-            Box::new(params.check()?)
-        }
-        "trak" => {
-            return Err(BenchError::Config(
-                "TRAK is not a datamodel estimator: it needs the zoo's checkpoints (unlearn_attribution::Trak)".into(),
-            ));
-        }
-        other => {
-            return Err(BenchError::Config(format!(
-                "unknown attribution method '{other}'; choose one of {}, trak",
-                ESTIMATORS.join(", ")
-            )));
-        }
-    })
-}
 
 /// A subset zoo and its masks, checked against each other.
 pub struct SubsetZoo {
@@ -147,11 +83,12 @@ impl SubsetZoo {
     }
 }
 
-/// Fits the targets of the evaluated points `points` on the non-held-out models; returns β, its
-/// LDS on the held-out ones (true-class logits of `points`) and the fit's seconds.
+/// Fits the targets of the evaluated points `points` on the non-held-out models (those
+/// `options` does not hold out); returns β, its LDS on the held-out ones (true-class logits of
+/// `points`) and the fit's seconds.
 pub fn fit_and_score(
     sz: &SubsetZoo,
-    name: &str,
+    estimator: &dyn Estimator,
     options: FitOptions,
     points: Range<usize>,
 ) -> Result<(Datamodel, Lds, f64)> {
@@ -164,7 +101,7 @@ pub fn fit_and_score(
     let fit_masks = masks.select_models(&split.fit)?;
     let fit_outputs = outputs.select_models(&split.fit)?;
     let started = Instant::now();
-    let model = estimator(name, options)?.fit(
+    let model = estimator.fit(
         &Masks::new(&fit_masks, split.fit.len(), n)?,
         &Outputs::new(&fit_outputs, split.fit.len(), targets)?,
     )?;
@@ -304,7 +241,8 @@ pub fn sum_rows(beta: &[f32], rows: &[usize], per: usize) -> Vec<f32> {
 pub(crate) fn fit_or_read(
     dir: &Path,
     sz: SubsetZoo,
-    estimator: &str,
+    name: &str,
+    estimator: &dyn Estimator,
 ) -> Result<(Vec<f32>, f64, f64)> {
     // Locked before looking: a run killed after writing its record but before releasing the lock
     // leaves the lock file, which taking the lock over removes (and a temporary β with it).
@@ -329,7 +267,7 @@ pub(crate) fn fit_or_read(
     let lds = lds.mean;
     let (n, p, c) = (sz.masks.n, sz.zoo.points, sz.zoo.classes);
     unlearn_data::write_npy_f32(dir.join("beta.npy"), &[n, p, c], model.beta())?;
-    let mut info = serde_json::json!({ "estimator": estimator, "lds": lds, "fit_seconds": seconds, "models": sz.zoo.models });
+    let mut info = serde_json::json!({ "estimator": name, "lds": lds, "fit_seconds": seconds, "models": sz.zoo.models });
     record::write(dir, &mut info, &["beta.npy"])?;
     Ok((model.beta().to_vec(), lds, seconds))
 }

@@ -12,6 +12,7 @@ use burn::tensor::Device;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use unlearn_attribution::{Estimator, EstimatorRegistry};
 use unlearn_data::{Ends, ForgetSet, GroupedRemoval, Prepared, SubsetFraction, SubsetMasks};
 use unlearn_eval::{Direction, EvalPoints, LogitsView, evaluate};
 use unlearn_methods::{Context, MethodRegistry, unlearn_zoo};
@@ -101,8 +102,11 @@ pub struct BenchSettings {
     /// A neighbourhood term added to the datamodels (docs/algorithms.md §6), fitted on a zoo of
     /// its own; None: the datamodels alone.
     pub neighbourhood_term: Option<NeighbourhoodSpec>,
-    /// Datamodel estimator for DM-Direct and DMM (`datamodels-lasso`, …).
+    /// Datamodel estimator for DM-Direct and DMM: a name in [`Bench::estimators`]
+    /// (`datamodels-lasso`, …, or one the user registered).
     pub attribution: String,
+    /// Overrides of the estimator's hyper-parameters (a JSON object; empty: its defaults).
+    pub attribution_params: serde_json::Map<String, serde_json::Value>,
     /// Models trained or unlearned together.
     pub stack: usize,
 }
@@ -117,6 +121,7 @@ impl Default for BenchSettings {
             subset_groups: None,
             neighbourhood_term: None,
             attribution: "datamodels-lasso".into(),
+            attribution_params: serde_json::Map::new(),
             stack: 32,
         }
     }
@@ -141,6 +146,9 @@ pub struct Bench<'a, A: Architecture> {
     pub arch: &'a A,
     /// Methods by name (built-ins and the user's own).
     pub registry: &'a MethodRegistry<A>,
+    /// Datamodel estimators by name ([`EstimatorRegistry::builtin`] unless the user registers
+    /// more); [`BenchSettings::attribution`] names one.
+    pub estimators: EstimatorRegistry,
     /// Recipe of every trained model (`recipe.model` = `arch.spec()`).
     pub recipe: Recipe,
     /// The data, split and standardised.
@@ -209,6 +217,7 @@ impl<'a, A: Architecture> Bench<'a, A> {
         Self {
             arch,
             registry,
+            estimators: EstimatorRegistry::builtin(),
             recipe: Recipe::for_model(arch.spec()),
             data,
             info,
@@ -237,7 +246,7 @@ impl<'a, A: Architecture> Bench<'a, A> {
                 "the bench needs at least one forget set and one method".into(),
             ));
         }
-        crate::datamodels::estimator(&s.attribution, FitOptions::default())?;
+        self.estimator()?;
         if let Some(term) = &s.neighbourhood_term {
             term.check(self.data.train.len())?;
         }
@@ -272,6 +281,14 @@ impl<'a, A: Architecture> Bench<'a, A> {
             method.check(self.registry)?;
         }
         Ok(())
+    }
+
+    /// The estimator [`BenchSettings::attribution`] names, with its overrides.
+    pub fn estimator(&self) -> Result<Box<dyn Estimator>> {
+        let s = &self.settings;
+        Ok(self
+            .estimators
+            .build(&s.attribution, &s.attribution_params, FitOptions::default())?)
     }
 
     fn zoo(
@@ -369,12 +386,21 @@ impl<'a, A: Architecture> Bench<'a, A> {
         let mut subset_examples =
             subsets.zoo.manifest.examples_per_model * subsets.zoo.models as u64;
         let subset_seconds = stage.elapsed().as_secs_f64();
-        let attribution_dir = self.out.join(format!(
-            "attribution-{}",
-            key(&serde_json::json!({ "zoo": subsets.zoo.manifest.config_hash, "estimator": s.attribution }))
-        ));
+        let mut attribution_key = serde_json::json!({ "zoo": subsets.zoo.manifest.config_hash, "estimator": s.attribution });
+        // Added with the registry: absent when empty, so earlier runs keep their β.
+        if !s.attribution_params.is_empty() {
+            attribution_key["params"] = s.attribution_params.clone().into();
+        }
+        let attribution_dir = self
+            .out
+            .join(format!("attribution-{}", key(&attribution_key)));
         progress.phase(&format!("fitting {}", s.attribution), 1);
-        let (beta, lds, fit_seconds) = fit_or_read(&attribution_dir, subsets, &s.attribution)?;
+        let (beta, lds, fit_seconds) = fit_or_read(
+            &attribution_dir,
+            subsets,
+            &s.attribution,
+            self.estimator()?.as_ref(),
+        )?;
         progress.note(format!(
             "datamodels ({}): LDS {lds:.4}, fit {fit_seconds:.1} s; subset zoo {subset_seconds:.1} s",
             s.attribution

@@ -118,6 +118,7 @@ fn a_user_architecture_and_method_go_through_the_whole_pipeline() {
     for expected in [
         "retrain (floor)",
         "do-nothing",
+        "dm-direct",
         "dmm",
         "gd",
         "smooth-forget",
@@ -127,6 +128,21 @@ fn a_user_architecture_and_method_go_through_the_whole_pipeline() {
             "{expected} missing from {labels:?}"
         );
     }
+    // Its DM-Direct and DMM ran on the datamodels of the user's own estimator, registered beside
+    // the built-ins, with the bench's override of its parameter.
+    let records: Vec<serde_json::Value> = std::fs::read_dir(dir.path().join("bench"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("attribution-"))
+        .map(|e| {
+            let text = std::fs::read_to_string(e.path().join("attribution.json")).unwrap();
+            serde_json::from_str(&text).unwrap()
+        })
+        .collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["estimator"], "shrunk-means");
+    let direct = bench.iter().find(|r| r.label == "dm-direct").unwrap();
+    assert!(direct.forget_p95.is_finite(), "{direct:?}");
     assert!(dir.path().join("bench/report.md").is_file());
     assert!(dir.path().join("bench/report.csv").is_file());
 }

@@ -40,7 +40,9 @@ pub fn flag_hint(error: &anyhow::Error) -> Option<&'static str> {
             };
         }
         match method {
-            Some(MethodError::UnknownMethod { .. }) => return Some("unlearn forget --list"),
+            Some(MethodError::UnknownMethod { .. } | MethodError::Params { .. }) => {
+                return Some("unlearn forget --list");
+            }
             Some(MethodError::Mismatch(what)) if what.contains("same split") => {
                 return Some("--dataset, --val-fraction, --split-seed");
             }

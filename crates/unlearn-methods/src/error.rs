@@ -25,6 +25,15 @@ pub enum MethodError {
         /// The registered names.
         known: String,
     },
+    /// Overrides that do not make the method's parameters (an unknown key, a value of the
+    /// wrong type).
+    #[error("method '{method}': {source}")]
+    Params {
+        /// The method.
+        method: String,
+        /// Which key and why.
+        source: unlearn_data::ParamsError,
+    },
     /// A hyper-parameter file or flag that does not fit the method.
     #[error("method '{method}': {what}")]
     Config {

@@ -7,6 +7,7 @@ use crate::method::UnlearnMethod;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use unlearn_data::{merge_params, parse_overrides};
 use unlearn_models::Architecture;
 
 type Builder<A> = Box<
@@ -67,7 +68,11 @@ impl<A: Architecture> MethodRegistry<A> {
         let base = defaults.clone();
         let method = name.to_string();
         let build: Builder<A> = Box::new(move |overrides| {
-            let params: P = merge(&method, &base, overrides)?;
+            let params: P =
+                merge_params(&base, overrides).map_err(|source| MethodError::Params {
+                    method: method.clone(),
+                    source,
+                })?;
             Ok(Box::new(check(params)?) as Box<dyn UnlearnMethod<A>>)
         });
         let entry = MethodEntry {
@@ -115,54 +120,10 @@ impl<A: Architecture> MethodRegistry<A> {
     }
 }
 
-/// `base` with `overrides` applied, read as `P`; names the offending key on failure.
-fn merge<P: DeserializeOwned>(
-    method: &str,
-    base: &Value,
-    overrides: &Map<String, Value>,
-) -> Result<P, MethodError> {
-    let config_error = |what: String| MethodError::Config {
-        method: method.into(),
-        what,
-    };
-    let mut value = base.clone();
-    let object = value.as_object_mut().expect("checked at registration");
-    for (key, v) in overrides {
-        if !object.contains_key(key) {
-            let known: Vec<&String> = base.as_object().expect("object").keys().collect();
-            return Err(config_error(format!(
-                "unknown hyper-parameter '{key}'; known: {known:?}"
-            )));
-        }
-        object.insert(key.clone(), v.clone());
-    }
-    serde_json::from_value(value).map_err(|e| {
-        // serde names the type, not the field: find the override that breaks the parameters.
-        let key = overrides.iter().find_map(|(key, v)| {
-            let mut single = base.clone();
-            single
-                .as_object_mut()
-                .expect("object")
-                .insert(key.clone(), v.clone());
-            serde_json::from_value::<P>(single).is_err().then_some(key)
-        });
-        config_error(match key {
-            Some(key) => format!("hyper-parameter '{key}': {e}"),
-            None => e.to_string(),
-        })
-    })
-}
-
 /// Parses `key=value` pairs (value as JSON, or else a bare string) into an override map.
 pub fn parse_sets(sets: &[String]) -> Result<Map<String, Value>, MethodError> {
-    let mut map = Map::new();
-    for s in sets {
-        let (k, v) = s.split_once('=').ok_or_else(|| MethodError::Config {
-            method: "override".into(),
-            what: format!("'{s}' is not key=value"),
-        })?;
-        let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()));
-        map.insert(k.trim().to_string(), value);
-    }
-    Ok(map)
+    parse_overrides(sets).map_err(|what| MethodError::Config {
+        method: "override".into(),
+        what,
+    })
 }

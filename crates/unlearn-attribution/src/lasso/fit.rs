@@ -8,7 +8,7 @@ use super::relax::{LastSupport, blend, least_squares_on};
 use super::solver::{Cd, DIAG_EPS, Problem};
 use super::{Lasso, LassoParams, LassoReport};
 use crate::Estimator;
-use crate::data::{Masks, Outputs, check_pair, check_rows, split_models};
+use crate::data::{Masks, Outputs, check_pair, split_models};
 use crate::datamodel::Datamodel;
 use crate::error::Result;
 use crate::linalg::{design, inv_mask_sd, mask_means, output_means};
@@ -312,14 +312,10 @@ impl Estimator for Lasso {
         Ok(self.fit_with_report(masks, outputs)?.0)
     }
 
-    /// Runs the full fit (the lasso has no closed form for single rows) and sums `rows`.
-    fn fit_rows_sum(
-        &self,
-        masks: &Masks<'_>,
-        outputs: &Outputs<'_>,
-        rows: &[usize],
-    ) -> Result<Vec<f32>> {
-        check_rows(rows, masks.points())?;
-        self.fit(masks, outputs)?.rows_sum(rows)
+    // `fit_rows_sum`: the default (a full fit; the lasso has no closed form for single rows).
+
+    /// Each target walks its own path and picks its own λ.
+    fn independent_targets(&self) -> bool {
+        true
     }
 }

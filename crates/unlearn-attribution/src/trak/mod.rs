@@ -53,7 +53,7 @@ pub use calibration::{Calibration, calibrate, predict_sums};
 pub use gradients::{GradientBatch, PerExampleGradients};
 pub use kernel::{ScoreAccumulator, TrakKernel};
 pub use output::{ClassLogit, LossOutput, Margin, ModelOutput, Target};
-pub use projector::{ProjectionKind, Projector, RandomProjector};
+pub use projector::{MakeProjector, ProjectionKind, Projector, RandomProjections, RandomProjector};
 
 use crate::error::{AttributionError, Result};
 
@@ -283,6 +283,8 @@ pub struct Trak<'a> {
     /// Sorted union of the requested targets.
     needed: Vec<usize>,
     reports: Vec<ModelReport>,
+    /// Makes each model's projector ([`RandomProjections`] of the configured kind by default).
+    projectors: Box<dyn MakeProjector>,
 }
 
 impl<'a> Trak<'a> {
@@ -354,6 +356,7 @@ impl<'a> Trak<'a> {
             per_request.push(ScoreAccumulator::new(r.rows, r.targets, n)?);
         }
         let accumulators = vec![per_request; config.ridges.len()];
+        let config_projection = config.projection;
         needed.sort_unstable();
         needed.dedup();
         Ok(Self {
@@ -366,7 +369,16 @@ impl<'a> Trak<'a> {
             accumulators,
             needed,
             reports: Vec::new(),
+            projectors: Box::new(RandomProjections(config_projection)),
         })
+    }
+
+    /// Projects gradients with projectors from `projectors` instead of the default
+    /// [`RandomProjections`] (e.g. a structured or a GPU projection): each model's is made for
+    /// its parameter count, the configured `k` and the model's projection seed.
+    pub fn with_projector(mut self, projectors: impl MakeProjector + 'static) -> Self {
+        self.projectors = Box::new(projectors);
+        self
     }
 
     /// Adds one model (a stack of one, on any device) with its architecture, input and seed;
@@ -390,12 +402,16 @@ impl<'a> Trak<'a> {
             .min(arch.max_stack().unwrap_or(usize::MAX));
         let gradients = PerExampleGradients::new(model, arch, input, seed, batch, device)?;
         let k = self.config.resolve_k(p, n);
-        let projector = RandomProjector::new(
-            p,
-            k,
-            self.config.projection_seed(seed),
-            self.config.projection,
-        )?;
+        let projector = self
+            .projectors
+            .make(p, k, self.config.projection_seed(seed))?;
+        if projector.input_dim() != p || projector.output_dim() != k {
+            return Err(AttributionError::DimensionMismatch {
+                what: "projector made for p × k vs the model's",
+                left: projector.input_dim() * projector.output_dim(),
+                right: p * k,
+            });
+        }
         let mut report = ModelReport {
             seed,
             params: p,
@@ -422,7 +438,7 @@ impl<'a> Trak<'a> {
                 self.train.features,
                 rows,
                 self.train_output,
-                &projector,
+                projector.as_ref(),
                 batch,
                 &mut report,
                 |chunk, g| {
@@ -457,7 +473,7 @@ impl<'a> Trak<'a> {
                     self.target_points.features,
                     rows,
                     self.target_output,
-                    &projector,
+                    projector.as_ref(),
                     batch,
                     &mut report,
                     |_, _| {},
@@ -508,7 +524,7 @@ fn projected_gradients<M: StackModel>(
     features: &[f32],
     rows: &[Target],
     output: &dyn ModelOutput,
-    projector: &RandomProjector,
+    projector: &dyn Projector,
     batch: usize,
     report: &mut ModelReport,
     mut each_batch: impl FnMut(&[Target], &GradientBatch),

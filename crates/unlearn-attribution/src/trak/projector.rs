@@ -58,6 +58,29 @@ pub trait Projector: Send + Sync {
     fn output_dim(&self) -> usize;
     /// Projects `rows` gradients (row-major `rows × p`) to row-major `rows × k`.
     fn project(&self, grads: &[f32], rows: usize) -> Result<Vec<f32>>;
+    /// Whether the projection is held in memory rather than regenerated per call (reported in
+    /// TRAK's per-model record); false unless a projector says so.
+    fn is_cached(&self) -> bool {
+        false
+    }
+}
+
+/// Makes the projector of one model, `p` gradient entries to `k` features from the model's
+/// projection `seed`: TRAK needs one per model, since `p` is the model's parameter count. Pass
+/// one to [`crate::Trak::with_projector`] to swap the projection (TRAK's projector seam).
+pub trait MakeProjector: Send + Sync {
+    /// The projector for one model.
+    fn make(&self, p: usize, k: usize, seed: u64) -> Result<Box<dyn Projector>>;
+}
+
+/// The default: a [`RandomProjector`] of one kind.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RandomProjections(pub ProjectionKind);
+
+impl MakeProjector for RandomProjections {
+    fn make(&self, p: usize, k: usize, seed: u64) -> Result<Box<dyn Projector>> {
+        Ok(Box::new(RandomProjector::new(p, k, seed, self.0)?))
+    }
 }
 
 /// Rows of `P` generated at once when it is not cached (a multiple of 64).
@@ -123,11 +146,6 @@ impl RandomProjector {
             me.cache = Some(cache);
         }
         Ok(me)
-    }
-
-    /// Whether `P` is held in memory.
-    pub fn is_cached(&self) -> bool {
-        self.cache.is_some()
     }
 
     /// The seed.
@@ -208,6 +226,10 @@ impl RandomProjector {
 impl Projector for RandomProjector {
     fn input_dim(&self) -> usize {
         self.p
+    }
+
+    fn is_cached(&self) -> bool {
+        self.cache.is_some()
     }
 
     fn output_dim(&self) -> usize {

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Instant;
-use unlearn_attribution::{Lds, Outputs};
+use unlearn_attribution::{Estimator, EstimatorRegistry, Lds, Outputs};
 use unlearn_bench::datamodels::{self, FitOptions};
 use unlearn_bench::record;
 use unlearn_data::ForgetSet;
@@ -19,11 +19,17 @@ use unlearn_data::ForgetSet;
 pub struct AttributeArgs {
     #[command(subcommand)]
     pub command: Option<AttributeCommand>,
-    /// Estimator: datamodels-mean, datamodels-ridge, datamodels-lasso, datamodels-relaxed-lasso
-    /// (least squares on the lasso's support blended back, chosen on held-out models), or trak (from the zoo's
-    /// checkpoints; --zoo may then hold originals, see --trak-calibration).
+    /// Estimator: a registered datamodel estimator (see --list: datamodels-mean, -ridge, -lasso,
+    /// -relaxed-lasso), or trak (from the zoo's checkpoints; --zoo may then hold originals, see
+    /// --trak-calibration).
     #[arg(long, default_value = "datamodels-ridge")]
     pub method: String,
+    /// Print every datamodel estimator with its hyper-parameters and defaults, then exit.
+    #[arg(long)]
+    pub list: bool,
+    /// One hyper-parameter of the estimator, key=value (repeatable), e.g. `lambdas=[10]`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
     #[command(flatten)]
     pub common: AttributeCommon,
     #[command(flatten)]
@@ -73,7 +79,7 @@ pub struct LdsArgs {
     pub trak: TrakArgs,
 }
 
-pub use unlearn_bench::datamodels::{ESTIMATORS, SubsetZoo};
+pub use unlearn_bench::datamodels::SubsetZoo;
 
 impl AttributeCommon {
     /// The library's fit options.
@@ -96,16 +102,28 @@ pub fn load(common: &AttributeCommon) -> Result<SubsetZoo> {
 /// Fits `points` and scores the fit by LDS (see `unlearn_bench::datamodels::fit_and_score`).
 pub fn fit_and_score(
     sz: &SubsetZoo,
-    name: &str,
+    estimator: &dyn Estimator,
     common: &AttributeCommon,
     points: Range<usize>,
 ) -> Result<(unlearn_attribution::Datamodel, Lds, f64)> {
     Ok(datamodels::fit_and_score(
         sz,
-        name,
+        estimator,
         common.options(),
         points,
     )?)
+}
+
+/// Prints every registered estimator and its defaults.
+fn list(registry: &EstimatorRegistry) -> Result<()> {
+    for entry in registry.entries() {
+        println!("{:<26} {}", entry.name, entry.summary);
+        println!("{:<26} {}", "", serde_json::to_string(&entry.defaults)?);
+    }
+    println!(
+        "\noverride with --set key=value; the held-out split (--held-out, --seed) is the same for every estimator; or --method trak"
+    );
+    Ok(())
 }
 
 pub fn run(args: AttributeArgs) -> Result<()> {
@@ -113,6 +131,10 @@ pub fn run(args: AttributeArgs) -> Result<()> {
         Some(AttributeCommand::Lds(lds)) => return run_lds(&lds.common, &lds.trak),
         Some(AttributeCommand::Neighbourhood(term)) => return run_neighbourhood(term),
         None => {}
+    }
+    let registry = EstimatorRegistry::builtin();
+    if args.list {
+        return list(&registry);
     }
     if args.method == "trak" {
         if args.shard.shard.is_some() {
@@ -122,17 +144,15 @@ pub fn run(args: AttributeArgs) -> Result<()> {
         }
         return run_trak(&args);
     }
+    let overrides = unlearn_data::parse_overrides(&args.sets)
+        .map_err(|what| anyhow::anyhow!("--set: {what}"))?;
+    let estimator = registry.build(&args.method, &overrides, args.common.options())?;
     let sz = load(&args.common)?;
     let (zoo, n) = (&sz.zoo, sz.masks.n);
     let shard = args.shard.shard;
-    if shard.is_some()
-        && !matches!(
-            args.method.as_str(),
-            "datamodels-mean" | "datamodels-lasso" | "datamodels-relaxed-lasso"
-        )
-    {
+    if shard.is_some() && !estimator.independent_targets() {
         bail!(
-            "--shard splits the evaluated points, which only datamodels-mean and the lassos fit independently ({} shares work across points); run it unsharded, or shard the training of its zoo instead",
+            "--shard splits the evaluated points, which only estimators fitting each target on its own can (datamodels-mean and the lassos; {} shares work across points); run it unsharded, or shard the training of its zoo instead",
             args.method
         );
     }
@@ -142,6 +162,10 @@ pub fn run(args: AttributeArgs) -> Result<()> {
         "models": zoo.models, "held_out": args.common.held_out, "seed": args.common.seed,
         "subset_examples_per_model": zoo.manifest.examples_per_model, "points": zoo.points, "classes": zoo.classes,
     });
+    // Absent when empty, so directories fitted before overrides existed stay finished.
+    if !overrides.is_empty() {
+        info["params"] = overrides.clone().into();
+    }
     if let Some(s) = shard {
         info["shard"] = serde_json::to_value(s.info(zoo.points))?;
     }
@@ -167,11 +191,7 @@ pub fn run(args: AttributeArgs) -> Result<()> {
         let logits = sz.logits_of_points(&points);
         let outputs = Outputs::new(&logits, zoo.models, len * c)?;
         let started = Instant::now();
-        let rows = datamodels::estimator(&args.method, args.common.options())?.fit_rows_sum(
-            &masks,
-            &outputs,
-            &forget.indices,
-        )?;
+        let rows = estimator.fit_rows_sum(&masks, &outputs, &forget.indices)?;
         let seconds = started.elapsed().as_secs_f64();
         unlearn_data::write_npy_f32(args.out.join("forget_rows.npy"), &[len, c], &rows)?;
         info["fit_seconds"] = seconds.into();
@@ -185,7 +205,8 @@ pub fn run(args: AttributeArgs) -> Result<()> {
     } else {
         let bar = progress_bar(1, "fit");
         bar.set_message(args.method.clone());
-        let (model, lds, seconds) = fit_and_score(&sz, &args.method, &args.common, points.clone())?;
+        let (model, lds, seconds) =
+            fit_and_score(&sz, estimator.as_ref(), &args.common, points.clone())?;
         // Merging shards averages their LDS over the points where it is defined.
         info["lds_points"] = (lds.per_target.len() - lds.undefined).into();
         let lds = lds.mean;
@@ -212,22 +233,24 @@ fn run_lds(common: &AttributeCommon, trak: &TrakArgs) -> Result<()> {
         ((sz.zoo.models as f64) * common.held_out).round(),
         sz.zoo.models
     );
-    println!("{:<18} {:>8} {:>10}", "estimator", "LDS", "fit (s)");
-    for name in ESTIMATORS {
-        let (_, lds, seconds) = fit_and_score(&sz, name, common, 0..sz.zoo.points)?;
+    println!("{:<26} {:>8} {:>10}", "estimator", "LDS", "fit (s)");
+    let registry = EstimatorRegistry::builtin();
+    for name in registry.names() {
+        let estimator = registry.build(name, &serde_json::Map::new(), common.options())?;
+        let (_, lds, seconds) = fit_and_score(&sz, estimator.as_ref(), common, 0..sz.zoo.points)?;
         let lds = lds.mean;
-        println!("{name:<18} {lds:>8.4} {seconds:>10.2}");
+        println!("{name:<26} {lds:>8.4} {seconds:>10.2}");
     }
     if trak.trak_models == 0 {
         println!(
-            "{:<18} {:>8} {:>10}",
+            "{:<26} {:>8} {:>10}",
             "trak", "n/a", "skipped (--trak-models 0)"
         );
         return Ok(());
     }
     let outcome = trak_scores(&sz.zoo, Some(&sz), common, trak, None)?;
     let lds = outcome.lds.unwrap_or(f64::NAN);
-    println!("{:<18} {lds:>8.4} {:>10.2}", "trak", outcome.seconds);
+    println!("{:<26} {lds:>8.4} {:>10.2}", "trak", outcome.seconds);
     println!("{}", outcome.summary());
     Ok(())
 }
