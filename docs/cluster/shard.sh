@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One shard of a datamodels zoo. Every task of a Slurm job array and every pod of a Kubernetes
-# Indexed Job runs this script; they differ only in their index. See README "Running on a cluster".
+# Indexed Job runs this script; they differ only in their index. See docs/cluster.md.
 #
 #   Slurm:      SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT (set by sbatch --array=0-(N-1))
 #   Kubernetes: JOB_COMPLETION_INDEX (set by completionMode: Indexed), SHARDS=N

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# A deletion request on one deployed model, end to end on digits, as the README describes it:
+# A deletion request on one deployed model, end to end on digits, as docs/cli.md describes it:
 # one checkpoint, ten records to forget, TRAK calibrated on 40 subset models, DMM, then the
 # audit. Writes the commands and their output, verbatim, to docs/deletion-request.md (the
-# README's figures come from there, never typed by hand).
+# documentation's figures come from there, never typed by hand).
 # Usage: scripts/examples/deletion_request.sh [UNLEARN_BINARY]   (default: target/release/unlearn)
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every GPU measurement of the project in one run (well under 10 minutes on an H100/H200), from
 # the repository root of a machine with an NVIDIA GPU, after scripts/gpu/prepare.sh made .gpu/
-# and .gl/ elsewhere. Prints the tables the README's GPU section quotes; with $OUT set, the log
+# and .gl/ elsewhere. Prints the tables docs/backends.md's GPU section ("On a GPU") quotes; with $OUT set, the log
 # and the run's reports are copied there.
 #   1. correctness: MLP, small CNN and ResNet-9 trained a few steps on wgpu against flex;
 #   2. speed: ResNet-9 width 64, batch 512 (f32) training and inference samples/s, its layers,

@@ -58,7 +58,7 @@ fn a_deletion_request_on_one_model_is_audited_without_oracles() {
         "--out",
         s(&trak),
     ]);
-    // TRAK from one checkpoint is uncalibrated: the scale is the user's (docs: README).
+    // TRAK from one checkpoint is uncalibrated: the scale is the user's (docs/cli.md, "A deletion request on one deployed model").
     ok(&[
         "forget",
         "--method",

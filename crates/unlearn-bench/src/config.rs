@@ -1,15 +1,11 @@
 //! The bench's configuration as JSON (shipped in `assets/bench/`), its overrides and its grid.
 
 use crate::error::{BenchError, Result};
-use crate::neighbourhood::NeighbourhoodSpec;
-use crate::pipeline::{BenchSettings, ForgetDraw, NamedForgetSet};
+use crate::settings::{BenchSettings, ForgetDraw, MethodSpec, NamedForgetSet, NeighbourhoodSpec};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use serde_json::Value;
 use std::path::Path;
 use unlearn_data::{Dataset, Ends, ForgetSet, GroupedRemoval, SubsetFraction};
-use unlearn_methods::MethodRegistry;
-use unlearn_models::Architecture;
 use unlearn_train::{DataSource, Recipe};
 
 /// The default experiment (digits), embedded so the bench needs no file.
@@ -168,65 +164,6 @@ impl ForgetSpec {
             draw,
             description,
         })
-    }
-}
-
-/// One method with fixed settings and a grid of values to sweep.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MethodSpec {
-    /// Method name in the registry.
-    pub method: String,
-    /// Name in reports (default: the method name).
-    #[serde(default)]
-    pub label: Option<String>,
-    /// Fixed hyper-parameters.
-    #[serde(default)]
-    pub params: Map<String, Value>,
-    /// Hyper-parameter → values; every combination is run.
-    #[serde(default)]
-    pub grid: BTreeMap<String, Vec<Value>>,
-}
-
-impl MethodSpec {
-    /// The method with its defaults and no grid.
-    pub fn new(method: &str) -> Self {
-        Self {
-            method: method.to_string(),
-            label: None,
-            params: Map::new(),
-            grid: BTreeMap::new(),
-        }
-    }
-
-    /// Builds every grid point with `registry`: an unknown method, or a parameter it does not
-    /// take or cannot read, is an error naming the entry.
-    pub fn check<A: Architecture>(&self, registry: &MethodRegistry<A>) -> Result<()> {
-        for (label, params) in self.points() {
-            registry
-                .build(&self.method, &params)
-                .map_err(|e| BenchError::Config(format!("method entry '{label}': {e}")))?;
-        }
-        Ok(())
-    }
-
-    /// Every grid point: (label, overrides).
-    pub fn points(&self) -> Vec<(String, Map<String, Value>)> {
-        let base = self.label.clone().unwrap_or_else(|| self.method.clone());
-        let mut points = vec![(base, self.params.clone())];
-        for (key, values) in &self.grid {
-            points = points
-                .into_iter()
-                .flat_map(|(label, params)| {
-                    values.iter().map(move |v| {
-                        let mut p = params.clone();
-                        p.insert(key.clone(), v.clone());
-                        (format!("{label} {key}={v}"), p)
-                    })
-                })
-                .collect();
-        }
-        points
     }
 }
 

@@ -29,13 +29,12 @@ pub mod neighbourhood;
 pub mod pipeline;
 pub mod record;
 pub mod report;
+pub mod settings;
 pub mod trak;
 
-pub use config::{BenchConfig, ForgetKind, ForgetSpec, MethodSpec, RecipeSpec};
+pub use config::{BenchConfig, ForgetKind, ForgetSpec, RecipeSpec};
 pub use datamodels::{FitOptions, SubsetZoo};
 pub use error::{BenchError, Result};
-pub use neighbourhood::NeighbourhoodSpec;
-pub use pipeline::{
-    Bench, BenchOutcome, BenchSettings, ForgetDraw, NamedForgetSet, logits_view, score,
-};
+pub use pipeline::{Bench, BenchOutcome, logits_view, score};
 pub use report::{CHALLENGE_SPLITS_FILE, ReportHeader, ReportRow};
+pub use settings::{BenchSettings, ForgetDraw, MethodSpec, NamedForgetSet, NeighbourhoodSpec};

@@ -5,32 +5,13 @@
 
 use crate::datamodels::SubsetZoo;
 use crate::error::{BenchError, Result};
-use crate::pipeline::{Bench, key};
 use crate::record;
-use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::path::Path;
 use unlearn_attribution::{Datamodel, NeighbourhoodTerm, Neighbours, Outputs};
-use unlearn_data::{GroupedRemoval, Prepared};
-use unlearn_models::Architecture;
-use unlearn_train::Progress;
+use unlearn_data::Prepared;
 
 /// Below this subset fraction the term runs with a warning.
-const TERM_ALPHA: f64 = 0.8;
-
-/// Settings of the term (bench config `neighbourhood_term`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NeighbourhoodSpec {
-    /// Nearest training points (input space) whose absence the term measures, per point.
-    #[serde(default = "default_neighbours")]
-    pub neighbours: usize,
-    /// Subset models the term is fitted on (a zoo of its own, at the bench's α).
-    pub subset_models: usize,
-    /// How those subsets leave points out: a share as whole neighbourhoods is what the term
-    /// learns from.
-    pub groups: GroupedRemoval,
-}
+pub(crate) const TERM_ALPHA: f64 = 0.8;
 
 /// The term's file and its record's estimator name.
 const COEFFICIENTS: &str = "coefficients.npy";
@@ -47,33 +28,6 @@ fn table(data: &Prepared, k: usize, points: usize) -> Result<Vec<u32>> {
         )));
     }
     Ok(table)
-}
-
-fn default_neighbours() -> usize {
-    20
-}
-
-impl NeighbourhoodSpec {
-    /// Checks the sizes and the groups.
-    pub fn check(&self, n_train: usize) -> Result<()> {
-        if self.neighbours == 0 || self.neighbours >= n_train {
-            return Err(BenchError::Config(format!(
-                "neighbourhood_term.neighbours must lie in 1..{n_train} (got {})",
-                self.neighbours
-            )));
-        }
-        if self.subset_models < 3 {
-            return Err(BenchError::Config(
-                "neighbourhood_term.subset_models must be ≥ 3 (two coefficients and a mean per output)".into(),
-            ));
-        }
-        if self.groups.neighbourhoods <= 0.0 {
-            return Err(BenchError::Config(
-                "neighbourhood_term.groups.neighbourhoods must be > 0: the term learns from subsets that leave whole neighbourhoods out".into(),
-            ));
-        }
-        Ok(self.groups.check()?)
-    }
 }
 
 /// A fitted term and the neighbour table it reads.
@@ -190,52 +144,5 @@ impl FittedTerm {
             *b -= c;
         }
         Ok(())
-    }
-}
-
-impl<A: Architecture> Bench<'_, A> {
-    /// The term's stage of a bench: its grouped subset zoo, then the term fitted against the
-    /// datamodels `beta` of `attribution_dir`; with the term's directory and the zoo's examples
-    /// (part of the attribution's cost).
-    pub(crate) fn neighbourhood_stage(
-        &self,
-        spec: &NeighbourhoodSpec,
-        beta: &[f32],
-        attribution_dir: &Path,
-        common: &serde_json::Value,
-        progress: &dyn Progress,
-    ) -> Result<(FittedTerm, PathBuf, u64)> {
-        let smallest = self
-            .settings
-            .alpha
-            .values()
-            .iter()
-            .copied()
-            .fold(1.0, f64::min);
-        if smallest < TERM_ALPHA {
-            progress.warn(format!(
-                "neighbourhood term with α = {smallest}: far from the full set β already holds much of a neighbourhood's effect and the term can count it twice (docs/algorithms.md §6: digits neighbours-20 at α = 0.5 went from 1.25 to 5.51); it is meant for α ≥ {TERM_ALPHA}"
-            ));
-        }
-        let stage = Instant::now();
-        let grouped = self.subset_zoo(spec.subset_models, Some(&spec.groups), common, progress)?;
-        let examples = grouped.zoo.manifest.examples_per_model * grouped.zoo.models as u64;
-        let dir = self.out.join(format!(
-            "neighbourhood-{}",
-            key(&serde_json::json!({
-                "zoo": grouped.zoo.manifest.config_hash,
-                "attribution": attribution_dir.file_name().map(|n| n.to_string_lossy().into_owned()),
-                "neighbours": spec.neighbours,
-            }))
-        ));
-        progress.phase("fitting the neighbourhood term", 1);
-        let term = FittedTerm::fit_or_load(&dir, spec.neighbours, beta, &grouped, self.data)?;
-        progress.note(format!(
-            "neighbourhood term ({} neighbours, {} grouped subset models): {:.1} s",
-            spec.neighbours,
-            grouped.zoo.models,
-            stage.elapsed().as_secs_f64()
-        ));
-        Ok((term, dir, examples))
     }
 }

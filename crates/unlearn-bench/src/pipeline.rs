@@ -3,62 +3,23 @@
 //! report. Every artifact lives under the run directory, named by the hash of what determines
 //! it, so a re-run (or a run interrupted and started again) reuses what is finished.
 
-use crate::config::MethodSpec;
 use crate::datamodels::{FitOptions, SubsetZoo, fit_or_read, sum_rows};
 use crate::error::{BenchError, Result};
-use crate::neighbourhood::{FittedTerm, NeighbourhoodSpec};
+use crate::neighbourhood::{FittedTerm, TERM_ALPHA};
 use crate::report::{ReportHeader, ReportRow, write_report};
+use crate::settings::{
+    BenchSettings, ForgetDraw, MethodSpec, NamedForgetSet, NeighbourhoodSpec, key,
+};
 use burn::tensor::Device;
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use unlearn_attribution::{Estimator, EstimatorRegistry};
-use unlearn_data::{Ends, ForgetSet, GroupedRemoval, Prepared, SubsetFraction, SubsetMasks};
+use unlearn_data::{ForgetSet, GroupedRemoval, Prepared, SubsetMasks};
 use unlearn_eval::{Direction, EvalPoints, LogitsView, evaluate};
 use unlearn_methods::{Context, MethodRegistry, unlearn_zoo};
 use unlearn_models::Architecture;
 use unlearn_train::manifest::{DatasetInfo, InputRef};
 use unlearn_train::{Progress, Recipe, Zoo, ZooKind, ZooSpec, train_zoo};
-
-/// A forget set with the name reports give it.
-#[derive(Debug, Clone)]
-pub struct NamedForgetSet {
-    /// Name in reports and paths.
-    pub name: String,
-    /// The points, or how to choose them once the datamodels exist.
-    pub draw: ForgetDraw,
-    /// One line for the report ("10 points, classes [3]").
-    pub description: String,
-}
-
-/// The points of a forget set (indices into the training split).
-#[derive(Debug, Clone)]
-pub enum ForgetDraw {
-    /// Known before anything trains.
-    Fixed(ForgetSet),
-    /// `size` points at the end(s) of a principal component of the train × train datamodel
-    /// matrix (docs/algorithms.md §11), drawn once the datamodels are fitted.
-    Principal {
-        /// Number of points.
-        size: usize,
-        /// 1 = first component.
-        component: usize,
-        /// The top, or the top and bottom halves.
-        ends: Ends,
-    },
-}
-
-impl NamedForgetSet {
-    /// A forget set given in memory.
-    pub fn new(name: &str, set: ForgetSet) -> Self {
-        let description = format!("{} points", set.len());
-        Self {
-            name: name.to_string(),
-            draw: ForgetDraw::Fixed(set),
-            description,
-        }
-    }
-}
 
 /// The points of `draw`, given the datamodels `beta` (`n × points × classes`).
 fn draw_points(
@@ -86,45 +47,6 @@ fn draw_points(
             ForgetSet::by_score(&scores, *size, *ends)?
         }
     })
-}
-
-/// Sizes of the experiment.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BenchSettings {
-    /// Originals, and models of each oracle zoo.
-    pub models: usize,
-    /// Subset models for the datamodels.
-    pub subset_models: usize,
-    /// Subset fraction α (one, or several the subsets take in turn).
-    pub alpha: SubsetFraction,
-    /// Left-out groups of the subsets (None: uniform subsets).
-    pub subset_groups: Option<GroupedRemoval>,
-    /// A neighbourhood term added to the datamodels (docs/algorithms.md §6), fitted on a zoo of
-    /// its own; None: the datamodels alone.
-    pub neighbourhood_term: Option<NeighbourhoodSpec>,
-    /// Datamodel estimator for DM-Direct and DMM: a name in [`Bench::estimators`]
-    /// (`datamodels-lasso`, …, or one the user registered).
-    pub attribution: String,
-    /// Overrides of the estimator's hyper-parameters (a JSON object; empty: its defaults).
-    pub attribution_params: serde_json::Map<String, serde_json::Value>,
-    /// Models trained or unlearned together.
-    pub stack: usize,
-}
-
-impl Default for BenchSettings {
-    /// 100 models per zoo, 500 subset models at α = 0.5, lasso datamodels, stacks of 32.
-    fn default() -> Self {
-        Self {
-            models: 100,
-            subset_models: 500,
-            alpha: 0.5.into(),
-            subset_groups: None,
-            neighbourhood_term: None,
-            attribution: "datamodels-lasso".into(),
-            attribution_params: serde_json::Map::new(),
-            stack: 32,
-        }
-    }
 }
 
 /// What a bench produced.
@@ -165,11 +87,6 @@ pub struct Bench<'a, A: Architecture> {
     pub out: PathBuf,
     /// Device the tensors run on.
     pub device: Device,
-}
-
-/// First 8 hex digits of the hash of a JSON value: names an artifact by what determines it.
-pub(crate) fn key(value: &serde_json::Value) -> String {
-    hex::encode(Sha256::digest(value.to_string().as_bytes()))[..8].to_string()
 }
 
 /// The logits of a zoo as the evaluation library reads them.
@@ -465,6 +382,51 @@ impl<'a, A: Architecture> Bench<'a, A> {
             files,
             failures,
         })
+    }
+
+    /// The term's stage of a bench: its grouped subset zoo, then the term fitted against the
+    /// datamodels `beta` of `attribution_dir`; with the term's directory and the zoo's examples
+    /// (part of the attribution's cost).
+    pub(crate) fn neighbourhood_stage(
+        &self,
+        spec: &NeighbourhoodSpec,
+        beta: &[f32],
+        attribution_dir: &Path,
+        common: &serde_json::Value,
+        progress: &dyn Progress,
+    ) -> Result<(FittedTerm, PathBuf, u64)> {
+        let smallest = self
+            .settings
+            .alpha
+            .values()
+            .iter()
+            .copied()
+            .fold(1.0, f64::min);
+        if smallest < TERM_ALPHA {
+            progress.warn(format!(
+                "neighbourhood term with α = {smallest}: far from the full set β already holds much of a neighbourhood's effect and the term can count it twice (docs/algorithms.md §6: digits neighbours-20 at α = 0.5 went from 1.25 to 5.51); it is meant for α ≥ {TERM_ALPHA}"
+            ));
+        }
+        let stage = Instant::now();
+        let grouped = self.subset_zoo(spec.subset_models, Some(&spec.groups), common, progress)?;
+        let examples = grouped.zoo.manifest.examples_per_model * grouped.zoo.models as u64;
+        let dir = self.out.join(format!(
+            "neighbourhood-{}",
+            key(&serde_json::json!({
+                "zoo": grouped.zoo.manifest.config_hash,
+                "attribution": attribution_dir.file_name().map(|n| n.to_string_lossy().into_owned()),
+                "neighbours": spec.neighbours,
+            }))
+        ));
+        progress.phase("fitting the neighbourhood term", 1);
+        let term = FittedTerm::fit_or_load(&dir, spec.neighbours, beta, &grouped, self.data)?;
+        progress.note(format!(
+            "neighbourhood term ({} neighbours, {} grouped subset models): {:.1} s",
+            spec.neighbours,
+            grouped.zoo.models,
+            stage.elapsed().as_secs_f64()
+        ));
+        Ok((term, dir, examples))
     }
 
     /// The oracle zoos of one forget set, then every method over its grid, scored.

@@ -1,7 +1,7 @@
 //! The bench's report: one table per forget set (Markdown and CSV) and a KLoM-versus-cost plot.
 
 use crate::error::{BenchError, Result};
-use crate::neighbourhood::NeighbourhoodSpec;
+use crate::settings::NeighbourhoodSpec;
 use std::fmt::Write as _;
 use std::path::Path;
 use unlearn_data::{GroupedRemoval, SubsetFraction};

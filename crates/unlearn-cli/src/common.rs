@@ -68,7 +68,7 @@ fn parse_backend(s: &str) -> Result<Backend, String> {
     s.parse::<Backend>().map_err(|e| e.to_string())
 }
 
-/// `--shard I/N`: compute only one of N shares of the work (see README, "Running on a cluster").
+/// `--shard I/N`: compute only one of N shares of the work (docs/cluster.md).
 #[derive(Args, Debug, Clone)]
 pub struct ShardArgs {
     /// Do only shard I of N (0-based, e.g. $SLURM_ARRAY_TASK_ID/N or $JOB_COMPLETION_INDEX/N),

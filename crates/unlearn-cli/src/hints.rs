@@ -1,5 +1,6 @@
 //! The flags that fix an error: the libraries name the cause and the fix in their own terms
-//! (they know no flags); the command line adds which of its flags that fix is.
+//! (they know no flags); the command line adds which of its flags that fix is, by the error's
+//! variant (never by its text).
 
 use unlearn_bench::BenchError;
 use unlearn_methods::MethodError;
@@ -27,12 +28,10 @@ pub fn flag_hint(error: &anyhow::Error) -> Option<&'static str> {
         if let Some(t) = train {
             return match t {
                 TrainError::NonFiniteLoss { .. } => Some("--lr"),
-                TrainError::DifferentZoo { .. } => Some("--out"),
-                TrainError::Zoo { what, .. } if what.contains("lock file") => Some("--out"),
-                TrainError::Zoo { what, .. } if what.contains("its own output directory") => {
-                    Some("--out")
-                }
-                TrainError::Recipe(what) if what.contains("stacks of one") => Some("--stack 1"),
+                TrainError::DifferentZoo { .. }
+                | TrainError::LockHeld { .. }
+                | TrainError::OtherShard { .. } => Some("--out"),
+                TrainError::UnequalStack { .. } => Some("--stack 1"),
                 TrainError::Model(unlearn_models::ModelError::NeedsImages { .. }) => {
                     Some("--model mlp")
                 }
@@ -43,7 +42,7 @@ pub fn flag_hint(error: &anyhow::Error) -> Option<&'static str> {
             Some(MethodError::UnknownMethod { .. } | MethodError::Params { .. }) => {
                 return Some("unlearn forget --list");
             }
-            Some(MethodError::Mismatch(what)) if what.contains("same split") => {
+            Some(MethodError::SplitMismatch { .. }) => {
                 return Some("--dataset, --val-fraction, --split-seed");
             }
             _ => {}

@@ -110,13 +110,12 @@ impl<A: Architecture> Context<'_, A> {
     pub fn check(&self) -> Result<(), MethodError> {
         let d = &self.originals.manifest.dataset;
         if d.n_train != self.data.train.len() || d.n_val != self.data.val.len() {
-            return Err(MethodError::Mismatch(format!(
-                "the originals were trained on {} + {} points but the data have {} + {}: load the same dataset with the same split",
-                d.n_train,
-                d.n_val,
-                self.data.train.len(),
-                self.data.val.len()
-            )));
+            return Err(MethodError::SplitMismatch {
+                trained_train: d.n_train,
+                trained_val: d.n_val,
+                train: self.data.train.len(),
+                val: self.data.val.len(),
+            });
         }
         if let Some(z) = self.target_oracles
             && (z.points != self.points() || z.classes != self.classes())

@@ -42,6 +42,20 @@ pub enum MethodError {
         /// What is wrong with its parameters.
         what: String,
     },
+    /// The originals were trained on other data or another split than the data given.
+    #[error(
+        "the originals were trained on {trained_train} + {trained_val} points but the data have {train} + {val}: load the same dataset with the same split"
+    )]
+    SplitMismatch {
+        /// Training points of the originals' data.
+        trained_train: usize,
+        /// Validation points of the originals' data.
+        trained_val: usize,
+        /// Training points of the data given.
+        train: usize,
+        /// Validation points of the data given.
+        val: usize,
+    },
     /// Inputs that disagree with each other.
     #[error("{0}")]
     Mismatch(String),

@@ -54,6 +54,44 @@ pub enum TrainError {
         /// What is wrong, in words.
         what: String,
     },
+    /// Another process holds the run directory's lock.
+    #[error(
+        "{dir}: in use by {holder} (lock file {lock_file}); wait for it to finish or stop it, or write to another directory"
+    )]
+    LockHeld {
+        /// The run directory.
+        dir: PathBuf,
+        /// Who holds it (process, host, since when).
+        holder: String,
+        /// The lock file's name inside `dir`.
+        lock_file: &'static str,
+    },
+    /// The output directory holds another shard of the same zoo (or the whole zoo).
+    #[error(
+        "{dir}: holds {found} of this zoo, not {wanted}; give every shard its own output directory"
+    )]
+    OtherShard {
+        /// The directory.
+        dir: PathBuf,
+        /// What it holds (`shard 1/4`, `the whole zoo`).
+        found: String,
+        /// What this run writes.
+        wanted: String,
+    },
+    /// Models of one stack must train on equally many points (subset zoos of unequal subsets).
+    #[error(
+        "models of one stack must train on equally many points (model {first} has {first_points}, model {other} has {other_points}); train them in stacks of one"
+    )]
+    UnequalStack {
+        /// The stack's first model.
+        first: usize,
+        /// Its training points.
+        first_points: usize,
+        /// A model with another count.
+        other: usize,
+        /// Its training points.
+        other_points: usize,
+    },
     /// Shards that do not make up one zoo (different runs, overlaps, gaps).
     #[error("cannot merge: {0}")]
     Shards(String),

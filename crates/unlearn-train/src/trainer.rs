@@ -116,13 +116,12 @@ pub fn fit_timed<M: StackModel>(
         return Err(TrainError::Recipe("a model has no training points".into()));
     }
     if let Some(m) = members.iter().find(|m| m.indices.len() != per_model) {
-        return Err(TrainError::Recipe(format!(
-            "models of one stack must train on equally many points (model {} has {}, model {} has {}); train them in stacks of one",
-            members[0].index,
-            per_model,
-            m.index,
-            m.indices.len()
-        )));
+        return Err(TrainError::UnequalStack {
+            first: members[0].index,
+            first_points: per_model,
+            other: m.index,
+            other_points: m.indices.len(),
+        });
     }
     let n = set.len();
     if let Some(bad) = members

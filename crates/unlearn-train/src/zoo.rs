@@ -328,13 +328,10 @@ pub fn prepare_dir(
                     format!("shard {}", s.shard())
                 })
             };
-            return Err(TrainError::Zoo {
-                path: out.to_path_buf(),
-                what: format!(
-                    "holds {} of this zoo, not {}; give every shard its own output directory",
-                    name(found.shard),
-                    name(manifest.shard)
-                ),
+            return Err(TrainError::OtherShard {
+                dir: out.to_path_buf(),
+                found: name(found.shard),
+                wanted: name(manifest.shard),
             });
         }
         if found.config_hash != manifest.config_hash {

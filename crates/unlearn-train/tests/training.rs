@@ -169,7 +169,12 @@ fn stacks_need_equally_many_points_and_valid_indices() {
             &device,
             &mut |_| {}
         ),
-        Err(TrainError::Recipe(_))
+        Err(TrainError::UnequalStack {
+            first: 0,
+            first_points: 10,
+            other: 1,
+            other_points: 11
+        })
     ));
     let out = Member {
         index: 1,

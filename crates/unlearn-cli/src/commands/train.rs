@@ -25,7 +25,8 @@ pub struct TrainArgs {
     /// Named recipe (architecture + optimiser + schedule): logistic, mlp, cnn, resnet9.
     #[arg(long, default_value = "mlp")]
     pub recipe: String,
-    /// A recipe as a JSON file (see README); overrides --recipe.
+    /// A recipe as a JSON file (the fields of `unlearn_train::Recipe`, as the `recipe` objects of
+    /// assets/bench/*.json); overrides --recipe.
     #[arg(long)]
     pub recipe_file: Option<PathBuf>,
     /// Architecture, overriding the recipe's: logistic, mlp, cnn, resnet9.

@@ -174,12 +174,10 @@ impl DirLock {
 }
 
 fn held(dir: &Path, owner: &LockOwner) -> TrainError {
-    TrainError::Zoo {
-        path: dir.to_path_buf(),
-        what: format!(
-            "in use by {} (lock file {LOCK_FILE}); wait for it to finish or stop it, or write to another directory",
-            owner.describe()
-        ),
+    TrainError::LockHeld {
+        dir: dir.to_path_buf(),
+        holder: owner.describe(),
+        lock_file: LOCK_FILE,
     }
 }
 
