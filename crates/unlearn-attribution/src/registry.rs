@@ -6,7 +6,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use unlearn_data::merge_params;
+use unlearn_data::{merge_params, register_entry};
 
 use crate::error::{AttributionError, Result};
 use crate::{DiffOfMeans, Estimator, LassoParams, RELAXED_GRID, RidgeParams};
@@ -151,10 +151,7 @@ impl EstimatorRegistry {
             holds_out,
             build,
         };
-        match self.entries.iter_mut().find(|e| e.name == name) {
-            Some(old) => *old = entry,
-            None => self.entries.push(entry),
-        }
+        register_entry(&mut self.entries, entry, |e| e.name == name);
         self
     }
 

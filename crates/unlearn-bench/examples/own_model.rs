@@ -34,8 +34,7 @@ use unlearn_attribution::{
 use unlearn_bench::{Bench, BenchSettings, MethodSpec, NamedForgetSet};
 use unlearn_data::{ForgetSet, SubsetMasks};
 use unlearn_eval::SplitSummary;
-use unlearn_methods::finetune::Batch;
-use unlearn_methods::methods::descent::{engine, sgd};
+use unlearn_methods::finetune::{Batch, engine, sgd};
 use unlearn_methods::methods::losses::{cross_entropy, gather_labels};
 use unlearn_methods::methods::{autodiff, finished};
 use unlearn_methods::{

@@ -361,12 +361,7 @@ impl<'a, A: Architecture> Bench<'a, A> {
         let header = ReportHeader {
             dataset: self.info.name.clone(),
             recipe: serde_json::to_string(&self.recipe)?,
-            models: s.models,
-            subset_models: s.subset_models,
-            alpha: s.alpha.clone(),
-            subset_groups: s.subset_groups.clone(),
-            neighbourhood_term: s.neighbourhood_term.clone(),
-            attribution: s.attribution.clone(),
+            settings: s.clone(),
             lds,
             forget_sets: self
                 .forget_sets

@@ -1,10 +1,9 @@
 //! The bench's report: one table per forget set (Markdown and CSV) and a KLoM-versus-cost plot.
 
 use crate::error::{BenchError, Result};
-use crate::settings::NeighbourhoodSpec;
+use crate::settings::BenchSettings;
 use std::fmt::Write as _;
 use std::path::Path;
-use unlearn_data::{GroupedRemoval, SubsetFraction};
 use unlearn_eval::{AttackSplits, Evaluation, SplitSummary};
 
 /// The challenge regression attack's splits, beside report.csv.
@@ -185,45 +184,34 @@ pub struct ReportHeader {
     pub dataset: String,
     /// The recipe, as JSON or a name.
     pub recipe: String,
-    /// Models per zoo (originals, oracles).
-    pub models: usize,
-    /// Subset models for the datamodels.
-    pub subset_models: usize,
-    /// Subset fraction α.
-    pub alpha: SubsetFraction,
-    /// Left-out groups of the subsets (None: uniform subsets).
-    pub subset_groups: Option<GroupedRemoval>,
-    /// The neighbourhood term added to the datamodels, if any.
-    pub neighbourhood_term: Option<NeighbourhoodSpec>,
-    /// Datamodel estimator.
-    pub attribution: String,
-    /// Its LDS on held-out subset models.
+    /// The bench's sizes and estimator.
+    pub settings: BenchSettings,
+    /// The datamodels' LDS on held-out subset models.
     pub lds: f64,
     /// Forget sets in report order: (name, description such as "10 points, classes [3]").
     pub forget_sets: Vec<(String, String)>,
 }
 
-/// Writes report.md, report.csv and one klom_vs_cost plot per forget set; returns the paths.
-pub fn write_report(out: &Path, rows: &[ReportRow], header: &ReportHeader) -> Result<Vec<String>> {
-    let fmt = |e: std::fmt::Error| BenchError::Config(e.to_string());
+/// The report's title and the paragraph on what was run.
+fn intro(header: &ReportHeader) -> std::result::Result<String, std::fmt::Error> {
     let mut md = String::from("# unlearn bench\n\n");
     writeln!(
         md,
         "Dataset `{}`, recipe `{}`, {} models per zoo, {} subset models (α = {}{}) for `{}` (LDS {:.3}){}. P95 KLoM against {} oracles; cost = examples forward+backward / one retraining. `challenge` is the NeurIPS 2023 unlearning challenge's score as its scorer computes it (1 best; threshold and logistic-regression attacks on the loss), `challenge 2-sided` the same with each threshold attack's complement added, which catches a model whose loss stays lower than retraining's (one that remembers F: the competition's attacks can miss it, docs/algorithms.md §10); with {} models per side (the competition drew 512) even retraining scores below 1, so read each method's against the `retrain (floor)` row.\n",
         header.dataset,
         header.recipe,
-        header.models,
-        header.subset_models,
-        header.alpha,
-        header.subset_groups.as_ref().map_or(String::new(), |g| format!(
+        header.settings.models,
+        header.settings.subset_models,
+        header.settings.alpha,
+        header.settings.subset_groups.as_ref().map_or(String::new(), |g| format!(
             "; left out in groups of {}: {:.0} % as neighbourhoods, {:.0} % as same-class points",
             g.group_size,
             100.0 * g.neighbourhoods,
             100.0 * g.classes
         )),
-        header.attribution,
+        header.settings.attribution,
         header.lds,
-        header.neighbourhood_term.as_ref().map_or(String::new(), |t| format!(
+        header.settings.neighbourhood_term.as_ref().map_or(String::new(), |t| format!(
             " with a neighbourhood term ({} nearest points; fitted on {} more subset models, left out in groups of {}: {:.0} % as neighbourhoods, {:.0} % as same-class points)",
             t.neighbours,
             t.subset_models,
@@ -231,41 +219,107 @@ pub fn write_report(out: &Path, rows: &[ReportRow], header: &ReportHeader) -> Re
             100.0 * t.groups.neighbourhoods,
             100.0 * t.groups.classes
         )),
-        header.models,
-        header.models
-    )
-    .map_err(fmt)?;
+        header.settings.models,
+        header.settings.models
+    )?;
+    Ok(md)
+}
+
+/// The columns of report.csv.
+const CSV_COLUMNS: [&str; 26] = [
+    "forget_set",
+    "method",
+    "label",
+    "cost",
+    "klom_p95_forget",
+    "klom_p95_retain",
+    "klom_p95_validation",
+    "klom_p99_forget",
+    "klom_p99_retain",
+    "klom_p99_validation",
+    "klom_p99_split_average",
+    "delta_acc_forget",
+    "delta_acc_validation",
+    "mia_efficacy",
+    "ulira_auc",
+    "challenge_score",
+    "challenge_score_two_sided",
+    "klom_benchmark_p95_forget",
+    "klom_benchmark_p95_retain",
+    "klom_benchmark_p95_validation",
+    "klom_benchmark_p99_forget",
+    "klom_benchmark_p99_retain",
+    "klom_benchmark_p99_validation",
+    "zoo",
+    "oracles",
+    "failure",
+];
+
+/// One row of report.csv, in [`CSV_COLUMNS`]' order.
+fn csv_record(r: &ReportRow) -> Vec<String> {
+    let bench_cell = |f: fn(&SplitSummary) -> f64| {
+        r.benchmark_klom
+            .as_ref()
+            .map_or(String::new(), |b| cell(f(b), 6))
+    };
+    vec![
+        r.forget_set.clone(),
+        r.method.clone(),
+        r.label.clone(),
+        r.cost.to_string(),
+        cell(r.forget_p95, 6),
+        cell(r.retain_p95, 6),
+        cell(r.val_p95, 6),
+        cell(r.forget_p99, 6),
+        cell(r.retain_p99, 6),
+        cell(r.val_p99, 6),
+        cell(r.p99_split_average(), 6),
+        cell(r.delta_forget, 6),
+        cell(r.delta_val, 6),
+        cell(r.mia, 6),
+        cell(r.ulira, 6),
+        cell(r.challenge, 6),
+        cell(r.challenge_two_sided, 6),
+        bench_cell(|b| b.forget.p95),
+        bench_cell(|b| b.retain.p95),
+        bench_cell(|b| b.validation.p95),
+        bench_cell(|b| b.forget.p99),
+        bench_cell(|b| b.retain.p99),
+        bench_cell(|b| b.validation.p99),
+        r.zoos.as_ref().map(|z| z.0.clone()).unwrap_or_default(),
+        r.zoos.as_ref().map(|z| z.1.clone()).unwrap_or_default(),
+        r.failure.clone().unwrap_or_default(),
+    ]
+}
+
+/// The challenge regression attack's splits, one per pair of zoo sizes among `rows`, to
+/// [`CHALLENGE_SPLITS_FILE`] (for the independent reference check).
+fn write_challenge_splits(out: &Path, rows: &[ReportRow]) -> Result<()> {
+    let mut splits: Vec<&AttackSplits> = Vec::new();
+    for s in rows.iter().filter_map(|r| r.challenge_splits.as_ref()) {
+        if !splits.contains(&s) {
+            splits.push(s);
+        }
+    }
+    let splits_json = serde_json::json!({
+        "seed": unlearn_eval::CHALLENGE_SEED,
+        "test_fraction": unlearn_eval::CHALLENGE_TEST_FRACTION,
+        "splits": splits,
+    });
+    unlearn_data::atomic_write_bytes(
+        out.join(CHALLENGE_SPLITS_FILE),
+        serde_json::to_string(&splits_json)?.as_bytes(),
+    )?;
+    Ok(())
+}
+
+/// Writes report.md, report.csv and one klom_vs_cost plot per forget set; returns the paths.
+pub fn write_report(out: &Path, rows: &[ReportRow], header: &ReportHeader) -> Result<Vec<String>> {
+    let fmt = |e: std::fmt::Error| BenchError::Config(e.to_string());
+    let mut md = intro(header).map_err(fmt)?;
     let mut csv = csv::Writer::from_writer(Vec::new());
     let csv_err = |e: csv::Error| BenchError::Config(format!("report.csv: {e}"));
-    csv.write_record([
-        "forget_set",
-        "method",
-        "label",
-        "cost",
-        "klom_p95_forget",
-        "klom_p95_retain",
-        "klom_p95_validation",
-        "klom_p99_forget",
-        "klom_p99_retain",
-        "klom_p99_validation",
-        "klom_p99_split_average",
-        "delta_acc_forget",
-        "delta_acc_validation",
-        "mia_efficacy",
-        "ulira_auc",
-        "challenge_score",
-        "challenge_score_two_sided",
-        "klom_benchmark_p95_forget",
-        "klom_benchmark_p95_retain",
-        "klom_benchmark_p95_validation",
-        "klom_benchmark_p99_forget",
-        "klom_benchmark_p99_retain",
-        "klom_benchmark_p99_validation",
-        "zoo",
-        "oracles",
-        "failure",
-    ])
-    .map_err(csv_err)?;
+    csv.write_record(CSV_COLUMNS).map_err(csv_err)?;
     let mut files = Vec::new();
     let mut recorded: Vec<String> = Vec::new();
     for (name, description) in &header.forget_sets {
@@ -276,11 +330,6 @@ pub fn write_report(out: &Path, rows: &[ReportRow], header: &ReportHeader) -> Re
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
         );
         for r in &set {
-            let bench_cell = |f: fn(&SplitSummary) -> f64| {
-                r.benchmark_klom
-                    .as_ref()
-                    .map_or(String::new(), |b| cell(f(b), 6))
-            };
             if let Some(why) = &r.failure {
                 let why = why.replace('|', "/");
                 writeln!(md, "| {} | failed: {why} | | | | | | | | | | | |", r.label)
@@ -288,35 +337,7 @@ pub fn write_report(out: &Path, rows: &[ReportRow], header: &ReportHeader) -> Re
             } else {
                 write_row(&mut md, r).map_err(fmt)?;
             }
-            csv.write_record([
-                r.forget_set.clone(),
-                r.method.clone(),
-                r.label.clone(),
-                r.cost.to_string(),
-                cell(r.forget_p95, 6),
-                cell(r.retain_p95, 6),
-                cell(r.val_p95, 6),
-                cell(r.forget_p99, 6),
-                cell(r.retain_p99, 6),
-                cell(r.val_p99, 6),
-                cell(r.p99_split_average(), 6),
-                cell(r.delta_forget, 6),
-                cell(r.delta_val, 6),
-                cell(r.mia, 6),
-                cell(r.ulira, 6),
-                cell(r.challenge, 6),
-                cell(r.challenge_two_sided, 6),
-                bench_cell(|b| b.forget.p95),
-                bench_cell(|b| b.retain.p95),
-                bench_cell(|b| b.validation.p95),
-                bench_cell(|b| b.forget.p99),
-                bench_cell(|b| b.retain.p99),
-                bench_cell(|b| b.validation.p99),
-                r.zoos.as_ref().map(|z| z.0.clone()).unwrap_or_default(),
-                r.zoos.as_ref().map(|z| z.1.clone()).unwrap_or_default(),
-                r.failure.clone().unwrap_or_default(),
-            ])
-            .map_err(csv_err)?;
+            csv.write_record(csv_record(r)).map_err(csv_err)?;
         }
         md.push('\n');
         // As the paper's Figure 2: the P99 averaged over the three splits, so damage to the
@@ -370,22 +391,7 @@ pub fn write_report(out: &Path, rows: &[ReportRow], header: &ReportHeader) -> Re
     unlearn_data::atomic_write_bytes(out.join("report.md"), md.as_bytes())?;
     unlearn_data::atomic_write_bytes(out.join("report.csv"), &csv)?;
     files.insert(0, out.join("report.csv").display().to_string());
-    // The regression attack's splits, one per pair of zoo sizes, for the reference check.
-    let mut splits: Vec<&AttackSplits> = Vec::new();
-    for s in rows.iter().filter_map(|r| r.challenge_splits.as_ref()) {
-        if !splits.contains(&s) {
-            splits.push(s);
-        }
-    }
-    let splits_json = serde_json::json!({
-        "seed": unlearn_eval::CHALLENGE_SEED,
-        "test_fraction": unlearn_eval::CHALLENGE_TEST_FRACTION,
-        "splits": splits,
-    });
-    unlearn_data::atomic_write_bytes(
-        out.join(CHALLENGE_SPLITS_FILE),
-        serde_json::to_string(&splits_json)?.as_bytes(),
-    )?;
+    write_challenge_splits(out, rows)?;
     recorded.push(CHALLENGE_SPLITS_FILE.to_string());
     files.insert(0, out.join("report.md").display().to_string());
     // The report's files with their sha256 and size, for `unlearn verify` (the zoos and the

@@ -3,8 +3,8 @@
 use serde_json::json;
 use unlearn_bench::report::write_report;
 use unlearn_bench::{
-    Bench, BenchConfig, BenchError, ForgetDraw, ForgetKind, MethodSpec, NamedForgetSet,
-    ReportHeader, ReportRow,
+    Bench, BenchConfig, BenchError, BenchSettings, ForgetDraw, ForgetKind, MethodSpec,
+    NamedForgetSet, ReportHeader, ReportRow,
 };
 use unlearn_data::ForgetSet;
 use unlearn_methods::MethodRegistry;
@@ -96,12 +96,12 @@ fn the_report_csv_quotes_names_with_commas_and_quotes() {
     let header = ReportHeader {
         dataset: "digits".into(),
         recipe: "mlp".into(),
-        models: 2,
-        subset_models: 4,
-        alpha: 0.5.into(),
-        subset_groups: None,
-        neighbourhood_term: None,
-        attribution: "datamodels-ridge".into(),
+        settings: BenchSettings {
+            models: 2,
+            subset_models: 4,
+            attribution: "datamodels-ridge".into(),
+            ..BenchSettings::default()
+        },
         lds: 0.1,
         forget_sets: vec![("a, \"b\"".into(), "1 point".into())],
     };

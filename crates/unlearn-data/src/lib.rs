@@ -78,7 +78,7 @@ pub use npy::{
     read_npy_f32, read_npy_i64, read_npy_u8, write_npy_f32, write_npy_i64, write_npy_u8,
 };
 pub use npy_pair::load_npy_pair;
-pub use params::{ParamsError, merge_params, parse_overrides};
+pub use params::{ParamsError, merge_params, parse_overrides, register_entry};
 pub use partition::Partition;
 pub use resolve::{ACCEPTED_SPECS, is_named_dataset, resolve_dataset};
 pub use split::{Prepared, Split, Standardizer, prepare, train_val_split};

@@ -66,6 +66,15 @@ pub fn merge_params<P: DeserializeOwned>(
     })
 }
 
+/// Registers `entry` in a registry kept in registration order: it replaces the entry `same`
+/// picks, or goes last.
+pub fn register_entry<T>(entries: &mut Vec<T>, entry: T, same: impl Fn(&T) -> bool) {
+    match entries.iter_mut().find(|e| same(e)) {
+        Some(old) => *old = entry,
+        None => entries.push(entry),
+    }
+}
+
 /// Parses `key=value` pairs (the value as JSON, or else a bare string) into overrides.
 pub fn parse_overrides(sets: &[String]) -> Result<Map<String, Value>, String> {
     let mut map = Map::new();

@@ -2,11 +2,14 @@
 //! own ordered set of training points, advanced one epoch at a time under a per-model loss.
 
 use crate::MethodError;
+use crate::context::Context;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Int, Tensor, TensorData};
+use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-use unlearn_models::StackModel;
+use unlearn_models::{Architecture, StackModel};
+use unlearn_train::{OptimizerConfig, optimizer};
 
 /// One batch as the loss sees it: features `[K, b, d]`, and the flat indices of the points
 /// (`[K·b]`, into the training set) together with the same indices offset by `k·offset` for
@@ -130,5 +133,37 @@ impl Engine {
             self.examples += len as u64;
         }
         Ok(model)
+    }
+}
+
+/// SGD with momentum and weight decay as the baselines use it (PyTorch's conventions: no
+/// dampening, decay added to the gradient); part of the stable fine-tuning API.
+pub fn sgd(momentum: f64, weight_decay: f32) -> burn::optim::ModuleOptimizer {
+    optimizer::build(&OptimizerConfig::Sgd {
+        momentum,
+        nesterov: false,
+        weight_decay,
+    })
+}
+
+/// A fresh engine over the stack of originals `indices`, with one shuffling stream per model
+/// (model `i`'s seed xor `stream`): what a method of one's own fine-tunes with.
+pub fn engine<A: Architecture>(
+    ctx: &Context<'_, A>,
+    indices: &[usize],
+    ad: &burn::tensor::Device,
+    stream: u64,
+) -> Engine {
+    Engine {
+        x: ctx.train_features(ad),
+        stride: ctx.points(),
+        models: indices.len(),
+        model_index: indices.to_vec(),
+        rngs: indices
+            .iter()
+            .map(|&i| ChaCha8Rng::seed_from_u64(ctx.originals.manifest.seeds[i] ^ stream))
+            .collect(),
+        examples: 0,
+        epoch: 0,
     }
 }

@@ -6,7 +6,7 @@ use crate::MethodError;
 use crate::config::{DelParams, Localize, LocalizeKind};
 use crate::context::Context;
 use crate::finetune::Batch;
-use crate::methods::descent::{engine, sgd};
+use crate::finetune::{engine, sgd};
 use crate::methods::losses::{cross_entropy, gather_labels};
 use crate::methods::{StackOutput, autodiff, finished};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};

@@ -7,7 +7,7 @@ use crate::method::UnlearnMethod;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use unlearn_data::{merge_params, parse_overrides};
+use unlearn_data::{merge_params, parse_overrides, register_entry};
 use unlearn_models::Architecture;
 
 type Builder<A> = Box<
@@ -81,10 +81,7 @@ impl<A: Architecture> MethodRegistry<A> {
             defaults,
             build,
         };
-        match self.entries.iter_mut().find(|e| e.name == name) {
-            Some(old) => *old = entry,
-            None => self.entries.push(entry),
-        }
+        register_entry(&mut self.entries, entry, |e| e.name == name);
         self
     }
 

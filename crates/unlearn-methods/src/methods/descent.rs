@@ -6,12 +6,9 @@ use super::{StackOutput, autodiff, finished};
 use crate::MethodError;
 use crate::config::DescentParams;
 use crate::context::Context;
-use crate::finetune::{Batch, Engine};
+use crate::finetune::{Batch, engine};
 use crate::localize::Masks;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use unlearn_models::{Architecture, StackModel};
-use unlearn_train::{OptimizerConfig, optimizer};
 
 const DESCENT_STREAM: u64 = 0x0044_4553_4345_4e54;
 
@@ -24,36 +21,6 @@ pub enum Variant {
     Ga,
     /// Ascent on F then descent on R, per epoch.
     GdGa,
-}
-
-/// SGD with the baseline's momentum and weight decay.
-pub fn sgd(momentum: f64, weight_decay: f32) -> burn::optim::ModuleOptimizer {
-    optimizer::build(&OptimizerConfig::Sgd {
-        momentum,
-        nesterov: false,
-        weight_decay,
-    })
-}
-
-/// A fresh engine over the stack `indices`, with one shuffling stream per model.
-pub fn engine<A: Architecture>(
-    ctx: &Context<'_, A>,
-    indices: &[usize],
-    ad: &burn::tensor::Device,
-    stream: u64,
-) -> Engine {
-    Engine {
-        x: ctx.train_features(ad),
-        stride: ctx.points(),
-        models: indices.len(),
-        model_index: indices.to_vec(),
-        rngs: indices
-            .iter()
-            .map(|&i| ChaCha8Rng::seed_from_u64(ctx.originals.manifest.seeds[i] ^ stream))
-            .collect(),
-        examples: 0,
-        epoch: 0,
-    }
 }
 
 /// Runs GD, GA or GD+GA on the originals `indices`.

@@ -268,7 +268,7 @@ pub fn run<A: Architecture>(
     let mut sets = draw(&mut set_rngs);
     let mut model = ctx.load_stack(indices, &ad)?;
     let mut optim = optimizer::build(&OptimizerConfig::adam_default());
-    let mut engine = super::descent::engine(ctx, indices, &ad, MATCH_STREAM ^ 1);
+    let mut engine = crate::finetune::engine(ctx, indices, &ad, MATCH_STREAM ^ 1);
     let mut loss = |m: &A::Model, b: &crate::finetune::Batch| {
         let t = gather_targets(&table, b.rows.clone(), k, b.len);
         squared_error(m.forward(b.x.clone()), t)

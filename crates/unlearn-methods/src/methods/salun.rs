@@ -66,8 +66,8 @@ pub fn run<A: Architecture>(
     let everything: Vec<usize> = (0..ctx.n_train()).collect();
     let sets = vec![everything; k];
     // No weight decay: it would move the entries outside the mask (as for DEL).
-    let mut optim = super::descent::sgd(p.momentum, 0.0);
-    let mut engine = super::descent::engine(ctx, indices, &ad, SALUN_STREAM ^ 1);
+    let mut optim = crate::finetune::sgd(p.momentum, 0.0);
+    let mut engine = crate::finetune::engine(ctx, indices, &ad, SALUN_STREAM ^ 1);
     let mut loss = |m: &A::Model, b: &Batch| {
         cross_entropy(
             m.forward(b.x.clone()),

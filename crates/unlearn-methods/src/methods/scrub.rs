@@ -8,8 +8,8 @@ use crate::MethodError;
 use crate::config::ScrubParams;
 use crate::context::Context;
 use crate::finetune::Batch;
+use crate::finetune::engine;
 use crate::localize::Masks;
-use crate::methods::descent::engine;
 use burn::tensor::{Tensor, TensorData};
 use unlearn_models::{Architecture, StackModel};
 
