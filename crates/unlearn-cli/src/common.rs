@@ -138,3 +138,19 @@ pub fn output_file(path: &std::path::Path) -> Result<()> {
 }
 
 pub use unlearn_bench::logits_view;
+
+/// Prints a registry's entries (name and summary, then the default hyper-parameters as JSON,
+/// indented) and a closing hint on how to override them: `forget --list`, `attribute --list`.
+pub fn print_registry<'a>(
+    entries: impl Iterator<Item = (&'a str, &'a str, &'a serde_json::Value)>,
+    hint: &str,
+) -> Result<()> {
+    let entries: Vec<_> = entries.collect();
+    let width = entries.iter().map(|e| e.0.len()).max().unwrap_or(0) + 1;
+    for (name, summary, defaults) in entries {
+        println!("{name:<width$} {summary}");
+        println!("{:<width$} {}", "", serde_json::to_string(defaults)?);
+    }
+    println!("\n{hint}");
+    Ok(())
+}

@@ -1,6 +1,6 @@
 //! `unlearn forget`: run an unlearning method on every original of a zoo.
 
-use crate::common::{BackendArgs, DataArgs, ShardArgs, progress_bar};
+use crate::common::{BackendArgs, DataArgs, ShardArgs, print_registry, progress_bar};
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -59,14 +59,12 @@ pub struct ForgetArgs {
 /// Prints every method and its defaults.
 fn list() -> Result<()> {
     let registry = MethodRegistry::<ModelConfig>::builtin();
-    for entry in registry.entries() {
-        println!("{:<14} {}", entry.name, entry.summary);
-        println!("{:<14} {}", "", serde_json::to_string(&entry.defaults)?);
-    }
-    println!(
-        "\noverride with --set key=value or --config FILE (a JSON object); localize a gradient method with --set 'localize={{\"kind\":\"del\",\"mask_share\":0.3}}'"
-    );
-    Ok(())
+    print_registry(
+        registry
+            .entries()
+            .map(|e| (e.name.as_str(), e.summary.as_str(), &e.defaults)),
+        "override with --set key=value or --config FILE (a JSON object); localize a gradient method with --set 'localize={\"kind\":\"del\",\"mask_share\":0.3}'",
+    )
 }
 
 /// The overrides of --config and --set.

@@ -1,12 +1,11 @@
 //! `unlearn attribute`: datamodels from a zoo of subset models, and their LDS.
 
-use crate::common::{ShardArgs, progress_bar};
+use crate::common::{ShardArgs, print_registry, progress_bar};
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
-use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Instant;
-use unlearn_attribution::{Estimator, EstimatorRegistry, Lds, Outputs};
+use unlearn_attribution::{EstimatorRegistry, Outputs};
 use unlearn_bench::datamodels::{self, FitOptions};
 use unlearn_bench::record;
 use unlearn_data::ForgetSet;
@@ -99,31 +98,14 @@ pub fn load(common: &AttributeCommon) -> Result<SubsetZoo> {
     SubsetZoo::load(dir).context("loading --zoo")
 }
 
-/// Fits `points` and scores the fit by LDS (see `unlearn_bench::datamodels::fit_and_score`).
-pub fn fit_and_score(
-    sz: &SubsetZoo,
-    estimator: &dyn Estimator,
-    common: &AttributeCommon,
-    points: Range<usize>,
-) -> Result<(unlearn_attribution::Datamodel, Lds, f64)> {
-    Ok(datamodels::fit_and_score(
-        sz,
-        estimator,
-        common.options(),
-        points,
-    )?)
-}
-
 /// Prints every registered estimator and its defaults.
 fn list(registry: &EstimatorRegistry) -> Result<()> {
-    for entry in registry.entries() {
-        println!("{:<26} {}", entry.name, entry.summary);
-        println!("{:<26} {}", "", serde_json::to_string(&entry.defaults)?);
-    }
-    println!(
-        "\noverride with --set key=value; the held-out split (--held-out, --seed) is the same for every estimator; or --method trak"
-    );
-    Ok(())
+    print_registry(
+        registry
+            .entries()
+            .map(|e| (e.name.as_str(), e.summary.as_str(), &e.defaults)),
+        "override with --set key=value; the held-out split (--held-out, --seed) is the same for every estimator; or --method trak",
+    )
 }
 
 pub fn run(args: AttributeArgs) -> Result<()> {
@@ -205,8 +187,12 @@ pub fn run(args: AttributeArgs) -> Result<()> {
     } else {
         let bar = progress_bar(1, "fit");
         bar.set_message(args.method.clone());
-        let (model, lds, seconds) =
-            fit_and_score(&sz, estimator.as_ref(), &args.common, points.clone())?;
+        let (model, lds, seconds) = datamodels::fit_and_score(
+            &sz,
+            estimator.as_ref(),
+            args.common.options(),
+            points.clone(),
+        )?;
         // Merging shards averages their LDS over the points where it is defined.
         info["lds_points"] = (lds.per_target.len() - lds.undefined).into();
         let lds = lds.mean;
@@ -237,7 +223,8 @@ fn run_lds(common: &AttributeCommon, trak: &TrakArgs) -> Result<()> {
     let registry = EstimatorRegistry::builtin();
     for name in registry.names() {
         let estimator = registry.build(name, &serde_json::Map::new(), common.options())?;
-        let (_, lds, seconds) = fit_and_score(&sz, estimator.as_ref(), common, 0..sz.zoo.points)?;
+        let (_, lds, seconds) =
+            datamodels::fit_and_score(&sz, estimator.as_ref(), common.options(), 0..sz.zoo.points)?;
         let lds = lds.mean;
         println!("{name:<26} {lds:>8.4} {seconds:>10.2}");
     }
