@@ -284,13 +284,29 @@ def recorded_splits(run, n_retrained, n_unlearned):
     path = run / "challenge-splits.json"
     if not path.is_file():
         fail(f"{path} is missing (written by `unlearn bench` beside report.csv)")
-    for entry in json.loads(path.read_text())["splits"]:
+    recorded = json.loads(path.read_text())
+    for entry in recorded["splits"]:
         if entry["retrained"] == n_retrained and entry["unlearned"] == n_unlearned:
             n = n_retrained + n_unlearned
+            # The splits are checked against their description, not taken on trust: as
+            # scikit-learn's StratifiedShuffleSplit, ⌈fraction · n⌉ held out (at least 2),
+            # shared between the sides in proportion, each side keeping samples to train on.
+            n_test = min(max(2, math.ceil(recorded["test_fraction"] * n)), n - 2)
+            share = n_test * n_retrained / n
             out = []
-            for test in entry["test"]:
+            for k, test in enumerate(entry["test"]):
                 test = np.array(test, dtype=np.int64)
+                held_r = int(np.sum(test < n_retrained))
+                if (len(test) != n_test or len(np.unique(test)) != len(test)
+                        or test.min() < 0 or test.max() >= n
+                        or not 1 <= held_r <= n_retrained - 1
+                        or not 1 <= n_test - held_r <= n_unlearned - 1
+                        or abs(held_r - share) > 1):
+                    fail(f"{path}: split {k} of {n_retrained} + {n_unlearned} samples is not a "
+                         f"stratified hold-out of {n_test}: {test.tolist()}")
                 out.append((np.setdiff1d(np.arange(n), test), test))
+            if len({tuple(t) for _, t in out}) < len(out):
+                fail(f"{path}: the splits of {n_retrained} + {n_unlearned} samples repeat")
             return out
     fail(f"{path} has no splits for {n_retrained} retrained and {n_unlearned} unlearned models")
 
@@ -323,6 +339,8 @@ def main():
         rows = [r for r in rows if r["forget_set"] in args.forget_set]
     if args.rows:
         rows = rows[: args.rows]
+    if not rows:
+        fail(f"no rows of {report} left to check (--forget-set {args.forget_set}, --rows {args.rows})")
 
     worst = {column: (0.0, "") for column in TOLERANCES}
     info = 0.0
@@ -369,9 +387,14 @@ def main():
         where = f"{row['forget_set']} / {row['label']}"
         for column, value in ours.items():
             reported = number(row[column])
-            diff = abs(value - reported) if math.isfinite(value) or math.isfinite(reported) else 0.0
-            if math.isnan(diff):
-                diff = math.inf
+            # Equal only as numbers, or as the same infinity: NaN (an empty cell) against
+            # anything, a missing value included, is a disagreement.
+            if value == reported:
+                diff = 0.0
+            else:
+                diff = abs(value - reported)
+                if math.isnan(diff):
+                    diff = math.inf
             if diff >= worst[column][0]:
                 worst[column] = (diff, f"{where}: report {reported:.6f}, reference {value:.6f}")
 

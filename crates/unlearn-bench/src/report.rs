@@ -209,7 +209,14 @@ fn intro(header: &ReportHeader) -> std::result::Result<String, std::fmt::Error> 
             100.0 * g.neighbourhoods,
             100.0 * g.classes
         )),
-        header.settings.attribution,
+        match header.settings.attribution_params.is_empty() {
+            true => header.settings.attribution.clone(),
+            false => format!(
+                "{} {}",
+                header.settings.attribution,
+                serde_json::Value::Object(header.settings.attribution_params.clone())
+            ),
+        },
         header.lds,
         header.settings.neighbourhood_term.as_ref().map_or(String::new(), |t| format!(
             " with a neighbourhood term ({} nearest points; fitted on {} more subset models, left out in groups of {}: {:.0} % as neighbourhoods, {:.0} % as same-class points)",

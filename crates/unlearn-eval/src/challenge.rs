@@ -154,6 +154,37 @@ impl AttackSplits {
     }
 }
 
+impl AttackSplits {
+    /// Checks splits that came from elsewhere (a file): indices in range and distinct, and each
+    /// split holding out, and leaving to train on, at least one sample of each side.
+    pub fn check(&self) -> Result<()> {
+        let n = self.retrained + self.unlearned;
+        for (k, test) in self.test.iter().enumerate() {
+            let mut seen = vec![false; n];
+            for &i in test {
+                if i >= n || std::mem::replace(&mut seen[i], true) {
+                    return Err(EvalError::arg(
+                        "attack splits",
+                        format!("split {k}: index {i} is out of range for {n} samples or repeated"),
+                    ));
+                }
+            }
+            let held_r = test.iter().filter(|&&i| i < self.retrained).count();
+            let held_u = test.len() - held_r;
+            if held_r == 0 || held_u == 0 || held_r == self.retrained || held_u == self.unlearned {
+                return Err(EvalError::arg(
+                    "attack splits",
+                    format!(
+                        "split {k} holds out {held_r} of {} retrained and {held_u} of {} unlearned samples; each side needs at least one held out and one to train on",
+                        self.retrained, self.unlearned
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The rates of every threshold attack, as the competition's `best_threshold_attack`: each
 /// sample value t (of both sides) says "unlearned" for outputs > t.
 pub fn threshold_attacks(unlearned: &[f64], retrained: &[f64]) -> Vec<AttackRates> {
@@ -203,6 +234,7 @@ pub fn logistic_attack(
             ),
         ));
     }
+    splits.check()?;
     let x: Vec<f64> = retrained.iter().chain(unlearned).copied().collect();
     let y: Vec<bool> = (0..x.len()).map(|i| i >= splits.retrained).collect();
     let (mut fpr, mut fnr) = (0.0, 0.0);
@@ -436,6 +468,14 @@ mod tests {
         let t = &AttackSplits::for_challenge(2, 2).unwrap().test[0];
         assert_eq!((t.len(), t.iter().filter(|&&i| i < 2).count()), (2, 1));
         assert!(AttackSplits::for_challenge(1, 5).is_err());
+        // Splits read from elsewhere are checked before use.
+        let mut bad = AttackSplits::for_challenge(30, 30).unwrap();
+        bad.test[0] = vec![0, 1, 2];
+        assert!(bad.check().is_err(), "no unlearned sample held out");
+        bad.test[0] = vec![0, 0, 40];
+        assert!(bad.check().is_err(), "a repeated index");
+        bad.test[0] = vec![0, 60];
+        assert!(bad.check().is_err(), "out of range");
     }
 
     #[test]

@@ -146,35 +146,8 @@ pub fn train_zoo<A: Architecture>(
     device: &Device,
     progress: &dyn Progress,
 ) -> Result<Zoo, TrainError> {
-    spec.recipe.validate()?;
-    check_architecture(arch, &spec.recipe)?;
+    let input = check_spec(arch, spec, data)?;
     let n_train = data.train.len();
-    if let ZooKind::Subsets { masks, .. } = &spec.kind {
-        if masks.n != n_train {
-            return Err(TrainError::Recipe(format!(
-                "the masks cover {} points but the training split has {n_train}; make masks for this dataset and split with `unlearn masks`",
-                masks.n
-            )));
-        }
-        if masks.rows < spec.models {
-            return Err(TrainError::Recipe(format!(
-                "{} models asked for but the mask file has only {} rows",
-                spec.models, masks.rows
-            )));
-        }
-    }
-    if let ZooKind::Retain { forget, .. } = &spec.kind {
-        check_forget_indices(forget, n_train)?;
-    }
-    if spec.models == 0 {
-        return Err(TrainError::Recipe("a zoo needs at least one model".into()));
-    }
-    let input = InputSpec {
-        dim: data.train.dim,
-        image_shape: data.train.image_shape,
-        classes: data.train.classes,
-    };
-    arch.validate(&input)?;
 
     // Mask rows may differ in size (with --stack 1): the cost unit is the mean per model.
     let per_model = (0..spec.models)
@@ -230,19 +203,12 @@ pub fn train_zoo<A: Architecture>(
     let stack_size = spec
         .stack
         .clamp(1, arch.max_stack().unwrap_or(usize::MAX).max(1));
-    // The models of a stack train on equally many points: subsets of different sizes (several
-    // α in turn) go into stacks of their own size, each size in the order of its models.
-    let mut by_size: Vec<(usize, Vec<usize>)> = Vec::new();
-    for &i in &todo {
-        let len = spec.kind.indices(manifest.global_index(i), n_train).len();
-        match by_size.iter_mut().find(|(size, _)| *size == len) {
-            Some((_, same)) => same.push(i),
-            None => by_size.push((len, vec![i])),
-        }
-    }
+    let by_size = group_by_size(&todo, |i| {
+        spec.kind.indices(manifest.global_index(i), n_train).len()
+    });
     let chunks: Vec<&[usize]> = by_size
         .iter()
-        .flat_map(|(_, same)| same.chunks(stack_size))
+        .flat_map(|same| same.chunks(stack_size))
         .collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let workers = spec.workers.clamp(1, chunks.len().max(1));
@@ -302,6 +268,61 @@ pub fn train_zoo<A: Architecture>(
     assemble(out, &mut manifest, input.classes)?;
     drop(_lock);
     Zoo::load_shard(out)
+}
+
+/// Checks everything about a zoo that can be checked before training: the recipe against the
+/// architecture, the masks or forget set against the training split, the model count and the
+/// architecture against the input; returns the input.
+fn check_spec<A: Architecture>(
+    arch: &A,
+    spec: &ZooSpec,
+    data: &Prepared,
+) -> Result<InputSpec, TrainError> {
+    spec.recipe.validate()?;
+    check_architecture(arch, &spec.recipe)?;
+    let n_train = data.train.len();
+    if let ZooKind::Subsets { masks, .. } = &spec.kind {
+        if masks.n != n_train {
+            return Err(TrainError::Recipe(format!(
+                "the masks cover {} points but the training split has {n_train}; make masks for this dataset and split with `unlearn masks`",
+                masks.n
+            )));
+        }
+        if masks.rows < spec.models {
+            return Err(TrainError::Recipe(format!(
+                "{} models asked for but the mask file has only {} rows",
+                spec.models, masks.rows
+            )));
+        }
+    }
+    if let ZooKind::Retain { forget, .. } = &spec.kind {
+        check_forget_indices(forget, n_train)?;
+    }
+    if spec.models == 0 {
+        return Err(TrainError::Recipe("a zoo needs at least one model".into()));
+    }
+    let input = InputSpec {
+        dim: data.train.dim,
+        image_shape: data.train.image_shape,
+        classes: data.train.classes,
+    };
+    arch.validate(&input)?;
+    Ok(input)
+}
+
+/// The models `todo` grouped by how many points each trains on (`points(i)`), each group in the
+/// order of its models: the models of a stack train on equally many points, so subsets of
+/// different sizes (several α in turn) go into stacks of their own size.
+fn group_by_size(todo: &[usize], points: impl Fn(usize) -> usize) -> Vec<Vec<usize>> {
+    let mut by_size: Vec<(usize, Vec<usize>)> = Vec::new();
+    for &i in todo {
+        let len = points(i);
+        match by_size.iter_mut().find(|(size, _)| *size == len) {
+            Some((_, same)) => same.push(i),
+            None => by_size.push((len, vec![i])),
+        }
+    }
+    by_size.into_iter().map(|(_, same)| same).collect()
 }
 
 /// Creates `out` or checks that it holds the same configuration, and locks it: the returned

@@ -127,6 +127,18 @@ pub fn run(args: ForgetArgs) -> Result<()> {
     let target_oracles = match &args.oracles {
         Some(dir) => {
             let oracles = Zoo::load(dir).context("loading --oracles")?;
+            if oracles.manifest.kind != "retain" {
+                bail!(
+                    "--oracles {} is not a zoo of retrained models (it is a '{}' zoo{}); pass oracles trained with `unlearn train --forget-set` or imported as oracles",
+                    dir.display(),
+                    oracles.manifest.kind,
+                    if oracles.manifest.unlearning.is_some() {
+                        " made by an unlearning method"
+                    } else {
+                        ""
+                    }
+                );
+            }
             super::eval::same_data(&originals, &oracles)?;
             super::eval::oracles_match(&oracles, forget_path)?;
             Some(oracles)

@@ -119,6 +119,11 @@ pub fn run(args: AttributeArgs) -> Result<()> {
         return list(&registry);
     }
     if args.method == "trak" {
+        if !args.sets.is_empty() {
+            bail!(
+                "--set sets a datamodel estimator's parameters; TRAK takes its own --trak-* flags"
+            );
+        }
         if args.shard.shard.is_some() {
             bail!(
                 "--shard does not apply to trak: every point's score needs the gradients of all training points; shard the training of its zoo instead"
