@@ -11,7 +11,13 @@ use rand_chacha::ChaCha8Rng;
 /// One random stream per model of a stack.
 pub struct StackRng {
     rngs: Vec<ChaCha8Rng>,
+    /// Running statistics numbered so far ([`StackRng::running_id`]).
+    running: u64,
 }
+
+/// First id of running statistics: far above the positions that saving gives the parameters
+/// ([`crate::PositionalIds`]), so the two never meet.
+const RUNNING_ID_BASE: u64 = 1 << 48;
 
 impl StackRng {
     /// Streams for models with the given seeds (the stack size is `seeds.len()`).
@@ -21,7 +27,17 @@ impl StackRng {
                 .iter()
                 .map(|&s| ChaCha8Rng::seed_from_u64(s))
                 .collect(),
+            running: 0,
         }
+    }
+
+    /// A fixed id for one layer's running statistics (batch norm's mean or variance), numbered
+    /// in the order the layers are built. burn draws such ids at random and a checkpoint records
+    /// them; saving renumbers parameters but cannot renumber running states, so they get theirs
+    /// here, and two runs of the same model write the same bytes.
+    pub fn running_id(&mut self) -> burn::module::ParamId {
+        self.running += 1;
+        burn::module::ParamId::from(RUNNING_ID_BASE + self.running)
     }
 
     /// Number of models in the stack.

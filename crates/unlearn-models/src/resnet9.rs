@@ -7,6 +7,7 @@ use crate::layers::{
     to_grouped_images,
 };
 use burn::module::Module;
+use burn::module::RunningState;
 use burn::nn::BatchNorm;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
@@ -35,11 +36,10 @@ impl ConvBlock {
         device: &Device,
     ) -> Self {
         let conv = StackedConv2d::with_geometry(rng, c_in, c_out, geometry, false, device);
-        Self {
-            conv,
-            norm: stacked_batch_norm(rng.models(), c_out, device),
-            pool,
-        }
+        let mut norm = stacked_batch_norm(rng.models(), c_out, device);
+        norm.running_mean = RunningState::with_id(rng.running_id(), norm.running_mean.value());
+        norm.running_var = RunningState::with_id(rng.running_id(), norm.running_var.value());
+        Self { conv, norm, pool }
     }
 
     pub(crate) fn forward(&self, x: Tensor<4>) -> Tensor<4> {
