@@ -174,20 +174,17 @@ impl MatchCheck {
     }
 }
 
-/// Runs OM or DMM on the originals `indices`.
-pub fn run<A: Architecture>(
+/// The logits each original of `indices` is matched to (`K × P × C`): its paired oracle (the
+/// mean of `oracles_per_target` of them) for OM, the datamodels' prediction for DMM.
+fn target_logits<A: Architecture>(
     ctx: &Context<'_, A>,
     indices: &[usize],
     p: &MatchParams,
     target: Target,
-) -> Result<StackOutput<A::Model>, MethodError> {
-    let name = if target == Target::Oracle {
-        "om"
-    } else {
-        "dmm"
-    };
+    name: &str,
+) -> Result<Vec<f32>, MethodError> {
     let (points, classes) = (ctx.points(), ctx.classes());
-    let targets: Vec<f32> = match target {
+    Ok(match target {
         Target::Oracle => {
             let oracles = ctx
                 .target_oracles
@@ -222,7 +219,23 @@ pub fn run<A: Architecture>(
             })?;
             predicted_logits(&ctx.original_logits(indices), beta, p.scale)
         }
+    })
+}
+
+/// Runs OM or DMM on the originals `indices`.
+pub fn run<A: Architecture>(
+    ctx: &Context<'_, A>,
+    indices: &[usize],
+    p: &MatchParams,
+    target: Target,
+) -> Result<StackOutput<A::Model>, MethodError> {
+    let name = if target == Target::Oracle {
+        "om"
+    } else {
+        "dmm"
     };
+    let (points, classes) = (ctx.points(), ctx.classes());
+    let targets = target_logits(ctx, indices, p, target, name)?;
     let ad = autodiff(&ctx.device);
     let k = indices.len();
     let retain = ctx.retain();
