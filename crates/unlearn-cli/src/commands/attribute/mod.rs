@@ -98,16 +98,6 @@ pub fn load(common: &AttributeCommon) -> Result<SubsetZoo> {
     SubsetZoo::load(dir).context("loading --zoo")
 }
 
-/// Prints every registered estimator and its defaults.
-fn list(registry: &EstimatorRegistry) -> Result<()> {
-    print_registry(
-        registry
-            .entries()
-            .map(|e| (e.name.as_str(), e.summary.as_str(), &e.defaults)),
-        "override with --set key=value; the held-out split (--held-out, --seed) is the same for every estimator; or --method trak",
-    )
-}
-
 pub fn run(args: AttributeArgs) -> Result<()> {
     match &args.command {
         Some(AttributeCommand::Lds(lds)) => return run_lds(&lds.common, &lds.trak),
@@ -116,14 +106,14 @@ pub fn run(args: AttributeArgs) -> Result<()> {
     }
     let registry = EstimatorRegistry::builtin();
     if args.list {
-        return list(&registry);
+        return print_registry(
+            registry
+                .entries()
+                .map(|e| (e.name.as_str(), e.summary.as_str(), &e.defaults)),
+            "override with --set key=value; the held-out split (--held-out, --seed) is the same for every estimator; or --method trak",
+        );
     }
     if args.method == "trak" {
-        if !args.sets.is_empty() {
-            bail!(
-                "--set sets a datamodel estimator's parameters; TRAK takes its own --trak-* flags"
-            );
-        }
         if args.shard.shard.is_some() {
             bail!(
                 "--shard does not apply to trak: every point's score needs the gradients of all training points; shard the training of its zoo instead"

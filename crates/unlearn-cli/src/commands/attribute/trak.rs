@@ -109,6 +109,9 @@ pub fn trak_scores(
 
 /// `unlearn attribute --method trak`.
 pub(super) fn run_trak(args: &AttributeArgs) -> Result<()> {
+    if !args.sets.is_empty() {
+        bail!("--set sets a datamodel estimator's parameters; TRAK takes its own --trak-* flags");
+    }
     let Some(dir) = &args.common.zoo else {
         bail!("--zoo DIR (originals or subset models) is required")
     };
