@@ -13,6 +13,7 @@ use unlearn_attribution::trak::{
     Projector, RandomProjections, RandomProjector, ScoreRequest, Target, Trak, TrakConfig,
 };
 use unlearn_data::Dataset;
+use unlearn_models::{CnnConfig, LogisticConfig, MlpConfig, ResNet9Config};
 use unlearn_models::{InputSpec, Model, ModelConfig, StackModel, stacking};
 use unlearn_train::inference::stack_logits;
 use unlearn_train::{Member, OptimizerConfig, Recipe, Schedule, TrainSet, train_stack};
@@ -130,8 +131,8 @@ fn stacked_copies_give_single_example_gradients_mlp() {
         image_shape: None,
         classes: 3,
     };
-    check_trick(ModelConfig::Mlp { hidden: vec![5] }, input, 4, 3);
-    check_trick(ModelConfig::Logistic, input, 5, 5);
+    check_trick(ModelConfig::Mlp(MlpConfig { hidden: vec![5] }), input, 4, 3);
+    check_trick(ModelConfig::Logistic(LogisticConfig {}), input, 5, 5);
 }
 
 #[test]
@@ -142,19 +143,19 @@ fn stacked_copies_give_single_example_gradients_cnn_and_resnet() {
         classes: 3,
     };
     check_trick(
-        ModelConfig::Cnn {
+        ModelConfig::Cnn(CnnConfig {
             channels: vec![3, 2],
-        },
+        }),
         input,
         3,
         3,
     );
     // Batch norm in inference mode: per-example gradients do not mix the examples.
     check_trick(
-        ModelConfig::ResNet9 {
+        ModelConfig::ResNet9(ResNet9Config {
             width: 2,
             scale: 0.2,
-        },
+        }),
         input,
         3,
         2,
@@ -168,7 +169,7 @@ fn margin_output_matches_host_formula() {
         image_shape: None,
         classes: 4,
     };
-    let config = ModelConfig::Mlp { hidden: vec![6] };
+    let config = ModelConfig::Mlp(MlpConfig { hidden: vec![6] });
     let model = Model::init(&config, &input, &[2], &device()).unwrap();
     let g = PerExampleGradients::new(&model, &config, &input, 2, 2, &device()).unwrap();
     let x = [0.3f32, -1.0, 2.0, 1.5, 0.5, -0.2];
@@ -277,7 +278,7 @@ fn blobs(n: usize, d: usize, classes: usize, spread: f32, seed: u64) -> Dataset 
 /// Logistic regression trained by SGD with momentum 0.9 at a constant rate.
 fn logistic_recipe(epochs: usize, batch_size: usize, lr: f64, weight_decay: f32) -> Recipe {
     Recipe {
-        model: unlearn_models::Architecture::spec(&ModelConfig::Logistic),
+        model: unlearn_models::Architecture::spec(&ModelConfig::Logistic(LogisticConfig {})),
         epochs,
         batch_size,
         last_batch: Default::default(),
@@ -398,7 +399,13 @@ fn trak_tracks_leave_one_out_on_logistic_regression() {
         .collect();
     for (m, model) in models.iter().enumerate() {
         let report = trak
-            .add_model(model, &ModelConfig::Logistic, &input, seeds[m], &dev)
+            .add_model(
+                model,
+                &ModelConfig::Logistic(LogisticConfig {}),
+                &input,
+                seeds[m],
+                &dev,
+            )
             .unwrap();
         assert_eq!(report.params, d * classes + classes);
         assert_eq!(report.k, d * classes + classes);
@@ -528,7 +535,7 @@ impl TwoModels {
         for (m, model) in self.models.iter().enumerate() {
             trak.add_model(
                 model,
-                &ModelConfig::Logistic,
+                &ModelConfig::Logistic(LogisticConfig {}),
                 &self.input,
                 m as u64,
                 &self.dev,

@@ -5,11 +5,11 @@
 //! ```no_run
 //! use unlearn_bench::{Bench, MethodSpec, NamedForgetSet};
 //! use unlearn_methods::MethodRegistry;
-//! use unlearn_models::ModelConfig;
+//! use unlearn_models::{MlpConfig, ModelConfig};
 //! use unlearn_train::DataSource;
 //!
 //! let (data, info) = DataSource::named("digits").load().unwrap();
-//! let arch = ModelConfig::Mlp { hidden: vec![64] };
+//! let arch = ModelConfig::Mlp(MlpConfig { hidden: vec![64] });
 //! let registry = MethodRegistry::builtin();
 //! let mut bench = Bench::new(&arch, &registry, &data, info, burn::tensor::Device::flex());
 //! let forget = unlearn_data::ForgetSet::random(data.train.len(), 10, 0).unwrap();

@@ -9,6 +9,7 @@ use unlearn_bench::{
 use unlearn_data::ForgetSet;
 use unlearn_methods::MethodRegistry;
 use unlearn_models::ModelConfig;
+use unlearn_models::{LogisticConfig, MlpConfig};
 use unlearn_train::DataSource;
 
 #[test]
@@ -38,7 +39,7 @@ fn a_grid_runs_every_combination_with_the_fixed_parameters() {
 #[test]
 fn the_bench_checks_methods_and_forget_sets_before_training() {
     let (data, info) = DataSource::named("digits").load().unwrap();
-    let arch = ModelConfig::Mlp { hidden: vec![8] };
+    let arch = ModelConfig::Mlp(MlpConfig { hidden: vec![8] });
     let registry = MethodRegistry::builtin();
     let dir = tempfile::tempdir().unwrap();
     let mut bench = Bench::new(&arch, &registry, &data, info, burn::tensor::Device::flex());
@@ -82,7 +83,7 @@ fn the_bench_checks_methods_and_forget_sets_before_training() {
         "f",
         ForgetSet::random(data.train.len(), 5, 0).unwrap(),
     ));
-    bench.recipe.model = ModelConfig::Logistic.spec();
+    bench.recipe.model = ModelConfig::Logistic(LogisticConfig {}).spec();
     let err = bench.check().unwrap_err().to_string();
     assert!(err.contains("logistic"), "{err}");
 }

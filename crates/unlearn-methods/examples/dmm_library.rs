@@ -31,6 +31,7 @@ use unlearn_attribution::{Estimator, Masks, Outputs, RidgeParams};
 use unlearn_data::{ForgetSet, SubsetMasks};
 use unlearn_eval::{Direction, EvalPoints, LogitsView, SplitSummary, evaluate};
 use unlearn_methods::{Context, MethodRegistry, unlearn_zoo};
+use unlearn_models::MlpConfig;
 use unlearn_models::ModelConfig;
 use unlearn_train::manifest::InputRef;
 use unlearn_train::{Backend, DataSource, Recipe, Zoo, ZooKind, ZooSpec, train_zoo};
@@ -81,7 +82,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let forget_ref = file_ref(&forget_path)?;
 
     // 2. Zoos of a small MLP trained for few epochs; seeds of different zoos are disjoint.
-    let arch = ModelConfig::Mlp { hidden: vec![32] };
+    let arch = ModelConfig::Mlp(MlpConfig { hidden: vec![32] });
     let mut recipe = Recipe::for_model(arch.spec());
     recipe.epochs = 8;
     let train =

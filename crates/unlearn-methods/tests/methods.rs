@@ -18,6 +18,7 @@ use unlearn_methods::methods::retrain::RETRAIN_SEED_OFFSET;
 use unlearn_methods::{
     Context, MethodError, MethodRegistry, UnlearnMethod, parse_sets, unlearn_zoo,
 };
+use unlearn_models::ResNet9Config;
 use unlearn_models::{ModelConfig, StackModel};
 use unlearn_train::inference::stack_logits;
 use unlearn_train::zoo::{logits_path, model_path};
@@ -851,10 +852,10 @@ fn dmm_gives_each_model_of_a_stack_what_it_gives_alone() {
 /// running statistics, not take the stack's later ones.
 #[test]
 fn dmm_on_a_batch_norm_network_gives_each_model_of_a_stack_what_it_gives_alone() {
-    let arch = ModelConfig::ResNet9 {
+    let arch = ModelConfig::ResNet9(ResNet9Config {
         width: 4,
         scale: 0.125,
-    };
+    });
     let mut recipe = small_mlp();
     recipe.model = arch.spec();
     recipe.epochs = 2;

@@ -1,10 +1,69 @@
 //! Small CNN: (3×3 conv → ReLU → 2×2 max-pool) per block, then a linear classifier.
 
+use crate::architecture::{ArchSpec, Architecture, StackModel};
+use crate::config::{InputSpec, ModelError, checks};
 use crate::cpu_kernels::max_pool_relu;
 use crate::init::StackRng;
 use crate::layers::{StackedConv2d, StackedLinear, from_grouped_images, to_grouped_images};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// A small CNN, `{"kind": "cnn", "channels": [16, 32]}`: per entry of `channels` a 3×3
+/// convolution, ReLU and 2×2 max-pool, then a linear classifier on the flattened features.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CnnConfig {
+    /// Output channels of each convolution block.
+    pub channels: Vec<usize>,
+}
+
+impl Default for CnnConfig {
+    /// Two blocks of 16 and 32 channels.
+    fn default() -> Self {
+        Self {
+            channels: vec![16, 32],
+        }
+    }
+}
+
+impl CnnConfig {
+    /// Its `kind` in JSON and its name on the command line.
+    pub const NAME: &'static str = "cnn";
+}
+
+impl Architecture for CnnConfig {
+    type Model = Cnn;
+
+    fn spec(&self) -> ArchSpec {
+        ArchSpec::new(Self::NAME, self)
+    }
+
+    fn validate(&self, input: &InputSpec) -> Result<(), ModelError> {
+        checks::classes(Self::NAME, input)?;
+        if self.channels.is_empty() || self.channels.contains(&0) {
+            return Err(checks::invalid(
+                Self::NAME,
+                "channels must be a non-empty list of widths > 0",
+            ));
+        }
+        let image = checks::image(Self::NAME, input)?;
+        checks::pools(Self::NAME, image, self.channels.len())
+    }
+
+    fn init(&self, input: &InputSpec, seeds: &[u64], device: &Device) -> Result<Cnn, ModelError> {
+        self.validate(input)?;
+        let image = checks::image(Self::NAME, input)?;
+        let mut rng = StackRng::new(seeds);
+        Ok(Cnn::build(
+            &mut rng,
+            image,
+            &self.channels,
+            input.classes,
+            device,
+        ))
+    }
+}
 
 /// A stack of small CNNs.
 #[derive(Module, Debug)]
@@ -17,8 +76,8 @@ pub struct Cnn {
 }
 
 impl Cnn {
-    /// Builds the blocks for `image` = (channels, height, width).
-    pub fn new(
+    /// The blocks for `image` = (channels, height, width).
+    fn build(
         rng: &mut StackRng,
         image: [usize; 3],
         channels: &[usize],
@@ -47,5 +106,15 @@ impl Cnn {
             x = max_pool_relu(conv.forward(x), [2, 2], true);
         }
         self.head.forward(from_grouped_images(x, models))
+    }
+}
+
+impl StackModel for Cnn {
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        Cnn::forward(self, x)
+    }
+
+    fn head_param_ids(&self) -> Vec<burn::module::ParamId> {
+        self.head.param_ids()
     }
 }

@@ -1,8 +1,11 @@
 //! Serde configuration of an architecture and the input it is built for.
 
 use crate::architecture::{ArchSpec, Architecture};
+use crate::cnn::CnnConfig;
+use crate::mlp::{LogisticConfig, MlpConfig};
 use crate::model::Model;
-use crate::resnet9_easydub::EasydubResNet9;
+use crate::resnet9::ResNet9Config;
+use crate::resnet9_easydub::EasydubResNet9Config;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
@@ -17,44 +20,27 @@ pub struct InputSpec {
     pub classes: usize,
 }
 
-/// An architecture, chosen by `kind` in JSON (`{"kind": "mlp", "hidden": [64]}`).
+/// A built-in architecture, chosen by `kind` in JSON (`{"kind": "mlp", "hidden": [64]}`). Each
+/// variant holds its architecture's own configuration, which builds the model
+/// ([`Architecture::init`]); the enum only dispatches to it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "kind")]
 pub enum ModelConfig {
     /// Multinomial logistic regression (one linear layer).
-    Logistic,
+    #[serde(rename = "logistic")]
+    Logistic(LogisticConfig),
     /// Fully connected network with ReLU between the hidden layers.
-    Mlp {
-        /// Widths of the hidden layers, input side first.
-        hidden: Vec<usize>,
-    },
-    /// Small CNN: per entry of `channels` a 3×3 convolution, ReLU and 2×2 max-pool, then a
-    /// linear classifier on the flattened features.
-    Cnn {
-        /// Output channels of each convolution block.
-        channels: Vec<usize>,
-    },
-    /// ResNet-9 in the fast "KakaoBrain" layout (docs/algorithms.md §13), widths `width·{1,2,4,8}`
-    /// (64 gives the published 64-128-256-512) and logits scaled by `scale`.
+    #[serde(rename = "mlp")]
+    Mlp(MlpConfig),
+    /// Small CNN.
+    #[serde(rename = "cnn")]
+    Cnn(CnnConfig),
+    /// ResNet-9 in the fast "KakaoBrain" layout.
     #[serde(rename = "resnet9")]
-    ResNet9 {
-        /// Channels of the prep layer (published: 64).
-        width: usize,
-        /// Output multiplier (published: 0.125).
-        #[serde(serialize_with = "crate::as_written::f32")]
-        scale: f32,
-    },
-    /// The ResNet-9 of the public CIFAR-10 unlearning benchmark (docs/algorithms.md §13), whose
-    /// published checkpoints `unlearn import` reads: widths `width·{1,2,4,2}` (64 gives the
-    /// published 64-128-256-128), logits scaled by `scale` (published: 0.2).
+    ResNet9(ResNet9Config),
+    /// The ResNet-9 of the public CIFAR-10 unlearning benchmark.
     #[serde(rename = "resnet9-easydub")]
-    ResNet9Easydub {
-        /// Channels of the first block (published: 64).
-        width: usize,
-        /// Output multiplier (published: 0.2).
-        #[serde(serialize_with = "crate::as_written::f32")]
-        scale: f32,
-    },
+    ResNet9Easydub(EasydubResNet9Config),
 }
 
 /// Errors building a model for a given input.
@@ -122,9 +108,14 @@ pub enum ModelError {
     },
     /// Not one of the built-in architectures.
     #[error(
-        "architecture '{0}' is not built in (built in: logistic, mlp, cnn, resnet9, resnet9-easydub); a zoo of a user architecture is read from Rust with that architecture"
+        "architecture '{kind}' is not built in (built in: {built_in}); a zoo of a user architecture is read from Rust with that architecture"
     )]
-    NotBuiltIn(String),
+    NotBuiltIn {
+        /// The name asked for.
+        kind: String,
+        /// The built-ins' names, comma-separated.
+        built_in: String,
+    },
     /// A checkpoint that cannot be written or read.
     #[error("checkpoint {path}: {what}")]
     Checkpoint {
@@ -135,8 +126,77 @@ pub enum ModelError {
     },
 }
 
-/// The built-ins' registry: every built-in architecture is a [`ModelConfig`], and this is the one
-/// place that matches on the closed list.
+/// The built-ins' registration: the one place that lists them. Everything else dispatches on
+/// the variant.
+impl ModelConfig {
+    /// Every built-in architecture at its default configuration.
+    pub fn built_ins() -> Vec<ModelConfig> {
+        vec![
+            ModelConfig::Logistic(LogisticConfig::default()),
+            ModelConfig::Mlp(MlpConfig::default()),
+            ModelConfig::Cnn(CnnConfig::default()),
+            ModelConfig::ResNet9(ResNet9Config::default()),
+            ModelConfig::ResNet9Easydub(EasydubResNet9Config::default()),
+        ]
+    }
+
+    /// The built-ins' names, in registration order.
+    pub fn names() -> Vec<&'static str> {
+        Self::built_ins().iter().map(|c| c.name()).collect()
+    }
+
+    /// The built-ins' names, comma-separated (for messages).
+    pub fn built_in_names() -> String {
+        Self::names().join(", ")
+    }
+
+    /// Short name used on the command line and as `kind` in JSON.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ModelConfig::Logistic(_) => LogisticConfig::NAME,
+            ModelConfig::Mlp(_) => MlpConfig::NAME,
+            ModelConfig::Cnn(_) => CnnConfig::NAME,
+            ModelConfig::ResNet9(_) => ResNet9Config::NAME,
+            ModelConfig::ResNet9Easydub(_) => EasydubResNet9Config::NAME,
+        }
+    }
+
+    /// The default configuration of a named built-in.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::built_ins().into_iter().find(|c| c.name() == name)
+    }
+
+    /// The spec recorded in manifests: this configuration as JSON, `kind` naming it.
+    pub fn spec(&self) -> ArchSpec {
+        ArchSpec::new(
+            self.name(),
+            &serde_json::to_value(self).expect("configs serialise"),
+        )
+    }
+
+    /// The built-in architecture a spec names, with its configuration.
+    pub fn from_spec(spec: &ArchSpec) -> Result<Self, ModelError> {
+        if Self::from_name(spec.kind()).is_none() {
+            return Err(ModelError::NotBuiltIn {
+                kind: spec.kind().to_string(),
+                built_in: Self::built_in_names(),
+            });
+        }
+        spec.to_config()
+    }
+
+    /// Checks that this architecture can be built for `input`, before any training starts.
+    pub fn validate(&self, input: &InputSpec) -> Result<(), ModelError> {
+        match self {
+            ModelConfig::Logistic(c) => c.validate(input),
+            ModelConfig::Mlp(c) => c.validate(input),
+            ModelConfig::Cnn(c) => c.validate(input),
+            ModelConfig::ResNet9(c) => c.validate(input),
+            ModelConfig::ResNet9Easydub(c) => c.validate(input),
+        }
+    }
+}
+
 impl Architecture for ModelConfig {
     type Model = Model;
 
@@ -149,104 +209,54 @@ impl Architecture for ModelConfig {
     }
 
     fn init(&self, input: &InputSpec, seeds: &[u64], device: &Device) -> Result<Model, ModelError> {
-        Model::init(self, input, seeds, device)
+        Ok(match self {
+            ModelConfig::Logistic(c) => Model::Mlp(c.init(input, seeds, device)?),
+            ModelConfig::Mlp(c) => Model::Mlp(c.init(input, seeds, device)?),
+            ModelConfig::Cnn(c) => Model::Cnn(c.init(input, seeds, device)?),
+            ModelConfig::ResNet9(c) => Model::ResNet9(c.init(input, seeds, device)?),
+            ModelConfig::ResNet9Easydub(c) => Model::ResNet9Easydub(c.init(input, seeds, device)?),
+        })
     }
 }
 
-impl ModelConfig {
-    /// The spec recorded in manifests: this configuration as JSON, `kind` naming it.
-    pub fn spec(&self) -> ArchSpec {
-        ArchSpec::new(
-            self.name(),
-            &serde_json::to_value(self).expect("configs serialise"),
-        )
-    }
-
-    /// The built-in architecture a spec names, with its configuration.
-    pub fn from_spec(spec: &ArchSpec) -> Result<Self, ModelError> {
-        if Self::from_name(spec.kind()).is_none() {
-            return Err(ModelError::NotBuiltIn(spec.kind().to_string()));
+macro_rules! into_model_config {
+    ($($config:ident => $variant:ident),*) => {$(
+        impl From<$config> for ModelConfig {
+            fn from(config: $config) -> Self {
+                ModelConfig::$variant(config)
+            }
         }
-        spec.to_config()
-    }
+    )*};
+}
 
-    /// Short name used on the command line.
-    pub fn name(&self) -> &'static str {
-        match self {
-            ModelConfig::Logistic => "logistic",
-            ModelConfig::Mlp { .. } => "mlp",
-            ModelConfig::Cnn { .. } => "cnn",
-            ModelConfig::ResNet9 { .. } => "resnet9",
-            ModelConfig::ResNet9Easydub { .. } => "resnet9-easydub",
-        }
-    }
+into_model_config!(
+    LogisticConfig => Logistic,
+    MlpConfig => Mlp,
+    CnnConfig => Cnn,
+    ResNet9Config => ResNet9,
+    EasydubResNet9Config => ResNet9Easydub
+);
 
-    /// The default configuration of a named architecture.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Some(match name {
-            "logistic" => ModelConfig::Logistic,
-            "mlp" => ModelConfig::Mlp { hidden: vec![64] },
-            "cnn" => ModelConfig::Cnn {
-                channels: vec![16, 32],
-            },
-            "resnet9" => ModelConfig::ResNet9 {
-                width: 64,
-                scale: 0.125,
-            },
-            "resnet9-easydub" => ModelConfig::ResNet9Easydub {
-                width: 64,
-                scale: 0.2,
-            },
-            _ => return None,
-        })
-    }
+/// Checks shared by the built-ins' `validate`.
+pub(crate) mod checks {
+    use super::{InputSpec, ModelError};
 
-    /// Checks that this architecture can be built for `input`, before any training starts.
-    pub fn validate(&self, input: &InputSpec) -> Result<(), ModelError> {
-        let model = self.name().to_string();
+    /// A model needs at least two classes.
+    pub(crate) fn classes(model: &str, input: &InputSpec) -> Result<(), ModelError> {
         if input.classes < 2 {
-            return Err(ModelError::Invalid {
+            return Err(invalid(
                 model,
-                what: format!("needs at least 2 classes, the data have {}", input.classes),
-            });
+                format!("needs at least 2 classes, the data have {}", input.classes),
+            ));
         }
-        let pools = match self {
-            ModelConfig::Logistic => return Ok(()),
-            ModelConfig::Mlp { hidden } => {
-                if hidden.contains(&0) {
-                    return Err(ModelError::Invalid {
-                        model,
-                        what: "hidden widths must be > 0".into(),
-                    });
-                }
-                return Ok(());
-            }
-            ModelConfig::Cnn { channels } => {
-                if channels.is_empty() || channels.contains(&0) {
-                    return Err(ModelError::Invalid {
-                        model,
-                        what: "channels must be a non-empty list of widths > 0".into(),
-                    });
-                }
-                channels.len()
-            }
-            ModelConfig::ResNet9 { width, .. } | ModelConfig::ResNet9Easydub { width, .. } => {
-                if *width == 0 {
-                    return Err(ModelError::Invalid {
-                        model,
-                        what: "width must be > 0".into(),
-                    });
-                }
-                3
-            }
-        };
-        let min_side = match self {
-            ModelConfig::ResNet9Easydub { .. } => Some(EasydubResNet9::min_side()),
-            _ => None,
-        };
+        Ok(())
+    }
+
+    /// The input's image shape, which must account for its features.
+    pub(crate) fn image(model: &str, input: &InputSpec) -> Result<[usize; 3], ModelError> {
         let Some(shape) = input.image_shape else {
             return Err(ModelError::NeedsImages {
-                model,
+                model: model.to_string(),
                 dim: input.dim,
             });
         };
@@ -258,19 +268,15 @@ impl ModelConfig {
                 dim: input.dim,
             });
         }
-        if let Some(side) = min_side.filter(|&s| shape[1] < s || shape[2] < s) {
-            return Err(ModelError::Invalid {
-                model,
-                what: format!(
-                    "its strided and unpadded convolutions need images of at least {side}×{side} (got {}×{})",
-                    shape[1], shape[2]
-                ),
-            });
-        }
-        let need = if min_side.is_some() { 1 } else { 1 << pools };
+        Ok(shape)
+    }
+
+    /// An image that survives `pools` 2×2 poolings.
+    pub(crate) fn pools(model: &str, shape: [usize; 3], pools: usize) -> Result<(), ModelError> {
+        let need = 1 << pools;
         if shape[1] < need || shape[2] < need {
             return Err(ModelError::TooSmall {
-                model,
+                model: model.to_string(),
                 pools,
                 need,
                 h: shape[1],
@@ -278,5 +284,13 @@ impl ModelConfig {
             });
         }
         Ok(())
+    }
+
+    /// A configuration value out of range.
+    pub(crate) fn invalid(model: &str, what: impl Into<String>) -> ModelError {
+        ModelError::Invalid {
+            model: model.to_string(),
+            what: what.into(),
+        }
     }
 }

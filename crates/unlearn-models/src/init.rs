@@ -22,6 +22,7 @@ const RUNNING_ID_BASE: u64 = 1 << 48;
 impl StackRng {
     /// Streams for models with the given seeds (the stack size is `seeds.len()`).
     pub fn new(seeds: &[u64]) -> Self {
+        assert!(!seeds.is_empty(), "a stack needs at least one model");
         Self {
             rngs: seeds
                 .iter()

@@ -23,6 +23,13 @@ impl StackedLinear {
         Self { weight, bias }
     }
 
+    /// Ids of its weight and bias (the head's, for localised methods).
+    pub fn param_ids(&self) -> Vec<burn::module::ParamId> {
+        let mut ids = vec![self.weight.id];
+        ids.extend(self.bias.as_ref().map(|b| b.id));
+        ids
+    }
+
     /// `x`: `[K, batch, in]` → `[K, batch, out]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let y = x.matmul(self.weight.val());

@@ -31,5 +31,9 @@ pub use architecture::{
     ArchSpec, Architecture, PositionalIds, Single, SingleArchitecture, SingleModel, StackModel,
 };
 pub use burn;
+pub use cnn::CnnConfig;
 pub use config::{InputSpec, ModelConfig, ModelError};
+pub use mlp::{LogisticConfig, MlpConfig};
 pub use model::Model;
+pub use resnet9::ResNet9Config;
+pub use resnet9_easydub::EasydubResNet9Config;

@@ -1,5 +1,7 @@
 //! ResNet-9, the fast "KakaoBrain" CIFAR-10 layout (docs/algorithms.md §13), stacked.
 
+use crate::architecture::{ArchSpec, Architecture, StackModel};
+use crate::config::{InputSpec, ModelError, checks};
 use crate::cpu_kernels::{batch_norm, max_pool_relu};
 use crate::init::StackRng;
 use crate::layers::{
@@ -11,6 +13,66 @@ use burn::module::RunningState;
 use burn::nn::BatchNorm;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// ResNet-9 in the fast "KakaoBrain" layout (docs/algorithms.md §13),
+/// `{"kind": "resnet9", "width": 64, "scale": 0.125}`: widths `width·{1,2,4,8}` (64 gives the
+/// published 64-128-256-512), logits multiplied by `scale`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResNet9Config {
+    /// Channels of the prep layer (published: 64).
+    pub width: usize,
+    /// Output multiplier (published: 0.125).
+    #[serde(serialize_with = "crate::as_written::f32")]
+    pub scale: f32,
+}
+
+impl Default for ResNet9Config {
+    /// The published 64 and 0.125.
+    fn default() -> Self {
+        Self {
+            width: 64,
+            scale: 0.125,
+        }
+    }
+}
+
+impl ResNet9Config {
+    /// Its `kind` in JSON and its name on the command line.
+    pub const NAME: &'static str = "resnet9";
+    /// Times it halves the image (three 2×2 max-pools).
+    const POOLS: usize = 3;
+}
+
+impl Architecture for ResNet9Config {
+    type Model = ResNet9;
+
+    fn spec(&self) -> ArchSpec {
+        ArchSpec::new(Self::NAME, self)
+    }
+
+    fn validate(&self, input: &InputSpec) -> Result<(), ModelError> {
+        checks::classes(Self::NAME, input)?;
+        if self.width == 0 {
+            return Err(checks::invalid(Self::NAME, "width must be > 0"));
+        }
+        let image = checks::image(Self::NAME, input)?;
+        checks::pools(Self::NAME, image, Self::POOLS)
+    }
+
+    fn init(
+        &self,
+        input: &InputSpec,
+        seeds: &[u64],
+        device: &Device,
+    ) -> Result<ResNet9, ModelError> {
+        self.validate(input)?;
+        let image = checks::image(Self::NAME, input)?;
+        let mut rng = StackRng::new(seeds);
+        Ok(ResNet9::build(&mut rng, image, self, input.classes, device))
+    }
+}
 
 /// Convolution (no bias) → batch norm → ReLU, optionally followed by a 2×2 max-pool.
 #[derive(Module, Debug)]
@@ -71,14 +133,14 @@ pub struct ResNet9 {
 
 impl ResNet9 {
     /// Widths `width·{1, 2, 4, 8}`; the head has no bias and its output is multiplied by `scale`.
-    pub fn new(
+    fn build(
         rng: &mut StackRng,
         image: [usize; 3],
-        width: usize,
-        scale: f32,
+        config: &ResNet9Config,
         classes: usize,
         device: &Device,
     ) -> Self {
+        let ResNet9Config { width, scale } = *config;
         let (w1, w2, w4, w8) = (width, 2 * width, 4 * width, 8 * width);
         Self {
             prep: ConvBlock::new(rng, image[0], w1, false, device),
@@ -113,5 +175,15 @@ impl ResNet9 {
         self.head
             .forward(from_grouped_images(x, models))
             .mul_scalar(self.scale)
+    }
+}
+
+impl StackModel for ResNet9 {
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        ResNet9::forward(self, x)
+    }
+
+    fn head_param_ids(&self) -> Vec<burn::module::ParamId> {
+        self.head.param_ids()
     }
 }

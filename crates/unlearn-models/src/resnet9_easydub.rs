@@ -4,12 +4,88 @@
 //! 2×2 max-pool, a residual pair at 4w, 4w→2w without padding, a global max-pool, a linear head
 //! without bias, the logits multiplied by `scale` (published: w = 64, scale 0.2).
 
+use crate::architecture::{ArchSpec, Architecture, StackModel};
+use crate::config::{InputSpec, ModelError, checks};
 use crate::cpu_kernels::max_pool_relu;
 use crate::init::StackRng;
 use crate::layers::{ConvGeometry, StackedLinear, from_grouped_images, to_grouped_images};
 use crate::resnet9::ConvBlock;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// The benchmark's ResNet-9, `{"kind": "resnet9-easydub", "width": 64, "scale": 0.2}`, whose
+/// published checkpoints `unlearn import` reads: widths `width·{1,2,4,2}` (64 gives the published
+/// 64-128-256-128), logits multiplied by `scale`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EasydubResNet9Config {
+    /// Channels of the first block (published: 64).
+    pub width: usize,
+    /// Output multiplier (published: 0.2).
+    #[serde(serialize_with = "crate::as_written::f32")]
+    pub scale: f32,
+}
+
+impl Default for EasydubResNet9Config {
+    /// The published 64 and 0.2.
+    fn default() -> Self {
+        Self {
+            width: 64,
+            scale: 0.2,
+        }
+    }
+}
+
+impl EasydubResNet9Config {
+    /// Its `kind` in JSON and its name on the command line.
+    pub const NAME: &'static str = "resnet9-easydub";
+}
+
+impl Architecture for EasydubResNet9Config {
+    type Model = EasydubResNet9;
+
+    fn spec(&self) -> ArchSpec {
+        ArchSpec::new(Self::NAME, self)
+    }
+
+    fn validate(&self, input: &InputSpec) -> Result<(), ModelError> {
+        checks::classes(Self::NAME, input)?;
+        if self.width == 0 {
+            return Err(checks::invalid(Self::NAME, "width must be > 0"));
+        }
+        let image = checks::image(Self::NAME, input)?;
+        let side = EasydubResNet9::min_side();
+        if image[1] < side || image[2] < side {
+            return Err(checks::invalid(
+                Self::NAME,
+                format!(
+                    "its strided and unpadded convolutions need images of at least {side}×{side} (got {}×{})",
+                    image[1], image[2]
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn init(
+        &self,
+        input: &InputSpec,
+        seeds: &[u64],
+        device: &Device,
+    ) -> Result<EasydubResNet9, ModelError> {
+        self.validate(input)?;
+        let image = checks::image(Self::NAME, input)?;
+        let mut rng = StackRng::new(seeds);
+        Ok(EasydubResNet9::build(
+            &mut rng,
+            image,
+            self,
+            input.classes,
+            device,
+        ))
+    }
+}
 
 /// The geometries of its five plain blocks, input side first (the residual blocks are 3×3
 /// "same"): they fix the smallest image it takes.
@@ -48,14 +124,14 @@ pub struct EasydubResNet9 {
 
 impl EasydubResNet9 {
     /// Widths `width·{1, 2, 4, 2}` (published: 64-128-256-128).
-    pub fn new(
+    fn build(
         rng: &mut StackRng,
         image: [usize; 3],
-        width: usize,
-        scale: f32,
+        config: &EasydubResNet9Config,
         classes: usize,
         device: &Device,
     ) -> Self {
+        let EasydubResNet9Config { width, scale } = *config;
         let (w1, w2, w4) = (width, 2 * width, 4 * width);
         let [plain, strided, valid] = GEOMETRIES;
         let mut block =
@@ -107,6 +183,16 @@ impl EasydubResNet9 {
         self.head
             .forward(from_grouped_images(x, models))
             .mul_scalar(self.scale)
+    }
+}
+
+impl StackModel for EasydubResNet9 {
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        EasydubResNet9::forward(self, x)
+    }
+
+    fn head_param_ids(&self) -> Vec<burn::module::ParamId> {
+        self.head.param_ids()
     }
 }
 

@@ -4,7 +4,10 @@
 //! modules these keys come from (each an `nn.Sequential`, as `scripts/torch_reference/models.py`
 //! defines them).
 
+use crate::cnn::CnnConfig;
 use crate::config::{InputSpec, ModelConfig};
+use crate::resnet9::ResNet9Config;
+use crate::resnet9_easydub::EasydubResNet9Config;
 use crate::resnet9_easydub::GEOMETRIES;
 
 /// How a torch tensor's values become a burn parameter's.
@@ -123,10 +126,10 @@ impl TorchLayout {
         let mut layout = TorchLayout::default();
         let classes = input.classes;
         match config {
-            ModelConfig::Logistic | ModelConfig::Mlp { .. } => {
+            ModelConfig::Logistic(_) | ModelConfig::Mlp(_) => {
                 // nn.Sequential(Linear, ReLU, Linear, …): linear `i` at index 2i.
                 let hidden = match config {
-                    ModelConfig::Mlp { hidden } => hidden.clone(),
+                    ModelConfig::Mlp(mlp) => mlp.hidden.clone(),
                     _ => Vec::new(),
                 };
                 let mut widths = vec![input.dim];
@@ -142,7 +145,7 @@ impl TorchLayout {
                     );
                 }
             }
-            ModelConfig::Cnn { channels } => {
+            ModelConfig::Cnn(CnnConfig { channels }) => {
                 // nn.Sequential((Conv2d, ReLU, MaxPool2d) per block, Flatten, Linear).
                 let [mut c_in, mut h, mut w] = input.image_shape.unwrap_or([1, 1, 1]);
                 for (b, &c_out) in channels.iter().enumerate() {
@@ -157,7 +160,7 @@ impl TorchLayout {
                 let head = (3 * channels.len() + 1).to_string();
                 layout.linear(&head, "head", c_in * h * w, classes, true);
             }
-            ModelConfig::ResNet9 { width, .. } => {
+            ModelConfig::ResNet9(ResNet9Config { width, .. }) => {
                 // 0 prep, 1 layer1 (+pool), 2 residual, 3 layer2 (+pool), 4 layer3 (+pool),
                 // 5 residual, 6 global max-pool, 7 flatten, 8 linear (no bias), 9 scale.
                 let c = input.image_shape.map_or(3, |s| s[0]);
@@ -170,7 +173,7 @@ impl TorchLayout {
                 layout.residual("5", "res3", w8);
                 layout.linear("8", "head", w8, classes, false);
             }
-            ModelConfig::ResNet9Easydub { width, .. } => {
+            ModelConfig::ResNet9Easydub(EasydubResNet9Config { width, .. }) => {
                 // 0 prep, 1 strided 5×5, 2 residual, 3 widen, 4 max-pool, 5 residual,
                 // 6 unpadded 3×3, 7 global max-pool, 8 flatten, 9 linear (no bias), 10 scale.
                 let c = input.image_shape.map_or(3, |s| s[0]);
@@ -196,6 +199,7 @@ impl TorchLayout {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mlp::MlpConfig;
 
     #[test]
     fn an_mlp_is_a_sequential_of_linears_at_even_indices() {
@@ -204,7 +208,7 @@ mod tests {
             image_shape: None,
             classes: 3,
         };
-        let layout = TorchLayout::of(&ModelConfig::Mlp { hidden: vec![5] }, &input);
+        let layout = TorchLayout::of(&MlpConfig { hidden: vec![5] }.into(), &input);
         let keys: Vec<(&str, &[usize])> = layout
             .entries
             .iter()

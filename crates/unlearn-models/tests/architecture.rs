@@ -5,6 +5,7 @@ use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
+use unlearn_models::MlpConfig;
 use unlearn_models::init::reseed;
 use unlearn_models::{
     ArchSpec, Architecture, InputSpec, Model, ModelConfig, ModelError, Single, SingleArchitecture,
@@ -155,7 +156,7 @@ fn built_ins_go_through_the_registry_and_their_specs_round_trip() {
 #[test]
 fn checkpoints_save_and_load_through_the_interface() {
     let dir = tempfile::tempdir().unwrap();
-    let arch = ModelConfig::Mlp { hidden: vec![4] };
+    let arch = ModelConfig::Mlp(MlpConfig { hidden: vec![4] });
     let model: Model = arch.init(&input(), &[5], &device()).unwrap();
     let path = dir.path().join("m.bpk");
     arch.save(&model, &path).unwrap();

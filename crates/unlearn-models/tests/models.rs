@@ -7,6 +7,9 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use unlearn_models::stacking::{concat, extract};
+use unlearn_models::{
+    ArchSpec, CnnConfig, EasydubResNet9Config, LogisticConfig, MlpConfig, ResNet9Config,
+};
 use unlearn_models::{InputSpec, Model, ModelConfig, ModelError, StackModel};
 
 fn device() -> Device {
@@ -81,24 +84,24 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 
 fn all_configs() -> Vec<(ModelConfig, InputSpec)> {
     vec![
-        (ModelConfig::Logistic, flat(64)),
+        (ModelConfig::Logistic(LogisticConfig {}), flat(64)),
         (
-            ModelConfig::Mlp {
+            ModelConfig::Mlp(MlpConfig {
                 hidden: vec![16, 8],
-            },
+            }),
             flat(64),
         ),
         (
-            ModelConfig::Cnn {
+            ModelConfig::Cnn(CnnConfig {
                 channels: vec![4, 6],
-            },
+            }),
             digits_like(),
         ),
         (
-            ModelConfig::ResNet9 {
+            ModelConfig::ResNet9(ResNet9Config {
                 width: 4,
                 scale: 0.125,
-            },
+            }),
             colour8(),
         ),
     ]
@@ -146,25 +149,25 @@ fn output_shapes_for_every_architecture_and_stack_size() {
 #[test]
 fn stacked_model_k_equals_model_built_alone_from_seed_k() {
     let configs = [
-        (ModelConfig::Logistic, flat(64)),
+        (ModelConfig::Logistic(LogisticConfig {}), flat(64)),
         (
-            ModelConfig::Mlp {
+            ModelConfig::Mlp(MlpConfig {
                 hidden: vec![16, 8],
-            },
+            }),
             flat(64),
         ),
         (
-            ModelConfig::Cnn {
+            ModelConfig::Cnn(CnnConfig {
                 channels: vec![4, 6],
-            },
+            }),
             digits_like(),
         ),
-        (ModelConfig::Cnn { channels: vec![5] }, colour8()),
+        (ModelConfig::Cnn(CnnConfig { channels: vec![5] }), colour8()),
         (
-            ModelConfig::ResNet9 {
+            ModelConfig::ResNet9(ResNet9Config {
                 width: 4,
                 scale: 0.125,
-            },
+            }),
             colour8(),
         ),
     ];
@@ -226,9 +229,9 @@ fn stacked_mlp_matches_a_host_reference_forward_pass() {
     let k = seeds.len();
     let batch = 6;
     let model = Model::init(
-        &ModelConfig::Mlp {
+        &ModelConfig::Mlp(MlpConfig {
             hidden: hidden.clone(),
-        },
+        }),
         &input,
         &seeds,
         &device(),
@@ -349,9 +352,9 @@ fn stacked_cnn_matches_a_host_reference_forward_pass() {
     let k = seeds.len();
     let batch = 2;
     let model = Model::init(
-        &ModelConfig::Cnn {
+        &ModelConfig::Cnn(CnnConfig {
             channels: channels.clone(),
-        },
+        }),
         &input,
         &seeds,
         &device(),
@@ -412,16 +415,16 @@ fn stacked_cnn_matches_a_host_reference_forward_pass() {
 fn configs_without_batch_norm() -> Vec<(ModelConfig, InputSpec)> {
     all_configs()
         .into_iter()
-        .filter(|(c, _)| !matches!(c, ModelConfig::ResNet9 { .. }))
+        .filter(|(c, _)| !matches!(c, ModelConfig::ResNet9(ResNet9Config { .. })))
         .collect()
 }
 
 fn resnet9_tiny() -> (ModelConfig, InputSpec) {
     (
-        ModelConfig::ResNet9 {
+        ModelConfig::ResNet9(ResNet9Config {
             width: 4,
             scale: 0.125,
-        },
+        }),
         colour8(),
     )
 }
@@ -538,7 +541,13 @@ fn resnet9_seeding_within_a_stack() {
 #[test]
 fn default_initialisation_follows_pytorch_bounds() {
     // Linear: uniform in ±1/√in (64 inputs → ±0.125); both signs must occur.
-    let model = Model::init(&ModelConfig::Logistic, &flat(64), &[1], &device()).unwrap();
+    let model = Model::init(
+        &ModelConfig::Logistic(LogisticConfig {}),
+        &flat(64),
+        &[1],
+        &device(),
+    )
+    .unwrap();
     let p = params(&model);
     assert_eq!(p[0].0, vec![1, 64, 10]);
     let w = &p[0].1;
@@ -548,9 +557,9 @@ fn default_initialisation_follows_pytorch_bounds() {
 
 #[test]
 fn validate_rejects_models_that_cannot_fit_the_data() {
-    let cnn = ModelConfig::Cnn {
+    let cnn = ModelConfig::Cnn(CnnConfig {
         channels: vec![16, 32],
-    };
+    });
     // Convolutions on flat data.
     let err = cnn.validate(&flat(64)).unwrap_err();
     assert_eq!(
@@ -561,10 +570,10 @@ fn validate_rejects_models_that_cannot_fit_the_data() {
         }
     );
     assert!(err.to_string().contains("needs image inputs"), "{err}");
-    let resnet = ModelConfig::ResNet9 {
+    let resnet = ModelConfig::ResNet9(ResNet9Config {
         width: 4,
         scale: 0.125,
-    };
+    });
     assert!(matches!(
         resnet.validate(&flat(192)),
         Err(ModelError::NeedsImages { .. })
@@ -622,11 +631,11 @@ fn validate_rejects_models_that_cannot_fit_the_data() {
 
     // Zero widths, one class.
     assert!(matches!(
-        ModelConfig::Mlp { hidden: vec![8, 0] }.validate(&flat(4)),
+        ModelConfig::Mlp(MlpConfig { hidden: vec![8, 0] }).validate(&flat(4)),
         Err(ModelError::Invalid { .. })
     ));
     assert!(matches!(
-        ModelConfig::Cnn { channels: vec![] }.validate(&digits_like()),
+        ModelConfig::Cnn(CnnConfig { channels: vec![] }).validate(&digits_like()),
         Err(ModelError::Invalid { .. })
     ));
     let one_class = InputSpec {
@@ -635,7 +644,7 @@ fn validate_rejects_models_that_cannot_fit_the_data() {
         classes: 1,
     };
     assert!(matches!(
-        ModelConfig::Logistic.validate(&one_class),
+        ModelConfig::Logistic(LogisticConfig {}).validate(&one_class),
         Err(ModelError::Invalid { .. })
     ));
 
@@ -646,33 +655,36 @@ fn validate_rejects_models_that_cannot_fit_the_data() {
     ));
     // Flat models accept flat and image data alike.
     assert_eq!(
-        ModelConfig::Mlp { hidden: vec![64] }.validate(&flat(64)),
+        ModelConfig::Mlp(MlpConfig { hidden: vec![64] }).validate(&flat(64)),
         Ok(())
     );
-    assert_eq!(ModelConfig::Logistic.validate(&digits_like()), Ok(()));
+    assert_eq!(
+        ModelConfig::Logistic(LogisticConfig {}).validate(&digits_like()),
+        Ok(())
+    );
 }
 
 #[test]
 fn model_config_json_round_trip() {
     let mlp: ModelConfig = serde_json::from_str(r#"{"kind":"mlp","hidden":[64]}"#).unwrap();
-    assert_eq!(mlp, ModelConfig::Mlp { hidden: vec![64] });
+    assert_eq!(mlp, ModelConfig::Mlp(MlpConfig { hidden: vec![64] }));
     assert_eq!(mlp, ModelConfig::from_name("mlp").unwrap());
     let text = serde_json::to_string(&mlp).unwrap();
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(value, serde_json::json!({"kind": "mlp", "hidden": [64]}));
 
     for config in [
-        ModelConfig::Logistic,
-        ModelConfig::Mlp {
+        ModelConfig::Logistic(LogisticConfig {}),
+        ModelConfig::Mlp(MlpConfig {
             hidden: vec![32, 16],
-        },
-        ModelConfig::Cnn {
+        }),
+        ModelConfig::Cnn(CnnConfig {
             channels: vec![16, 32],
-        },
-        ModelConfig::ResNet9 {
+        }),
+        ModelConfig::ResNet9(ResNet9Config {
             width: 64,
             scale: 0.125,
-        },
+        }),
     ] {
         let text = serde_json::to_string(&config).unwrap();
         let back: ModelConfig = serde_json::from_str(&text).unwrap();
@@ -686,19 +698,90 @@ fn model_config_json_round_trip() {
         serde_json::from_str(r#"{"kind":"resnet9","width":8,"scale":0.5}"#).unwrap();
     assert_eq!(
         resnet,
-        ModelConfig::ResNet9 {
+        ModelConfig::ResNet9(ResNet9Config {
             width: 8,
             scale: 0.5
-        }
+        })
     );
     let logistic: ModelConfig = serde_json::from_str(r#"{"kind":"logistic"}"#).unwrap();
-    assert_eq!(logistic, ModelConfig::Logistic);
+    assert_eq!(logistic, ModelConfig::Logistic(LogisticConfig {}));
 
     // Unknown kinds, missing fields and typos are errors, not silently defaulted.
     assert!(serde_json::from_str::<ModelConfig>(r#"{"kind":"transformer"}"#).is_err());
     assert!(serde_json::from_str::<ModelConfig>(r#"{"kind":"mlp"}"#).is_err());
     assert!(serde_json::from_str::<ModelConfig>(r#"{"kind":"mlp","hiden":[64]}"#).is_err());
     assert_eq!(ModelConfig::from_name("transformer"), None);
+}
+
+/// Each built-in's own configuration is an architecture: it builds the same logits and records
+/// the same spec as the enum that dispatches to it, and the registration names every variant.
+#[test]
+fn each_built_in_config_builds_its_model_as_the_enum_does() {
+    use unlearn_models::Architecture;
+    let image = InputSpec {
+        dim: 3 * 12 * 12,
+        image_shape: Some([3, 12, 12]),
+        classes: 4,
+    };
+    let x = Tensor::<2>::from_data(
+        TensorData::new(
+            (0..2 * image.dim)
+                .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+                .collect::<Vec<_>>(),
+            [2, image.dim],
+        ),
+        &device(),
+    );
+    fn logits<A: Architecture>(arch: &A, input: &InputSpec, x: &Tensor<2>) -> Vec<f32> {
+        let model = arch.init(input, &[7, 9], &device()).unwrap();
+        model
+            .forward_shared(x.clone(), 2)
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap()
+    }
+    let mlp = MlpConfig { hidden: vec![5] };
+    let cnn = CnnConfig { channels: vec![2] };
+    let resnet = ResNet9Config {
+        width: 2,
+        scale: 0.5,
+    };
+    let easydub = EasydubResNet9Config {
+        width: 2,
+        scale: 0.2,
+    };
+    let pairs: Vec<(Vec<f32>, ArchSpec, ModelConfig)> = vec![
+        (
+            logits(&LogisticConfig {}, &image, &x),
+            LogisticConfig {}.spec(),
+            LogisticConfig {}.into(),
+        ),
+        (logits(&mlp, &image, &x), mlp.spec(), mlp.clone().into()),
+        (logits(&cnn, &image, &x), cnn.spec(), cnn.clone().into()),
+        (
+            logits(&resnet, &image, &x),
+            resnet.spec(),
+            resnet.clone().into(),
+        ),
+        (
+            logits(&easydub, &image, &x),
+            easydub.spec(),
+            easydub.clone().into(),
+        ),
+    ];
+    for (own, spec, config) in &pairs {
+        assert_eq!(own, &logits(config, &image, &x), "{}", config.name());
+        assert_eq!(spec, &Architecture::spec(config), "{}", config.name());
+        assert_eq!(&ModelConfig::from_spec(spec).unwrap(), config);
+    }
+    let names: Vec<_> = pairs.iter().map(|(_, _, c)| c.name()).collect();
+    assert_eq!(names, ModelConfig::names());
+    // The registration's list is what an unknown name is told.
+    let unknown = ArchSpec::new("transformer", &());
+    let err = ModelConfig::from_spec(&unknown).unwrap_err().to_string();
+    assert!(err.contains(&ModelConfig::built_in_names()), "{err}");
+    // A configuration refuses another architecture's fields.
+    assert!(serde_json::from_str::<ModelConfig>(r#"{"kind":"logistic","hidden":[3]}"#).is_err());
 }
 
 /// burn draws parameter and running-statistic ids at random and checkpoints record them: two
@@ -712,7 +795,11 @@ fn models_built_from_the_same_seed_save_to_identical_bytes() {
     let (resnet, images) = resnet9_tiny();
     for (name, config, input) in [
         ("resnet9", resnet, images),
-        ("mlp", ModelConfig::Mlp { hidden: vec![8] }, flat(6)),
+        (
+            "mlp",
+            ModelConfig::Mlp(MlpConfig { hidden: vec![8] }),
+            flat(6),
+        ),
     ] {
         let save = |k: usize| {
             let model = config.init(&input, &[7], &device).unwrap();

@@ -8,6 +8,7 @@ use crate::{Recipe, TrainError};
 use burn::tensor::{Device, Tensor};
 use unlearn_data::{Dataset, digits, prepare, synthetic_images};
 use unlearn_models::ModelConfig;
+use unlearn_models::{CnnConfig, ResNet9Config};
 
 /// Largest logit difference accepted between backends: different summation orders drift by
 /// ~1e-7 over a few SGD steps (measured on lavapipe), a wrong kernel by O(1).
@@ -110,16 +111,16 @@ pub fn standard_cases(device: &Device, reference: &Device) -> Result<Vec<Agreeme
     for (name, model) in [
         (
             "cnn",
-            ModelConfig::Cnn {
+            ModelConfig::Cnn(CnnConfig {
                 channels: vec![4, 8],
-            },
+            }),
         ),
         (
             "resnet9",
-            ModelConfig::ResNet9 {
+            ModelConfig::ResNet9(ResNet9Config {
                 width: 2,
                 scale: 0.125,
-            },
+            }),
         ),
     ] {
         let mut recipe = Recipe::named(name)?;

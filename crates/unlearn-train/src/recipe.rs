@@ -3,7 +3,7 @@
 use crate::TrainError;
 use crate::schedule::Schedule;
 use serde::{Deserialize, Serialize};
-use unlearn_models::{ArchSpec, ModelConfig};
+use unlearn_models::{ArchSpec, MlpConfig, ModelConfig};
 
 /// The optimiser of a recipe.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -127,60 +127,44 @@ pub struct Recipe {
     pub label_smoothing: f32,
 }
 
-/// Names accepted by [`Recipe::named`].
-pub const RECIPE_NAMES: &str = "logistic, mlp, cnn, resnet9, resnet9-easydub";
-
 impl Recipe {
-    /// A named recipe, sized for the embedded digits dataset except the ResNet-9s (CIFAR-10, §13).
+    /// The recipe of a built-in architecture by name ([`ModelConfig::names`]): its default
+    /// configuration with the training settings of [`Recipe::for_built_in`].
     pub fn named(name: &str) -> Result<Self, TrainError> {
-        let sgd = OptimizerConfig::sgd_default();
-        let model = ModelConfig::from_name(name)
-            .ok_or_else(|| TrainError::UnknownRecipe(name.to_string(), RECIPE_NAMES.to_string()))?
-            .spec();
-        Ok(match name {
-            "logistic" => Recipe {
-                model,
-                epochs: 20,
-                batch_size: 64,
-                last_batch: LastBatch::Mean,
-                lr: 0.05,
-                optimizer: sgd,
-                schedule: Schedule::Cosine {
+        let config = ModelConfig::from_name(name).ok_or_else(|| {
+            TrainError::UnknownRecipe(name.to_string(), ModelConfig::built_in_names())
+        })?;
+        Ok(Self::for_built_in(&config))
+    }
+
+    /// Training settings for a built-in architecture, sized for the embedded digits dataset
+    /// except the ResNet-9s (CIFAR-10, §13).
+    pub fn for_built_in(config: &ModelConfig) -> Self {
+        let (epochs, batch_size, lr, schedule) = match config {
+            ModelConfig::Logistic(_) => (
+                20,
+                64,
+                0.05,
+                Schedule::Cosine {
                     final_fraction: 0.0,
                 },
-                label_smoothing: 0.0,
-            },
-            "mlp" => Recipe {
-                model,
-                epochs: 20,
-                batch_size: 64,
-                last_batch: LastBatch::Mean,
-                lr: 0.05,
-                optimizer: sgd,
-                schedule: Schedule::Triangular { peak_epoch: 4.0 },
-                label_smoothing: 0.0,
-            },
-            "cnn" => Recipe {
-                model,
-                epochs: 15,
-                batch_size: 64,
-                last_batch: LastBatch::Mean,
-                lr: 0.05,
-                optimizer: sgd,
-                schedule: Schedule::Triangular { peak_epoch: 3.0 },
-                label_smoothing: 0.0,
-            },
-            _ => Recipe {
-                model,
-                epochs: 24,
-                batch_size: 512,
-                last_batch: LastBatch::Mean,
-                lr: 0.4,
-                optimizer: sgd,
-                schedule: Schedule::Triangular { peak_epoch: 5.0 },
-                label_smoothing: 0.0,
-            },
-        })
+            ),
+            ModelConfig::Mlp(_) => (20, 64, 0.05, Schedule::Triangular { peak_epoch: 4.0 }),
+            ModelConfig::Cnn(_) => (15, 64, 0.05, Schedule::Triangular { peak_epoch: 3.0 }),
+            ModelConfig::ResNet9(_) | ModelConfig::ResNet9Easydub(_) => {
+                (24, 512, 0.4, Schedule::Triangular { peak_epoch: 5.0 })
+            }
+        };
+        Recipe {
+            model: config.spec(),
+            epochs,
+            batch_size,
+            last_batch: LastBatch::Mean,
+            lr,
+            optimizer: OptimizerConfig::sgd_default(),
+            schedule,
+            label_smoothing: 0.0,
+        }
     }
 
     /// The `mlp` recipe's training settings (20 epochs, batch 64, SGD at 0.05 with momentum 0.9
@@ -189,7 +173,7 @@ impl Recipe {
     pub fn for_model(model: ArchSpec) -> Self {
         Recipe {
             model,
-            ..Self::named("mlp").expect("a built-in recipe")
+            ..Self::for_built_in(&MlpConfig::default().into())
         }
     }
 

@@ -8,6 +8,7 @@ use burn::nn::BatchNormConfig;
 use burn::tensor::Device;
 use burn::tensor::activation::relu;
 use unlearn_data::synthetic_images;
+use unlearn_models::ResNet9Config;
 use unlearn_models::cpu_kernels::{batch_norm, max_pool_relu};
 use unlearn_models::{Model, ModelConfig};
 
@@ -21,10 +22,10 @@ pub fn resnet9_train_rate(
     device: &Device,
 ) -> Result<(f64, StepTimes, Model), TrainError> {
     let mut recipe = Recipe::named("resnet9")?;
-    recipe.model = ModelConfig::ResNet9 {
+    recipe.model = ModelConfig::ResNet9(ResNet9Config {
         width,
         scale: 0.125,
-    }
+    })
     .spec();
     recipe.epochs = 2;
     recipe.batch_size = batch;

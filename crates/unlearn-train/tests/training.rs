@@ -4,6 +4,7 @@ mod common;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use common::*;
+use unlearn_models::LogisticConfig;
 use unlearn_models::{Architecture, InputSpec, ModelConfig};
 use unlearn_train::inference::{features, stack_logits};
 use unlearn_train::{
@@ -322,7 +323,7 @@ fn logistic_on_copies(n: usize, last_batch: LastBatch) -> Vec<f32> {
         },
     };
     let recipe = Recipe {
-        model: ModelConfig::Logistic.spec(),
+        model: ModelConfig::Logistic(LogisticConfig {}).spec(),
         epochs: 1,
         batch_size: 4,
         last_batch,

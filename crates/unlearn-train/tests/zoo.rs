@@ -7,6 +7,7 @@ use common::*;
 use std::path::Path;
 use unlearn_data::{ForgetSet, SubsetMasks};
 use unlearn_models::ModelConfig;
+use unlearn_models::{CnnConfig, ResNet9Config};
 use unlearn_train::inference::{features, stack_logits};
 use unlearn_train::manifest::{InputRef, Manifest};
 use unlearn_train::{Member, Recipe, TrainError, TrainSet, Zoo, ZooKind, train_stack};
@@ -144,9 +145,9 @@ fn stacked_cnn_zoo_equals_unstacked_cnn_zoo() {
     let data = digits_split();
     let dir = tempfile::tempdir().unwrap();
     let mut recipe = Recipe::named("cnn").unwrap();
-    recipe.model = ModelConfig::Cnn {
+    recipe.model = ModelConfig::Cnn(CnnConfig {
         channels: vec![4, 8],
-    }
+    })
     .spec();
     recipe.epochs = 1;
     let stacked = run_zoo(
@@ -344,17 +345,17 @@ fn loaded_mlp_checkpoints_reproduce_the_zoo_logits() {
 #[test]
 fn loaded_cnn_checkpoints_reproduce_the_zoo_logits() {
     let mut recipe = Recipe::named("cnn").unwrap();
-    recipe.model = ModelConfig::Cnn { channels: vec![4] }.spec();
+    recipe.model = ModelConfig::Cnn(CnnConfig { channels: vec![4] }).spec();
     recipe.epochs = 1;
     check_loaded_models_reproduce_zoo_logits(recipe, 2, 2);
 }
 
 fn tiny_resnet9() -> Recipe {
     let mut recipe = Recipe::named("resnet9").unwrap();
-    recipe.model = ModelConfig::ResNet9 {
+    recipe.model = ModelConfig::ResNet9(ResNet9Config {
         width: 4,
         scale: 0.125,
-    }
+    })
     .spec();
     recipe.epochs = 1;
     recipe.batch_size = 256;

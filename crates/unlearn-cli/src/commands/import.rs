@@ -21,7 +21,7 @@ pub struct ImportArgs {
     /// Directory of checkpoints, or one checkpoint file.
     #[arg(long)]
     pub checkpoints: PathBuf,
-    /// Architecture: logistic, mlp, cnn, resnet9, resnet9-easydub (published defaults), or a
+    /// Architecture: a built-in's name (its published defaults; an unknown name lists them), or a
     /// JSON spec such as '{"kind":"resnet9","width":16,"scale":0.125}'.
     #[arg(long)]
     pub model: String,
@@ -70,7 +70,10 @@ fn architecture(text: &str) -> Result<ModelConfig> {
         return Ok(ModelConfig::from_spec(&spec)?);
     }
     ModelConfig::from_name(text).with_context(|| {
-        format!("--model: unknown architecture '{text}' (logistic, mlp, cnn, resnet9, resnet9-easydub, or a JSON spec)")
+        format!(
+            "--model: unknown architecture '{text}' ({}, or a JSON spec)",
+            ModelConfig::built_in_names()
+        )
     })
 }
 

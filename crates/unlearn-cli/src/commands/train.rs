@@ -6,10 +6,14 @@ use clap::Args;
 use std::path::PathBuf;
 use std::time::Instant;
 use unlearn_data::{ForgetSet, SubsetMasks};
-use unlearn_models::ModelConfig;
+use unlearn_models::{MlpConfig, ModelConfig};
 use unlearn_train::manifest::InputRef;
-use unlearn_train::recipe::RECIPE_NAMES;
 use unlearn_train::{Recipe, ZooKind, ZooSpec, train_zoo};
+
+/// The built-in architectures' names, as clap's possible values.
+fn built_in_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(ModelConfig::names())
+}
 
 /// Train N models from one recipe: on the full training set (originals), on the retain set of a
 /// forget set (oracles), or on the subsets of a mask file (datamodels). Re-running the same
@@ -22,15 +26,15 @@ pub struct TrainArgs {
     pub backend: BackendArgs,
     #[command(flatten)]
     pub shard: ShardArgs,
-    /// Named recipe (architecture + optimiser + schedule): logistic, mlp, cnn, resnet9.
-    #[arg(long, default_value = "mlp")]
+    /// Named recipe: a built-in architecture with its optimiser and schedule.
+    #[arg(long, default_value = "mlp", value_parser = built_in_names())]
     pub recipe: String,
     /// A recipe as a JSON file (the fields of `unlearn_train::Recipe`, as the `recipe` objects of
     /// assets/bench/*.json); overrides --recipe.
     #[arg(long)]
     pub recipe_file: Option<PathBuf>,
-    /// Architecture, overriding the recipe's: logistic, mlp, cnn, resnet9.
-    #[arg(long)]
+    /// Built-in architecture, overriding the recipe's (its default configuration).
+    #[arg(long, value_parser = built_in_names())]
     pub model: Option<String>,
     /// Hidden widths of the MLP, e.g. `64,64`.
     #[arg(long, value_delimiter = ',')]
@@ -200,12 +204,16 @@ fn recipe(args: &TrainArgs) -> Result<Recipe> {
             None => format!("recipe '{}'", args.recipe),
         })?;
     if let Some(name) = &args.model {
-        model = ModelConfig::from_name(name)
-            .with_context(|| format!("unknown model '{name}'; choose one of {RECIPE_NAMES}"))?;
+        model = ModelConfig::from_name(name).with_context(|| {
+            format!(
+                "unknown model '{name}'; choose one of {}",
+                ModelConfig::built_in_names()
+            )
+        })?;
     }
     if let Some(hidden) = &args.hidden {
         match &mut model {
-            ModelConfig::Mlp { hidden: h } => *h = hidden.clone(),
+            ModelConfig::Mlp(MlpConfig { hidden: h }) => *h = hidden.clone(),
             other => bail!("--hidden applies to the mlp model, not {}", other.name()),
         }
     }

@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use tempfile::TempDir;
 use unlearn_data::{ForgetSet, Prepared, digits, prepare};
 use unlearn_methods::Context;
+use unlearn_models::MlpConfig;
 use unlearn_models::{Model, ModelConfig};
 use unlearn_train::manifest::{DatasetInfo, InputRef};
 use unlearn_train::{Recipe, Zoo, ZooKind, ZooSpec, train_zoo};
@@ -48,7 +49,7 @@ pub fn small_mlp() -> Recipe {
 
 /// The architecture of [`small_mlp`].
 pub fn small_mlp_arch() -> ModelConfig {
-    ModelConfig::Mlp { hidden: vec![32] }
+    ModelConfig::Mlp(MlpConfig { hidden: vec![32] })
 }
 
 /// The built-in architecture a zoo was trained with.

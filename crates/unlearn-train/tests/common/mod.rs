@@ -4,6 +4,7 @@
 use burn::tensor::Device;
 use std::path::Path;
 use unlearn_data::{Prepared, digits, prepare};
+use unlearn_models::MlpConfig;
 use unlearn_models::ModelConfig;
 use unlearn_train::manifest::DatasetInfo;
 use unlearn_train::{Recipe, TrainError, Zoo, ZooKind, ZooSpec, train_zoo};
@@ -33,7 +34,7 @@ pub fn info(data: &Prepared) -> DatasetInfo {
 /// The mlp recipe cut down to a 32-unit hidden layer and `epochs` epochs: fast, still learns.
 pub fn small_mlp(epochs: usize) -> Recipe {
     let mut r = Recipe::named("mlp").unwrap();
-    r.model = ModelConfig::Mlp { hidden: vec![32] }.spec();
+    r.model = ModelConfig::Mlp(MlpConfig { hidden: vec![32] }).spec();
     r.epochs = epochs;
     r
 }

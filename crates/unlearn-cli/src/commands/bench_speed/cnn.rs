@@ -4,6 +4,7 @@
 use super::BenchSpeedArgs;
 use crate::common::progress_bar;
 use anyhow::Result;
+use unlearn_models::CnnConfig;
 use unlearn_models::ModelConfig;
 use unlearn_train::speed::{
     OpTiming, cnn_op_timings, inference_rate, op_table_text, profile_stack, synthetic_images,
@@ -19,9 +20,9 @@ pub fn time_cnn(
     let images = synthetic_images(args.cnn_points, [3, 32, 32], 10, 0);
     let channels = vec![16, 32];
     let mut recipe = Recipe::named("cnn")?;
-    recipe.model = ModelConfig::Cnn {
+    recipe.model = ModelConfig::Cnn(CnnConfig {
         channels: channels.clone(),
-    }
+    })
     .spec();
     recipe.epochs = 1;
     println!(
