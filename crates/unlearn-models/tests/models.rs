@@ -737,7 +737,7 @@ fn each_built_in_config_builds_its_model_as_the_enum_does() {
         model
             .forward_shared(x.clone(), 2)
             .into_data()
-            .to_vec::<f32>()
+            .try_to_vec::<f32>()
             .unwrap()
     }
     let mlp = MlpConfig { hidden: vec![5] };
