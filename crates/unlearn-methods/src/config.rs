@@ -1,7 +1,93 @@
 //! Every built-in method's hyper-parameters and their defaults, scaled to small data.
+//!
+//! As in linfa, parameters are plain values (serde, public fields) that [`CheckParams::check`]
+//! turns into [`Checked`] ones; a built-in method is made only from checked parameters, so none
+//! runs on a value out of its range.
 
-use crate::MethodError;
 use serde::{Deserialize, Serialize};
+use std::ops::Deref;
+
+/// Parameters that passed their check. Only [`CheckParams::check`] makes one; the values are
+/// read through `Deref` and cannot be changed afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked<P>(P);
+
+impl<P> Deref for Checked<P> {
+    type Target = P;
+
+    fn deref(&self) -> &P {
+        &self.0
+    }
+}
+
+impl<P> Checked<P> {
+    /// The plain parameters back, to change and check again.
+    pub fn into_inner(self) -> P {
+        self.0
+    }
+}
+
+/// Parameters that check their own ranges (linfa's params → `check()` → validated type).
+pub trait CheckParams: Sized {
+    /// Every value in range, or the first that is not.
+    fn check(self) -> Result<Checked<Self>, OutOfRange>;
+}
+
+/// A hyper-parameter outside its range: which, its value, and what it must be.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{param} must be {expected}, got {value}")]
+pub struct OutOfRange {
+    /// The parameter's name (its JSON key).
+    pub param: &'static str,
+    /// The value given.
+    pub value: String,
+    /// Its range, in words.
+    pub expected: &'static str,
+}
+
+impl OutOfRange {
+    fn new(param: &'static str, value: impl std::fmt::Display, expected: &'static str) -> Self {
+        Self {
+            param,
+            value: value.to_string(),
+            expected,
+        }
+    }
+}
+
+/// `Err` unless `ok`.
+fn require(
+    ok: bool,
+    param: &'static str,
+    value: impl std::fmt::Display,
+    expected: &'static str,
+) -> Result<(), OutOfRange> {
+    if ok {
+        Ok(())
+    } else {
+        Err(OutOfRange::new(param, value, expected))
+    }
+}
+
+/// A learning rate, batch size and epoch count that can train.
+fn training(lr: f64, batch_size: usize, epochs: usize) -> Result<(), OutOfRange> {
+    require(lr.is_finite() && lr > 0.0, "lr", lr, "a positive number")?;
+    require(batch_size > 0, "batch_size", batch_size, "≥ 1")?;
+    require(epochs > 0, "epochs", epochs, "≥ 1")
+}
+
+fn share(param: &'static str, value: f64) -> Result<(), OutOfRange> {
+    require(
+        (0.0..=1.0).contains(&value),
+        param,
+        value,
+        "a share in [0, 1]",
+    )
+}
+
+fn non_negative(param: &'static str, value: f64) -> Result<(), OutOfRange> {
+    require(value.is_finite() && value >= 0.0, param, value, "≥ 0")
+}
 
 /// Oracle Matching and Datamodel Matching (§4).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -309,27 +395,133 @@ pub struct DirectParams {
 #[serde(deny_unknown_fields)]
 pub struct NoParams {}
 
-/// Refuses a learning rate, batch size or epoch count that cannot train.
-pub(crate) fn check_training(
-    method: &str,
-    lr: f64,
-    batch_size: usize,
-    epochs: usize,
-) -> Result<(), MethodError> {
-    let bad = |what: &str| {
-        Err(MethodError::Config {
-            method: method.into(),
-            what: what.into(),
-        })
-    };
-    if !(lr.is_finite() && lr > 0.0) {
-        return bad("lr must be a positive number");
+impl Localize {
+    /// A mask share in (0, 1].
+    pub fn check_share(&self) -> Result<(), OutOfRange> {
+        let share = self.mask_share;
+        require(
+            share > 0.0 && share <= 1.0,
+            "mask_share",
+            share,
+            "in (0, 1]",
+        )
     }
-    if batch_size == 0 {
-        return bad("batch_size must be ≥ 1");
+}
+
+impl CheckParams for MatchParams {
+    fn check(self) -> Result<Checked<Self>, OutOfRange> {
+        training(self.lr, self.batch_size, self.epochs)?;
+        require(
+            self.oracles_per_target > 0,
+            "oracles_per_target",
+            self.oracles_per_target,
+            "≥ 1",
+        )?;
+        share("tolerance", self.tolerance)?;
+        share("loss_share", self.loss_share)?;
+        share("near_share", self.near_share)?;
+        non_negative("max_cost", self.max_cost)?;
+        non_negative("pull", self.pull)?;
+        non_negative("forget_multiplier", self.forget_multiplier)?;
+        non_negative("retain_multiplier", self.retain_multiplier)?;
+        require(
+            self.lr_decay.is_finite() && self.lr_decay > 0.0,
+            "lr_decay",
+            self.lr_decay,
+            "a positive number",
+        )?;
+        require(
+            self.scale.is_finite(),
+            "scale",
+            self.scale,
+            "a finite number",
+        )?;
+        Ok(Checked(self))
     }
-    if epochs == 0 {
-        return bad("epochs must be ≥ 1");
+}
+
+impl CheckParams for DescentParams {
+    fn check(self) -> Result<Checked<Self>, OutOfRange> {
+        training(self.lr, self.batch_size, self.epochs)?;
+        non_negative("momentum", self.momentum)?;
+        non_negative("weight_decay", self.weight_decay.into())?;
+        if let Some(localize) = &self.localize {
+            localize.check_share()?;
+        }
+        Ok(Checked(self))
     }
-    Ok(())
+}
+
+impl CheckParams for ScrubParams {
+    fn check(self) -> Result<Checked<Self>, OutOfRange> {
+        training(self.lr, self.batch_size, self.epochs)?;
+        let temperature = self.temperature;
+        require(
+            temperature.is_finite() && temperature > 0.0,
+            "temperature",
+            temperature,
+            "a positive number",
+        )?;
+        non_negative("ce_weight", self.ce_weight.into())?;
+        non_negative("kl_weight", self.kl_weight.into())?;
+        if let Some(localize) = &self.localize {
+            localize.check_share()?;
+        }
+        Ok(Checked(self))
+    }
+}
+
+impl CheckParams for NoisyParams {
+    fn check(self) -> Result<Checked<Self>, OutOfRange> {
+        training(self.lr, self.batch_size, self.epochs)?;
+        require(
+            self.clip.is_finite() && self.clip > 0.0,
+            "clip",
+            self.clip,
+            "a positive number",
+        )?;
+        non_negative("noise", self.noise.into())?;
+        Ok(Checked(self))
+    }
+}
+
+impl CheckParams for DelParams {
+    fn check(self) -> Result<Checked<Self>, OutOfRange> {
+        training(self.lr, self.batch_size, self.epochs)?;
+        self.localize.check_share()?;
+        Ok(Checked(self))
+    }
+}
+
+impl CheckParams for SalunParams {
+    fn check(self) -> Result<Checked<Self>, OutOfRange> {
+        training(self.lr, self.batch_size, self.epochs)?;
+        non_negative("momentum", self.momentum)?;
+        let share = self.mask_share;
+        require(
+            share > 0.0 && share <= 1.0,
+            "mask_share",
+            share,
+            "in (0, 1]",
+        )?;
+        Ok(Checked(self))
+    }
+}
+
+impl CheckParams for DirectParams {
+    fn check(self) -> Result<Checked<Self>, OutOfRange> {
+        require(
+            self.scale.is_finite(),
+            "scale",
+            self.scale,
+            "a finite number",
+        )?;
+        Ok(Checked(self))
+    }
+}
+
+impl CheckParams for NoParams {
+    fn check(self) -> Result<Checked<Self>, OutOfRange> {
+        Ok(Checked(self))
+    }
 }

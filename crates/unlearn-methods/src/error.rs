@@ -34,6 +34,14 @@ pub enum MethodError {
         /// Which key and why.
         source: unlearn_data::ParamsError,
     },
+    /// A hyper-parameter outside its range.
+    #[error("method '{method}': {source}")]
+    OutOfRange {
+        /// The method.
+        method: String,
+        /// Which parameter, its value and its range.
+        source: crate::config::OutOfRange,
+    },
     /// A hyper-parameter file or flag that does not fit the method.
     #[error("method '{method}': {what}")]
     Config {

@@ -17,7 +17,6 @@ pub mod finetune;
 pub mod localize;
 pub mod method;
 pub mod methods;
-pub mod noisy;
 pub mod pull;
 pub mod registry;
 pub mod runner;

@@ -3,20 +3,16 @@
 //! (DEL) reset the masked weights to a fresh initialisation and fine-tune only them on R.
 
 use crate::MethodError;
-use crate::config::{DelParams, Localize, LocalizeKind};
+use crate::config::{Localize, LocalizeKind};
 use crate::context::Context;
-use crate::finetune::Batch;
-use crate::finetune::{engine, sgd};
+use crate::finetune::sgd;
 use crate::methods::losses::{cross_entropy, gather_labels};
-use crate::methods::{StackOutput, autodiff, finished};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use std::collections::HashMap;
 use unlearn_models::{Architecture, StackModel};
-use unlearn_train::Schedule;
 
-const DEL_STREAM: u64 = 0x0044_454c;
 /// Fresh initialisations for resets use seeds far from the originals'.
 const RESET_SEED_OFFSET: u64 = 2_000_000;
 
@@ -108,12 +104,11 @@ impl Masks {
         spec: &Localize,
         ad: &Device,
     ) -> Result<Self, MethodError> {
-        if !(spec.mask_share > 0.0 && spec.mask_share <= 1.0) {
-            return Err(MethodError::Config {
+        spec.check_share()
+            .map_err(|source| MethodError::OutOfRange {
                 method: "localize".into(),
-                what: format!("mask_share must be in (0, 1], got {}", spec.mask_share),
-            });
-        }
+                source,
+            })?;
         let k = indices.len();
         let f = ctx.forget.indices.len();
         let labels = ctx.train_labels(ad);
@@ -347,50 +342,6 @@ pub fn reset<A: Architecture>(
         masks: &masks.selected,
         position: 0,
     }))
-}
-
-/// DEL: localise on F, reset the selection, fine-tune it on R (cosine to 0.01·lr, no decay).
-pub fn run_del<A: Architecture>(
-    ctx: &Context<'_, A>,
-    indices: &[usize],
-    p: &DelParams,
-) -> Result<StackOutput<A::Model>, MethodError> {
-    let ad = autodiff(&ctx.device);
-    let k = indices.len();
-    let model = ctx.load_stack(indices, &ad)?;
-    let masks = Masks::compute(ctx, &model, indices, &p.localize, &ad)?;
-    let mut model = reset(ctx, model, indices, &masks, &ad)?;
-    let hook = masks.hook();
-    let labels = ctx.train_labels(&ad);
-    let retain = vec![ctx.retain(); k];
-    let mut optim = sgd(0.9, 0.0);
-    let mut engine = engine(ctx, indices, &ad, DEL_STREAM);
-    let mut loss = |m: &A::Model, b: &Batch| {
-        cross_entropy(
-            m.forward(b.x.clone()),
-            gather_labels(&labels, b.points.clone(), k, b.len),
-            0.0,
-        )
-    };
-    let schedule = Schedule::Cosine {
-        final_fraction: 0.01,
-    };
-    // Cosine per step, as published, so the rate falls smoothly within short fine-tunes too.
-    for epoch in 0..p.epochs {
-        let lr = |share: f64| schedule.lr(p.lr, epoch as f64 + share, p.epochs);
-        model = engine.epoch_scheduled(
-            model,
-            &mut optim,
-            &retain,
-            p.batch_size,
-            &lr,
-            &mut loss,
-            Some(&*hook),
-        )?;
-    }
-    // The localisation pass on F counts as one forward+backward of every forget point.
-    let examples = engine.examples + ctx.forget.indices.len() as u64;
-    Ok(finished(ctx, &model, k, examples))
 }
 
 #[cfg(test)]

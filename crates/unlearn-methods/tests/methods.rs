@@ -509,26 +509,64 @@ fn every_method_name_has_a_default_of_that_name() {
 
 #[test]
 fn invalid_values_are_refused_when_the_method_is_built() {
-    for (name, overrides) in [
-        ("gd", json!({ "lr": -1.0 })),
-        ("dmm", json!({ "batch_size": 0 })),
-        ("om", json!({ "oracles_per_target": 0 })),
+    // Out of range: the method's check, naming the parameter and the value.
+    for (name, overrides, param, value) in [
+        ("gd", json!({ "lr": -1.0 }), "lr", "-1"),
+        ("dmm", json!({ "batch_size": 0 }), "batch_size", "0"),
+        (
+            "om",
+            json!({ "oracles_per_target": 0 }),
+            "oracles_per_target",
+            "0",
+        ),
+        ("dmm", json!({ "near_share": 2.0 }), "near_share", "2"),
+        ("scrub", json!({ "temperature": 0.0 }), "temperature", "0"),
+        ("noisy-descent", json!({ "noise": -0.5 }), "noise", "-0.5"),
         (
             "del",
             json!({ "localize": { "kind": "del", "mask_share": 1.5 } }),
+            "mask_share",
+            "1.5",
         ),
-        ("dm-direct", json!({ "scale": f64::NAN })),
+        ("salun", json!({ "mask_share": 0.0 }), "mask_share", "0"),
     ] {
         let err = with_overrides(name, overrides.as_object().unwrap())
             .err()
             .unwrap_or_else(|| panic!("{name}: {overrides} was accepted"));
-        // Out of range: the method's check; not a number at all (NaN is JSON null): the type.
-        assert!(
-            matches!(err, MethodError::Config { .. } | MethodError::Params { .. }),
-            "{name}: {err:?}"
-        );
-        assert!(err.to_string().contains(name), "{err}");
+        match &err {
+            MethodError::OutOfRange { method, source } => {
+                assert_eq!((method.as_str(), source.param), (name, param), "{err}");
+                assert_eq!(source.value, value, "{err}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
     }
+    // Not a number at all (NaN is JSON null): the type.
+    let err = with_overrides(
+        "dm-direct",
+        json!({ "scale": f64::NAN }).as_object().unwrap(),
+    )
+    .err()
+    .expect("NaN scale accepted");
+    assert!(matches!(err, MethodError::Params { .. }), "{err:?}");
+    assert!(err.to_string().contains("dm-direct"), "{err}");
+}
+
+/// Checked parameters are the only way to make a built-in method, and checking is idempotent:
+/// the defaults pass, and what passes reads back unchanged.
+#[test]
+fn default_parameters_pass_their_check_unchanged() {
+    use unlearn_methods::config::{CheckParams, defaults};
+    let dmm = defaults::dmm();
+    assert_eq!(*dmm.clone().check().unwrap(), dmm);
+    let del = defaults::del();
+    assert_eq!(del.clone().check().unwrap().into_inner(), del);
+    for p in [defaults::gd(), defaults::ga()] {
+        assert!(p.check().is_ok());
+    }
+    assert!(defaults::scrub().check().is_ok());
+    assert!(defaults::noisy().check().is_ok());
+    assert!(defaults::salun().check().is_ok());
 }
 
 #[test]

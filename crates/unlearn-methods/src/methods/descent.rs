@@ -4,10 +4,12 @@
 use super::losses::{cross_entropy, gather_labels};
 use super::{StackOutput, autodiff, finished};
 use crate::MethodError;
-use crate::config::DescentParams;
+use crate::config::{Checked, DescentParams};
 use crate::context::Context;
 use crate::finetune::{Batch, engine};
 use crate::localize::Masks;
+use crate::method::UnlearnMethod;
+use crate::methods::params_json;
 use unlearn_models::{Architecture, StackModel};
 
 const DESCENT_STREAM: u64 = 0x0044_4553_4345_4e54;
@@ -85,4 +87,38 @@ pub fn run<A: Architecture>(
         }
     }
     Ok(finished(ctx, &model, k, engine.examples))
+}
+
+/// GD, GA or GD+GA.
+#[derive(Debug, Clone)]
+pub struct Descent {
+    variant: Variant,
+    params: Checked<DescentParams>,
+}
+
+impl Descent {
+    /// The `variant` with checked parameters.
+    pub fn new(variant: Variant, params: Checked<DescentParams>) -> Self {
+        Self { variant, params }
+    }
+}
+
+impl<A: Architecture> UnlearnMethod<A> for Descent {
+    fn name(&self) -> &str {
+        match self.variant {
+            Variant::Gd => "gd",
+            Variant::Ga => "ga",
+            Variant::GdGa => "gd-ga",
+        }
+    }
+    fn params(&self) -> serde_json::Value {
+        params_json(&*self.params)
+    }
+    fn run(
+        &self,
+        ctx: &Context<'_, A>,
+        indices: &[usize],
+    ) -> Result<StackOutput<A::Model>, MethodError> {
+        run(ctx, indices, &self.params, self.variant)
+    }
 }

@@ -2,7 +2,10 @@
 
 use super::StackOutput;
 use crate::MethodError;
+use crate::config::{Checked, DirectParams};
 use crate::context::Context;
+use crate::method::{Inputs, UnlearnMethod};
+use crate::methods::params_json;
 use unlearn_models::Architecture;
 
 /// `z_k(x) − s·Σβ(x)` for every original `k` and evaluated point `x`; `beta` is `P × C`.
@@ -34,6 +37,41 @@ pub fn run<A: Architecture>(
         examples: 0,
         member_examples: None,
     })
+}
+
+/// DM-Direct: the predicted outputs z − s·Σβ, no training.
+#[derive(Debug, Clone)]
+pub struct DmDirect {
+    params: Checked<DirectParams>,
+}
+
+impl DmDirect {
+    /// DM-Direct with checked parameters.
+    pub fn new(params: Checked<DirectParams>) -> Self {
+        Self { params }
+    }
+}
+
+impl<A: Architecture> UnlearnMethod<A> for DmDirect {
+    fn name(&self) -> &str {
+        "dm-direct"
+    }
+    fn params(&self) -> serde_json::Value {
+        params_json(&*self.params)
+    }
+    fn inputs(&self) -> Inputs {
+        Inputs::ATTRIBUTION
+    }
+    fn makes_models(&self) -> bool {
+        false
+    }
+    fn run(
+        &self,
+        ctx: &Context<'_, A>,
+        indices: &[usize],
+    ) -> Result<StackOutput<A::Model>, MethodError> {
+        run(ctx, indices, self.params.scale)
+    }
 }
 
 #[cfg(test)]

@@ -4,9 +4,11 @@
 use super::losses::{gather_targets, squared_error};
 use super::{StackOutput, autodiff, finished};
 use crate::MethodError;
-use crate::config::MatchParams;
+use crate::config::{Checked, MatchParams};
 use crate::context::Context;
+use crate::method::{Inputs, UnlearnMethod};
 use crate::methods::direct::predicted_logits;
+use crate::methods::params_json;
 use burn::module::Module;
 use burn::tensor::{Tensor, TensorData};
 use rand::SeedableRng;
@@ -349,6 +351,45 @@ pub fn run<A: Architecture>(
     let mut output = finished(ctx, &kept, k, total);
     output.member_examples = Some(member_examples);
     Ok(output)
+}
+
+/// Oracle Matching (target: oracles' logits) or Datamodel Matching (target: z − s·Σβ).
+#[derive(Debug, Clone)]
+pub struct Matching {
+    target: Target,
+    params: Checked<MatchParams>,
+}
+
+impl Matching {
+    /// Matching of `target` with checked parameters.
+    pub fn new(target: Target, params: Checked<MatchParams>) -> Self {
+        Self { target, params }
+    }
+}
+
+impl<A: Architecture> UnlearnMethod<A> for Matching {
+    fn name(&self) -> &str {
+        match self.target {
+            Target::Oracle => "om",
+            Target::Datamodel => "dmm",
+        }
+    }
+    fn params(&self) -> serde_json::Value {
+        params_json(&*self.params)
+    }
+    fn inputs(&self) -> Inputs {
+        match self.target {
+            Target::Oracle => Inputs::ORACLES,
+            Target::Datamodel => Inputs::ATTRIBUTION,
+        }
+    }
+    fn run(
+        &self,
+        ctx: &Context<'_, A>,
+        indices: &[usize],
+    ) -> Result<StackOutput<A::Model>, MethodError> {
+        run(ctx, indices, &self.params, self.target)
+    }
 }
 
 #[cfg(test)]

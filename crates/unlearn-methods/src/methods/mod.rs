@@ -1,9 +1,12 @@
 //! The methods. Each runs on a stack of originals at once and returns their unlearned logits.
 
+pub mod del;
 pub mod descent;
 pub mod direct;
+pub mod do_nothing;
 pub mod losses;
 pub mod matching;
+pub mod noisy;
 pub mod retrain;
 pub mod salun;
 pub mod scrub;
@@ -44,6 +47,11 @@ pub fn finished<A: Architecture>(
         examples,
         member_examples: None,
     }
+}
+
+/// A method's parameters as the JSON its `params` reports.
+pub(crate) fn params_json<T: serde::Serialize>(params: &T) -> serde_json::Value {
+    serde_json::to_value(params).expect("hyper-parameters serialise")
 }
 
 /// The autodiff version of the context's device.

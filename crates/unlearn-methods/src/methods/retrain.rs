@@ -2,7 +2,10 @@
 
 use super::StackOutput;
 use crate::MethodError;
+use crate::config::NoParams;
 use crate::context::Context;
+use crate::method::UnlearnMethod;
+use crate::methods::params_json;
 use unlearn_models::Architecture;
 use unlearn_train::inference::stack_logits;
 use unlearn_train::{Member, TrainSet, train_stack};
@@ -34,4 +37,24 @@ pub fn run<A: Architecture>(
         examples: (recipe.epochs * retain.len()) as u64,
         member_examples: None,
     })
+}
+
+/// Retraining from scratch on R with the originals' recipe (cost 1).
+#[derive(Debug, Clone)]
+pub struct Retrain;
+
+impl<A: Architecture> UnlearnMethod<A> for Retrain {
+    fn name(&self) -> &str {
+        "retrain"
+    }
+    fn params(&self) -> serde_json::Value {
+        params_json(&NoParams {})
+    }
+    fn run(
+        &self,
+        ctx: &Context<'_, A>,
+        indices: &[usize],
+    ) -> Result<StackOutput<A::Model>, MethodError> {
+        run(ctx, indices)
+    }
 }
