@@ -1,11 +1,11 @@
 //! The bench's configuration as JSON (shipped in `assets/bench/`), its overrides and its grid.
 
 use crate::error::{BenchError, Result};
-use crate::settings::{BenchSettings, ForgetDraw, MethodSpec, NamedForgetSet, NeighbourhoodSpec};
+use crate::settings::{BenchSettings, ForgetDraw, MethodSpec, NamedForgetSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::Path;
-use unlearn_data::{Dataset, Ends, ForgetSet, GroupedRemoval, SubsetFraction};
+use unlearn_data::{Dataset, Ends, ForgetSet};
 use unlearn_train::{DataSource, Recipe};
 
 /// The default experiment (digits), embedded so the bench needs no file.
@@ -167,54 +167,69 @@ impl ForgetSpec {
     }
 }
 
-/// The whole experiment.
+/// The whole experiment: the data, the recipe, the sizes, the forget sets and the methods. The
+/// data's and the sizes' fields sit at the top level of the JSON, beside `recipe`,
+/// `forget_sets` and `methods`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct BenchConfig {
-    /// Dataset (a name or path, see [`DataSource`]).
-    pub dataset: String,
-    /// CSV label column.
-    #[serde(default = "label")]
-    pub label_column: String,
-    /// Validation share.
-    pub val_fraction: f64,
-    /// Split seed.
-    pub split_seed: u64,
-    /// Use only the first N points (0 = all).
-    #[serde(default)]
-    pub limit: usize,
+    /// Dataset and split (`dataset`, `label_column`, `val_fraction`, `split_seed`, `limit`).
+    #[serde(flatten)]
+    pub data: DataSource,
     /// Recipe of every trained model.
     pub recipe: RecipeSpec,
-    /// Originals, and oracles per forget set (three sets: evaluation, floor, OM targets).
-    pub models: usize,
-    /// Subset models for the datamodels.
-    pub subset_models: usize,
-    /// Subset fraction α: a number, or a list the subsets take in turn (docs/algorithms.md §6).
-    pub alpha: SubsetFraction,
-    /// Leave points out of the subsets partly in groups drawn like structured forget sets
-    /// (docs/algorithms.md §6); uniform subsets when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subset_groups: Option<GroupedRemoval>,
-    /// Add a neighbourhood term to the datamodels, fitted on subsets of its own
-    /// (docs/algorithms.md §6); the datamodels alone when absent. Meant for α near 1: at α = 0.5
-    /// β already holds most of a neighbourhood's effect and the term can count it twice.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub neighbourhood_term: Option<NeighbourhoodSpec>,
-    /// Datamodel estimator for DM-Direct and DMM (a registered name).
-    pub attribution: String,
-    /// Overrides of its hyper-parameters, e.g. `{"lambdas": [10.0]}` for ridge.
-    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
-    pub attribution_params: serde_json::Map<String, serde_json::Value>,
-    /// Models trained or unlearned together.
-    pub stack: usize,
+    /// Zoo sizes, subsets and estimator (`models`, `subset_models`, `alpha`, …).
+    #[serde(flatten)]
+    pub settings: BenchSettings,
     /// Forget sets.
     pub forget_sets: Vec<ForgetSpec>,
     /// Methods and their grids.
     pub methods: Vec<MethodSpec>,
 }
 
-fn label() -> String {
-    "label".into()
+/// The keys of [`BenchConfig`] beside its flattened parts' (serde's `deny_unknown_fields` does
+/// not combine with `flatten`, so [`BenchConfig::load`] checks keys itself).
+const OWN_KEYS: [&str; 3] = ["recipe", "forget_sets", "methods"];
+
+/// The field names a derived `Deserialize` struct asks its deserializer for.
+fn field_names<T: for<'de> Deserialize<'de>>() -> &'static [&'static str] {
+    use serde::de::{Error, Visitor, value};
+    struct Fields<'a>(&'a mut &'static [&'static str]);
+    impl<'de> serde::Deserializer<'de> for Fields<'_> {
+        type Error = value::Error;
+        fn deserialize_any<V: Visitor<'de>>(
+            self,
+            _: V,
+        ) -> std::result::Result<V::Value, value::Error> {
+            Err(value::Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> std::result::Result<V::Value, value::Error> {
+            *self.0 = fields;
+            Err(value::Error::custom("field names only"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(Fields(&mut fields));
+    fields
+}
+
+impl BenchConfig {
+    /// Every key a bench config may have.
+    pub fn keys() -> Vec<&'static str> {
+        let mut keys = field_names::<DataSource>().to_vec();
+        keys.extend(OWN_KEYS);
+        keys.extend(field_names::<BenchSettings>());
+        keys
+    }
 }
 
 impl BenchConfig {
@@ -240,6 +255,16 @@ impl BenchConfig {
                 .ok_or_else(|| BenchError::Config(format!("{what}: must be a JSON object")))?
                 .insert(key.trim().to_string(), v);
         }
+        let keys = Self::keys();
+        let object = value
+            .as_object()
+            .ok_or_else(|| BenchError::Config(format!("{what}: must be a JSON object")))?;
+        if let Some(unknown) = object.keys().find(|k| !keys.contains(&k.as_str())) {
+            return Err(BenchError::Config(format!(
+                "{what}: invalid bench config: unknown field `{unknown}`, expected one of {}",
+                keys.join(", ")
+            )));
+        }
         let config: BenchConfig = serde_json::from_value(value)
             .map_err(|e| BenchError::Config(format!("{what}: invalid bench config: {e}")))?;
         if config.forget_sets.is_empty() || config.methods.is_empty() {
@@ -253,8 +278,8 @@ impl BenchConfig {
     /// The reduced experiment: 30 models, 100 subset models, the first forget set, one grid
     /// point per method.
     pub fn quick(mut self) -> Self {
-        self.models = self.models.min(30);
-        self.subset_models = self.subset_models.min(100);
+        self.settings.models = self.settings.models.min(30);
+        self.settings.subset_models = self.settings.subset_models.min(100);
         self.forget_sets.truncate(1);
         for m in &mut self.methods {
             for values in m.grid.values_mut() {
@@ -262,31 +287,6 @@ impl BenchConfig {
             }
         }
         self
-    }
-
-    /// Where the data come from.
-    pub fn data_source(&self) -> DataSource {
-        DataSource {
-            dataset: self.dataset.clone(),
-            label_column: self.label_column.clone(),
-            val_fraction: self.val_fraction,
-            split_seed: self.split_seed,
-            limit: self.limit,
-        }
-    }
-
-    /// The sizes and estimator.
-    pub fn settings(&self) -> BenchSettings {
-        BenchSettings {
-            models: self.models,
-            subset_models: self.subset_models,
-            alpha: self.alpha.clone(),
-            subset_groups: self.subset_groups.clone(),
-            neighbourhood_term: self.neighbourhood_term.clone(),
-            attribution: self.attribution.clone(),
-            attribution_params: self.attribution_params.clone(),
-            stack: self.stack,
-        }
     }
 
     /// Every forget set, drawn from the training split before anything trains (a `pca` set

@@ -51,24 +51,31 @@ impl NamedForgetSet {
     }
 }
 
-/// Sizes of the experiment.
-#[derive(Debug, Clone, PartialEq)]
+/// Sizes of the experiment (the fields of the same names in a bench config).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchSettings {
-    /// Originals, and models of each oracle zoo.
+    /// Originals, and models of each oracle zoo (three zoos per forget set: evaluation, floor,
+    /// OM targets).
     pub models: usize,
     /// Subset models for the datamodels.
     pub subset_models: usize,
-    /// Subset fraction α (one, or several the subsets take in turn).
+    /// Subset fraction α: a number, or a list the subsets take in turn (docs/algorithms.md §6).
     pub alpha: SubsetFraction,
-    /// Left-out groups of the subsets (None: uniform subsets).
+    /// Leave points out of the subsets partly in groups drawn like structured forget sets
+    /// (docs/algorithms.md §6); uniform subsets when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subset_groups: Option<GroupedRemoval>,
-    /// A neighbourhood term added to the datamodels (docs/algorithms.md §6), fitted on a zoo of
-    /// its own; None: the datamodels alone.
+    /// A neighbourhood term added to the datamodels (docs/algorithms.md §6), fitted on subsets
+    /// of its own; the datamodels alone when absent. Meant for α near 1: at α = 0.5 β already
+    /// holds most of a neighbourhood's effect and the term can count it twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub neighbourhood_term: Option<NeighbourhoodSpec>,
     /// Datamodel estimator for DM-Direct and DMM: a name in [`Bench::estimators`]
     /// (`datamodels-lasso`, …, or one the user registered).
     pub attribution: String,
-    /// Overrides of the estimator's hyper-parameters (a JSON object; empty: its defaults).
+    /// Overrides of the estimator's hyper-parameters (a JSON object; empty: its defaults),
+    /// e.g. `{"lambdas": [10.0]}` for ridge.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub attribution_params: serde_json::Map<String, serde_json::Value>,
     /// Models trained or unlearned together.
     pub stack: usize,

@@ -121,8 +121,8 @@ fn the_report_csv_quotes_names_with_commas_and_quotes() {
 #[test]
 fn the_shipped_configs_load_and_their_forget_sets_draw() {
     let config = BenchConfig::load(None, &["models=7".to_string()]).unwrap();
-    assert_eq!(config.models, 7);
-    let (data, _) = config.data_source().load().unwrap();
+    assert_eq!(config.settings.models, 7);
+    let (data, _) = config.data.load().unwrap();
     let sets = config.draw_forget_sets(&data.train).unwrap();
     assert_eq!(sets.len(), config.forget_sets.len());
     let mut kinds = Vec::new();
@@ -184,7 +184,7 @@ fn every_shipped_config_parses_and_its_neighbourhood_term_checks() {
                 panic!("{}: {e}", path.display());
             }
         }
-        if let Some(term) = &config.settings().neighbourhood_term {
+        if let Some(term) = &config.settings.neighbourhood_term {
             term.check(2400).unwrap();
             // It needs neighbours strictly fewer than the training points.
             assert!(term.check(term.neighbours).is_err());
@@ -192,4 +192,43 @@ fn every_shipped_config_parses_and_its_neighbourhood_term_checks() {
         }
     }
     assert!(with_term >= 1, "the Fashion-MNIST MLP config uses the term");
+}
+
+/// The config embeds the data source and the settings (flattened into its top level): every
+/// shipped config reads back from its own serialisation, every key it writes is one it
+/// accepts, and an unknown key is refused by name, as `deny_unknown_fields` would.
+#[test]
+fn bench_config_keys_are_its_parts_keys_and_unknown_ones_are_refused() {
+    let keys = BenchConfig::keys();
+    for key in [
+        "dataset",
+        "limit",
+        "recipe",
+        "models",
+        "attribution_params",
+        "methods",
+    ] {
+        assert!(keys.contains(&key), "{key} missing from {keys:?}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let assets = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/bench");
+    for entry in std::fs::read_dir(assets).unwrap() {
+        let path = entry.unwrap().path();
+        let config = BenchConfig::load(Some(&path), &[]).unwrap();
+        let written = serde_json::to_value(&config).unwrap();
+        for key in written.as_object().unwrap().keys() {
+            assert!(keys.contains(&key.as_str()), "{}: {key}", path.display());
+        }
+        let copy = dir.path().join("copy.json");
+        std::fs::write(&copy, written.to_string()).unwrap();
+        let back = BenchConfig::load(Some(&copy), &[]).unwrap();
+        assert_eq!(serde_json::to_value(&back).unwrap(), written);
+        assert_eq!(back.data, config.data);
+        assert_eq!(back.settings, config.settings);
+    }
+    let err = BenchConfig::load(None, &["modles=3".to_string()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown field `modles`"), "{err}");
+    assert!(err.contains("subset_models"), "{err}");
 }

@@ -13,13 +13,19 @@ pub struct DataSource {
     /// or MNIST IDX files, or `FEATURES.npy,LABELS.npy`.
     pub dataset: String,
     /// Label column of a CSV dataset.
+    #[serde(default = "default_label_column")]
     pub label_column: String,
     /// Share held out as the validation split.
     pub val_fraction: f64,
     /// Seed of the train/validation split.
     pub split_seed: u64,
     /// Use only the first `limit` points (0 = all).
+    #[serde(default)]
     pub limit: usize,
+}
+
+fn default_label_column() -> String {
+    "label".into()
 }
 
 impl Default for DataSource {

@@ -39,9 +39,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
         config = config.quick();
     }
     let (data, info) = config
-        .data_source()
+        .data
         .load()
-        .with_context(|| format!("loading dataset '{}'", config.dataset))?;
+        .with_context(|| format!("loading dataset '{}'", config.data.dataset))?;
     let recipe = config.recipe.resolve()?;
     let arch = ModelConfig::from_spec(&recipe.model)?;
     let registry = MethodRegistry::builtin();
@@ -53,15 +53,15 @@ pub fn run(args: BenchArgs) -> Result<()> {
         args.backend.backend.device()?,
     );
     bench.recipe = recipe;
-    bench.settings = config.settings();
+    bench.settings = config.settings.clone();
     bench.forget_sets = config.draw_forget_sets(&data.train)?;
     bench.methods = config.methods.clone();
     bench.out = args.out.clone();
     bench.check().context("bench config (--config, --set)")?;
     println!(
         "bench: {} models per zoo, {} subset models, {} forget sets, {} methods → {}",
-        config.models,
-        config.subset_models,
+        config.settings.models,
+        config.settings.subset_models,
         config.forget_sets.len(),
         config.methods.len(),
         args.out.display()
