@@ -502,6 +502,15 @@ fn forget_rejects_bad_forget_sets_configs_and_zoos() {
     );
     run(&originals, &forget, &["--set", "epochs"], &["epochs"]);
     run(&originals, &forget, &["--set", "lr=fast"], &["'lr'"]);
+    run(
+        &originals,
+        &forget,
+        &["--set", "lr=-0.5"],
+        &[
+            "lr must be a positive number, got -0.5",
+            "unlearn forget --list shows the defaults",
+        ],
+    );
     fails(
         fx.root(),
         &[
@@ -807,10 +816,21 @@ fn bench_rejects_bad_configs() {
         &["broken.json", "not valid JSON"],
     );
     run(&["--config", "missing.json"], &["missing.json"]);
-    run(&["--set", "models=1"], &["models", "2"]);
+    // Typed errors carry the flag that fixes them.
+    run(
+        &["--set", "models=1"],
+        &[
+            "models must be ≥ 2",
+            "(got 1)",
+            "(--config, --set KEY=VALUE)",
+        ],
+    );
     run(&["--set", "models=some"], &["invalid type"]);
     run(&["--set", "forget_sets=[]"], &["forget set"]);
-    run(&["--set", "batch=3"], &["unknown field `batch`"]);
+    run(
+        &["--set", "batch=3"],
+        &["unknown field `batch`", "(--config, --set KEY=VALUE)"],
+    );
     run(&["--set", "nonsense"], &["nonsense", "key=value"]);
     let empty = config("empty.csv", "a,b,label\n");
     run(

@@ -260,10 +260,11 @@ impl BenchConfig {
             .as_object()
             .ok_or_else(|| BenchError::Config(format!("{what}: must be a JSON object")))?;
         if let Some(unknown) = object.keys().find(|k| !keys.contains(&k.as_str())) {
-            return Err(BenchError::Config(format!(
-                "{what}: invalid bench config: unknown field `{unknown}`, expected one of {}",
-                keys.join(", ")
-            )));
+            return Err(BenchError::UnknownKey {
+                config: what,
+                key: unknown.clone(),
+                expected: keys.join(", "),
+            });
         }
         let config: BenchConfig = serde_json::from_value(value)
             .map_err(|e| BenchError::Config(format!("{what}: invalid bench config: {e}")))?;

@@ -23,6 +23,29 @@ pub enum BenchError {
     /// A bench configuration that cannot run.
     #[error("{0}")]
     Config(String),
+    /// A key a bench config does not have.
+    #[error("{config}: unknown field `{key}`, expected one of {expected}")]
+    UnknownKey {
+        /// The config (a file, or the default).
+        config: String,
+        /// The key.
+        key: String,
+        /// The keys it has, comma-separated.
+        expected: String,
+    },
+    /// A size or setting outside its range.
+    #[error("{setting} must be {expected} (got {value})")]
+    OutOfRange {
+        /// The setting's key in a bench config.
+        setting: &'static str,
+        /// The value given.
+        value: String,
+        /// Its range, in words (and why).
+        expected: String,
+    },
+    /// The report could not be formatted.
+    #[error("report: {0}")]
+    Report(String),
     /// An attribution directory that is missing, unfinished or does not fit.
     #[error("{path}: {what}")]
     Invalid {
@@ -42,6 +65,19 @@ pub enum BenchError {
 }
 
 impl BenchError {
+    /// `setting` = `value` is not `expected`.
+    pub fn out_of_range(
+        setting: &'static str,
+        value: impl std::fmt::Display,
+        expected: impl Into<String>,
+    ) -> Self {
+        BenchError::OutOfRange {
+            setting,
+            value: value.to_string(),
+            expected: expected.into(),
+        }
+    }
+
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();

@@ -151,12 +151,18 @@ impl<'a, A: Architecture> Bench<'a, A> {
     pub fn check(&self) -> Result<()> {
         let s = &self.settings;
         if s.models < 2 {
-            return Err(BenchError::Config(
-                "models must be ≥ 2 (KLoM compares distributions over models)".into(),
+            return Err(BenchError::out_of_range(
+                "models",
+                s.models,
+                "≥ 2 (KLoM compares distributions over models)",
             ));
         }
         if s.subset_models < 2 {
-            return Err(BenchError::Config("subset_models must be ≥ 2".into()));
+            return Err(BenchError::out_of_range(
+                "subset_models",
+                s.subset_models,
+                "≥ 2",
+            ));
         }
         if self.forget_sets.is_empty() || self.methods.is_empty() {
             return Err(BenchError::Config(

@@ -322,10 +322,10 @@ fn write_challenge_splits(out: &Path, rows: &[ReportRow]) -> Result<()> {
 
 /// Writes report.md, report.csv and one klom_vs_cost plot per forget set; returns the paths.
 pub fn write_report(out: &Path, rows: &[ReportRow], header: &ReportHeader) -> Result<Vec<String>> {
-    let fmt = |e: std::fmt::Error| BenchError::Config(e.to_string());
+    let fmt = |e: std::fmt::Error| BenchError::Report(e.to_string());
     let mut md = intro(header).map_err(fmt)?;
     let mut csv = csv::Writer::from_writer(Vec::new());
-    let csv_err = |e: csv::Error| BenchError::Config(format!("report.csv: {e}"));
+    let csv_err = |e: csv::Error| BenchError::Report(format!("report.csv: {e}"));
     csv.write_record(CSV_COLUMNS).map_err(csv_err)?;
     let mut files = Vec::new();
     let mut recorded: Vec<String> = Vec::new();
@@ -394,7 +394,7 @@ pub fn write_report(out: &Path, rows: &[ReportRow], header: &ReportHeader) -> Re
     }
     let csv = csv
         .into_inner()
-        .map_err(|e| BenchError::Config(format!("report.csv: {e}")))?;
+        .map_err(|e| BenchError::Report(format!("report.csv: {e}")))?;
     unlearn_data::atomic_write_bytes(out.join("report.md"), md.as_bytes())?;
     unlearn_data::atomic_write_bytes(out.join("report.csv"), &csv)?;
     files.insert(0, out.join("report.csv").display().to_string());

@@ -178,19 +178,24 @@ impl NeighbourhoodSpec {
     /// Checks the sizes and the groups.
     pub fn check(&self, n_train: usize) -> Result<()> {
         if self.neighbours == 0 || self.neighbours >= n_train {
-            return Err(BenchError::Config(format!(
-                "neighbourhood_term.neighbours must lie in 1..{n_train} (got {})",
-                self.neighbours
-            )));
+            return Err(BenchError::out_of_range(
+                "neighbourhood_term.neighbours",
+                self.neighbours,
+                format!("in 1..{n_train}"),
+            ));
         }
         if self.subset_models < 3 {
-            return Err(BenchError::Config(
-                "neighbourhood_term.subset_models must be ≥ 3 (two coefficients and a mean per output)".into(),
+            return Err(BenchError::out_of_range(
+                "neighbourhood_term.subset_models",
+                self.subset_models,
+                "≥ 3 (two coefficients and a mean per output)",
             ));
         }
         if self.groups.neighbourhoods <= 0.0 {
-            return Err(BenchError::Config(
-                "neighbourhood_term.groups.neighbourhoods must be > 0: the term learns from subsets that leave whole neighbourhoods out".into(),
+            return Err(BenchError::out_of_range(
+                "neighbourhood_term.groups.neighbourhoods",
+                self.groups.neighbourhoods,
+                "> 0 (the term learns from subsets that leave whole neighbourhoods out)",
             ));
         }
         Ok(self.groups.check()?)

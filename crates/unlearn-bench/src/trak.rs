@@ -112,8 +112,10 @@ impl CheckpointPlan {
     ) -> Result<Self> {
         let models = options.models;
         if models == 0 {
-            return Err(BenchError::Config(
-                "TRAK needs at least one checkpoint (models ≥ 1)".into(),
+            return Err(BenchError::out_of_range(
+                "trak models",
+                models,
+                "≥ 1 (TRAK needs a checkpoint)",
             ));
         }
         let split = calibration_zoo

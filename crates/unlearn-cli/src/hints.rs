@@ -38,9 +38,17 @@ pub fn flag_hint(error: &anyhow::Error) -> Option<&'static str> {
                 _ => None,
             };
         }
+        if let Some(BenchError::UnknownKey { .. } | BenchError::OutOfRange { .. }) =
+            cause.downcast_ref::<BenchError>()
+        {
+            return Some("--config, --set KEY=VALUE");
+        }
         match method {
             Some(MethodError::UnknownMethod { .. } | MethodError::Params { .. }) => {
                 return Some("unlearn forget --list");
+            }
+            Some(MethodError::OutOfRange { .. }) => {
+                return Some("--set KEY=VALUE (unlearn forget --list shows the defaults)");
             }
             Some(MethodError::SplitMismatch { .. }) => {
                 return Some("--dataset, --val-fraction, --split-seed");
