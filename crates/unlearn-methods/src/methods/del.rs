@@ -2,13 +2,12 @@
 //! only them on R.
 
 use crate::MethodError;
-use crate::config::{Checked, DelParams};
+use crate::config::DelParams;
 use crate::context::Context;
 use crate::finetune::{Batch, engine, sgd};
 use crate::localize::{Masks, reset};
-use crate::method::UnlearnMethod;
 use crate::methods::losses::{cross_entropy, gather_labels};
-use crate::methods::{StackOutput, autodiff, finished, params_json};
+use crate::methods::{StackOutput, autodiff, finished};
 use unlearn_models::{Architecture, StackModel};
 use unlearn_train::Schedule;
 
@@ -58,31 +57,9 @@ pub fn run<A: Architecture>(
     Ok(finished(ctx, &model, k, examples))
 }
 
-/// DEL.
-#[derive(Debug, Clone)]
-pub struct Del {
-    params: Checked<DelParams>,
-}
-
-impl Del {
-    /// DEL with checked parameters.
-    pub fn new(params: Checked<DelParams>) -> Self {
-        Self { params }
-    }
-}
-
-impl<A: Architecture> UnlearnMethod<A> for Del {
-    fn name(&self) -> &str {
-        "del"
-    }
-    fn params(&self) -> serde_json::Value {
-        params_json(&*self.params)
-    }
-    fn run(
-        &self,
-        ctx: &Context<'_, A>,
-        indices: &[usize],
-    ) -> Result<StackOutput<A::Model>, MethodError> {
-        run(ctx, indices, &self.params)
-    }
-}
+super::checked_method!(
+    /// DEL.
+    Del,
+    DelParams,
+    "del"
+);

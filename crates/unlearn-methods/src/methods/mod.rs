@@ -49,6 +49,43 @@ pub fn finished<A: Architecture>(
     }
 }
 
+/// A built-in method made only from checked parameters, whose `run` is its module's
+/// `run(ctx, indices, params)`: the struct, its constructor and its [`crate::UnlearnMethod`]
+/// impl.
+macro_rules! checked_method {
+    ($(#[$doc:meta])* $method:ident, $params:ty, $name:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $method {
+            params: $crate::config::Checked<$params>,
+        }
+
+        impl $method {
+            /// The method with checked parameters.
+            pub fn new(params: $crate::config::Checked<$params>) -> Self {
+                Self { params }
+            }
+        }
+
+        impl<A: unlearn_models::Architecture> $crate::method::UnlearnMethod<A> for $method {
+            fn name(&self) -> &str {
+                $name
+            }
+            fn params(&self) -> serde_json::Value {
+                $crate::methods::params_json(&*self.params)
+            }
+            fn run(
+                &self,
+                ctx: &$crate::context::Context<'_, A>,
+                indices: &[usize],
+            ) -> Result<$crate::method::StackOutput<A::Model>, $crate::MethodError> {
+                run(ctx, indices, &self.params)
+            }
+        }
+    };
+}
+pub(crate) use checked_method;
+
 /// A method's parameters as the JSON its `params` reports.
 pub(crate) fn params_json<T: serde::Serialize>(params: &T) -> serde_json::Value {
     serde_json::to_value(params).expect("hyper-parameters serialise")

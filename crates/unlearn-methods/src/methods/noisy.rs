@@ -5,11 +5,9 @@
 //! example per model at a time), which yields every model's per-example gradient at once.
 
 use crate::MethodError;
-use crate::config::{Checked, NoisyParams};
+use crate::config::NoisyParams;
 use crate::context::Context;
-use crate::method::UnlearnMethod;
 use crate::methods::losses::cross_entropy;
-use crate::methods::params_json;
 use crate::methods::{StackOutput, autodiff, finished};
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
@@ -156,31 +154,9 @@ pub fn run<A: Architecture>(
     Ok(finished(ctx, &model, k, examples))
 }
 
-/// Noisy descent.
-#[derive(Debug, Clone)]
-pub struct NoisyDescent {
-    params: Checked<NoisyParams>,
-}
-
-impl NoisyDescent {
-    /// NoisyDescent with checked parameters.
-    pub fn new(params: Checked<NoisyParams>) -> Self {
-        Self { params }
-    }
-}
-
-impl<A: Architecture> UnlearnMethod<A> for NoisyDescent {
-    fn name(&self) -> &str {
-        "noisy-descent"
-    }
-    fn params(&self) -> serde_json::Value {
-        params_json(&*self.params)
-    }
-    fn run(
-        &self,
-        ctx: &Context<'_, A>,
-        indices: &[usize],
-    ) -> Result<StackOutput<A::Model>, MethodError> {
-        run(ctx, indices, &self.params)
-    }
-}
+super::checked_method!(
+    /// Noisy descent.
+    NoisyDescent,
+    NoisyParams,
+    "noisy-descent"
+);

@@ -4,12 +4,10 @@
 use super::losses::{cross_entropy, gather_labels};
 use super::{StackOutput, autodiff, finished};
 use crate::MethodError;
-use crate::config::{Checked, Localize, LocalizeKind, SalunParams};
+use crate::config::{Localize, LocalizeKind, SalunParams};
 use crate::context::Context;
 use crate::finetune::Batch;
 use crate::localize::Masks;
-use crate::method::UnlearnMethod;
-use crate::methods::params_json;
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -91,34 +89,12 @@ pub fn run<A: Architecture>(
     Ok(finished(ctx, &model, k, engine.examples))
 }
 
-/// SalUn (random relabelling under a saliency mask).
-#[derive(Debug, Clone)]
-pub struct Salun {
-    params: Checked<SalunParams>,
-}
-
-impl Salun {
-    /// Salun with checked parameters.
-    pub fn new(params: Checked<SalunParams>) -> Self {
-        Self { params }
-    }
-}
-
-impl<A: Architecture> UnlearnMethod<A> for Salun {
-    fn name(&self) -> &str {
-        "salun"
-    }
-    fn params(&self) -> serde_json::Value {
-        params_json(&*self.params)
-    }
-    fn run(
-        &self,
-        ctx: &Context<'_, A>,
-        indices: &[usize],
-    ) -> Result<StackOutput<A::Model>, MethodError> {
-        run(ctx, indices, &self.params)
-    }
-}
+super::checked_method!(
+    /// SalUn (random relabelling under a saliency mask).
+    Salun,
+    SalunParams,
+    "salun"
+);
 
 #[cfg(test)]
 mod tests {

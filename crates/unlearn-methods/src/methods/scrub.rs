@@ -5,13 +5,11 @@
 use super::losses::{cross_entropy, distillation_kl, gather_labels, gather_targets};
 use super::{StackOutput, autodiff, finished};
 use crate::MethodError;
-use crate::config::{Checked, ScrubParams};
+use crate::config::ScrubParams;
 use crate::context::Context;
 use crate::finetune::Batch;
 use crate::finetune::engine;
 use crate::localize::Masks;
-use crate::method::UnlearnMethod;
-use crate::methods::params_json;
 use burn::tensor::{Tensor, TensorData};
 use unlearn_models::{Architecture, StackModel};
 
@@ -78,31 +76,9 @@ pub fn run<A: Architecture>(
     Ok(finished(ctx, &student, k, engine.examples))
 }
 
-/// SCRUB.
-#[derive(Debug, Clone)]
-pub struct Scrub {
-    params: Checked<ScrubParams>,
-}
-
-impl Scrub {
-    /// Scrub with checked parameters.
-    pub fn new(params: Checked<ScrubParams>) -> Self {
-        Self { params }
-    }
-}
-
-impl<A: Architecture> UnlearnMethod<A> for Scrub {
-    fn name(&self) -> &str {
-        "scrub"
-    }
-    fn params(&self) -> serde_json::Value {
-        params_json(&*self.params)
-    }
-    fn run(
-        &self,
-        ctx: &Context<'_, A>,
-        indices: &[usize],
-    ) -> Result<StackOutput<A::Model>, MethodError> {
-        run(ctx, indices, &self.params)
-    }
-}
+super::checked_method!(
+    /// SCRUB.
+    Scrub,
+    ScrubParams,
+    "scrub"
+);
