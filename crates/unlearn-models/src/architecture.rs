@@ -8,7 +8,7 @@
 //!   features]`), wrapped by [`Single`] as a stack of one; its zoos train one model at a time, in
 //!   parallel workers.
 
-use crate::config::{InputSpec, ModelError};
+use crate::input::{InputSpec, ModelError};
 use burn::module::{Module, ModuleMapper, Param, ParamId};
 use burn::tensor::{Bool, Device, Int, Tensor};
 use serde::{Deserialize, Serialize};

@@ -1,9 +1,9 @@
 //! Small CNN: (3×3 conv → ReLU → 2×2 max-pool) per block, then a linear classifier.
 
 use crate::architecture::{ArchSpec, Architecture, StackModel};
-use crate::config::{InputSpec, ModelError, checks};
 use crate::cpu_kernels::max_pool_relu;
 use crate::init::StackRng;
+use crate::input::{InputSpec, ModelError, checks};
 use crate::layers::{StackedConv2d, StackedLinear, from_grouped_images, to_grouped_images};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};

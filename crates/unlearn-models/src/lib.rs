@@ -18,6 +18,7 @@ pub mod cnn;
 pub mod config;
 pub mod cpu_kernels;
 pub mod init;
+pub mod input;
 pub mod layers;
 pub mod mlp;
 pub mod mode;
@@ -32,7 +33,8 @@ pub use architecture::{
 };
 pub use burn;
 pub use cnn::CnnConfig;
-pub use config::{InputSpec, ModelConfig, ModelError};
+pub use config::ModelConfig;
+pub use input::{InputSpec, ModelError};
 pub use mlp::{LogisticConfig, MlpConfig};
 pub use model::Model;
 pub use resnet9::ResNet9Config;

@@ -1,8 +1,8 @@
 //! Fully connected network (logistic regression is the case with no hidden layer).
 
 use crate::architecture::{ArchSpec, Architecture, StackModel};
-use crate::config::{InputSpec, ModelError, checks};
 use crate::init::StackRng;
+use crate::input::{InputSpec, ModelError, checks};
 use crate::layers::StackedLinear;
 use burn::module::Module;
 use burn::tensor::activation::relu;

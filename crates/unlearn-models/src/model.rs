@@ -1,8 +1,9 @@
 //! The model a zoo trains: one of the architectures, built from a [`ModelConfig`].
 
-use crate::architecture::{Architecture, StackModel};
+use crate::architecture::{ArchSpec, Architecture, StackModel};
 use crate::cnn::Cnn;
-use crate::config::{InputSpec, ModelConfig, ModelError};
+use crate::config::ModelConfig;
+use crate::input::{InputSpec, ModelError};
 use crate::mlp::Mlp;
 use crate::resnet9::ResNet9;
 use crate::resnet9_easydub::EasydubResNet9;
@@ -55,5 +56,28 @@ impl StackModel for Model {
             Model::ResNet9(m) => m.head_param_ids(),
             Model::ResNet9Easydub(m) => m.head_param_ids(),
         }
+    }
+}
+
+/// The built-ins' enum builds the matching [`Model`] variant.
+impl Architecture for ModelConfig {
+    type Model = Model;
+
+    fn spec(&self) -> ArchSpec {
+        ModelConfig::spec(self)
+    }
+
+    fn validate(&self, input: &InputSpec) -> Result<(), ModelError> {
+        ModelConfig::validate(self, input)
+    }
+
+    fn init(&self, input: &InputSpec, seeds: &[u64], device: &Device) -> Result<Model, ModelError> {
+        Ok(match self {
+            ModelConfig::Logistic(c) => Model::Mlp(c.init(input, seeds, device)?),
+            ModelConfig::Mlp(c) => Model::Mlp(c.init(input, seeds, device)?),
+            ModelConfig::Cnn(c) => Model::Cnn(c.init(input, seeds, device)?),
+            ModelConfig::ResNet9(c) => Model::ResNet9(c.init(input, seeds, device)?),
+            ModelConfig::ResNet9Easydub(c) => Model::ResNet9Easydub(c.init(input, seeds, device)?),
+        })
     }
 }

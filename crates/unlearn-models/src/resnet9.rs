@@ -1,9 +1,9 @@
 //! ResNet-9, the fast "KakaoBrain" CIFAR-10 layout (docs/algorithms.md §13), stacked.
 
 use crate::architecture::{ArchSpec, Architecture, StackModel};
-use crate::config::{InputSpec, ModelError, checks};
 use crate::cpu_kernels::{batch_norm, max_pool_relu};
 use crate::init::StackRng;
+use crate::input::{InputSpec, ModelError, checks};
 use crate::layers::{
     ConvGeometry, StackedConv2d, StackedLinear, from_grouped_images, stacked_batch_norm,
     to_grouped_images,

@@ -5,9 +5,9 @@
 //! without bias, the logits multiplied by `scale` (published: w = 64, scale 0.2).
 
 use crate::architecture::{ArchSpec, Architecture, StackModel};
-use crate::config::{InputSpec, ModelError, checks};
 use crate::cpu_kernels::max_pool_relu;
 use crate::init::StackRng;
+use crate::input::{InputSpec, ModelError, checks};
 use crate::layers::{ConvGeometry, StackedLinear, from_grouped_images, to_grouped_images};
 use crate::resnet9::ConvBlock;
 use burn::module::Module;

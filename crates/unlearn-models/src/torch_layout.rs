@@ -5,7 +5,8 @@
 //! defines them).
 
 use crate::cnn::CnnConfig;
-use crate::config::{InputSpec, ModelConfig};
+use crate::config::ModelConfig;
+use crate::input::InputSpec;
 use crate::resnet9::ResNet9Config;
 use crate::resnet9_easydub::EasydubResNet9Config;
 use crate::resnet9_easydub::GEOMETRIES;
