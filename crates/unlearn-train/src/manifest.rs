@@ -173,3 +173,46 @@ impl Manifest {
         self.dataset.n_train + self.dataset.n_val
     }
 }
+
+/// Input paths relative to the manifest's directory on disk ([`crate::relocate`]).
+impl Manifest {
+    /// The manifest as `dir/manifest.json` holds it: every input path relative to `dir`.
+    pub(crate) fn stored_in(&self, dir: &Path) -> Manifest {
+        let mut disk = self.clone();
+        let mut locations = BTreeMap::new();
+        relocate::store(&mut disk.dataset.name, dir, &mut locations);
+        for input in [&mut disk.forget_set, &mut disk.masks]
+            .into_iter()
+            .flatten()
+        {
+            relocate::store(&mut input.path, dir, &mut locations);
+        }
+        for record in [&mut disk.unlearning, &mut disk.imported]
+            .into_iter()
+            .flatten()
+        {
+            relocate::each_path(record, &mut |s| relocate::store(s, dir, &mut locations));
+        }
+        disk.locations = locations;
+        disk
+    }
+
+    /// Resolves the paths of a manifest read from `dir` (the inverse of [`Self::stored_in`]).
+    pub(crate) fn resolve_in(&mut self, dir: &Path) {
+        let locations = std::mem::take(&mut self.locations);
+        relocate::resolve(&mut self.dataset.name, dir, &locations);
+        for input in [&mut self.forget_set, &mut self.masks]
+            .into_iter()
+            .flatten()
+        {
+            relocate::resolve(&mut input.path, dir, &locations);
+        }
+        for record in [&mut self.unlearning, &mut self.imported]
+            .into_iter()
+            .flatten()
+        {
+            relocate::each_path(record, &mut |s| relocate::resolve(s, dir, &locations));
+        }
+        self.locations = locations;
+    }
+}

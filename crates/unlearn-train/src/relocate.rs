@@ -3,11 +3,10 @@
 //! directory that holds the manifest, and read back resolved against it. A run directory moved
 //! together with its inputs, or reached from another working directory, therefore still
 //! resumes, evaluates and verifies. The manifest also keeps where each path pointed when it was
-//! written ([`Manifest::locations`]), the fallback for a run directory moved without its inputs.
+//! written ([`crate::manifest::Manifest::locations`]), the fallback for a run directory moved without its inputs.
 //! Paths never enter a configuration hash (content hashes do), so the same run typed with
 //! another spelling of its paths resumes instead of counting as a new configuration.
 
-use crate::manifest::Manifest;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -67,7 +66,7 @@ fn file_parts(spec: &str) -> Option<Vec<&str>> {
 }
 
 /// Rewrites `spec` relative to `dir`, noting each part's absolute location.
-fn store(spec: &mut String, dir: &Path, locations: &mut BTreeMap<String, String>) {
+pub(crate) fn store(spec: &mut String, dir: &Path, locations: &mut BTreeMap<String, String>) {
     let Some(parts) = file_parts(spec) else {
         return;
     };
@@ -86,7 +85,7 @@ fn store(spec: &mut String, dir: &Path, locations: &mut BTreeMap<String, String>
 /// location, else as typed from the working directory (manifests written before paths were
 /// stored relative). A stored path found nowhere resolves relative to `dir`, so that the error
 /// names where it was looked for; a label that was never a path stays as it is.
-fn resolve(spec: &mut String, dir: &Path, locations: &BTreeMap<String, String>) {
+pub(crate) fn resolve(spec: &mut String, dir: &Path, locations: &BTreeMap<String, String>) {
     if unlearn_data::is_named_dataset(spec) {
         return;
     }
@@ -115,7 +114,7 @@ fn resolve(spec: &mut String, dir: &Path, locations: &BTreeMap<String, String>) 
 }
 
 /// Applies `f` to every path-valued string of an `unlearning` record.
-fn each_path(value: &mut Value, f: &mut dyn FnMut(&mut String)) {
+pub(crate) fn each_path(value: &mut Value, f: &mut dyn FnMut(&mut String)) {
     match value {
         Value::Object(map) => {
             for (key, v) in map.iter_mut() {
@@ -151,48 +150,6 @@ pub(crate) fn dataset_identity(name: &str) -> &str {
         "file"
     } else {
         name
-    }
-}
-
-impl Manifest {
-    /// The manifest as `dir/manifest.json` holds it: every input path relative to `dir`.
-    pub(crate) fn stored_in(&self, dir: &Path) -> Manifest {
-        let mut disk = self.clone();
-        let mut locations = BTreeMap::new();
-        store(&mut disk.dataset.name, dir, &mut locations);
-        for input in [&mut disk.forget_set, &mut disk.masks]
-            .into_iter()
-            .flatten()
-        {
-            store(&mut input.path, dir, &mut locations);
-        }
-        for record in [&mut disk.unlearning, &mut disk.imported]
-            .into_iter()
-            .flatten()
-        {
-            each_path(record, &mut |s| store(s, dir, &mut locations));
-        }
-        disk.locations = locations;
-        disk
-    }
-
-    /// Resolves the paths of a manifest read from `dir` (the inverse of [`Self::stored_in`]).
-    pub(crate) fn resolve_in(&mut self, dir: &Path) {
-        let locations = std::mem::take(&mut self.locations);
-        resolve(&mut self.dataset.name, dir, &locations);
-        for input in [&mut self.forget_set, &mut self.masks]
-            .into_iter()
-            .flatten()
-        {
-            resolve(&mut input.path, dir, &locations);
-        }
-        for record in [&mut self.unlearning, &mut self.imported]
-            .into_iter()
-            .flatten()
-        {
-            each_path(record, &mut |s| resolve(s, dir, &locations));
-        }
-        self.locations = locations;
     }
 }
 

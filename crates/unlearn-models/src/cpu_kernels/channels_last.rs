@@ -9,7 +9,7 @@
 //! Forward: `Yᵀ = unfold(X) · W'ᵀ`; backward `dW' += G · unfold(X)` and `unfold(dX) = Gᵀ · W'`,
 //! folded back; `W'` is the weight with its patch in `(i, j, c)` order.
 
-use super::conv::{ConvShape, Tile, Unit, UnitSlice, tile_grad, tiles};
+use super::geometry::{ConvShape, Tile, Unit, UnitSlice, tile_grad, tiles};
 use super::matmul::matmul;
 use super::zeros;
 use rayon::prelude::*;

@@ -1,7 +1,8 @@
 //! unlearn's CPU kernels as a burn backend extension: each operation on flex, and its backward
 //! pass registered with burn's autodiff so a training step differentiates through it.
 
-use super::conv::{self, ConvShape};
+use super::conv;
+use super::geometry::ConvShape;
 use super::norm::{self, NormStats};
 use super::pool;
 use super::{f32_slice, flex_tensor};

@@ -8,6 +8,7 @@
 mod channels_last;
 pub mod conv;
 mod extension;
+pub mod geometry;
 mod matmul;
 pub mod norm;
 pub mod peak;

@@ -4,7 +4,7 @@
 //! written out as the columns a matrix product reads (`im2col`), and such columns added back onto
 //! the input positions they came from (`col2im`, the backward pass).
 
-use super::conv::{ConvShape, Tile, Unit, UnitSlice, tile_grad, tiles};
+use super::geometry::{ConvShape, Tile, Unit, UnitSlice, tile_grad, tiles};
 use super::matmul::matmul;
 
 /// Buffers one thread reuses from unit to unit.

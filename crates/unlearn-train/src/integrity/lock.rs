@@ -1,7 +1,6 @@
 //! The exclusive lock of a run directory ([`DirLock`], the file [`LOCK_FILE`] with an advisory
 //! `flock`), and what a lock file left behind says to a verification.
 
-use super::verify::Finding;
 use crate::TrainError;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -189,18 +188,31 @@ impl Drop for DirLock {
     }
 }
 
-/// What the lock file of `dir` says about it, if anything is wrong.
-pub(super) fn lock_finding(dir: &Path) -> Option<Finding> {
-    let path = dir.join(LOCK_FILE);
-    let text = fs::read_to_string(&path).ok()?;
+/// A lock file left in a directory.
+#[derive(Debug, PartialEq)]
+pub(super) enum LockState {
+    /// Held by a process of this machine that still runs.
+    Held {
+        /// That process.
+        pid: u32,
+    },
+    /// Left by a process that no longer runs (or of another machine).
+    Stale {
+        /// Whose it was, in words.
+        owner: String,
+    },
+}
+
+/// What the lock file of `dir` says, if there is one.
+pub(super) fn lock_state(dir: &Path) -> Option<LockState> {
+    let text = fs::read_to_string(dir.join(LOCK_FILE)).ok()?;
     let owner = LockOwner::parse(&text);
-    match owner.pid {
-        Some(pid) if owner.is_local() && process_running(pid) => Some(Finding::InUse { pid }),
-        _ => Some(Finding::Leftover {
-            file: LOCK_FILE.into(),
-            what: format!("lock of {}, which is no longer running", owner.describe()),
-        }),
-    }
+    Some(match owner.pid {
+        Some(pid) if owner.is_local() && process_running(pid) => LockState::Held { pid },
+        _ => LockState::Stale {
+            owner: owner.describe(),
+        },
+    })
 }
 
 #[cfg(test)]
@@ -240,15 +252,17 @@ mod tests {
         let text = fs::read_to_string(lock.path()).unwrap();
         assert_eq!(text.lines().next().unwrap(), std::process::id().to_string());
         // The stale lock shows in a verification as a leftover, a live one as in use.
-        assert!(matches!(
-            lock_finding(dir.path()),
-            Some(Finding::InUse { pid }) if pid == std::process::id()
-        ));
+        assert_eq!(
+            lock_state(dir.path()),
+            Some(LockState::Held {
+                pid: std::process::id()
+            })
+        );
         drop(lock);
         fs::write(dir.path().join(LOCK_FILE), format!("{dead}\n")).unwrap();
         assert!(matches!(
-            lock_finding(dir.path()),
-            Some(Finding::Leftover { .. })
+            lock_state(dir.path()),
+            Some(LockState::Stale { .. })
         ));
     }
 }

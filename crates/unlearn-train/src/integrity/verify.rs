@@ -1,7 +1,7 @@
 //! Verification of run directories (`unlearn verify`): what is wrong with one zoo
 //! ([`verify_zoo`]) or with every zoo below a directory ([`verify_tree`]).
 
-use super::lock::lock_finding;
+use super::lock::{LOCK_FILE, LockState, lock_state};
 use super::records::{FileRecord, hash_file, is_temp_name, temp_files_in, zoo_artifacts};
 use crate::TrainError;
 use crate::manifest::Manifest;
@@ -164,8 +164,13 @@ pub fn verify_zoo(dir: &Path) -> Result<ZooCheck, TrainError> {
         bytes: 0,
         findings: Vec::new(),
     };
-    if let Some(finding) = lock_finding(dir) {
-        check.findings.push(finding);
+    match lock_state(dir) {
+        Some(LockState::Held { pid }) => check.findings.push(Finding::InUse { pid }),
+        Some(LockState::Stale { owner }) => check.findings.push(Finding::Leftover {
+            file: LOCK_FILE.into(),
+            what: format!("lock of {owner}, which is no longer running"),
+        }),
+        None => {}
     }
     if !manifest.complete {
         let done = (0..models)
@@ -278,8 +283,13 @@ fn verify_recorded(dir: &Path, record: &str, kind: &'static str) -> Result<ZooCh
         bytes: 0,
         findings: Vec::new(),
     };
-    if let Some(finding) = lock_finding(dir) {
-        check.findings.push(finding);
+    match lock_state(dir) {
+        Some(LockState::Held { pid }) => check.findings.push(Finding::InUse { pid }),
+        Some(LockState::Stale { owner }) => check.findings.push(Finding::Leftover {
+            file: LOCK_FILE.into(),
+            what: format!("lock of {owner}, which is no longer running"),
+        }),
+        None => {}
     }
     match serde_json::from_value::<BTreeMap<String, FileRecord>>(info["files"].clone()) {
         Ok(files) if !files.is_empty() => check_records(dir, &files, &mut check),
