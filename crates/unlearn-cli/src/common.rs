@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use unlearn_data::Prepared;
+use unlearn_data::{Normalise, Prepared};
 use unlearn_train::manifest::DatasetInfo;
 use unlearn_train::{Backend, DataSource, Progress, Shard};
 
@@ -27,6 +27,26 @@ pub struct DataArgs {
     /// Use only the first N points of the dataset (0 = all).
     #[arg(long, default_value_t = 0)]
     pub limit: usize,
+    /// Normalisation: `standardise` (per feature on the training part), `none` (values as
+    /// stored) or `channel` (per image channel; --channel-mean/--channel-std, or computed on the
+    /// training part). Use the one the model was trained with.
+    #[arg(long, default_value = "standardise", value_parser = ["standardise", "none", "channel"])]
+    pub normalise: String,
+    /// Per-channel means for `--normalise channel`, e.g. `0.4914,0.4822,0.4465`.
+    #[arg(long, value_delimiter = ',', requires = "channel_std")]
+    pub channel_mean: Option<Vec<f32>>,
+    /// Per-channel standard deviations for `--normalise channel`.
+    #[arg(long, value_delimiter = ',', requires = "channel_mean")]
+    pub channel_std: Option<Vec<f32>>,
+    /// Validation data of their own instead of a random split: `test` (the dataset's official
+    /// test part: fashion-mnist, CIFAR-10 or IDX directories) or a dataset (as --dataset). Every
+    /// point of --dataset then trains, in its order.
+    #[arg(long, conflicts_with = "val_indices")]
+    pub validation: Option<String>,
+    /// A file of validation indices (`.npy` or one per line) instead of a random split; the
+    /// other points train, in their order.
+    #[arg(long)]
+    pub val_indices: Option<String>,
 }
 
 impl DataArgs {
@@ -38,6 +58,15 @@ impl DataArgs {
             val_fraction: self.val_fraction,
             split_seed: self.split_seed,
             limit: self.limit,
+            normalise: match self.normalise.as_str() {
+                "none" => Normalise::None,
+                "channel" => Normalise::Channel,
+                _ => Normalise::Standardise,
+            },
+            channel_mean: self.channel_mean.clone(),
+            channel_std: self.channel_std.clone(),
+            validation: self.validation.clone(),
+            val_indices: self.val_indices.clone(),
         }
     }
 

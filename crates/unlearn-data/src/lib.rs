@@ -40,6 +40,7 @@
 //! one line naming the file, the line or record, and the cause.
 
 mod cifar;
+mod conventions;
 mod csv_loader;
 mod dataset;
 mod digits;
@@ -60,6 +61,7 @@ mod structured;
 mod synthetic;
 
 pub use cifar::{CIFAR10_PIXELS, cifar10_files, load_cifar10_dir, read_cifar10_file};
+pub use conventions::{ChannelStats, Normalise, Validation, prepare_with};
 pub use csv_loader::{DEFAULT_LABEL_COLUMN, load_csv, load_csv_with_classes};
 pub use dataset::Dataset;
 pub use digits::{DIGITS_NAME, digits};
@@ -80,7 +82,7 @@ pub use npy::{
 pub use npy_pair::load_npy_pair;
 pub use params::{ParamsError, merge_params, parse_overrides, register_entry};
 pub use partition::Partition;
-pub use resolve::{ACCEPTED_SPECS, is_named_dataset, resolve_dataset};
+pub use resolve::{ACCEPTED_SPECS, is_named_dataset, resolve_dataset, resolve_test_partition};
 pub use split::{Prepared, Split, Standardizer, prepare, train_val_split};
 pub use structured::{Ends, neighbour_table, squared_distance};
 pub use synthetic::{SYNTHETIC_CIFAR10, synthetic_images};

@@ -79,6 +79,29 @@ pub fn resolve_dataset(spec: &str) -> Result<Dataset> {
     Err(unknown(spec, "no such built-in name, file or directory"))
 }
 
+/// The official test part of the data set `spec` names: `fashion-mnist`'s t10k files, the
+/// `test_batch` of a CIFAR-10 directory, the t10k files of an IDX directory. Other specs have
+/// none (give the validation data as a dataset of their own).
+pub fn resolve_test_partition(spec: &str) -> Result<Dataset> {
+    let spec_trimmed = spec.trim();
+    if spec_trimmed == "fashion-mnist" {
+        return load_fashion_mnist(FASHION_MNIST_DIR, Partition::Test);
+    }
+    let path = Path::new(spec_trimmed);
+    if path.is_dir() {
+        if !cifar10_files(path, Partition::Test).is_empty() {
+            return load_cifar10_dir(path, Partition::Test);
+        }
+        if idx_files(path, Partition::Test).is_some() {
+            return load_idx_dir(path, Partition::Test);
+        }
+    }
+    Err(DataError::Missing {
+        what: format!("a test part of '{spec}'"),
+        hint: "only fashion-mnist and directories of CIFAR-10 batches (test_batch.bin) or IDX files (t10k-images-idx3-ubyte) have one; give the validation data as a dataset of their own".into(),
+    })
+}
+
 fn unknown(spec: &str, why: &str) -> DataError {
     DataError::UnknownSpec {
         spec: spec.to_string(),

@@ -91,6 +91,14 @@ impl Standardizer {
         })
     }
 
+    /// The statistics that leave `dim` features as they are (mean 0, std 1).
+    pub fn identity(dim: usize) -> Self {
+        Standardizer {
+            mean: vec![0.0; dim],
+            std: vec![1.0; dim],
+        }
+    }
+
     /// Replaces every feature `x` by `(x − mean) / std`.
     pub fn apply(&self, data: &mut Dataset) -> Result<()> {
         if data.dim != self.mean.len() {

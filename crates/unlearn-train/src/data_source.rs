@@ -2,11 +2,13 @@
 //! step (a method, an evaluation, the bench) reloads exactly the same points.
 
 use crate::TrainError;
-use crate::manifest::DatasetInfo;
+use crate::manifest::{DatasetInfo, InputRef};
 use serde::{Deserialize, Serialize};
-use unlearn_data::{Dataset, Prepared};
+use unlearn_data::{ChannelStats, Dataset, ForgetSet, Normalise, Prepared, Validation};
 
-/// A dataset by name (as `unlearn --dataset` takes it) and how it is split.
+/// A dataset by name (as `unlearn --dataset` takes it), how it is split and how it is
+/// normalised. The defaults (a random split, per-feature standardisation) suit data made for
+/// unlearn; the other conventions reproduce a model trained elsewhere on its own preprocessing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataSource {
     /// `digits` (embedded), `fashion-mnist`, `synthetic-cifar10[:N]`, a CSV file, a directory of CIFAR-10 binary batches
@@ -22,6 +24,26 @@ pub struct DataSource {
     /// Use only the first `limit` points (0 = all).
     #[serde(default)]
     pub limit: usize,
+    /// Normalisation: `standardise` (per feature on the training part, the default), `none`
+    /// (values as stored) or `channel` (per image channel).
+    #[serde(default, skip_serializing_if = "Normalise::is_standardise")]
+    pub normalise: Normalise,
+    /// `channel`: the mean of each channel (with `channel_std`; computed on the training part
+    /// when absent), e.g. CIFAR-10's published statistics for inputs scaled to [0, 1].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_mean: Option<Vec<f32>>,
+    /// `channel`: the standard deviation of each channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_std: Option<Vec<f32>>,
+    /// Validation data of their own instead of a random split: `test` (the dataset's official
+    /// test part) or a dataset spec. Every point of `dataset` then trains, in its order, so
+    /// training index i is the user's example i.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<String>,
+    /// A file of the validation points' indices (`.npy` or one per line) instead of a random
+    /// split; the other points train, in their order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_indices: Option<String>,
 }
 
 fn default_label_column() -> String {
@@ -44,21 +66,77 @@ impl DataSource {
             val_fraction: 0.2,
             split_seed: 0,
             limit: 0,
+            normalise: Normalise::Standardise,
+            channel_mean: None,
+            channel_std: None,
+            validation: None,
+            val_indices: None,
         }
     }
 
-    /// Loads, limits, splits and standardises the data; the info is what manifests record.
-    pub fn load(&self) -> Result<(Prepared, DatasetInfo), TrainError> {
-        let mut data: Dataset = if self.dataset.ends_with(".csv") {
-            unlearn_data::load_csv(&self.dataset, &self.label_column)?
+    /// The dataset a spec names (a CSV file read with this source's label column).
+    fn load_spec(&self, spec: &str) -> Result<Dataset, TrainError> {
+        Ok(if spec.ends_with(".csv") {
+            unlearn_data::load_csv(spec, &self.label_column)?
         } else {
-            unlearn_data::resolve_dataset(&self.dataset)?
-        };
+            unlearn_data::resolve_dataset(spec)?
+        })
+    }
+
+    /// The given channel statistics, both or neither.
+    fn channel_stats(&self) -> Result<Option<ChannelStats>, TrainError> {
+        match (&self.channel_mean, &self.channel_std) {
+            (Some(mean), Some(std)) => Ok(Some(ChannelStats {
+                mean: mean.clone(),
+                std: std.clone(),
+            })),
+            (None, None) => Ok(None),
+            _ => Err(TrainError::Data(unlearn_data::DataError::Invalid(
+                "give the channel means and standard deviations together (channel_mean and channel_std), or neither to compute them on the training part".into(),
+            ))),
+        }
+    }
+
+    /// Loads, limits, splits and normalises the data; the info is what manifests record.
+    pub fn load(&self) -> Result<(Prepared, DatasetInfo), TrainError> {
+        let mut data = self.load_spec(&self.dataset)?;
         if self.limit > 0 && self.limit < data.len() {
             data = data.subset(&(0..self.limit).collect::<Vec<_>>());
         }
         let hash = data.content_hash();
-        let prepared = unlearn_data::prepare(&data, self.val_fraction, self.split_seed)?;
+        let stats = self.channel_stats()?;
+        let invalid = |what: String| TrainError::Data(unlearn_data::DataError::Invalid(what));
+        let (separate, val_rows) = match (&self.validation, &self.val_indices) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "give validation data or validation indices, not both".into(),
+                ));
+            }
+            (Some(spec), None) if spec.trim() == "test" => (
+                Some(unlearn_data::resolve_test_partition(&self.dataset)?),
+                None,
+            ),
+            (Some(spec), None) => (Some(self.load_spec(spec)?), None),
+            (None, Some(path)) => {
+                let rows = ForgetSet::load(path, data.len())
+                    .map_err(|e| invalid(format!("validation indices {path}: {e}")))?;
+                (
+                    None,
+                    Some((rows.indices, InputRef::of_file(std::path::Path::new(path))?)),
+                )
+            }
+            (None, None) => (None, None),
+        };
+        let validation = match (&separate, &val_rows) {
+            (Some(other), _) => Validation::Separate(other),
+            (_, Some((rows, _))) => Validation::Indices(rows),
+            _ => Validation::Random {
+                fraction: self.val_fraction,
+                seed: self.split_seed,
+            },
+        };
+        let prepared =
+            unlearn_data::prepare_with(&data, validation, self.normalise, stats.as_ref())?;
         let info = DatasetInfo {
             name: self.dataset.clone(),
             hash,
@@ -71,6 +149,14 @@ impl DataSource {
             split_seed: self.split_seed,
             limit: self.limit,
             label_column: self.label_column.clone(),
+            conventions: crate::manifest::DataConventions {
+                normalise: self.normalise,
+                channel_mean: self.channel_mean.clone(),
+                channel_std: self.channel_std.clone(),
+                validation: self.validation.clone(),
+                validation_hash: separate.as_ref().map(Dataset::content_hash),
+                val_indices: val_rows.map(|(_, file)| file),
+            },
         };
         Ok((prepared, info))
     }
@@ -83,6 +169,15 @@ impl DataSource {
             val_fraction: info.val_fraction,
             split_seed: info.split_seed,
             limit: info.limit,
+            normalise: info.conventions.normalise,
+            channel_mean: info.conventions.channel_mean.clone(),
+            channel_std: info.conventions.channel_std.clone(),
+            validation: info.conventions.validation.clone(),
+            val_indices: info
+                .conventions
+                .val_indices
+                .as_ref()
+                .map(|f| f.path.clone()),
         }
     }
 
@@ -90,6 +185,24 @@ impl DataSource {
     pub fn of_zoo(zoo: &crate::Zoo) -> Result<Prepared, TrainError> {
         let recorded = &zoo.manifest.dataset;
         let (prepared, info) = Self::of_info(recorded).load()?;
+        let (now, then) = (&info.conventions, &recorded.conventions);
+        if now.validation_hash != then.validation_hash {
+            return Err(TrainError::Zoo {
+                path: zoo.dir.clone(),
+                what: format!(
+                    "the validation data '{}' have changed since this zoo was trained; retrain the zoo",
+                    then.validation.as_deref().unwrap_or("?")
+                ),
+            });
+        }
+        if now.val_indices.as_ref().map(|f| &f.sha256)
+            != then.val_indices.as_ref().map(|f| &f.sha256)
+        {
+            return Err(TrainError::Zoo {
+                path: zoo.dir.clone(),
+                what: "the validation index file has changed since this zoo was trained; retrain the zoo".into(),
+            });
+        }
         if info.hash != recorded.hash {
             return Err(TrainError::Zoo {
                 path: zoo.dir.clone(),
@@ -140,6 +253,7 @@ impl DatasetInfo {
             split_seed: 0,
             limit: 0,
             label_column: "label".into(),
+            conventions: Default::default(),
         }
     }
 }

@@ -40,6 +40,37 @@ pub struct DatasetInfo {
     /// Label column of a CSV dataset.
     #[serde(default = "default_label_column")]
     pub label_column: String,
+    /// How the data were normalised and split when not by the defaults (absent then, so the
+    /// configuration hashes of zoos made before these conventions existed hold).
+    #[serde(flatten)]
+    pub conventions: DataConventions,
+}
+
+/// The user's data conventions as a manifest records them ([`crate::DataSource`]'s fields of
+/// the same names), each left out when at its default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DataConventions {
+    /// Normalisation.
+    #[serde(
+        default,
+        skip_serializing_if = "unlearn_data::Normalise::is_standardise"
+    )]
+    pub normalise: unlearn_data::Normalise,
+    /// Given channel means.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_mean: Option<Vec<f32>>,
+    /// Given channel standard deviations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_std: Option<Vec<f32>>,
+    /// The validation data (`test` or a dataset spec), when not a random split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<String>,
+    /// sha256 of the validation data's features and labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_hash: Option<String>,
+    /// The file of validation indices, when not a random split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_indices: Option<InputRef>,
 }
 
 fn default_label_column() -> String {
@@ -120,6 +151,13 @@ impl Manifest {
     pub fn compute_hash(&self) -> String {
         let mut dataset = self.dataset.clone();
         dataset.name = relocate::dataset_identity(&dataset.name).to_string();
+        let conventions = &mut dataset.conventions;
+        if let Some(validation) = &mut conventions.validation {
+            *validation = relocate::dataset_identity(validation).to_string();
+        }
+        if let Some(indices) = &mut conventions.val_indices {
+            indices.path.clear();
+        }
         let unlearning = self.unlearning.as_ref().map(relocate::without_paths);
         let mut key = serde_json::json!({
             "format": self.format, "kind": self.kind, "recipe": self.recipe, "dataset": dataset,
@@ -181,9 +219,17 @@ impl Manifest {
         let mut disk = self.clone();
         let mut locations = BTreeMap::new();
         relocate::store(&mut disk.dataset.name, dir, &mut locations);
-        for input in [&mut disk.forget_set, &mut disk.masks]
-            .into_iter()
-            .flatten()
+        let conventions = &mut disk.dataset.conventions;
+        if let Some(validation) = &mut conventions.validation {
+            relocate::store(validation, dir, &mut locations);
+        }
+        for input in [
+            &mut disk.forget_set,
+            &mut disk.masks,
+            &mut conventions.val_indices,
+        ]
+        .into_iter()
+        .flatten()
         {
             relocate::store(&mut input.path, dir, &mut locations);
         }
@@ -201,9 +247,17 @@ impl Manifest {
     pub(crate) fn resolve_in(&mut self, dir: &Path) {
         let locations = std::mem::take(&mut self.locations);
         relocate::resolve(&mut self.dataset.name, dir, &locations);
-        for input in [&mut self.forget_set, &mut self.masks]
-            .into_iter()
-            .flatten()
+        let conventions = &mut self.dataset.conventions;
+        if let Some(validation) = &mut conventions.validation {
+            relocate::resolve(validation, dir, &locations);
+        }
+        for input in [
+            &mut self.forget_set,
+            &mut self.masks,
+            &mut conventions.val_indices,
+        ]
+        .into_iter()
+        .flatten()
         {
             relocate::resolve(&mut input.path, dir, &locations);
         }

@@ -75,6 +75,7 @@ pub fn time_subset_zoo(
         split_seed: 0,
         limit: 0,
         label_column: String::new(),
+        conventions: Default::default(),
     };
     let dir = std::env::temp_dir().join(format!(
         "unlearn-bench-speed-{}-{models}-{stack}-{workers}",

@@ -28,6 +28,7 @@ pub fn info(data: &Prepared) -> DatasetInfo {
         split_seed: 0,
         limit: 0,
         label_column: "label".into(),
+        conventions: Default::default(),
     }
 }
 
