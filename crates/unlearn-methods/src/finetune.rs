@@ -8,7 +8,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-use unlearn_models::{Architecture, StackModel};
+use unlearn_models::{Architecture, StackModel, draws};
 use unlearn_train::{OptimizerConfig, optimizer};
 
 /// One batch as the loss sees it: features `[K, b, d]`, and the flat indices of the points
@@ -46,6 +46,9 @@ pub struct Engine {
     pub examples: u64,
     /// Epochs run so far (for messages).
     pub epoch: usize,
+    /// Seeds of the stack's models and the fine-tune's stream, for the random draws of forward
+    /// passes (dropout): step seeds from [`unlearn_models::draws::step_seed`].
+    pub draw_seeds: (Vec<u64>, u64),
 }
 
 impl Engine {
@@ -114,15 +117,19 @@ impl Engine {
                 .clone()
                 .select(0, points.clone())
                 .reshape([k, len, dim]);
-            let losses = loss(
-                &model,
-                &Batch {
-                    x,
-                    points,
-                    rows,
-                    len,
-                },
-            );
+            let inputs = Batch {
+                x,
+                points,
+                rows,
+                len,
+            };
+            let losses = if model.draws_randomness() {
+                let (seeds, stream) = &self.draw_seeds;
+                let seed = draws::step_seed(seeds, *stream, self.epoch, step);
+                draws::with_seeded_draws(&device, seed, || loss(&model, &inputs))
+            } else {
+                loss(&model, &inputs)
+            };
             // The engine's epoch counter already counts from 1.
             unlearn_train::trainer::check_finite(&losses, &self.model_index, self.epoch - 1, step)?;
             let mut grads = GradientsParams::from_grads(losses.sum().backward(), &model);
@@ -165,5 +172,12 @@ pub fn engine<A: Architecture>(
             .collect(),
         examples: 0,
         epoch: 0,
+        draw_seeds: (
+            indices
+                .iter()
+                .map(|&i| ctx.originals.manifest.seeds[i])
+                .collect(),
+            stream,
+        ),
     }
 }

@@ -27,6 +27,14 @@ pub trait StackModel: Module + 'static {
     /// SalUn) keep them trainable.
     fn head_param_ids(&self) -> Vec<ParamId>;
 
+    /// Whether a training forward pass draws random numbers (dropout). Then every such pass
+    /// draws from a stream seeded by the model's seed, epoch and step ([`crate::draws`]), one
+    /// stack at a time. The default, `true`, is safe for any module; one that draws nothing
+    /// returns `false` so its stacks' forward passes run in parallel freely.
+    fn draws_randomness(&self) -> bool {
+        true
+    }
+
     /// Logits of every model for the same inputs `[batch, features]`: `[K, batch, classes]`.
     fn forward_shared(&self, x: Tensor<2>, models: usize) -> Tensor<3> {
         let [batch, dim] = x.dims();
@@ -144,6 +152,12 @@ pub trait SingleModel: Module + 'static {
 
     /// Parameter ids of the classifier head (see [`StackModel::head_param_ids`]).
     fn head_param_ids(&self) -> Vec<ParamId>;
+
+    /// Whether a training forward pass draws random numbers (see
+    /// [`StackModel::draws_randomness`]); `true` unless the module says otherwise.
+    fn draws_randomness(&self) -> bool {
+        true
+    }
 }
 
 /// Every single model is a stack of one.
@@ -159,6 +173,10 @@ impl<M: SingleModel> StackModel for M {
 
     fn head_param_ids(&self) -> Vec<ParamId> {
         SingleModel::head_param_ids(self)
+    }
+
+    fn draws_randomness(&self) -> bool {
+        SingleModel::draws_randomness(self)
     }
 }
 

@@ -114,6 +114,10 @@ impl StackModel for Cnn {
         Cnn::forward(self, x)
     }
 
+    fn draws_randomness(&self) -> bool {
+        false
+    }
+
     fn head_param_ids(&self) -> Vec<burn::module::ParamId> {
         self.head.param_ids()
     }

@@ -17,6 +17,7 @@ pub mod as_written;
 pub mod cnn;
 pub mod config;
 pub mod cpu_kernels;
+pub mod draws;
 pub mod init;
 pub mod input;
 pub mod layers;

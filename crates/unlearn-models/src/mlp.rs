@@ -120,6 +120,10 @@ impl StackModel for Mlp {
         Mlp::forward(self, x)
     }
 
+    fn draws_randomness(&self) -> bool {
+        false
+    }
+
     fn head_param_ids(&self) -> Vec<burn::module::ParamId> {
         self.layers
             .last()

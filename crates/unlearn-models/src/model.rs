@@ -49,6 +49,10 @@ impl StackModel for Model {
         }
     }
 
+    fn draws_randomness(&self) -> bool {
+        false
+    }
+
     fn head_param_ids(&self) -> Vec<burn::module::ParamId> {
         match self {
             Model::Mlp(m) => m.head_param_ids(),

@@ -183,6 +183,10 @@ impl StackModel for ResNet9 {
         ResNet9::forward(self, x)
     }
 
+    fn draws_randomness(&self) -> bool {
+        false
+    }
+
     fn head_param_ids(&self) -> Vec<burn::module::ParamId> {
         self.head.param_ids()
     }

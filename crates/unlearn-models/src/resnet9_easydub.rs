@@ -191,6 +191,10 @@ impl StackModel for EasydubResNet9 {
         EasydubResNet9::forward(self, x)
     }
 
+    fn draws_randomness(&self) -> bool {
+        false
+    }
+
     fn head_param_ids(&self) -> Vec<burn::module::ParamId> {
         self.head.param_ids()
     }

@@ -13,10 +13,12 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use unlearn_data::Dataset;
-use unlearn_models::{Architecture, InputSpec, StackModel};
+use unlearn_models::{Architecture, InputSpec, StackModel, draws};
 
 /// Shuffling uses its own stream, so a model's initialisation and its data order are independent.
 const SHUFFLE_STREAM: u64 = 0x5348_5546_464c_4531;
+/// Stream of the random draws inside training forward passes (dropout), per model.
+const DRAW_STREAM: u64 = 0x4452_4f50_5452_4e31;
 
 /// A training set on a device: features `[n, d]` and labels `[n]`.
 #[derive(Clone)]
@@ -143,6 +145,8 @@ pub fn fit_timed<M: StackModel>(
         .collect();
     let mut orders: Vec<Vec<usize>> = members.iter().map(|m| m.indices.clone()).collect();
     let model_index: Vec<usize> = members.iter().map(|m| m.index).collect();
+    let seeds: Vec<u64> = members.iter().map(|m| m.seed).collect();
+    let stochastic = model.draws_randomness();
     let batch = recipe.batch_size.min(per_model);
     let steps = per_model.div_ceil(batch);
     let mut watch = LossWatch::new(CHECK_EVERY);
@@ -173,7 +177,13 @@ pub fn fit_timed<M: StackModel>(
                 .reshape([k, len, set.input.dim]);
             let yb = y.clone().select(0, idx).reshape([k, len]);
             let data = clock.lap();
-            let losses = cross_entropy_per_model(model.forward(xb), yb, recipe.label_smoothing);
+            let logits = if stochastic {
+                let seed = draws::step_seed(&seeds, DRAW_STREAM, epoch, step);
+                draws::with_seeded_draws(ad, seed, || model.forward(xb))
+            } else {
+                model.forward(xb)
+            };
+            let losses = cross_entropy_per_model(logits, yb, recipe.label_smoothing);
             watch.push(&losses, epoch, step, &model_index)?;
             let forward = clock.lap();
             let loss = match recipe.last_batch.loss_scale(len, batch) {
