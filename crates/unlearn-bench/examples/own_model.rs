@@ -461,6 +461,7 @@ pub fn run(
             forget: &forget,
             target_oracles: None,
             beta_forget: Some(beta),
+            root: None,
             device: device.clone(),
         };
         let method = registry.build(name, &Default::default())?;

@@ -165,6 +165,17 @@ pub fn attribution_rows(
             ));
         }
     }
+    beta_rows(dir, forget, points, classes)
+}
+
+/// Σ_{i∈F} β over every evaluated point from the full β of `dir` (`beta.npy`), for any set F
+/// (a chain's union of requests has no cached rows).
+pub fn beta_rows(
+    dir: &Path,
+    forget: &ForgetSet,
+    points: usize,
+    classes: usize,
+) -> Result<Vec<f32>> {
     let (rows, beta) = read_beta(dir, points, classes)?;
     if let Some(&bad) = forget.indices.iter().find(|&&i| i >= rows) {
         return Err(BenchError::invalid(

@@ -494,6 +494,7 @@ impl<'a, A: Architecture> Bench<'a, A> {
             forget,
             target_oracles: Some(&targets),
             beta_forget: Some(&beta_forget),
+            root: None,
             device: self.device.clone(),
         };
         // Paths relative to the run directory, as report.csv records them.

@@ -27,8 +27,11 @@ enum Command {
     Masks(commands::masks::MasksArgs),
     /// Draw a forget set (random or from given classes) and save it as an index file.
     ForgetSet(commands::forget_set::ForgetSetArgs),
-    /// Make the models of a zoo forget a set of points with one unlearning method.
+    /// Make the models of a zoo forget a set of points with one unlearning method (a zoo
+    /// unlearned before takes further requests: the chain is kept).
     Forget(commands::forget::ForgetArgs),
+    /// The chain of deletion requests behind an unlearned zoo, back to the trained originals.
+    History(commands::history::HistoryArgs),
     /// Estimate data attribution (datamodels) from a zoo of subset models; `attribute lds` compares estimators.
     Attribute(commands::attribute::AttributeArgs),
     /// Score unlearned models against retrained oracles: KLoM, accuracy gaps, membership inference.
@@ -118,6 +121,7 @@ fn main() {
         Command::Eval(args) => commands::eval::run(args),
         Command::Attribute(args) => commands::attribute::run(args),
         Command::Forget(args) => commands::forget::run(args),
+        Command::History(args) => commands::history::run(args),
         Command::Merge(args) => commands::merge::run(args),
         Command::Verify(args) => commands::verify::run(args),
         Command::Import(args) => commands::import::run_import(args),

@@ -145,6 +145,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         forget: &forget,
         target_oracles: None,
         beta_forget: Some(&beta_forget),
+        root: None,
         device: device.clone(),
     };
     let points = EvalPoints {

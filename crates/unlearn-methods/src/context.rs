@@ -20,6 +20,11 @@ pub struct Context<'a, A: Architecture> {
     pub target_oracles: Option<&'a Zoo>,
     /// Σ_{i∈F} β[i, x, c] on every evaluated point (`points × classes`), for DM-Direct and DMM.
     pub beta_forget: Option<&'a [f32]>,
+    /// When `originals` are themselves unlearned (a chain of requests, [`crate::chain`]): the
+    /// trained originals the chain began from. `forget` is then every point forgotten so far,
+    /// and DM-Direct and DMM predict from these models' logits (`beta_forget` is their
+    /// attribution).
+    pub root: Option<&'a Zoo>,
     /// Device (without autodiff) the methods run on.
     pub device: Device,
 }
@@ -98,6 +103,16 @@ impl<A: Architecture> Context<'_, A> {
         Tensor::from_data(TensorData::new(labels, [self.n_train()]), device)
     }
 
+    /// Logits the datamodels' prediction starts from, `K × P × C`: the chain's trained
+    /// originals (the models the attribution describes), else the originals.
+    pub fn prediction_base(&self, indices: &[usize]) -> Vec<f32> {
+        let zoo = self.root.unwrap_or(self.originals);
+        indices
+            .iter()
+            .flat_map(|&i| zoo.model_logits(i).iter().copied())
+            .collect()
+    }
+
     /// Logits of the originals `indices`, `K × P × C`.
     pub fn original_logits(&self, indices: &[usize]) -> Vec<f32> {
         indices
@@ -122,6 +137,15 @@ impl<A: Architecture> Context<'_, A> {
         {
             return Err(MethodError::Mismatch(
                 "the target oracles' logits do not match the originals' points or classes".into(),
+            ));
+        }
+        if let Some(root) = self.root
+            && (root.points != self.points()
+                || root.classes != self.classes()
+                || root.models != self.originals.models)
+        {
+            return Err(MethodError::Mismatch(
+                "the chain's trained originals do not match the unlearned zoo's models, points or classes".into(),
             ));
         }
         if let Some(b) = self.beta_forget

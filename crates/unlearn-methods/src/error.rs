@@ -64,6 +64,26 @@ pub enum MethodError {
         /// Validation points of the data given.
         val: usize,
     },
+    /// A chain of requests that cannot be followed back (a zoo moved without its originals, a
+    /// record changed).
+    #[error("{zoo}: {what}")]
+    Chain {
+        /// The zoo concerned.
+        zoo: String,
+        /// What is wrong.
+        what: String,
+    },
+    /// A request names a point an earlier request of the chain forgot.
+    #[error(
+        "training point {index} was already forgotten{}; remove it from the request",
+        if *step > 0 { format!(" by request {step} of the chain") } else { String::new() }
+    )]
+    AlreadyForgotten {
+        /// The point.
+        index: usize,
+        /// The request (1-based) that forgot it; 0 when unknown.
+        step: usize,
+    },
     /// Inputs that disagree with each other.
     #[error("{0}")]
     Mismatch(String),

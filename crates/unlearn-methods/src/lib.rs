@@ -9,6 +9,7 @@
 //! Section marks (§N) refer to `docs/algorithms.md`, the project's account of the methods.
 
 pub mod builtins;
+pub mod chain;
 pub mod config;
 pub mod context;
 pub mod convex;
@@ -21,6 +22,7 @@ pub mod pull;
 pub mod registry;
 pub mod runner;
 
+pub use chain::{Chain, ChainRecord, LineageStep};
 pub use context::Context;
 pub use error::MethodError;
 pub use method::{Inputs, StackOutput, UnlearnMethod, check_inputs};

@@ -442,6 +442,7 @@ fn om_on_logistic_regression_converges_to_the_oracle_outputs() {
         forget: &forget,
         target_oracles: Some(&oracles),
         beta_forget: None,
+        root: None,
         device: Device::flex(),
     };
     // T = F ∪ all of R (rm·|F| ≥ |R|).

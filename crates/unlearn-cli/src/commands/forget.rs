@@ -4,9 +4,8 @@ use crate::common::{BackendArgs, DataArgs, ShardArgs, print_registry, progress_b
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use std::path::{Path, PathBuf};
-use unlearn_bench::datamodels::attribution_rows;
+use unlearn_bench::datamodels::{attribution_rows, beta_rows};
 use unlearn_bench::neighbourhood::FittedTerm;
-use unlearn_data::ForgetSet;
 use unlearn_methods::{Context, MethodError, MethodRegistry, parse_sets, unlearn_zoo};
 use unlearn_models::ModelConfig;
 use unlearn_train::Zoo;
@@ -121,7 +120,8 @@ pub fn run(args: ForgetArgs) -> Result<()> {
     }
     let arch = ModelConfig::from_spec(&originals.manifest.recipe.model)?;
     let data = DataArgs::of_zoo(&originals)?;
-    let forget = ForgetSet::load(forget_path, data.train.len())?;
+    let (forget, chain) =
+        super::history::chained_request(&originals, forget_path, data.train.len())?;
     // OM's targets must be retrained without this very forget set: oracles of another set
     // would run silently and pull F towards the wrong outputs.
     let target_oracles = match &args.oracles {
@@ -140,20 +140,26 @@ pub fn run(args: ForgetArgs) -> Result<()> {
                 );
             }
             super::eval::same_data(&originals, &oracles)?;
-            super::eval::oracles_match(&oracles, forget_path)?;
+            match &chain {
+                Some(c) => super::history::oracles_exclude(&oracles, &forget, &c.steps)?,
+                None => super::eval::oracles_match(&oracles, forget_path)?,
+            }
             Some(oracles)
         }
         None => None,
     };
-    let mut beta = match &args.attribution {
-        Some(dir) => Some(attribution_rows(
+    let (points, classes) = (originals.points, originals.classes);
+    let mut beta = match (&args.attribution, &chain) {
+        (Some(dir), None) => Some(attribution_rows(
             dir,
             &forget,
             forget_path,
-            originals.points,
-            originals.classes,
+            points,
+            classes,
         )?),
-        None => None,
+        // A chain's union has no cached rows: from the full β of the chain's originals.
+        (Some(dir), Some(_)) => Some(beta_rows(dir, &forget, points, classes)?),
+        (None, _) => None,
     };
     if let (Some(dir), Some(rows)) = (&args.neighbourhood, beta.as_mut()) {
         FittedTerm::load(dir, &data)
@@ -167,6 +173,7 @@ pub fn run(args: ForgetArgs) -> Result<()> {
         forget: &forget,
         target_oracles: target_oracles.as_ref(),
         beta_forget: beta.as_deref(),
+        root: chain.as_ref().map(|c| &c.root),
         device: args.backend.backend.device()?,
     };
     let forget_ref = InputRef::of_file(forget_path)?;
@@ -186,6 +193,10 @@ pub fn run(args: ForgetArgs) -> Result<()> {
     });
     if args.neighbourhood.is_some() {
         inputs["neighbourhood"] = serde_json::json!(record_of(&args.neighbourhood)?);
+    }
+    if let Some(c) = &chain {
+        let request = forget.len() - c.forgotten.len();
+        inputs["chain"] = serde_json::to_value(c.record(&forget, request))?;
     }
     let bar = progress_bar(originals.models as u64, name);
     let summary = unlearn_zoo(

@@ -8,6 +8,7 @@ pub mod eval;
 pub mod eval_published;
 pub mod forget;
 pub mod forget_set;
+pub mod history;
 pub mod import;
 pub mod linear;
 pub mod masks;

@@ -48,6 +48,22 @@ pub fn run(args: VerifyArgs) -> Result<()> {
             println!("FAILED  {}: {finding}", name(&zoo.dir));
         }
     }
+    // An unlearned zoo made by a chain of requests: every zoo the chain passed through too.
+    for (dir, findings) in super::history::chain_findings(root)? {
+        if findings.is_empty() {
+            println!("ok      {}: earlier in the chain", dir.display());
+        }
+        if !findings.is_empty() {
+            damaged_zoos += 1;
+        }
+        for finding in findings {
+            *kinds.entry("chain").or_default() += 1;
+            println!(
+                "FAILED  {} (earlier in the chain): {finding}",
+                dir.display()
+            );
+        }
+    }
     for finding in &check.leftovers {
         *kinds.entry(finding.kind()).or_default() += 1;
         println!("FAILED  {}: {finding}", root.display());

@@ -32,7 +32,7 @@ pub fn run<A: Architecture>(
         what: "attribution rows Σ_{i∈F} β (from datamodels or TRAK)".into(),
     })?;
     Ok(StackOutput {
-        logits: predicted_logits(&ctx.original_logits(indices), beta, scale),
+        logits: predicted_logits(&ctx.prediction_base(indices), beta, scale),
         model: None,
         examples: 0,
         member_examples: None,

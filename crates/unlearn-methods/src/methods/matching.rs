@@ -219,7 +219,7 @@ fn target_logits<A: Architecture>(
                 method: name.into(),
                 what: "attribution rows Σ_{i∈F} β (from datamodels or TRAK)".into(),
             })?;
-            predicted_logits(&ctx.original_logits(indices), beta, p.scale)
+            predicted_logits(&ctx.prediction_base(indices), beta, p.scale)
         }
     })
 }

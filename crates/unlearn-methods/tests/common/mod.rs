@@ -118,6 +118,7 @@ impl Fixture {
             forget: &self.forget,
             target_oracles: None,
             beta_forget: None,
+            root: None,
             device: Device::flex(),
         }
     }

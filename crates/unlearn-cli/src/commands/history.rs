@@ -1,0 +1,146 @@
+//! `unlearn history`: the deletion requests behind a zoo, and the chain glue `forget` uses.
+
+use anyhow::{Context as _, Result, bail};
+use clap::Args;
+use std::path::{Path, PathBuf};
+use unlearn_data::ForgetSet;
+use unlearn_methods::{Chain, LineageStep};
+use unlearn_train::Zoo;
+
+/// The chain of deletion requests behind an unlearned zoo: each step's method, request size,
+/// points forgotten so far and cost, back to the trained originals.
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// The zoo (from `forget`).
+    pub zoo: PathBuf,
+    /// Print the lineage as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write every point forgotten so far as an index file (for `train --forget-set`, to
+    /// retrain oracles of the whole chain, and `eval --forget-set`).
+    #[arg(long, value_name = "FILE")]
+    pub write_forgotten: Option<PathBuf>,
+}
+
+pub fn run(args: HistoryArgs) -> Result<()> {
+    let zoo = Zoo::load(&args.zoo).context("loading the zoo")?;
+    let Some(chain) = Chain::of(&zoo)? else {
+        bail!(
+            "{} holds {} models, not unlearned ones: it has no deletion history",
+            args.zoo.display(),
+            zoo.manifest.kind
+        );
+    };
+    if let Some(path) = &args.write_forgotten {
+        let forgotten =
+            ForgetSet::from_indices(chain.forgotten.clone(), zoo.manifest.dataset.n_train)?;
+        forgotten.save(path)?;
+        eprintln!("{} forgotten points → {}", forgotten.len(), path.display());
+    }
+    if args.json {
+        let json = serde_json::json!({
+            "root": { "path": chain.root.dir.display().to_string(), "config_hash": chain.root.manifest.config_hash },
+            "steps": chain.steps,
+            "forgotten": chain.forgotten,
+        });
+        println!("{}", serde_json::to_string_pretty(&json)?);
+        return Ok(());
+    }
+    println!(
+        "originals: {} ({} models, configuration {})",
+        chain.root.dir.display(),
+        chain.root.models,
+        chain.root.manifest.config_hash
+    );
+    println!(
+        "{:>4}  {:<14} {:>4} {:>10} {:>8}  zoo",
+        "step", "method", "|F|", "forgotten", "cost"
+    );
+    for (i, step) in chain.steps.iter().enumerate() {
+        println!(
+            "{:>4}  {:<14} {:>4} {:>10} {:>8}  {}",
+            i + 1,
+            step.method,
+            step.size,
+            step.forgotten,
+            step.cost.map_or("–".into(), |c| format!("{c:.4}")),
+            step.zoo
+        );
+    }
+    Ok(())
+}
+
+/// What a request on `originals` forgets: the request alone, or (when `originals` are
+/// themselves unlearned) every point forgotten so far with it, and the chain behind them.
+pub fn chained_request(
+    originals: &Zoo,
+    forget_path: &Path,
+    n_train: usize,
+) -> Result<(ForgetSet, Option<Chain>)> {
+    let request = ForgetSet::load(forget_path, n_train)?;
+    match Chain::of(originals).context("following the chain of --originals")? {
+        Some(chain) => Ok((chain.union(&request, n_train)?, Some(chain))),
+        None => Ok((request, None)),
+    }
+}
+
+/// OM's targets after a chain: oracles retrained without exactly the points forgotten so far.
+pub fn oracles_exclude(oracles: &Zoo, union: &ForgetSet, steps: &[LineageStep]) -> Result<()> {
+    let excluded = match &oracles.manifest.forget_set {
+        Some(f) => {
+            ForgetSet::load(&f.path, oracles.manifest.dataset.n_train)
+                .with_context(|| format!("reading the forget set of {}", oracles.dir.display()))?
+                .indices
+        }
+        None => Vec::new(),
+    };
+    if excluded != union.indices {
+        bail!(
+            "{} exclude {} points, but after {} earlier requests OM needs oracles retrained without all {} points forgotten so far (`unlearn history --json` lists them)",
+            oracles.dir.display(),
+            excluded.len(),
+            steps.len(),
+            union.len()
+        );
+    }
+    Ok(())
+}
+
+/// The zoos an unlearned zoo's chain passed through (the trained originals first, then every
+/// step before the zoo itself), each with what is wrong with it: damaged files, or another
+/// configuration than the chain recorded. Empty for a zoo that is no chain's head.
+pub fn chain_findings(dir: &Path) -> Result<Vec<(PathBuf, Vec<String>)>> {
+    let Ok(head) = Zoo::load(dir) else {
+        return Ok(Vec::new());
+    };
+    let Some(chain) = Chain::of(&head)? else {
+        return Ok(Vec::new());
+    };
+    let recorded = std::iter::once((
+        chain.root.dir.clone(),
+        chain.root.manifest.config_hash.clone(),
+    ))
+    .chain(
+        chain.steps[..chain.steps.len() - 1]
+            .iter()
+            .map(|s| (PathBuf::from(&s.zoo), s.config_hash.clone())),
+    );
+    let mut out = Vec::new();
+    for (zoo_dir, hash) in recorded {
+        let mut findings: Vec<String> = unlearn_train::integrity::verify_tree(&zoo_dir)?
+            .zoos
+            .iter()
+            .flat_map(|z| z.findings.iter().map(|f| f.to_string()))
+            .collect();
+        match Zoo::load(&zoo_dir) {
+            Ok(z) if z.manifest.config_hash != hash => findings.push(format!(
+                "configuration {} where the chain recorded {hash}",
+                z.manifest.config_hash
+            )),
+            Ok(_) => {}
+            Err(e) => findings.push(e.to_string()),
+        }
+        out.push((zoo_dir, findings));
+    }
+    Ok(out)
+}
