@@ -1,6 +1,7 @@
 //! The bench's configuration as JSON (shipped in `assets/bench/`), its overrides and its grid.
 
 use crate::error::{BenchError, Result};
+use crate::sequence::SequenceSpec;
 use crate::settings::{BenchSettings, ForgetDraw, MethodSpec, NamedForgetSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -184,11 +185,15 @@ pub struct BenchConfig {
     pub forget_sets: Vec<ForgetSpec>,
     /// Methods and their grids.
     pub methods: Vec<MethodSpec>,
+    /// Sequences of deletion requests, each chained and scored after every request
+    /// (docs/algorithms.md §14); none by default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sequences: Vec<SequenceSpec>,
 }
 
 /// The keys of [`BenchConfig`] beside its flattened parts' (serde's `deny_unknown_fields` does
 /// not combine with `flatten`, so [`BenchConfig::load`] checks keys itself).
-const OWN_KEYS: [&str; 3] = ["recipe", "forget_sets", "methods"];
+const OWN_KEYS: [&str; 4] = ["recipe", "forget_sets", "methods", "sequences"];
 
 /// The field names a derived `Deserialize` struct asks its deserializer for.
 fn field_names<T: for<'de> Deserialize<'de>>() -> &'static [&'static str] {

@@ -29,6 +29,7 @@ pub mod neighbourhood;
 pub mod pipeline;
 pub mod record;
 pub mod report;
+pub mod sequence;
 pub mod settings;
 pub mod trak;
 
@@ -37,4 +38,5 @@ pub use datamodels::{FitOptions, SubsetZoo};
 pub use error::{BenchError, Result};
 pub use pipeline::{Bench, BenchOutcome, logits_view, score};
 pub use report::{CHALLENGE_SPLITS_FILE, ReportHeader, ReportRow};
+pub use sequence::{SequenceRow, SequenceSpec};
 pub use settings::{BenchSettings, ForgetDraw, MethodSpec, NamedForgetSet, NeighbourhoodSpec};

@@ -62,6 +62,17 @@ pub struct BenchOutcome {
     pub failures: usize,
 }
 
+/// What a bench's requests start from ([`Bench::foundations`]).
+pub(crate) struct Foundations {
+    pub(crate) originals: Zoo,
+    pub(crate) beta: Vec<f32>,
+    pub(crate) attribution_dir: PathBuf,
+    pub(crate) lds: f64,
+    pub(crate) term: Option<(FittedTerm, PathBuf)>,
+    pub(crate) subset_examples: u64,
+    pub(crate) common: serde_json::Value,
+}
+
 /// One comparison: an architecture, its recipe, the data, forget sets and methods.
 pub struct Bench<'a, A: Architecture> {
     /// The architecture of every model.
@@ -149,35 +160,12 @@ impl<'a, A: Architecture> Bench<'a, A> {
     /// Checks everything that can be checked before training: sizes, the recipe against the
     /// architecture and data, forget sets in range, every method and grid point.
     pub fn check(&self) -> Result<()> {
-        let s = &self.settings;
-        if s.models < 2 {
-            return Err(BenchError::out_of_range(
-                "models",
-                s.models,
-                "≥ 2 (KLoM compares distributions over models)",
-            ));
-        }
-        if s.subset_models < 2 {
-            return Err(BenchError::out_of_range(
-                "subset_models",
-                s.subset_models,
-                "≥ 2",
-            ));
-        }
         if self.forget_sets.is_empty() || self.methods.is_empty() {
             return Err(BenchError::Config(
                 "the bench needs at least one forget set and one method".into(),
             ));
         }
-        self.estimator()?;
-        if let Some(term) = &s.neighbourhood_term {
-            term.check(self.data.train.len())?;
-        }
-        self.recipe.validate()?;
-        unlearn_train::zoo::check_architecture(self.arch, &self.recipe)?;
-        self.arch
-            .validate(&self.info.input())
-            .map_err(unlearn_train::TrainError::from)?;
+        self.check_foundations()?;
         let n_train = self.data.train.len();
         for f in &self.forget_sets {
             let bad = match &f.draw {
@@ -206,6 +194,36 @@ impl<'a, A: Architecture> Bench<'a, A> {
         Ok(())
     }
 
+    /// Checks what every request starts from: the sizes, the estimator, the neighbourhood term,
+    /// the recipe against the architecture and the data.
+    pub(crate) fn check_foundations(&self) -> Result<()> {
+        let s = &self.settings;
+        if s.models < 2 {
+            return Err(BenchError::out_of_range(
+                "models",
+                s.models,
+                "≥ 2 (KLoM compares distributions over models)",
+            ));
+        }
+        if s.subset_models < 2 {
+            return Err(BenchError::out_of_range(
+                "subset_models",
+                s.subset_models,
+                "≥ 2",
+            ));
+        }
+        self.estimator()?;
+        if let Some(term) = &s.neighbourhood_term {
+            term.check(self.data.train.len())?;
+        }
+        self.recipe.validate()?;
+        unlearn_train::zoo::check_architecture(self.arch, &self.recipe)?;
+        self.arch
+            .validate(&self.info.input())
+            .map_err(unlearn_train::TrainError::from)?;
+        Ok(())
+    }
+
     /// The estimator [`BenchSettings::attribution`] names, with its overrides.
     pub fn estimator(&self) -> Result<Box<dyn Estimator>> {
         let s = &self.settings;
@@ -214,7 +232,7 @@ impl<'a, A: Architecture> Bench<'a, A> {
             .build(&s.attribution, &s.attribution_params, FitOptions::default())?)
     }
 
-    fn zoo(
+    pub(crate) fn zoo(
         &self,
         name: &str,
         kind: ZooKind,
@@ -279,10 +297,9 @@ impl<'a, A: Architecture> Bench<'a, A> {
         SubsetZoo::new(zoo, masks)
     }
 
-    /// Runs the whole comparison (resuming whatever an earlier run finished) and writes the
-    /// report under the run directory.
-    pub fn run(&self, progress: &dyn Progress) -> Result<BenchOutcome> {
-        self.check()?;
+    /// What every request of a bench starts from: the originals, the datamodels (β and their
+    /// LDS) and the neighbourhood term; each trained or fitted once and read back after.
+    pub(crate) fn foundations(&self, progress: &dyn Progress) -> Result<Foundations> {
         let s = &self.settings;
         std::fs::create_dir_all(&self.out).map_err(BenchError::io(&self.out))?;
         let common = serde_json::json!({ "dataset": self.info, "recipe": self.recipe });
@@ -337,6 +354,32 @@ impl<'a, A: Architecture> Bench<'a, A> {
                 Some((term, dir))
             }
         };
+
+        Ok(Foundations {
+            originals,
+            beta,
+            attribution_dir,
+            lds,
+            term,
+            subset_examples,
+            common,
+        })
+    }
+
+    /// Runs the whole comparison (resuming whatever an earlier run finished) and writes the
+    /// report under the run directory.
+    pub fn run(&self, progress: &dyn Progress) -> Result<BenchOutcome> {
+        self.check()?;
+        let s = &self.settings;
+        let Foundations {
+            originals,
+            beta,
+            attribution_dir,
+            lds,
+            term,
+            subset_examples,
+            common,
+        } = self.foundations(progress)?;
 
         // A forget set (its oracles) or a method run that fails is a row of the report, and
         // the bench goes on with the rest.

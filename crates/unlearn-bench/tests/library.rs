@@ -232,3 +232,84 @@ fn bench_config_keys_are_its_parts_keys_and_unknown_ones_are_refused() {
     assert!(err.contains("unknown field `modles`"), "{err}");
     assert!(err.contains("subset_models"), "{err}");
 }
+
+/// The sequence bench at tiny sizes: three requests drawn disjoint, the chain's zoos record
+/// their lineage (each step's union, the requests before), DM-Direct chained equals DM-Direct
+/// given the union at once (it predicts the trained originals either way), the chain's cost
+/// adds up, and the report holds a row per step.
+#[test]
+fn a_sequence_of_requests_is_chained_and_scored_after_each() {
+    use unlearn_bench::SequenceSpec;
+    let (data, info) = DataSource {
+        limit: 300,
+        ..DataSource::named("digits")
+    }
+    .load()
+    .unwrap();
+    let arch = ModelConfig::Mlp(MlpConfig { hidden: vec![8] });
+    let registry = MethodRegistry::builtin();
+    let dir = tempfile::tempdir().unwrap();
+    let mut bench = Bench::new(&arch, &registry, &data, info, burn::tensor::Device::flex());
+    bench.out = dir.path().join("run");
+    bench.recipe.epochs = 2;
+    bench.settings.models = 3;
+    bench.settings.subset_models = 20;
+    bench.settings.attribution = "datamodels-ridge".into();
+    let spec = SequenceSpec {
+        name: "r".into(),
+        steps: 3,
+        size: 4,
+        classes: None,
+        seed: 1,
+        methods: vec!["dm-direct".into(), "gd".into()],
+    };
+    let requests = spec.draw(&data.train).unwrap();
+    let mut all: Vec<usize> = requests.iter().flat_map(|r| r.indices.clone()).collect();
+    assert_eq!(all.len(), 12);
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 12, "requests are disjoint");
+
+    let rows = bench.run_sequences(&[spec], &()).unwrap();
+    // Per step: the floor, then per method the chain and the one request.
+    assert_eq!(rows.len(), 3 * (1 + 2 * 2));
+    for step in 1..=3 {
+        let of = |method: &str, how: &str| {
+            rows.iter()
+                .find(|r| r.step == step && r.method == method && r.how == how)
+                .unwrap()
+        };
+        assert_eq!(of("retrain", "floor").forgotten, 4 * step);
+        let (chained, once) = (of("dm-direct", "chained"), of("dm-direct", "one request"));
+        assert_eq!(
+            (chained.forget_p95, chained.retain_p95),
+            (once.forget_p95, once.retain_p95)
+        );
+        assert_eq!(chained.cost, 0.0);
+        // GD's chain pays every step; one request pays once.
+        let (gd_chain, gd_once) = (of("gd", "chained"), of("gd", "one request"));
+        assert!(gd_chain.cost > gd_once.cost * (step as f64 - 0.5), "{step}");
+    }
+    // The last chained zoo of GD records two earlier steps and the whole union.
+    let seq_dir = bench.out.join("sequences").join("r");
+    let last = std::fs::read_dir(&seq_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("gd-chained-3-")
+        })
+        .unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(last.join("manifest.json")).unwrap())
+            .unwrap();
+    let chain = &manifest["unlearning"]["inputs"]["chain"];
+    assert_eq!(chain["steps"].as_array().unwrap().len(), 2);
+    assert_eq!(chain["forgotten"].as_array().unwrap().len(), 12);
+    let files = unlearn_bench::sequence::write_sequence_report(&bench.out, &rows).unwrap();
+    let md = std::fs::read_to_string(bench.out.join("sequence.md")).unwrap();
+    assert_eq!(md.matches("| dm-direct |").count(), 3, "{md}");
+    assert!(files.contains(&"sequence-r.png".to_string()));
+}

@@ -24,6 +24,10 @@ pub struct BenchArgs {
     /// A reduced run (30 models, 100 subset models, the first forget set, one grid point per method).
     #[arg(long)]
     pub quick: bool,
+    /// Only the config's `sequences` of deletion requests (chained, scored after each request),
+    /// not its forget sets: writes sequence.md, sequence.csv and a plot per sequence.
+    #[arg(long)]
+    pub sequences_only: bool,
     #[command(flatten)]
     pub backend: BackendArgs,
     /// Run directory.
@@ -67,6 +71,23 @@ pub fn run(args: BenchArgs) -> Result<()> {
         args.out.display()
     );
     let bar = progress_bar(0, "bench");
+    if !config.sequences.is_empty() {
+        let rows = bench.run_sequences(&config.sequences, &bar)?;
+        let files = unlearn_bench::sequence::write_sequence_report(&args.out, &rows)?;
+        bar.suspend(|| -> Result<()> {
+            println!(
+                "\n{}",
+                std::fs::read_to_string(args.out.join("sequence.md"))?
+            );
+            println!("wrote {}", files.join(", "));
+            Ok(())
+        })?;
+    } else if args.sequences_only {
+        bail!("--sequences-only: the config has no `sequences` (see docs/algorithms.md §14)");
+    }
+    if args.sequences_only {
+        return Ok(());
+    }
     let outcome = bench.run(&bar)?;
     bar.finish_and_clear();
     println!("\n{}", std::fs::read_to_string(args.out.join("report.md"))?);
