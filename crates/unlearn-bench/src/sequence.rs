@@ -5,13 +5,14 @@
 
 use crate::datamodels::sum_rows;
 use crate::error::{BenchError, Result};
-use crate::pipeline::{Bench, Foundations, score};
+use crate::pipeline::{Bench, Foundations, logits_view, score};
 use crate::settings::{MethodSpec, key};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use unlearn_data::{Dataset, ForgetSet};
+use unlearn_eval::ChainRule;
 use unlearn_methods::{Chain, Context, unlearn_zoo};
 use unlearn_models::Architecture;
 use unlearn_train::manifest::InputRef;
@@ -86,7 +87,19 @@ pub struct SequenceRow {
     pub retain_p95: f64,
     /// ″
     pub val_p95: f64,
+    /// How much the step's request holds itself up ([`unlearn_eval::coupling`]).
+    pub coupling: f64,
+    /// Chained rows: the operator's rule from oracle-free measures ([`ChainRule`]).
+    pub verdict: String,
+    /// Chained rows: what KLoM says ([`KLOM_FORGET_TOLERANCE`], [`KLOM_RETAIN_TOLERANCE`]).
+    pub klom_verdict: String,
 }
+
+/// KLoM's verdict, to count how often the rule agrees with it: a chain is within tolerance while
+/// its forget P95 stays within this factor of the floor's...
+pub const KLOM_FORGET_TOLERANCE: f64 = 1.5;
+/// ... and its retain P95 within this factor.
+pub const KLOM_RETAIN_TOLERANCE: f64 = 1.25;
 
 fn save_set(set: &ForgetSet, path: &Path) -> Result<InputRef> {
     let parent = path.parent().expect("a file in a directory");
@@ -143,6 +156,7 @@ impl<A: Architecture> Bench<'_, A> {
         let mut rows = Vec::new();
         let mut heads: Vec<Option<Zoo>> = vec![None; spec.methods.len()];
         let mut chain_cost = vec![0.0; spec.methods.len()];
+        let rule = ChainRule::default();
         for step in 1..=requests.len() {
             let request = &requests[step - 1];
             let all: Vec<usize> = requests[..step]
@@ -151,6 +165,13 @@ impl<A: Architecture> Bench<'_, A> {
                 .collect();
             let union = ForgetSet::from_indices(all, n_train)?;
             let union_ref = save_set(&union, &dir.join(format!("forgotten-{step}.txt")))?;
+            let coupling = unlearn_eval::coupling(
+                &found.beta,
+                originals.points,
+                originals.classes,
+                &originals.labels,
+                &request.indices,
+            );
             let request_ref = save_set(request, &dir.join(format!("request-{step}.txt")))?;
             let retain = || ZooKind::Retain {
                 forget: union.clone(),
@@ -181,9 +202,14 @@ impl<A: Architecture> Bench<'_, A> {
                     forget_p95: e.summary.forget.p95,
                     retain_p95: e.summary.retain.p95,
                     val_p95: e.summary.validation.p95,
+                    coupling,
+                    verdict: String::new(),
+                    klom_verdict: String::new(),
                 })
             };
-            rows.push(row("retrain", "floor", 1.0, &floor)?);
+            let floor_row = row("retrain", "floor", 1.0, &floor)?;
+            let (floor_forget, floor_retain) = (floor_row.forget_p95, floor_row.retain_p95);
+            rows.push(floor_row);
             let mut beta_forget = sum_rows(
                 &found.beta,
                 &union.indices,
@@ -239,7 +265,31 @@ impl<A: Architecture> Bench<'_, A> {
                 };
                 let (chained, cost) = run(heads[m].as_ref(), &request_ref, "chained")?;
                 chain_cost[m] += cost;
-                rows.push(row(name, "chained", chain_cost[m], &chained)?);
+                let mut chained_row = row(name, "chained", chain_cost[m], &chained)?;
+                let base: Vec<f32> = (0..originals.models)
+                    .flat_map(|i| originals.model_logits(i).iter().copied())
+                    .collect();
+                let predicted: Vec<f32> = base
+                    .iter()
+                    .zip(beta_forget.iter().cycle())
+                    .map(|(&z, &b)| z - b)
+                    .collect();
+                let points = unlearn_eval::EvalPoints {
+                    labels: &originals.labels,
+                    n_train,
+                    forget: &union.indices,
+                };
+                let audit = unlearn_eval::audit(
+                    logits_view(originals),
+                    logits_view(&chained),
+                    Some(&predicted),
+                    &points,
+                )?;
+                chained_row.verdict = rule.judge(&audit, chain_cost[m]).line();
+                let within = chained_row.forget_p95 <= KLOM_FORGET_TOLERANCE * floor_forget
+                    && chained_row.retain_p95 <= KLOM_RETAIN_TOLERANCE * floor_retain;
+                chained_row.klom_verdict = if within { "within" } else { "retrain due" }.into();
+                rows.push(chained_row);
                 let (once, cost) = run(None, &union_ref, "once")?;
                 rows.push(row(name, "one request", cost, &once)?);
                 heads[m] = Some(chained);
@@ -275,7 +325,7 @@ pub fn write_sequence_report(out: &Path, rows: &[SequenceRow]) -> Result<Vec<Str
     for name in names {
         let of: Vec<&SequenceRow> = rows.iter().filter(|r| r.sequence == name).collect();
         let fmt = |e: std::fmt::Error| BenchError::Report(e.to_string());
-        write!(md, "\n## {name}\n\n| step | forgotten | method | chained forget | chained retain | one request forget | one request retain | floor forget | floor retain | chained cost | one request cost |\n|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n").map_err(fmt)?;
+        write!(md, "\n## {name}\n\n| step | forgotten | coupling | method | chained forget | chained retain | one request forget | one request retain | floor forget | floor retain | chained cost | one request cost | rule (no oracles) | KLoM |\n|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n").map_err(fmt)?;
         let find = |step: usize, method: &str, how: &str| {
             of.iter()
                 .find(|r| r.step == step && r.method == method && r.how == how)
@@ -297,9 +347,10 @@ pub fn write_sequence_report(out: &Path, rows: &[SequenceRow]) -> Result<Vec<Str
             };
             writeln!(
                 md,
-                "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.4} | {:.4} |",
+                "| {} | {} | {:.2} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.4} | {:.4} | {} | {} |",
                 r.step,
                 r.forgotten,
+                r.coupling,
                 r.method,
                 r.forget_p95,
                 r.retain_p95,
@@ -308,7 +359,9 @@ pub fn write_sequence_report(out: &Path, rows: &[SequenceRow]) -> Result<Vec<Str
                 floor.forget_p95,
                 floor.retain_p95,
                 r.cost,
-                once.cost
+                once.cost,
+                r.verdict,
+                r.klom_verdict
             )
             .map_err(fmt)?;
             for (split, chained, single, fl) in [
@@ -320,6 +373,17 @@ pub fn write_sequence_report(out: &Path, rows: &[SequenceRow]) -> Result<Vec<Str
                 push(format!("{split}: floor"), r.step, fl);
             }
         }
+        let chained: Vec<&&SequenceRow> = of.iter().filter(|r| r.how == "chained").collect();
+        let agree = chained
+            .iter()
+            .filter(|r| r.verdict.starts_with("retrain") == r.klom_verdict.starts_with("retrain"))
+            .count();
+        writeln!(
+            md,
+            "\nThe rule agreed with KLoM at {agree} of {} chained steps.",
+            chained.len()
+        )
+        .map_err(fmt)?;
         let stem = out.join(format!("sequence-{name}"));
         unlearn_eval::plot_curves(
             &stem,

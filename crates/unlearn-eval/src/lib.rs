@@ -10,6 +10,7 @@
 
 mod accuracy;
 mod audit;
+mod chain_rule;
 mod challenge;
 mod error;
 mod evaluate;
@@ -25,6 +26,7 @@ mod ulira;
 
 pub use accuracy::{SplitAccuracy, accuracy_delta, split_accuracy, split_accuracy_per_model, tow};
 pub use audit::{Audit, audit};
+pub use chain_rule::{ChainRule, ChainVerdict, coupling};
 pub use challenge::{
     AttackRates, AttackSplits, CHALLENGE_BIN_WIDTH, CHALLENGE_BINS, CHALLENGE_C, CHALLENGE_DELTA,
     CHALLENGE_SEED, CHALLENGE_SPLITS, CHALLENGE_TEST_FRACTION, ChallengeScore, challenge_bin_score,

@@ -198,6 +198,11 @@ pub fn run(args: ForgetArgs) -> Result<()> {
         let request = forget.len() - c.forgotten.len();
         inputs["chain"] = serde_json::to_value(c.record(&forget, request))?;
     }
+    if let (Some(dir), true) = (&args.attribution, method.inputs().attribution)
+        && let Some(warning) = super::history::coupling_warning(dir, forget_path, &originals)?
+    {
+        eprintln!("{warning}");
+    }
     let bar = progress_bar(originals.models as u64, name);
     let summary = unlearn_zoo(
         method.as_ref(),

@@ -16,6 +16,10 @@ pub struct HistoryArgs {
     /// Print the lineage as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// The trained originals' attribution (`beta.npy`): the verdict then also checks how far
+    /// each step's models landed from the datamodels' prediction.
+    #[arg(long)]
+    pub attribution: Option<PathBuf>,
     /// Also write every point forgotten so far as an index file (for `train --forget-set`, to
     /// retrain oracles of the whole chain, and `eval --forget-set`).
     #[arg(long, value_name = "FILE")]
@@ -53,17 +57,19 @@ pub fn run(args: HistoryArgs) -> Result<()> {
         chain.root.manifest.config_hash
     );
     println!(
-        "{:>4}  {:<14} {:>4} {:>10} {:>8}  zoo",
-        "step", "method", "|F|", "forgotten", "cost"
+        "{:>4}  {:<14} {:>4} {:>10} {:>8}  {:<40} zoo",
+        "step", "method", "|F|", "forgotten", "cost", "verdict (docs/algorithms.md §14)"
     );
-    for (i, step) in chain.steps.iter().enumerate() {
+    let verdicts = verdicts(&chain, args.attribution.as_deref())?;
+    for ((i, step), verdict) in chain.steps.iter().enumerate().zip(verdicts) {
         println!(
-            "{:>4}  {:<14} {:>4} {:>10} {:>8}  {}",
+            "{:>4}  {:<14} {:>4} {:>10} {:>8}  {:<40} {}",
             i + 1,
             step.method,
             step.size,
             step.forgotten,
             step.cost.map_or("–".into(), |c| format!("{c:.4}")),
+            verdict,
             step.zoo
         );
     }
@@ -143,4 +149,76 @@ pub fn chain_findings(dir: &Path) -> Result<Vec<(PathBuf, Vec<String>)>> {
         out.push((zoo_dir, findings));
     }
     Ok(out)
+}
+
+/// The rule's verdict after each step (cost so far, validation accuracy against the trained
+/// originals, and with `attribution` the miss from the datamodels' prediction on the union).
+fn verdicts(chain: &Chain, attribution: Option<&Path>) -> Result<Vec<String>> {
+    let root = &chain.root;
+    let n_train = root.manifest.dataset.n_train;
+    let beta = attribution
+        .map(|dir| unlearn_bench::datamodels::read_beta(dir, root.points, root.classes))
+        .transpose()?;
+    let (mut union, mut cost, mut out) = (Vec::new(), 0.0, Vec::new());
+    for step in &chain.steps {
+        let zoo = Zoo::load(Path::new(&step.zoo))?;
+        union.extend(ForgetSet::load(&step.forget_set.path, n_train)?.indices);
+        union.sort_unstable();
+        cost += step.cost.unwrap_or(0.0);
+        let predicted = beta.as_ref().map(|(_, b)| {
+            let per = root.points * root.classes;
+            let sum = unlearn_bench::datamodels::sum_rows(b, &union, per);
+            root.logits
+                .iter()
+                .zip(sum.iter().cycle())
+                .map(|(&z, &s)| z - s)
+                .collect::<Vec<f32>>()
+        });
+        let points = unlearn_eval::EvalPoints {
+            labels: &root.labels,
+            n_train,
+            forget: &union,
+        };
+        let audit = unlearn_eval::audit(
+            unlearn_bench::logits_view(root),
+            unlearn_bench::logits_view(&zoo),
+            predicted.as_deref(),
+            &points,
+        )?;
+        out.push(
+            unlearn_eval::ChainRule::default()
+                .judge(&audit, cost)
+                .line(),
+        );
+    }
+    Ok(out)
+}
+
+/// Before a request for a datamodel method: a warning when the request's points hold each other
+/// up (their datamodel rows coupled beyond the rule's threshold), which the datamodels
+/// under-predict. Needs the full β; `None` without it or when the request is not coupled.
+pub fn coupling_warning(
+    attribution: &Path,
+    forget_path: &Path,
+    zoo: &Zoo,
+) -> Result<Option<String>> {
+    if !attribution.join("beta.npy").is_file() {
+        return Ok(None);
+    }
+    let (_, beta) = unlearn_bench::datamodels::read_beta(attribution, zoo.points, zoo.classes)?;
+    let request = ForgetSet::load(forget_path, zoo.manifest.dataset.n_train)?;
+    let coupling = unlearn_eval::coupling(
+        &beta,
+        zoo.points,
+        zoo.classes,
+        &zoo.labels,
+        &request.indices,
+    );
+    let rule = unlearn_eval::ChainRule::default();
+    Ok(rule.coupled(coupling).then(|| {
+        format!(
+            "warning: the request's points hold each other up (datamodel coupling {coupling:.2} > {}): datamodels under-predict removing such a group (docs/algorithms.md §14); prefer OM with a few oracles, or retraining",
+            rule.max_coupling
+        )
+    }))
 }
