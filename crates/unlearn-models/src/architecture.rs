@@ -225,7 +225,12 @@ impl<A: SingleArchitecture> Architecture for Single<A> {
         device: &Device,
     ) -> Result<Self::Model, ModelError> {
         match seeds {
-            [seed] => self.0.init(input, *seed, device),
+            // Under the draws' lock: a user's initialisers draw from the device's shared
+            // generator, and a draw here must not land between another model's seeded forward
+            // pass and its dropout masks ([`crate::draws`]).
+            [seed] => {
+                crate::draws::with_seeded_draws(device, *seed, || self.0.init(input, *seed, device))
+            }
             _ => Err(ModelError::Invalid {
                 model: self.spec().kind().to_string(),
                 what: format!(
