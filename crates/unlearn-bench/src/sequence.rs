@@ -330,13 +330,20 @@ pub fn write_sequence_report(out: &Path, rows: &[SequenceRow]) -> Result<Vec<Str
             of.iter()
                 .find(|r| r.step == step && r.method == method && r.how == how)
         };
-        let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
-        let mut push = |label: String, step: usize, value: f64| match series
-            .iter_mut()
-            .find(|(l, _)| *l == label)
-        {
-            Some((_, points)) => points.push((step as f64, value)),
-            None => series.push((label, vec![(step as f64, value)])),
+        // One plot per method: forget and retain P95 of the chain, the one request, the floor.
+        let mut plots: Vec<(String, Vec<(String, Vec<(f64, f64)>)>)> = Vec::new();
+        let mut push = |method: &str, label: String, step: usize, value: f64| {
+            let series = match plots.iter_mut().find(|(m, _)| m == method) {
+                Some((_, series)) => series,
+                None => {
+                    plots.push((method.to_string(), Vec::new()));
+                    &mut plots.last_mut().expect("just pushed").1
+                }
+            };
+            match series.iter_mut().find(|(l, _)| *l == label) {
+                Some((_, points)) => points.push((step as f64, value)),
+                None => series.push((label, vec![(step as f64, value)])),
+            }
         };
         for r in of.iter().filter(|r| r.how == "chained") {
             let (Some(once), Some(floor)) = (
@@ -368,9 +375,9 @@ pub fn write_sequence_report(out: &Path, rows: &[SequenceRow]) -> Result<Vec<Str
                 ("forget", r.forget_p95, once.forget_p95, floor.forget_p95),
                 ("retain", r.retain_p95, once.retain_p95, floor.retain_p95),
             ] {
-                push(format!("{split}: {} chained", r.method), r.step, chained);
-                push(format!("{split}: {} one request", r.method), r.step, single);
-                push(format!("{split}: floor"), r.step, fl);
+                push(&r.method, format!("{split}: chained"), r.step, chained);
+                push(&r.method, format!("{split}: one request"), r.step, single);
+                push(&r.method, format!("{split}: floor"), r.step, fl);
             }
         }
         let chained: Vec<&&SequenceRow> = of.iter().filter(|r| r.how == "chained").collect();
@@ -384,18 +391,20 @@ pub fn write_sequence_report(out: &Path, rows: &[SequenceRow]) -> Result<Vec<Str
             chained.len()
         )
         .map_err(fmt)?;
-        let stem = out.join(format!("sequence-{name}"));
-        unlearn_eval::plot_curves(
-            &stem,
-            &format!("{name}: P95 KLoM after each request"),
-            "requests honoured",
-            "P95 KLoM",
-            &series,
-            false,
-            false,
-        )?;
-        files.push(format!("sequence-{name}.png"));
-        writeln!(md, "\n![{name}](sequence-{name}.png)").map_err(fmt)?;
+        for (method, series) in &plots {
+            let file = format!("sequence-{name}-{method}");
+            unlearn_eval::plot_curves(
+                &out.join(&file),
+                &format!("{name}, {method}: P95 KLoM after each request"),
+                "requests honoured",
+                "P95 KLoM",
+                series,
+                false,
+                false,
+            )?;
+            files.push(format!("{file}.png"));
+            writeln!(md, "\n![{name}, {method}]({file}.png)").map_err(fmt)?;
+        }
     }
     for r in rows {
         csv.serialize(r).map_err(csv_err)?;

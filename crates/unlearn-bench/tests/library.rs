@@ -311,5 +311,6 @@ fn a_sequence_of_requests_is_chained_and_scored_after_each() {
     let files = unlearn_bench::sequence::write_sequence_report(&bench.out, &rows).unwrap();
     let md = std::fs::read_to_string(bench.out.join("sequence.md")).unwrap();
     assert_eq!(md.matches("| dm-direct |").count(), 3, "{md}");
-    assert!(files.contains(&"sequence-r.png".to_string()));
+    assert!(files.contains(&"sequence-r-dm-direct.png".to_string()));
+    assert!(files.contains(&"sequence-r-gd.png".to_string()));
 }

@@ -52,7 +52,7 @@ pub fn run(args: HistoryArgs) -> Result<()> {
     }
     println!(
         "originals: {} ({} models, configuration {})",
-        chain.root.dir.display(),
+        shown(&chain.root.dir),
         chain.root.models,
         chain.root.manifest.config_hash
     );
@@ -70,10 +70,17 @@ pub fn run(args: HistoryArgs) -> Result<()> {
             step.forgotten,
             step.cost.map_or("–".into(), |c| format!("{c:.4}")),
             verdict,
-            step.zoo
+            shown(Path::new(&step.zoo))
         );
     }
     Ok(())
+}
+
+/// A zoo's path as recorded (relative to the next zoo in the chain), folded to where it is.
+pub fn shown(path: &Path) -> String {
+    unlearn_train::relocate::absolute(path)
+        .display()
+        .to_string()
 }
 
 /// What a request on `originals` forgets: the request alone, or (when `originals` are

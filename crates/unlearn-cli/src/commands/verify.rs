@@ -51,7 +51,10 @@ pub fn run(args: VerifyArgs) -> Result<()> {
     // An unlearned zoo made by a chain of requests: every zoo the chain passed through too.
     for (dir, findings) in super::history::chain_findings(root)? {
         if findings.is_empty() {
-            println!("ok      {}: earlier in the chain", dir.display());
+            println!(
+                "ok      {}: earlier in the chain",
+                super::history::shown(&dir)
+            );
         }
         if !findings.is_empty() {
             damaged_zoos += 1;
