@@ -164,14 +164,7 @@ pub fn verify_zoo(dir: &Path) -> Result<ZooCheck, TrainError> {
         bytes: 0,
         findings: Vec::new(),
     };
-    match lock_state(dir) {
-        Some(LockState::Held { pid }) => check.findings.push(Finding::InUse { pid }),
-        Some(LockState::Stale { owner }) => check.findings.push(Finding::Leftover {
-            file: LOCK_FILE.into(),
-            what: format!("lock of {owner}, which is no longer running"),
-        }),
-        None => {}
-    }
+    check.findings.extend(lock_finding(dir));
     if !manifest.complete {
         let done = (0..models)
             .filter(|&i| crate::zoo::model_done(dir, i))
@@ -283,14 +276,7 @@ fn verify_recorded(dir: &Path, record: &str, kind: &'static str) -> Result<ZooCh
         bytes: 0,
         findings: Vec::new(),
     };
-    match lock_state(dir) {
-        Some(LockState::Held { pid }) => check.findings.push(Finding::InUse { pid }),
-        Some(LockState::Stale { owner }) => check.findings.push(Finding::Leftover {
-            file: LOCK_FILE.into(),
-            what: format!("lock of {owner}, which is no longer running"),
-        }),
-        None => {}
-    }
+    check.findings.extend(lock_finding(dir));
     match serde_json::from_value::<BTreeMap<String, FileRecord>>(info["files"].clone()) {
         Ok(files) if !files.is_empty() => check_records(dir, &files, &mut check),
         _ => check.findings.push(Finding::NoRecords),
@@ -441,4 +427,15 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// What the lock file of `dir` says, as a finding: a live process holding it, or a leftover.
+fn lock_finding(dir: &Path) -> Option<Finding> {
+    Some(match lock_state(dir)? {
+        LockState::Held { pid } => Finding::InUse { pid },
+        LockState::Stale { owner } => Finding::Leftover {
+            file: LOCK_FILE.into(),
+            what: format!("lock of {owner}, which is no longer running"),
+        },
+    })
 }
