@@ -309,6 +309,9 @@ impl<A: Architecture> Bench<'_, A> {
     }
 }
 
+/// A plotted line: its label and its (step, P95) points.
+type Series = (String, Vec<(f64, f64)>);
+
 /// Writes `sequence.md` (a table per sequence), `sequence.csv` (every row) and a plot per
 /// sequence of forget and retain P95 against the step (`sequence-NAME.png`/`.svg`); returns the
 /// files written.
@@ -331,7 +334,7 @@ pub fn write_sequence_report(out: &Path, rows: &[SequenceRow]) -> Result<Vec<Str
                 .find(|r| r.step == step && r.method == method && r.how == how)
         };
         // One plot per method: forget and retain P95 of the chain, the one request, the floor.
-        let mut plots: Vec<(String, Vec<(String, Vec<(f64, f64)>)>)> = Vec::new();
+        let mut plots: Vec<(String, Vec<Series>)> = Vec::new();
         let mut push = |method: &str, label: String, step: usize, value: f64| {
             let series = match plots.iter_mut().find(|(m, _)| m == method) {
                 Some((_, series)) => series,
