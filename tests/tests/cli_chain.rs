@@ -216,3 +216,99 @@ fn three_requests_chain_with_lineage_union_and_checks() {
         "{out}"
     );
 }
+
+/// Before a request, DM-Direct and DMM warn when its points hold each other up: the measured
+/// cases where the datamodels under-predict (an end of the first principal component of the
+/// datamodel matrix, nearest neighbours) are flagged; random points and a class are not.
+#[test]
+fn coupled_requests_are_flagged_before_a_datamodel_method() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (orig, masks, subsets, dm) = (
+        d.join("orig"),
+        d.join("masks.npy"),
+        d.join("subsets"),
+        d.join("dm"),
+    );
+    ok(&["train", "--models", "2", "--epochs", "5", "--out", s(&orig)]);
+    ok(&[
+        "masks",
+        "--models",
+        "150",
+        "--seed",
+        "1",
+        "--out",
+        s(&masks),
+    ]);
+    let subsets_args = [
+        "train",
+        "--models",
+        "150",
+        "--subsets",
+        s(&masks),
+        "--epochs",
+        "5",
+        "--first-seed",
+        "1000",
+        "--out",
+        s(&subsets),
+    ];
+    ok(&subsets_args);
+    ok(&[
+        "attribute",
+        "--method",
+        "datamodels-ridge",
+        "--zoo",
+        s(&subsets),
+        "--out",
+        s(&dm),
+    ]);
+    for (name, args, flagged) in [
+        ("random-10", vec!["--size", "10", "--seed", "0"], false),
+        (
+            "class-20",
+            vec!["--size", "20", "--kind", "class", "--classes", "3"],
+            false,
+        ),
+        (
+            "pca1-20",
+            vec![
+                "--size",
+                "20",
+                "--kind",
+                "pca",
+                "--component",
+                "1",
+                "--attribution",
+                s(&dm),
+            ],
+            true,
+        ),
+        (
+            "neighbours-20",
+            vec!["--size", "20", "--kind", "neighbours", "--seed", "0"],
+            true,
+        ),
+    ] {
+        let set = d.join(format!("{name}.txt"));
+        let mut make = vec!["forget-set", "--out", s(&set)];
+        make.extend(args);
+        ok(&make);
+        let out = d.join(format!("out-{name}"));
+        let o = ok(&[
+            "forget",
+            "--method",
+            "dm-direct",
+            "--originals",
+            s(&orig),
+            "--forget-set",
+            s(&set),
+            "--attribution",
+            s(&dm),
+            "--out",
+            s(&out),
+        ]);
+        let err = common::stderr(&o);
+        assert_eq!(err.contains("hold each other up"), flagged, "{name}: {err}");
+    }
+}
