@@ -122,6 +122,26 @@ fn raw_values_and_a_given_validation_set_keep_the_users_order() {
         "--out",
         s(&d.join("gd")),
     ]);
+    // Oracles of the same data standardised instead of raw are refused as OM's targets.
+    let oracles = d.join("oracles");
+    let mut args = vec!["train", "--model", "logistic", "--epochs", "1"];
+    args.extend(["--dataset", &data, "--validation", &validation]);
+    args.extend(["--forget-set", s(&forget), "--out", s(&oracles)]);
+    ok(&args);
+    let o = unlearn(&[
+        "forget",
+        "--method",
+        "om",
+        "--originals",
+        s(&zoo),
+        "--forget-set",
+        s(&forget),
+        "--oracles",
+        s(&oracles),
+        "--out",
+        s(&d.join("om")),
+    ]);
+    assert_one_line_error(&o, &["different data conventions", "--normalise"]);
     write_npy_i64(&vy, &[3], &[0, 1, 2]).unwrap();
     let o = unlearn(&[
         "forget",

@@ -118,7 +118,13 @@ impl<A: Architecture> Bench<'_, A> {
     ) -> Result<Vec<SequenceRow>> {
         self.check_foundations()?;
         // Every sequence draws and every method builds before anything trains.
-        for spec in sequences {
+        for (k, spec) in sequences.iter().enumerate() {
+            if sequences[..k].iter().any(|s| s.name == spec.name) {
+                return Err(BenchError::Config(format!(
+                    "two sequences are named '{}'; give each its own name",
+                    spec.name
+                )));
+            }
             spec.draw(&self.data.train)?;
             for name in &spec.methods {
                 self.registry.build(name, &self.sequence_params(name))?;

@@ -56,15 +56,21 @@ pub struct ChainRecord {
 }
 
 impl ChainRecord {
-    /// The record of `zoo`, if it was made by a chained request.
-    pub fn of(zoo: &Zoo) -> Option<Self> {
-        let chain = zoo
+    /// The record of `zoo`, if it was made by a chained request; a record that does not parse
+    /// is an error (read as none, the next request would teach earlier points back).
+    pub fn of(zoo: &Zoo) -> Result<Option<Self>, MethodError> {
+        let Some(chain) = zoo
             .manifest
             .unlearning
-            .as_ref()?
-            .get("inputs")?
-            .get("chain")?;
-        serde_json::from_value(chain.clone()).ok()
+            .as_ref()
+            .and_then(|u| u.get("inputs"))
+            .and_then(|i| i.get("chain"))
+        else {
+            return Ok(None);
+        };
+        serde_json::from_value(chain.clone())
+            .map(Some)
+            .map_err(|e| chain_error(zoo, format!("its chain record is damaged ({e})")))
     }
 }
 
@@ -110,7 +116,7 @@ impl Chain {
             return Ok(None);
         }
         let incomplete = |what: &str| chain_error(head, what.to_string());
-        if let Some(record) = ChainRecord::of(head) {
+        if let Some(record) = ChainRecord::of(head)? {
             let root_path = record.root["path"]
                 .as_str()
                 .ok_or_else(|| incomplete("its chain record names no originals"))?;

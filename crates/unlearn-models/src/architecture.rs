@@ -28,8 +28,9 @@ pub trait StackModel: Module + 'static {
     fn head_param_ids(&self) -> Vec<ParamId>;
 
     /// Whether a training forward pass draws random numbers (dropout). Then every such pass
-    /// draws from a stream seeded by the model's seed, epoch and step ([`crate::draws`]), one
-    /// stack at a time. The default, `true`, is safe for any module; one that draws nothing
+    /// draws from a stream seeded by the stack's model seeds, the epoch and the step
+    /// ([`crate::draws`]), one stack at a time: per model for single-model architectures
+    /// (stacks of one), per stack for a stacked one. The default, `true`, is safe for any module; one that draws nothing
     /// returns `false` so its stacks' forward passes run in parallel freely.
     fn draws_randomness(&self) -> bool {
         true

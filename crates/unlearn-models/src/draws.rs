@@ -1,5 +1,5 @@
-//! Random numbers drawn inside a forward pass (dropout masks, in a user's module or an imported
-//! graph) follow the model's seed. burn's backends keep one generator per process, which every
+//! Random numbers drawn inside a forward pass (dropout masks in a user's module) follow the
+//! model's seed. burn's backends keep one generator per process, which every
 //! worker thread shares, so a draw would otherwise depend on how the threads interleave (and a
 //! resumed zoo would mix two runs' draws). Each stochastic forward pass therefore runs under one
 //! lock, with the generator seeded just before from the model's seed, the epoch and the step.

@@ -220,7 +220,12 @@ impl Manifest {
         let mut locations = BTreeMap::new();
         relocate::store(&mut disk.dataset.name, dir, &mut locations);
         let conventions = &mut disk.dataset.conventions;
-        if let Some(validation) = &mut conventions.validation {
+        // `test` names the dataset's own test part, never a path.
+        if let Some(validation) = conventions
+            .validation
+            .as_mut()
+            .filter(|v| v.trim() != "test")
+        {
             relocate::store(validation, dir, &mut locations);
         }
         for input in [
@@ -248,7 +253,11 @@ impl Manifest {
         let locations = std::mem::take(&mut self.locations);
         relocate::resolve(&mut self.dataset.name, dir, &locations);
         let conventions = &mut self.dataset.conventions;
-        if let Some(validation) = &mut conventions.validation {
+        if let Some(validation) = conventions
+            .validation
+            .as_mut()
+            .filter(|v| v.trim() != "test")
+        {
             relocate::resolve(validation, dir, &locations);
         }
         for input in [

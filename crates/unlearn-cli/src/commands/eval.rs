@@ -54,6 +54,23 @@ pub fn same_data(a: &Zoo, b: &Zoo) -> Result<()> {
             &y.hash[..12.min(y.hash.len())]
         );
     }
+    // The same points in the same roles and the same normalisation (paths aside).
+    let conventions = |c: &unlearn_train::manifest::DataConventions| {
+        (
+            c.normalise,
+            c.channel_mean.clone(),
+            c.channel_std.clone(),
+            c.validation_hash.clone(),
+            c.val_indices.as_ref().map(|f| f.sha256.clone()),
+        )
+    };
+    if conventions(&x.conventions) != conventions(&y.conventions) {
+        bail!(
+            "{} and {} were made with different data conventions (normalisation or validation points); train both with the same --normalise, --channel-mean/--channel-std and --validation or --val-indices",
+            a.dir.display(),
+            b.dir.display()
+        );
+    }
     Ok(())
 }
 

@@ -199,7 +199,7 @@ pub fn run(args: ForgetArgs) -> Result<()> {
         inputs["chain"] = serde_json::to_value(c.record(&forget, request))?;
     }
     if let (Some(dir), true) = (&args.attribution, method.inputs().attribution)
-        && let Some(warning) = super::history::coupling_warning(dir, forget_path, &originals)?
+        && let Some(warning) = super::history::coupling_warning(dir, forget_path, &originals)
     {
         eprintln!("{warning}");
     }

@@ -123,11 +123,17 @@ pub fn oracles_exclude(oracles: &Zoo, union: &ForgetSet, steps: &[LineageStep]) 
 /// step before the zoo itself), each with what is wrong with it: damaged files, or another
 /// configuration than the chain recorded. Empty for a zoo that is no chain's head.
 pub fn chain_findings(dir: &Path) -> Result<Vec<(PathBuf, Vec<String>)>> {
+    // Only a zoo made by a chained request records the zoos before it.
     let Ok(head) = Zoo::load(dir) else {
         return Ok(Vec::new());
     };
-    let Some(chain) = Chain::of(&head)? else {
+    if unlearn_methods::ChainRecord::of(&head).is_ok_and(|r| r.is_none()) {
         return Ok(Vec::new());
+    }
+    let chain = match Chain::of(&head) {
+        Ok(Some(chain)) => chain,
+        Ok(None) => return Ok(Vec::new()),
+        Err(e) => return Ok(vec![(dir.to_path_buf(), vec![e.to_string()])]),
     };
     let recorded = std::iter::once((
         chain.root.dir.clone(),
@@ -140,11 +146,14 @@ pub fn chain_findings(dir: &Path) -> Result<Vec<(PathBuf, Vec<String>)>> {
     );
     let mut out = Vec::new();
     for (zoo_dir, hash) in recorded {
-        let mut findings: Vec<String> = unlearn_train::integrity::verify_tree(&zoo_dir)?
-            .zoos
-            .iter()
-            .flat_map(|z| z.findings.iter().map(|f| f.to_string()))
-            .collect();
+        let mut findings: Vec<String> = match unlearn_train::integrity::verify_tree(&zoo_dir) {
+            Ok(check) => check
+                .zoos
+                .iter()
+                .flat_map(|z| z.findings.iter().map(|f| f.to_string()))
+                .collect(),
+            Err(e) => vec![e.to_string()],
+        };
         match Zoo::load(&zoo_dir) {
             Ok(z) if z.manifest.config_hash != hash => findings.push(format!(
                 "configuration {} where the chain recorded {hash}",
@@ -204,11 +213,11 @@ fn verdicts(chain: &Chain, attribution: Option<&Path>) -> Result<Vec<String>> {
 /// Before a request for a datamodel method: a warning when the request's points hold each other
 /// up (their datamodel rows coupled beyond the rule's threshold), which the datamodels
 /// under-predict. Needs the full β; `None` without it or when the request is not coupled.
-pub fn coupling_warning(
-    attribution: &Path,
-    forget_path: &Path,
-    zoo: &Zoo,
-) -> Result<Option<String>> {
+pub fn coupling_warning(attribution: &Path, forget_path: &Path, zoo: &Zoo) -> Option<String> {
+    coupling_line(attribution, forget_path, zoo).ok().flatten()
+}
+
+fn coupling_line(attribution: &Path, forget_path: &Path, zoo: &Zoo) -> Result<Option<String>> {
     if !attribution.join("beta.npy").is_file() {
         return Ok(None);
     }

@@ -49,7 +49,9 @@ pub fn run(args: VerifyArgs) -> Result<()> {
         }
     }
     // An unlearned zoo made by a chain of requests: every zoo the chain passed through too.
-    for (dir, findings) in super::history::chain_findings(root)? {
+    let chained = super::history::chain_findings(root)?;
+    let chain_zoos = chained.len();
+    for (dir, findings) in chained {
         if findings.is_empty() {
             println!(
                 "ok      {}: earlier in the chain",
@@ -71,7 +73,7 @@ pub fn run(args: VerifyArgs) -> Result<()> {
         *kinds.entry(finding.kind()).or_default() += 1;
         println!("FAILED  {}: {finding}", root.display());
     }
-    let zoos = check.zoos.len();
+    let zoos = check.zoos.len() + chain_zoos;
     let counted = |kind: &str| {
         let n = check.zoos.iter().filter(|z| z.kind == kind).count();
         (n > 0).then(|| format!("{n} {kind}{}", if n == 1 { "" } else { "s" }))
