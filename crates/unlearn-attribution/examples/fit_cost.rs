@@ -217,11 +217,12 @@ fn main() {
             let core_hours = per_block * blocks / 3600.0;
             // A task of 16 cores for 24 h gives 384 core-hours.
             let tasks = (core_hours / 384.0).ceil();
-            let mem = peaks.last().map_or(f64::NAN, |&(n, mm, p)| {
-                p * (50_000.0 * m as f64) / (n as f64 * mm as f64)
+            // Peak memory by its own law (the lasso's grows about as N²).
+            let mem = growth_law(peaks).map_or(f64::NAN, |(p, q, k)| {
+                (k + p * 50_000f64.ln() + q * (m as f64).ln()).exp()
             });
             println!(
-                "  CIFAR-10 at M = {m}: {core_hours:.0} core-hours; ≈ {mem:.1} GiB per task (masks and design scale as N·M); {tasks} task(s) of 16 cores finish it in a day"
+                "  CIFAR-10 at M = {m}: {core_hours:.0} core-hours; ≈ {mem:.1} GiB per task; {tasks} task(s) of 16 cores finish it in a day"
             );
         }
     }
