@@ -210,6 +210,9 @@ fn main() {
             "- {name}: a = {a:.2} (N), b = {b:.2} (M), e^c = {:.3e}",
             c.exp()
         );
+        if let Some((p, q, _)) = growth_law(peaks) {
+            println!("  peak memory ∝ N^{p:.2} · M^{q:.2}");
+        }
         // CIFAR-10: 50 000 training points, 60 000 points × 10 classes of targets.
         for m in [10_000usize, 40_000] {
             let per_block = (c + a * 50_000f64.ln() + b * (m as f64).ln()).exp();
