@@ -5,20 +5,8 @@
 # verbatim, to docs/chained-requests.md (the README's figures come from there).
 # Usage: scripts/examples/chained_requests.sh [UNLEARN_BINARY]   (default: target/release/unlearn)
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-bin="${1:-${CARGO_TARGET_DIR:-target}/release/unlearn}"
-[[ -x "$bin" ]] || { echo "no unlearn binary at $bin (cargo build --release -p unlearn-cli)"; exit 1; }
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/common.sh"
 doc=docs/chained-requests.md
-log="$work/log.md"
-run() {
-    # Shows the command as a user types it (paths under runs/), runs it on the work folder.
-    local shown="unlearn $*"
-    printf '```console\n$ %s\n' "${shown//$work/runs}" >>"$log"
-    "$bin" "$@" 2>&1 | grep -v '^\s*$' | sed "s#$work#runs#g" >>"$log" || true
-    printf '```\n\n' >>"$log"
-}
 {
     echo "# Three deletion requests one after another (generated)"
     echo
@@ -40,7 +28,7 @@ for k in 1 2 3; do
         --attribution "$work/dm" --out "$work/step$k"
     prev="$work/step$k"
 done
-run forget --method dmm --originals "$work/step3" --forget-set "$work/again.txt" \
+run_refused forget --method dmm --originals "$work/step3" --forget-set "$work/again.txt" \
     --attribution "$work/dm" --out "$work/step4"
 run history "$work/step3" --attribution "$work/dm" --write-forgotten "$work/forgotten.txt"
 run verify "$work/step3"

@@ -5,20 +5,8 @@
 # documentation's figures come from there, never typed by hand).
 # Usage: scripts/examples/deletion_request.sh [UNLEARN_BINARY]   (default: target/release/unlearn)
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-bin="${1:-${CARGO_TARGET_DIR:-target}/release/unlearn}"
-[[ -x "$bin" ]] || { echo "no unlearn binary at $bin (cargo build --release -p unlearn-cli)"; exit 1; }
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/common.sh"
 doc=docs/deletion-request.md
-log="$work/log.md"
-run() {
-    # Shows the command as a user types it (paths under runs/), runs it on the work folder.
-    local shown="unlearn $*"
-    printf '```console\n$ %s\n' "${shown//$work/runs}" >>"$log"
-    "$bin" "$@" 2>&1 | grep -v '^\s*$' | sed "s#$work#runs#g" >>"$log"
-    printf '```\n\n' >>"$log"
-}
 {
     echo "# A deletion request on one deployed model (generated)"
     echo
