@@ -232,7 +232,12 @@ fn channel_statistics_and_validation_indices() {
     std::fs::write(&idx, "9\n").unwrap();
     bad(
         &["--val-indices", s(&idx)],
-        &["validation indices", "out of range"],
+        &["val.txt", "line 1", "out of range"],
+    );
+    std::fs::write(&idx, "# none\n").unwrap();
+    bad(
+        &["--val-indices", s(&idx)],
+        &["the validation index file is empty"],
     );
     bad(
         &["--validation", "test"],

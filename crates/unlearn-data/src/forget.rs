@@ -127,12 +127,8 @@ impl ForgetSet {
     /// against a data set of `n` points. Text files may contain blank lines and
     /// `#` comments; `.npy` files may use any integer dtype.
     pub fn load(path: impl AsRef<Path>, n: usize) -> Result<Self> {
-        let path = path.as_ref();
-        if is_npy(path) {
-            load_npy(path, n)
-        } else {
-            load_text(path, n)
-        }
+        let indices = read_index_file(path, n, "forget set")?;
+        Ok(ForgetSet { indices })
     }
 }
 
@@ -152,14 +148,26 @@ fn out_of_range(i: impl std::fmt::Display, n: usize) -> String {
     }
 }
 
-fn empty(path: &Path) -> DataError {
+/// Distinct indices into `0..n` from a file (`.npy` of any integer dtype, or text: one per
+/// line, blank lines and `#` comments allowed), ascending; `what` names the file's role in
+/// messages ("forget set", "validation index file").
+pub fn read_index_file(path: impl AsRef<Path>, n: usize, what: &str) -> Result<Vec<usize>> {
+    let path = path.as_ref();
+    if is_npy(path) {
+        load_npy(path, n, what)
+    } else {
+        load_text(path, n, what)
+    }
+}
+
+fn empty(path: &Path, what: &str) -> DataError {
     DataError::format(
         path,
-        "the forget set is empty; it must name at least one point",
+        format!("the {what} is empty; it must name at least one point"),
     )
 }
 
-fn load_text(path: &Path, n: usize) -> Result<ForgetSet> {
+fn load_text(path: &Path, n: usize, what: &str) -> Result<Vec<usize>> {
     let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, "cannot read", e))?;
     let mut first_seen: HashMap<usize, u64> = HashMap::new();
     let mut indices = Vec::new();
@@ -188,20 +196,20 @@ fn load_text(path: &Path, n: usize) -> Result<ForgetSet> {
         indices.push(i);
     }
     if indices.is_empty() {
-        return Err(empty(path));
+        return Err(empty(path, what));
     }
     indices.sort_unstable();
-    Ok(ForgetSet { indices })
+    Ok(indices)
 }
 
-fn load_npy(path: &Path, n: usize) -> Result<ForgetSet> {
+fn load_npy(path: &Path, n: usize, what: &str) -> Result<Vec<usize>> {
     let bytes = read_bytes(path)?;
     let npy = parse_header(path, &bytes)?;
     let (shape, values) = read_ints(path, npy, false)?;
     if !matches!(shape[..], [_] | [_, 1]) {
         return Err(DataError::format(
             path,
-            format!("forget set has shape {shape:?}; expected a vector of indices"),
+            format!("{what} has shape {shape:?}; expected a vector of indices"),
         ));
     }
     let mut first_seen: HashMap<usize, usize> = HashMap::new();
@@ -222,8 +230,8 @@ fn load_npy(path: &Path, n: usize) -> Result<ForgetSet> {
         indices.push(i);
     }
     if indices.is_empty() {
-        return Err(empty(path));
+        return Err(empty(path, what));
     }
     indices.sort_unstable();
-    Ok(ForgetSet { indices })
+    Ok(indices)
 }

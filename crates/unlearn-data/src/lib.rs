@@ -70,7 +70,7 @@ pub use fileio::{
     atomic_copy, atomic_write, atomic_write_bytes, persist, read_maybe_gz, read_maybe_gz_bounded,
     sha256_file, temp_path_next_to,
 };
-pub use forget::ForgetSet;
+pub use forget::{ForgetSet, read_index_file};
 pub use grouped_masks::{GroupSource, GroupedRemoval};
 pub use idx::{
     FASHION_MNIST_DIR, FASHION_MNIST_PACKAGE, idx_files, load_fashion_mnist, load_idx, load_idx_dir,

@@ -4,7 +4,7 @@
 use crate::TrainError;
 use crate::manifest::{DatasetInfo, InputRef};
 use serde::{Deserialize, Serialize};
-use unlearn_data::{ChannelStats, Dataset, ForgetSet, Normalise, Prepared, Validation};
+use unlearn_data::{ChannelStats, Dataset, Normalise, Prepared, Validation};
 
 /// A dataset by name (as `unlearn --dataset` takes it), how it is split and how it is
 /// normalised. The defaults (a random split, per-feature standardisation) suit data made for
@@ -118,11 +118,11 @@ impl DataSource {
             ),
             (Some(spec), None) => (Some(self.load_spec(spec)?), None),
             (None, Some(path)) => {
-                let rows = ForgetSet::load(path, data.len())
-                    .map_err(|e| invalid(format!("validation indices {path}: {e}")))?;
+                let rows =
+                    unlearn_data::read_index_file(path, data.len(), "validation index file")?;
                 (
                     None,
-                    Some((rows.indices, InputRef::of_file(std::path::Path::new(path))?)),
+                    Some((rows, InputRef::of_file(std::path::Path::new(path))?)),
                 )
             }
             (None, None) => (None, None),
