@@ -224,6 +224,17 @@ impl<A: Architecture> Bench<'_, A> {
             if let Some((term, _)) = &found.term {
                 term.adjust(&mut beta_forget, &union.indices)?;
             }
+            // What the datamodels predict of every original without U (the rule's yardstick).
+            let predicted = unlearn_methods::methods::direct::predicted_logits(
+                &originals.logits,
+                &beta_forget,
+                1.0,
+            );
+            let points = unlearn_eval::EvalPoints {
+                labels: &originals.labels,
+                n_train,
+                forget: &union.indices,
+            };
             for (m, name) in spec.methods.iter().enumerate() {
                 let unlearner = self.registry.build(name, &self.sequence_params(name))?;
                 let targets = if unlearner.inputs().oracles {
@@ -272,19 +283,6 @@ impl<A: Architecture> Bench<'_, A> {
                 let (chained, cost) = run(heads[m].as_ref(), &request_ref, "chained")?;
                 chain_cost[m] += cost;
                 let mut chained_row = row(name, "chained", chain_cost[m], &chained)?;
-                let base: Vec<f32> = (0..originals.models)
-                    .flat_map(|i| originals.model_logits(i).iter().copied())
-                    .collect();
-                let predicted: Vec<f32> = base
-                    .iter()
-                    .zip(beta_forget.iter().cycle())
-                    .map(|(&z, &b)| z - b)
-                    .collect();
-                let points = unlearn_eval::EvalPoints {
-                    labels: &originals.labels,
-                    n_train,
-                    forget: &union.indices,
-                };
                 let audit = unlearn_eval::audit(
                     logits_view(originals),
                     logits_view(&chained),

@@ -71,7 +71,7 @@ fn require(
 
 /// A learning rate, batch size and epoch count that can train.
 fn training(lr: f64, batch_size: usize, epochs: usize) -> Result<(), OutOfRange> {
-    require(lr.is_finite() && lr > 0.0, "lr", lr, "a positive number")?;
+    positive("lr", lr)?;
     require(batch_size > 0, "batch_size", batch_size, "≥ 1")?;
     require(epochs > 0, "epochs", epochs, "≥ 1")
 }
@@ -82,6 +82,25 @@ fn share(param: &'static str, value: f64) -> Result<(), OutOfRange> {
         param,
         value,
         "a share in [0, 1]",
+    )
+}
+
+/// A finite number above 0; `value` is shown as given (an f32 as an f32).
+fn positive<T: Into<f64> + std::fmt::Display + Copy>(
+    param: &'static str,
+    value: T,
+) -> Result<(), OutOfRange> {
+    let v: f64 = value.into();
+    require(v.is_finite() && v > 0.0, param, value, "a positive number")
+}
+
+/// A share of parameter entries in a mask, (0, 1].
+fn mask_share(value: f64) -> Result<(), OutOfRange> {
+    require(
+        value > 0.0 && value <= 1.0,
+        "mask_share",
+        value,
+        "in (0, 1]",
     )
 }
 
@@ -398,13 +417,7 @@ pub struct NoParams {}
 impl Localize {
     /// A mask share in (0, 1].
     pub fn check_share(&self) -> Result<(), OutOfRange> {
-        let share = self.mask_share;
-        require(
-            share > 0.0 && share <= 1.0,
-            "mask_share",
-            share,
-            "in (0, 1]",
-        )
+        mask_share(self.mask_share)
     }
 }
 
@@ -424,12 +437,7 @@ impl CheckParams for MatchParams {
         non_negative("pull", self.pull)?;
         non_negative("forget_multiplier", self.forget_multiplier)?;
         non_negative("retain_multiplier", self.retain_multiplier)?;
-        require(
-            self.lr_decay.is_finite() && self.lr_decay > 0.0,
-            "lr_decay",
-            self.lr_decay,
-            "a positive number",
-        )?;
+        positive("lr_decay", self.lr_decay)?;
         require(
             self.scale.is_finite(),
             "scale",
@@ -455,13 +463,7 @@ impl CheckParams for DescentParams {
 impl CheckParams for ScrubParams {
     fn check(self) -> Result<Checked<Self>, OutOfRange> {
         training(self.lr, self.batch_size, self.epochs)?;
-        let temperature = self.temperature;
-        require(
-            temperature.is_finite() && temperature > 0.0,
-            "temperature",
-            temperature,
-            "a positive number",
-        )?;
+        positive("temperature", self.temperature)?;
         non_negative("ce_weight", self.ce_weight.into())?;
         non_negative("kl_weight", self.kl_weight.into())?;
         if let Some(localize) = &self.localize {
@@ -474,12 +476,7 @@ impl CheckParams for ScrubParams {
 impl CheckParams for NoisyParams {
     fn check(self) -> Result<Checked<Self>, OutOfRange> {
         training(self.lr, self.batch_size, self.epochs)?;
-        require(
-            self.clip.is_finite() && self.clip > 0.0,
-            "clip",
-            self.clip,
-            "a positive number",
-        )?;
+        positive("clip", self.clip)?;
         non_negative("noise", self.noise.into())?;
         Ok(Checked(self))
     }
@@ -497,13 +494,7 @@ impl CheckParams for SalunParams {
     fn check(self) -> Result<Checked<Self>, OutOfRange> {
         training(self.lr, self.batch_size, self.epochs)?;
         non_negative("momentum", self.momentum)?;
-        let share = self.mask_share;
-        require(
-            share > 0.0 && share <= 1.0,
-            "mask_share",
-            share,
-            "in (0, 1]",
-        )?;
+        mask_share(self.mask_share)?;
         Ok(Checked(self))
     }
 }

@@ -146,6 +146,14 @@ pub(crate) mod checks {
         Ok(())
     }
 
+    /// A width (channels of a first layer) of at least one.
+    pub(crate) fn width(model: &str, width: usize) -> Result<(), ModelError> {
+        if width == 0 {
+            return Err(invalid(model, "width must be > 0"));
+        }
+        Ok(())
+    }
+
     /// A configuration value out of range.
     pub(crate) fn invalid(model: &str, what: impl Into<String>) -> ModelError {
         ModelError::Invalid {

@@ -54,9 +54,7 @@ impl Architecture for ResNet9Config {
 
     fn validate(&self, input: &InputSpec) -> Result<(), ModelError> {
         checks::classes(Self::NAME, input)?;
-        if self.width == 0 {
-            return Err(checks::invalid(Self::NAME, "width must be > 0"));
-        }
+        checks::width(Self::NAME, self.width)?;
         let image = checks::image(Self::NAME, input)?;
         checks::pools(Self::NAME, image, Self::POOLS)
     }

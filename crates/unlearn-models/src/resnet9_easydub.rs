@@ -51,9 +51,7 @@ impl Architecture for EasydubResNet9Config {
 
     fn validate(&self, input: &InputSpec) -> Result<(), ModelError> {
         checks::classes(Self::NAME, input)?;
-        if self.width == 0 {
-            return Err(checks::invalid(Self::NAME, "width must be > 0"));
-        }
+        checks::width(Self::NAME, self.width)?;
         let image = checks::image(Self::NAME, input)?;
         let side = EasydubResNet9::min_side();
         if image[1] < side || image[2] < side {

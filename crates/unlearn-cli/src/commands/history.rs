@@ -182,13 +182,8 @@ fn verdicts(chain: &Chain, attribution: Option<&Path>) -> Result<Vec<String>> {
         union.sort_unstable();
         cost += step.cost.unwrap_or(0.0);
         let predicted = beta.as_ref().map(|(_, b)| {
-            let per = root.points * root.classes;
-            let sum = unlearn_bench::datamodels::sum_rows(b, &union, per);
-            root.logits
-                .iter()
-                .zip(sum.iter().cycle())
-                .map(|(&z, &s)| z - s)
-                .collect::<Vec<f32>>()
+            let sum = unlearn_bench::datamodels::sum_rows(b, &union, root.points * root.classes);
+            unlearn_methods::methods::direct::predicted_logits(&root.logits, &sum, 1.0)
         });
         let points = unlearn_eval::EvalPoints {
             labels: &root.labels,
