@@ -191,6 +191,13 @@ pub fn train_zoo<A: Architecture>(
     unlearn_data::write_npy_i64(out.join("labels.npy"), &[labels.len()], &labels)?;
 
     let todo: Vec<usize> = (0..models).filter(|&i| !model_done(out, i)).collect();
+    if !todo.is_empty() && todo.len() < models {
+        // A requeued or restarted task says what it keeps, so its log shows the resume.
+        progress.note(format!(
+            "resuming: {} of {models} models were finished by an earlier run and are kept",
+            models - todo.len()
+        ));
+    }
     progress.set_length(models as u64);
     progress.set_position((models - todo.len()) as u64);
     let set = TrainSet::new(&data.train, device);

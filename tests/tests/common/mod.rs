@@ -174,3 +174,32 @@ pub fn checkpoint_tensors(path: &Path) -> Vec<u8> {
     let header = u32::from_le_bytes(bytes[6..10].try_into().unwrap()) as usize;
     bytes[10 + header..].to_vec()
 }
+
+/// A file's bytes, or a panic naming it.
+pub fn bytes(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn config_hash(zoo: &Path) -> String {
+    let text = std::fs::read_to_string(zoo.join("manifest.json")).unwrap();
+    let m: serde_json::Value = serde_json::from_str(&text).unwrap();
+    m["config_hash"].as_str().unwrap().to_string()
+}
+
+/// Same logits bytes, same checkpoints, same configuration hash.
+pub fn assert_same_zoo(merged: &Path, whole: &Path, models: usize) {
+    assert!(
+        bytes(&merged.join("logits.npy")) == bytes(&whole.join("logits.npy")),
+        "merged logits differ from the unsharded run"
+    );
+    for i in 0..models {
+        let rel = format!("models/{i:05}.bpk");
+        assert!(
+            checkpoint_tensors(&merged.join(&rel)) == checkpoint_tensors(&whole.join(&rel)),
+            "{rel}: weights differ from the unsharded run"
+        );
+    }
+    assert_eq!(config_hash(merged), config_hash(whole));
+    let out = ok(&["verify", s(merged)]);
+    assert!(stdout(&out).contains("intact"), "{}", stdout(&out));
+}
