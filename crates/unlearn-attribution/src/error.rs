@@ -136,6 +136,23 @@ pub enum AttributionError {
     /// A linear solve failed (matrix not positive definite).
     #[error("numerical failure: {0}")]
     Numerical(String),
+    /// A stored array could not be read or written (the file's own message).
+    #[error("{0}")]
+    File(String),
+    /// The files of a sparse β do not make one (see `sparse.rs`).
+    #[error("{dir}: {reason}")]
+    SparseLayout {
+        /// The directory holding the files.
+        dir: std::path::PathBuf,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+}
+
+impl From<unlearn_data::DataError> for AttributionError {
+    fn from(e: unlearn_data::DataError) -> Self {
+        Self::File(e.to_string())
+    }
 }
 
 /// Result alias of this crate.

@@ -39,17 +39,19 @@ mod mean;
 mod neighbourhood;
 mod registry;
 mod ridge;
+mod sparse;
 mod structure;
 
 pub use data::{Masks, ModelSplit, Outputs, split_models};
 pub use datamodel::{Datamodel, LambdaSelection, PreparedFit};
 pub use error::{AttributionError, Result};
-pub use lasso::{Lasso, LassoParams, LassoReport, RELAXED_GRID};
+pub use lasso::{Lasso, LassoParams, LassoReport, LassoSolver, RELAXED_GRID};
 pub use lds::{Lds, average_ranks, lds, lds_from_predictions, spearman};
 pub use mean::DiffOfMeans;
 pub use neighbourhood::{NeighbourhoodTerm, Neighbours};
 pub use registry::{EstimatorEntry, EstimatorRegistry, FitOptions, NoParams};
 pub use ridge::{Ridge, RidgeParams, default_ridge_grid};
+pub use sparse::{SPARSE_FILES, SparseBeta, SparseDatamodel};
 pub use structure::{margin_effects, principal_coordinates};
 
 /// A datamodel estimator (validated parameters). Register one beside the built-ins with
@@ -57,6 +59,12 @@ pub use structure::{margin_effects, principal_coordinates};
 pub trait Estimator {
     /// Fits β (all rows) and the intercept.
     fn fit(&self, masks: &Masks<'_>, outputs: &Outputs<'_>) -> Result<Datamodel>;
+
+    /// The fit as each target's non-zeros. By default the dense fit with its zeros dropped;
+    /// estimators whose β is sparse by nature (the lasso) build it without the dense β.
+    fn fit_sparse(&self, masks: &Masks<'_>, outputs: &Outputs<'_>) -> Result<SparseDatamodel> {
+        SparseDatamodel::from_dense(&self.fit(masks, outputs)?)
+    }
 
     /// `Σ_{i ∈ rows} β[i, ·]` (length `T`); `rows` must be distinct and in range. By default
     /// the rows of a full fit; estimators with a cheaper way (a closed form that never forms

@@ -77,7 +77,8 @@ pub use idx::{
 };
 pub use masks::{SubsetFraction, SubsetMasks};
 pub use npy::{
-    read_npy_f32, read_npy_i64, read_npy_u8, write_npy_f32, write_npy_i64, write_npy_u8,
+    read_npy_f32, read_npy_f32_rows, read_npy_i64, read_npy_u8, write_npy_f32, write_npy_i32,
+    write_npy_i64, write_npy_u8,
 };
 pub use npy_pair::load_npy_pair;
 pub use params::{ParamsError, merge_params, parse_overrides, register_entry};

@@ -27,6 +27,93 @@ pub fn write_npy_u8(path: impl AsRef<Path>, shape: &[usize], data: &[u8]) -> Res
     write_npy(path.as_ref(), shape, data)
 }
 
+/// Writes a C-order i32 array of the given shape.
+pub fn write_npy_i32(path: impl AsRef<Path>, shape: &[usize], data: &[i32]) -> Result<()> {
+    write_npy(path.as_ref(), shape, data)
+}
+
+/// Reads only the given rows (indices along the first axis) of a float array, in the order
+/// asked: `(shape of the whole array, rows × row length values)`. A little-endian f32 C-order
+/// file is read row by row with seeks, so a large β costs only the rows asked for; any other
+/// float file is read whole, then selected.
+pub fn read_npy_f32_rows(path: impl AsRef<Path>, rows: &[usize]) -> Result<(Vec<usize>, Vec<f32>)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let path = path.as_ref();
+    let io = |e| DataError::io(path, "cannot read", e);
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut prefix = [0u8; 12];
+    let got = file.read(&mut prefix).map_err(io)?;
+    let header_end = match prefix.get(6) {
+        Some(1) if got >= 10 => 10 + u16::from_le_bytes([prefix[8], prefix[9]]) as u64,
+        Some(2 | 3) if got >= 12 => {
+            12 + u32::from_le_bytes([prefix[8], prefix[9], prefix[10], prefix[11]]) as u64
+        }
+        _ => u64::MAX,
+    };
+    let file_len = file.metadata().map_err(io)?.len();
+    let mut header = Vec::new();
+    if header_end <= file_len.min(1 << 20) {
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        header.resize(header_end as usize, 0);
+        file.read_exact(&mut header).map_err(io)?;
+    }
+    let plain = NpyFile::new(&header[..]).ok().filter(|npy| {
+        npy.order() == Order::C
+            && matches!(npy.dtype(), DType::Plain(ts) if ts.type_char() == TypeChar::Float && ts.size_field() == 4 && ts.to_string().starts_with('<'))
+    });
+    let select = |shape: &[usize], data: &[f32]| -> Result<Vec<f32>> {
+        let (n, per) = row_layout(path, shape, rows)?;
+        debug_assert!(data.len() >= n * per);
+        Ok(rows
+            .iter()
+            .flat_map(|&r| data[r * per..(r + 1) * per].iter().copied())
+            .collect())
+    };
+    let Some(npy) = plain else {
+        let (shape, data) = read_npy_f32(path)?;
+        let picked = select(&shape, &data)?;
+        return Ok((shape, picked));
+    };
+    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    let (n, per) = row_layout(path, &shape, rows)?;
+    if header_end + (n * per * 4) as u64 > file_len {
+        return Err(DataError::format(
+            path,
+            format!(
+                "shape {shape:?} needs more data than the file holds; the file is truncated or corrupt"
+            ),
+        ));
+    }
+    let mut out = vec![0.0f32; rows.len() * per];
+    let mut buf = vec![0u8; per * 4];
+    for (k, &r) in rows.iter().enumerate() {
+        file.seek(SeekFrom::Start(header_end + (r * per * 4) as u64))
+            .map_err(io)?;
+        file.read_exact(&mut buf).map_err(io)?;
+        for (o, b) in out[k * per..(k + 1) * per]
+            .iter_mut()
+            .zip(buf.chunks_exact(4))
+        {
+            *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+    }
+    Ok((shape, out))
+}
+
+/// (rows, values per row) of an array whose first axis is indexed by `rows`; every row must exist.
+fn row_layout(path: &Path, shape: &[usize], rows: &[usize]) -> Result<(usize, usize)> {
+    let Some((&n, rest)) = shape.split_first() else {
+        return Err(DataError::format(path, "a 0-d array has no rows"));
+    };
+    if let Some(&bad) = rows.iter().find(|&&r| r >= n) {
+        return Err(DataError::invalid(format!(
+            "{}: row {bad} asked for, but the array has {n} rows",
+            path.display()
+        )));
+    }
+    Ok((n, rest.iter().product()))
+}
+
 /// Reads a float array (`f32` or `f64`, converted) as `(shape, C-order data)`.
 pub fn read_npy_f32(path: impl AsRef<Path>) -> Result<(Vec<usize>, Vec<f32>)> {
     let path = path.as_ref();

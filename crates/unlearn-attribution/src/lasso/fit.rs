@@ -4,14 +4,16 @@
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 
-use super::relax::{LastSupport, blend, least_squares_on};
+use super::relax::{LastSupport, blend, least_squares_on, predict};
+use super::residual::{Columns, Residual};
 use super::solver::{Cd, DIAG_EPS, Problem};
-use super::{Lasso, LassoParams, LassoReport};
+use super::{Lasso, LassoParams, LassoReport, LassoSolver};
 use crate::Estimator;
 use crate::data::{Masks, Outputs, check_pair, split_models};
 use crate::datamodel::Datamodel;
 use crate::error::Result;
 use crate::linalg::{design, inv_mask_sd, mask_means, output_means};
+use crate::sparse::{SparseBeta, SparseDatamodel};
 
 /// Targets per parallel work item.
 const BLOCK: usize = 32;
@@ -31,81 +33,134 @@ struct TargetFit {
     work: u64,
 }
 
+/// What both solvers share: the model split, the standardisation, the centred outputs and the
+/// λ ratios of the path.
+struct Setup {
+    fit: Vec<usize>,
+    held: Vec<usize>,
+    all: Vec<usize>,
+    inv_scale: Vec<f64>,
+    mu_f: Vec<f64>,
+    ym_f: Vec<f64>,
+    path: Vec<f64>,
+    points: usize,
+    targets: usize,
+}
+
+/// Each block's first target and its targets' fits.
+type BlockFits = Vec<(usize, Vec<TargetFit>)>;
+
 impl Lasso {
     /// The validated parameters.
     pub fn params(&self) -> &LassoParams {
         &self.params
     }
 
-    /// Fits and returns the datamodel with counters of the fit.
+    /// Fits and returns the datamodel (dense) with counters of the fit.
     pub fn fit_with_report(
         &self,
         masks: &Masks<'_>,
         outputs: &Outputs<'_>,
     ) -> Result<(Datamodel, LassoReport)> {
+        let (sparse, report) = self.fit_sparse_with_report(masks, outputs)?;
+        Ok((sparse.to_dense()?, report))
+    }
+
+    /// Fits and returns the datamodel as each target's support, never forming the dense β, with
+    /// counters of the fit. Runs the solver [`LassoParams::solver_for`] picks.
+    pub fn fit_sparse_with_report(
+        &self,
+        masks: &Masks<'_>,
+        outputs: &Outputs<'_>,
+    ) -> Result<(SparseDatamodel, LassoReport)> {
         check_pair(masks, outputs)?;
         let counts = masks.check_not_degenerate()?;
         let prm = &self.params;
         let (m, n, t) = (masks.models(), masks.points(), outputs.targets());
         let split = split_models(m, prm.held_out_fraction, prm.seed)?;
-        let (fit, held) = (&split.fit, &split.held_out);
-        let all: Vec<usize> = (0..m).collect();
-        let inv_scale = inv_mask_sd(&counts, m);
+        let fit = split.fit;
+        let setup = Setup {
+            mu_f: mask_means(masks, &fit),
+            ym_f: output_means(outputs, &fit),
+            fit,
+            held: split.held_out,
+            all: (0..m).collect(),
+            inv_scale: inv_mask_sd(&counts, m),
+            path: (0..prm.n_lambdas)
+                .map(|k| {
+                    prm.lambda_min_ratio
+                        .powf(k as f64 / (prm.n_lambdas - 1) as f64)
+                })
+                .collect(),
+            points: n,
+            targets: t,
+        };
+        let mu_all = prm.refit.then(|| mask_means(masks, &setup.all));
+        let results = match prm.solver_for(m, n) {
+            LassoSolver::Residual => self.fit_residual(masks, outputs, &setup, mu_all.as_deref()),
+            _ => self.fit_gram(masks, outputs, &setup, mu_all.as_deref()),
+        };
+        let mu = mu_all.unwrap_or_else(|| setup.mu_f.clone());
+        assemble(results, &mu, &setup.inv_scale, n, t)
+    }
 
-        let mu_f = mask_means(masks, fit);
-        let ym_f = output_means(outputs, fit);
-        let xf = design(masks, fit, &mu_f, &inv_scale);
-        let xh = design(masks, held, &mu_f, &inv_scale);
+    /// Covariance coordinate descent: the Gram matrices of the fit part (and of all models, to
+    /// refit) are formed once and shared by every target.
+    fn fit_gram(
+        &self,
+        masks: &Masks<'_>,
+        outputs: &Outputs<'_>,
+        s: &Setup,
+        mu_all: Option<&[f64]>,
+    ) -> BlockFits {
+        let prm = &self.params;
+        let (m, n, t) = (masks.models(), s.points, s.targets);
+        let xf = design(masks, &s.fit, &s.mu_f, &s.inv_scale);
+        let xh = design(masks, &s.held, &s.mu_f, &s.inv_scale);
         let pf = Problem::new(&xf);
         let xf_t = xf.transpose();
         drop(xf);
-
-        let refit = if prm.refit {
-            let mu_a = mask_means(masks, &all);
-            let ym_a = output_means(outputs, &all);
-            let xa = design(masks, &all, &mu_a, &inv_scale);
+        let refit = mu_all.map(|mu_a| {
+            let ym_a = output_means(outputs, &s.all);
+            let xa = design(masks, &s.all, mu_a, &s.inv_scale);
             let pa = Problem::new(&xa);
-            Some((mu_a, ym_a, xa.transpose(), pa))
-        } else {
-            None
-        };
-
-        let path: Vec<f64> = (0..prm.n_lambdas)
-            .map(|k| {
-                prm.lambda_min_ratio
-                    .powf(k as f64 / (prm.n_lambdas - 1) as f64)
-            })
-            .collect();
-
+            (ym_a, xa.transpose(), pa)
+        });
         let starts: Vec<usize> = (0..t).step_by(BLOCK).collect();
-        let results: Vec<(usize, Vec<TargetFit>)> = starts
+        starts
             .par_iter()
             .map_init(
-                || Cd::new(n, held.len()),
+                || Cd::new(n, s.held.len()),
                 |cd, &t0| {
                     let b = BLOCK.min(t - t0);
-                    let yf = gather(outputs, fit, t0, b, &ym_f);
-                    let yh = gather(outputs, held, t0, b, &ym_f);
-                    let cf = &xf_t * &yf * (1.0 / fit.len() as f64);
-                    let ca = refit.as_ref().map(|(_, ym_a, xa_t, _)| {
-                        let ya = gather(outputs, &all, t0, b, ym_a);
+                    let yf = gather(outputs, &s.fit, t0, b, &s.ym_f);
+                    let yh = gather(outputs, &s.held, t0, b, &s.ym_f);
+                    let cf = &xf_t * &yf * (1.0 / s.fit.len() as f64);
+                    let ca = refit.as_ref().map(|(ym_a, xa_t, _)| {
+                        let ya = gather(outputs, &s.all, t0, b, ym_a);
                         xa_t * ya * (1.0 / m as f64)
                     });
                     let fits = (0..b)
                         .map(|tb| {
+                            let c = cf.column(tb);
+                            let mut solver = GramPath {
+                                cd: &mut *cd,
+                                p: &pf,
+                                c: c.as_slice(),
+                                xh: &xh,
+                            };
+                            let yft = yf.column(tb);
                             let mut f = self.path_target(
-                                cd,
-                                &pf,
-                                cf.column(tb).as_slice(),
-                                yf.column(tb).as_slice(),
-                                &xh,
+                                &mut solver,
+                                c.as_slice(),
+                                yft.as_slice(),
                                 yh.column(tb).as_slice(),
-                                &path,
+                                &s.path,
                             );
-                            f.intercept = ym_f[t0 + tb];
-                            if let (Some((_, ym_a, _, pa)), Some(ca)) = (&refit, &ca) {
+                            f.intercept = s.ym_f[t0 + tb];
+                            if let (Some((ym_a, _, pa)), Some(ca)) = (&refit, &ca) {
                                 if !f.coef.is_empty() {
-                                    let tol = prm.tol * rms(yf.column(tb).as_slice());
+                                    let tol = prm.tol * rms(yft.as_slice());
                                     let c = ca.column(tb);
                                     let c = c.as_slice();
                                     cd.reset(c);
@@ -119,7 +174,7 @@ impl Lasso {
                                     f.exhausted |= cd.sweeps_exhausted;
                                     f.coef = cd.nonzeros();
                                     if f.relax < 1.0 {
-                                        f.coef = self.relaxed(pa, c, &f.coef, f.relax);
+                                        f.coef = relaxed(|a, b| pa.gram(a, b), c, &f.coef, f.relax);
                                     }
                                 }
                                 f.intercept = ym_a[t0 + tb];
@@ -130,56 +185,81 @@ impl Lasso {
                     (t0, fits)
                 },
             )
-            .collect();
-
-        let mu = match &refit {
-            Some((mu_a, ..)) => mu_a.clone(),
-            None => mu_f,
-        };
-        let mut beta = vec![0.0f32; n * t];
-        let mut intercept = vec![0.0f32; t];
-        let mut lambdas = vec![0.0f64; t];
-        let mut report = LassoReport::default();
-        for (t0, fits) in results {
-            for (tb, f) in fits.into_iter().enumerate() {
-                let tt = t0 + tb;
-                let mut icpt = f.intercept;
-                for &(j, v) in &f.coef {
-                    let j = j as usize;
-                    let b = v * inv_scale[j];
-                    beta[j * t + tt] = b as f32;
-                    icpt -= mu[j] * b;
-                }
-                intercept[tt] = icpt as f32;
-                lambdas[tt] = f.lambda;
-                report.not_converged += f.exhausted as usize;
-                report.mean_path_len += f.path_len as f64;
-                report.mean_nonzero += f.coef.len() as f64;
-                report.mean_chosen_index += f.chosen as f64;
-                report.mean_relax += f.relax;
-                report.mean_active += f.active as f64;
-                report.mean_coordinate_visits += f.work as f64;
-            }
-        }
-        let tf = t.max(1) as f64;
-        report.mean_path_len /= tf;
-        report.mean_nonzero /= tf;
-        report.mean_chosen_index /= tf;
-        report.mean_relax /= tf;
-        report.mean_active /= tf;
-        report.mean_coordinate_visits /= tf;
-        let dm = Datamodel::new(n, t, beta, intercept)?.with_lambdas(lambdas);
-        Ok((dm, report))
+            .collect()
     }
 
-    /// The relaxed blend `φ·lasso + (1 − φ)·least squares` on the support of `lasso`; the lasso
-    /// itself when least squares is singular there.
-    fn relaxed(&self, p: &Problem, c: &[f64], lasso: &[(u32, f64)], phi: f64) -> Vec<(u32, f64)> {
-        let support: Vec<u32> = lasso.iter().map(|&(j, _)| j).collect();
-        match least_squares_on(p, c, &support) {
-            Some(ls) => blend(lasso, &ls, phi),
-            None => lasso.to_vec(),
-        }
+    /// Gram-free coordinate descent (`residual.rs`): the same path, selection and refit, with
+    /// the design kept as mask bytes.
+    fn fit_residual(
+        &self,
+        masks: &Masks<'_>,
+        outputs: &Outputs<'_>,
+        s: &Setup,
+        mu_all: Option<&[f64]>,
+    ) -> BlockFits {
+        let prm = &self.params;
+        let (n, t) = (s.points, s.targets);
+        let xf = Columns::new(masks, &s.fit, &s.mu_f, &s.inv_scale);
+        let xh = Columns::new(masks, &s.held, &s.mu_f, &s.inv_scale);
+        let refit = mu_all.map(|mu_a| {
+            let ym_a = output_means(outputs, &s.all);
+            (ym_a, Columns::new(masks, &s.all, mu_a, &s.inv_scale))
+        });
+        let starts: Vec<usize> = (0..t).step_by(BLOCK).collect();
+        starts
+            .par_iter()
+            .map_init(
+                || (Residual::new(n), vec![0.0; n]),
+                |(state, c), &t0| {
+                    let b = BLOCK.min(t - t0);
+                    let yf = gather(outputs, &s.fit, t0, b, &s.ym_f);
+                    let yh = gather(outputs, &s.held, t0, b, &s.ym_f);
+                    let fits = (0..b)
+                        .map(|tb| {
+                            let y = yf.column(tb);
+                            let y = y.as_slice();
+                            xf.gradient(y, c);
+                            let mut solver = ResidualPath {
+                                state: &mut *state,
+                                x: &xf,
+                                held: &xh,
+                                y,
+                                c: c.as_slice(),
+                                pred: Vec::new(),
+                            };
+                            let mut f = self.path_target(
+                                &mut solver,
+                                c,
+                                y,
+                                yh.column(tb).as_slice(),
+                                &s.path,
+                            );
+                            f.intercept = s.ym_f[t0 + tb];
+                            if let Some((ym_a, xa)) = &refit {
+                                if !f.coef.is_empty() {
+                                    let tol = prm.tol * rms(y);
+                                    let ya = gather(outputs, &s.all, t0 + tb, 1, ym_a);
+                                    let ya = ya.as_slice();
+                                    state.start(xa, ya, &f.coef);
+                                    state.solve(xa, f.lambda, tol, prm.max_sweeps);
+                                    f.exhausted |= state.sweeps_exhausted;
+                                    f.coef = state.nonzeros();
+                                    if f.relax < 1.0 {
+                                        let mut ca = vec![0.0; n];
+                                        xa.gradient(ya, &mut ca);
+                                        f.coef =
+                                            relaxed(|a, b| xa.gram(a, b), &ca, &f.coef, f.relax);
+                                    }
+                                }
+                                f.intercept = ym_a[t0 + tb];
+                            }
+                            f
+                        })
+                        .collect();
+                    (t0, fits)
+                },
+            )
+            .collect()
     }
 
     /// Walks the path for one target on the fit part, choosing λ (and the relaxed lasso's
@@ -187,18 +267,16 @@ impl Lasso {
     #[allow(clippy::too_many_arguments)]
     fn path_target(
         &self,
-        cd: &mut Cd,
-        p: &Problem,
+        solver: &mut impl PathSolver,
         c: &[f64],
         yf: &[f64],
-        xh: &DMatrix<f64>,
         yh: &[f64],
         path: &[f64],
     ) -> TargetFit {
         let prm = &self.params;
         let lambda_max = c
             .iter()
-            .zip(&p.diag)
+            .zip(solver.diag())
             .filter(|&(_, &d)| d > DIAG_EPS)
             .fold(0.0f64, |a, (&v, _)| a.max(v.abs()));
         let mut best = TargetFit {
@@ -216,8 +294,7 @@ impl Lasso {
             return best;
         }
         let tol = prm.tol * rms(yf);
-        cd.reset(c);
-        cd.work = 0;
+        solver.reset();
         let mut best_sse: f64 = yh.iter().map(|v| v * v).sum();
         // Early stopping follows the lasso's own held-out error: a relaxed fit stays the same
         // for as long as no point enters the support, which is no sign that the path is done.
@@ -226,18 +303,18 @@ impl Lasso {
         let relaxing = prm.relax.iter().any(|&w| w < 1.0);
         for (k, &ratio) in path.iter().enumerate().skip(1) {
             let lambda = lambda_max * ratio;
-            cd.solve(lambda, p, c, Some(xh), tol, prm.max_sweeps);
+            solver.solve(lambda, tol, prm.max_sweeps);
             best.path_len = k + 1;
             let sse: f64 = yh
                 .iter()
-                .zip(&cd.pred)
+                .zip(solver.held_pred())
                 .map(|(y, q)| (y - q) * (y - q))
                 .sum();
             if sse < lasso_sse {
                 (lasso_sse, lasso_best) = (sse, k);
             }
             if sse < best_sse || relaxing {
-                let lasso = cd.nonzeros();
+                let lasso = solver.nonzeros();
                 if sse < best_sse {
                     best_sse = sse;
                     best.lambda = lambda;
@@ -248,11 +325,11 @@ impl Lasso {
                 // Least squares on more than half as many points as models would fit noise.
                 if relaxing && !lasso.is_empty() && 2 * lasso.len() < yf.len() {
                     let support: Vec<u32> = lasso.iter().map(|&(j, _)| j).collect();
-                    if let Some((ls, ls_pred)) = last.fit(p, c, xh, support) {
+                    if let Some((ls, ls_pred)) = last.fit(support, |s| solver.least_squares(s)) {
                         for &phi in prm.relax.iter().filter(|&&w| w < 1.0) {
                             let sse: f64 = yh
                                 .iter()
-                                .zip(cd.pred.iter().zip(ls_pred))
+                                .zip(solver.held_pred().iter().zip(ls_pred))
                                 .map(|(y, (l, o))| {
                                     let q = phi * l + (1.0 - phi) * o;
                                     (y - q) * (y - q)
@@ -275,10 +352,169 @@ impl Lasso {
                 break;
             }
         }
-        best.exhausted = cd.sweeps_exhausted;
-        best.active = cd.active.len();
-        best.work = cd.work;
+        (best.exhausted, best.active, best.work) = solver.counters();
         best
+    }
+}
+
+/// What walking one target's path needs from a coordinate descent solver.
+trait PathSolver {
+    /// `X_jᵀ X_j / M'` per point (columns below `DIAG_EPS` stay at 0).
+    fn diag(&self) -> &[f64];
+    /// β = 0 for the target.
+    fn reset(&mut self);
+    /// Solves at `lambda`, warm-started from the current β.
+    fn solve(&mut self, lambda: f64, tol_abs: f64, max_sweeps: usize);
+    /// Held-out predictions (centred) of the current β.
+    fn held_pred(&self) -> &[f64];
+    /// The current non-zero coefficients, by point.
+    fn nonzeros(&self) -> Vec<(u32, f64)>;
+    /// Least squares on `support` and its held-out predictions; `None` when singular.
+    fn least_squares(&self, support: &[u32]) -> Option<(Vec<f64>, Vec<f64>)>;
+    /// (some λ ran out of sweeps, active set size, coordinate visits).
+    fn counters(&self) -> (bool, usize, u64);
+}
+
+/// The Gram solver on one target (gradient at β = 0: `c`).
+struct GramPath<'a> {
+    cd: &'a mut Cd,
+    p: &'a Problem,
+    c: &'a [f64],
+    xh: &'a DMatrix<f64>,
+}
+
+impl PathSolver for GramPath<'_> {
+    fn diag(&self) -> &[f64] {
+        &self.p.diag
+    }
+    fn reset(&mut self) {
+        self.cd.reset(self.c);
+        self.cd.work = 0;
+    }
+    fn solve(&mut self, lambda: f64, tol_abs: f64, max_sweeps: usize) {
+        self.cd
+            .solve(lambda, self.p, self.c, Some(self.xh), tol_abs, max_sweeps);
+    }
+    fn held_pred(&self) -> &[f64] {
+        &self.cd.pred
+    }
+    fn nonzeros(&self) -> Vec<(u32, f64)> {
+        self.cd.nonzeros()
+    }
+    fn least_squares(&self, support: &[u32]) -> Option<(Vec<f64>, Vec<f64>)> {
+        let ls = least_squares_on(|a, b| self.p.gram(a, b), self.c, support)?;
+        let pred = predict(self.xh, support, &ls);
+        Some((ls, pred))
+    }
+    fn counters(&self) -> (bool, usize, u64) {
+        (self.cd.sweeps_exhausted, self.cd.active.len(), self.cd.work)
+    }
+}
+
+/// The Gram-free solver on one target `y` (gradient at β = 0: `c`).
+struct ResidualPath<'a> {
+    state: &'a mut Residual,
+    x: &'a Columns,
+    held: &'a Columns,
+    y: &'a [f64],
+    c: &'a [f64],
+    pred: Vec<f64>,
+}
+
+impl PathSolver for ResidualPath<'_> {
+    fn diag(&self) -> &[f64] {
+        &self.x.diag
+    }
+    fn reset(&mut self) {
+        self.state.start(self.x, self.y, &[]);
+        self.pred = vec![0.0; self.held.rows()];
+    }
+    fn solve(&mut self, lambda: f64, tol_abs: f64, max_sweeps: usize) {
+        self.state.solve(self.x, lambda, tol_abs, max_sweeps);
+        self.pred = self.held.predict(&self.state.nonzeros());
+    }
+    fn held_pred(&self) -> &[f64] {
+        &self.pred
+    }
+    fn nonzeros(&self) -> Vec<(u32, f64)> {
+        self.state.nonzeros()
+    }
+    fn least_squares(&self, support: &[u32]) -> Option<(Vec<f64>, Vec<f64>)> {
+        let ls = least_squares_on(|a, b| self.x.gram(a, b), self.c, support)?;
+        let coef: Vec<(u32, f64)> = support.iter().copied().zip(ls.iter().copied()).collect();
+        let pred = self.held.predict(&coef);
+        Some((ls, pred))
+    }
+    fn counters(&self) -> (bool, usize, u64) {
+        (
+            self.state.sweeps_exhausted,
+            self.state.active.len(),
+            self.state.work,
+        )
+    }
+}
+
+/// The sparse datamodel in original units (`β[i] = β_std[i] / σ_i`, intercept
+/// `ȳ − Σ_i μ_i β[i]`) and the fit's counters.
+fn assemble(
+    results: BlockFits,
+    mu: &[f64],
+    inv_scale: &[f64],
+    n: usize,
+    t: usize,
+) -> Result<(SparseDatamodel, LassoReport)> {
+    let mut per_target: Vec<Vec<(u32, f32)>> = vec![Vec::new(); t];
+    let mut intercept = vec![0.0f32; t];
+    let mut lambdas = vec![0.0f64; t];
+    let mut report = LassoReport::default();
+    for (t0, fits) in results {
+        for (tb, f) in fits.into_iter().enumerate() {
+            let tt = t0 + tb;
+            let mut icpt = f.intercept;
+            per_target[tt] = f
+                .coef
+                .iter()
+                .map(|&(j, v)| {
+                    let b = v * inv_scale[j as usize];
+                    icpt -= mu[j as usize] * b;
+                    (j, b as f32)
+                })
+                .collect();
+            intercept[tt] = icpt as f32;
+            lambdas[tt] = f.lambda;
+            report.not_converged += f.exhausted as usize;
+            report.mean_path_len += f.path_len as f64;
+            report.mean_nonzero += f.coef.len() as f64;
+            report.mean_chosen_index += f.chosen as f64;
+            report.mean_relax += f.relax;
+            report.mean_active += f.active as f64;
+            report.mean_coordinate_visits += f.work as f64;
+        }
+    }
+    let tf = t.max(1) as f64;
+    report.mean_path_len /= tf;
+    report.mean_nonzero /= tf;
+    report.mean_chosen_index /= tf;
+    report.mean_relax /= tf;
+    report.mean_active /= tf;
+    report.mean_coordinate_visits /= tf;
+    let beta = SparseBeta::from_targets(n, per_target)?;
+    let dm = SparseDatamodel::new(beta, intercept)?.with_lambdas(lambdas);
+    Ok((dm, report))
+}
+
+/// The relaxed blend `φ·lasso + (1 − φ)·least squares` on the support of `lasso`; the lasso
+/// itself when least squares is singular there.
+fn relaxed(
+    gram: impl Fn(usize, usize) -> f64,
+    c: &[f64],
+    lasso: &[(u32, f64)],
+    phi: f64,
+) -> Vec<(u32, f64)> {
+    let support: Vec<u32> = lasso.iter().map(|&(j, _)| j).collect();
+    match least_squares_on(gram, c, &support) {
+        Some(ls) => blend(lasso, &ls, phi),
+        None => lasso.to_vec(),
     }
 }
 
@@ -312,7 +548,20 @@ impl Estimator for Lasso {
         Ok(self.fit_with_report(masks, outputs)?.0)
     }
 
-    // `fit_rows_sum`: the default (a full fit; the lasso has no closed form for single rows).
+    fn fit_sparse(&self, masks: &Masks<'_>, outputs: &Outputs<'_>) -> Result<SparseDatamodel> {
+        Ok(self.fit_sparse_with_report(masks, outputs)?.0)
+    }
+
+    /// The full fit (the lasso has no closed form for single rows), summed from its supports.
+    fn fit_rows_sum(
+        &self,
+        masks: &Masks<'_>,
+        outputs: &Outputs<'_>,
+        rows: &[usize],
+    ) -> Result<Vec<f32>> {
+        crate::data::check_rows(rows, masks.points())?;
+        self.fit_sparse(masks, outputs)?.beta().rows_sum(rows)
+    }
 
     /// Each target walks its own path and picks its own λ.
     fn independent_targets(&self) -> bool {

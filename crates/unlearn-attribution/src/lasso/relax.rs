@@ -8,16 +8,17 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use super::solver::Problem;
-
 /// Least squares restricted to `support` (standardised columns, centred target):
 /// solves `G_SS β_S = c_S`, with `G = XᵀX/M'` and `c = Xᵀy/M'`. `None` when the block is
 /// numerically singular (then the lasso's coefficients stand).
-pub(super) fn least_squares_on(p: &Problem, c: &[f64], support: &[u32]) -> Option<Vec<f64>> {
+pub(super) fn least_squares_on(
+    gram: impl Fn(usize, usize) -> f64,
+    c: &[f64],
+    support: &[u32],
+) -> Option<Vec<f64>> {
     let s = support.len();
-    let mut g = DMatrix::<f64>::from_fn(s, s, |a, b| {
-        p.gram(support[a] as usize, support[b] as usize)
-    });
+    let mut g =
+        DMatrix::<f64>::from_fn(s, s, |a, b| gram(support[a] as usize, support[b] as usize));
     // A ridge far below the columns' unit scale only guards against exact collinearity.
     for a in 0..s {
         g[(a, a)] += 1e-9;
@@ -51,20 +52,15 @@ pub(super) struct LastSupport {
 }
 
 impl LastSupport {
-    /// Least squares on `support` and its held-out predictions, refitted only when the
-    /// support changed.
+    /// Least squares on `support` and its held-out predictions (`fit` computes both),
+    /// refitted only when the support changed.
     pub(super) fn fit(
         &mut self,
-        p: &Problem,
-        c: &[f64],
-        x_held: &DMatrix<f64>,
         support: Vec<u32>,
+        fit: impl FnOnce(&[u32]) -> Option<(Vec<f64>, Vec<f64>)>,
     ) -> Option<(&[f64], &[f64])> {
         if self.fit.is_none() || self.support != support {
-            self.fit = least_squares_on(p, c, &support).map(|ls| {
-                let pred = predict(x_held, &support, &ls);
-                (ls, pred)
-            });
+            self.fit = fit(&support);
             self.support = support;
         }
         self.fit
@@ -86,6 +82,7 @@ pub(super) fn blend(lasso: &[(u32, f64)], least_squares: &[f64], phi: f64) -> Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lasso::solver::Problem;
 
     #[test]
     fn least_squares_on_a_support_recovers_unshrunk_coefficients() {
@@ -100,7 +97,7 @@ mod tests {
         let c: Vec<f64> = (0..3)
             .map(|j| (0..m).map(|r| x[(r, j)] * y[r]).sum::<f64>() / m as f64)
             .collect();
-        let b = least_squares_on(&p, &c, &[0, 2]).unwrap();
+        let b = least_squares_on(|a, b| p.gram(a, b), &c, &[0, 2]).unwrap();
         assert!(
             (b[0] - 2.0).abs() < 1e-6 && (b[1] + 3.0).abs() < 1e-6,
             "{b:?}"
