@@ -36,6 +36,9 @@ SlurmctldHost=$node
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
+# A requeued job waits out the credential lifetime before it may start again (120 s by default;
+# starting it sooner fails with "Job credential revoked"): short here, for the requeue test.
+AuthInfo=cred_expire=10
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SchedulerType=sched/backfill

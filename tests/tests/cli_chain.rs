@@ -104,6 +104,31 @@ fn three_requests_chain_with_lineage_union_and_checks() {
     let chain = &manifest(&s2)["unlearning"]["inputs"]["chain"];
     assert_eq!(chain["forgotten"], serde_json::json!(union12));
     assert_eq!(chain["request_size"], 5);
+    // The same β stored sparse (each target's non-zeros) gives the same step.
+    let sparse = d.join("dm-sparse");
+    ok(&[
+        "attribute",
+        "--method",
+        "datamodels-ridge",
+        "--beta-format",
+        "sparse",
+        "--zoo",
+        s(&subsets),
+        "--out",
+        s(&sparse),
+    ]);
+    assert!(!sparse.join("beta.npy").exists() && sparse.join("beta_values.npy").is_file());
+    let s2_sparse = d.join("s2-sparse");
+    let dm_sparse = ["--attribution", s(&sparse)];
+    assert!(
+        forget("dm-direct", &s1, &f2, &s2_sparse, &dm_sparse)
+            .status
+            .success()
+    );
+    let (_, from_sparse) = read_f32(&s2_sparse.join("logits.npy"));
+    for (a, b) in from_sparse.iter().zip(&got) {
+        assert!((a - b).abs() < 1e-5, "sparse β gave {a}, dense {b}");
+    }
 
     // A point forgotten by request 1 again is refused, naming it and the request.
     let again = d.join("again.txt");

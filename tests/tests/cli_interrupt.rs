@@ -123,7 +123,15 @@ fn killed_attribute_reruns_to_the_uninterrupted_result() {
         );
     }
     ok(&a);
-    for file in ["beta.npy", "intercept.npy"] {
+    // The lasso's β is stored sparse (each target's non-zeros) by default.
+    let files = [
+        "beta_indptr.npy",
+        "beta_indices.npy",
+        "beta_values.npy",
+        "beta_shape.npy",
+        "intercept.npy",
+    ];
+    for file in files {
         assert!(
             std::fs::read(out.join(file)).unwrap() == std::fs::read(reference.join(file)).unwrap(),
             "{file} differs from the uninterrupted run"
@@ -135,18 +143,18 @@ fn killed_attribute_reruns_to_the_uninterrupted_result() {
     // Its outputs are recorded with their hashes: verify finds them intact, then the damage.
     let verify = ok(&["verify", s(&out)]);
     assert!(
-        stdout(&verify).contains("intact (1 attribution, 2 files)"),
+        stdout(&verify).contains("intact (1 attribution, 5 files)"),
         "{}",
         stdout(&verify)
     );
-    let mut beta = std::fs::read(out.join("beta.npy")).unwrap();
+    let mut beta = std::fs::read(out.join("beta_values.npy")).unwrap();
     let last = beta.len() - 1;
     beta[last] ^= 0x40;
-    std::fs::write(out.join("beta.npy"), beta).unwrap();
+    std::fs::write(out.join("beta_values.npy"), beta).unwrap();
     let damaged = unlearn(&["verify", s(&out)]);
     assert!(!damaged.status.success());
     assert!(
-        stdout(&damaged).contains("beta.npy: altered"),
+        stdout(&damaged).contains("beta_values.npy: altered"),
         "{}",
         stdout(&damaged)
     );

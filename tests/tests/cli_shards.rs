@@ -288,12 +288,18 @@ fn forget_and_attribute_shards_merge_into_unsharded_results() {
         a.extend(extra.iter().map(|s| s.to_string()));
         a
     };
-    for (method, extra) in [
+    // The lasso's β sparse (the default for it) and dense, the mean's Σ_F β rows.
+    for (case, (method, extra)) in [
         ("datamodels-lasso", vec![]),
+        ("datamodels-lasso", vec!["--beta-format", "dense"]),
         ("datamodels-mean", vec!["--forget-set", s(&forget_file)]),
-    ] {
-        let whole = root.join(format!("{method}-whole"));
-        let dirs: Vec<PathBuf> = (0..3).map(|i| root.join(format!("{method}-{i}"))).collect();
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let label = format!("{method}-{case}");
+        let whole = root.join(format!("{label}-whole"));
+        let dirs: Vec<PathBuf> = (0..3).map(|i| root.join(format!("{label}-{i}"))).collect();
         let mut runs = vec![attribute(method, &whole, &extra)];
         for (i, d) in dirs.iter().enumerate() {
             let mut e = extra.clone();
@@ -302,7 +308,7 @@ fn forget_and_attribute_shards_merge_into_unsharded_results() {
             runs.push(attribute(method, d, &e));
         }
         run_concurrently(&runs);
-        let merged = root.join(format!("{method}-merged"));
+        let merged = root.join(format!("{label}-merged"));
         ok(&[
             "merge",
             "--out",
@@ -311,16 +317,24 @@ fn forget_and_attribute_shards_merge_into_unsharded_results() {
             s(&dirs[0]),
             s(&dirs[1]),
         ]);
-        let file = if extra.is_empty() {
-            "beta.npy"
-        } else {
-            "forget_rows.npy"
+        let files: &[&str] = match case {
+            0 => &[
+                "beta_indptr.npy",
+                "beta_indices.npy",
+                "beta_values.npy",
+                "beta_shape.npy",
+            ],
+            1 => &["beta.npy"],
+            _ => &["forget_rows.npy"],
         };
-        assert!(
-            bytes(&merged.join(file)) == bytes(&whole.join(file)),
-            "{method}: merged {file} differs from the unsharded fit"
-        );
-        if extra.is_empty() {
+        for file in files {
+            assert!(
+                bytes(&merged.join(file)) == bytes(&whole.join(file)),
+                "{label}: merged {file} differs from the unsharded fit"
+            );
+        }
+        if case < 2 {
+            assert_eq!(case == 0, !merged.join("beta.npy").exists(), "{label}");
             assert!(bytes(&merged.join("intercept.npy")) == bytes(&whole.join("intercept.npy")));
             let lds = |d: &Path| -> f64 {
                 let v: serde_json::Value = serde_json::from_str(
@@ -351,7 +365,7 @@ fn forget_and_attribute_shards_merge_into_unsharded_results() {
     // A second run with the same inputs has nothing to do.
     let again = attribute(
         "datamodels-lasso",
-        &root.join("datamodels-lasso-0"),
+        &root.join("datamodels-lasso-0-0"),
         &["--shard", "0/3"],
     );
     let out = ok(&again.iter().map(String::as_str).collect::<Vec<_>>());

@@ -137,6 +137,22 @@ impl Submission {
         std::fs::read_to_string(&path).unwrap_or_default()
     }
 
+    /// Each array task's state and reason.
+    fn states(&self) -> Vec<String> {
+        jobs(&self.array)
+            .iter()
+            .map(|t| {
+                let reason = t.get("Reason").map_or("", String::as_str);
+                format!(
+                    "{}_{}: {} ({reason})",
+                    self.array,
+                    t.get("ArrayTaskId").map_or("?", String::as_str),
+                    state(t)
+                )
+            })
+            .collect()
+    }
+
     fn logs(&self) -> String {
         files_below(&self.dir)
             .into_iter()
@@ -157,6 +173,15 @@ impl Submission {
         let started = Instant::now();
         loop {
             let merge = jobs(&self.merge).remove(0);
+            let reason = merge.get("Reason").map_or("", String::as_str);
+            if reason == "DependencyNeverSatisfied" {
+                panic!(
+                    "merge job {} can never start: a shard failed ({:?})\n{}",
+                    self.merge,
+                    self.states(),
+                    self.logs()
+                );
+            }
             match state(&merge) {
                 "COMPLETED" => return started.elapsed(),
                 "PENDING" | "RUNNING" | "CONFIGURING" | "COMPLETING" => {}
@@ -171,7 +196,12 @@ impl Submission {
             }
             if started.elapsed() > DEADLINE {
                 let _ = command("scancel", &[&self.array, &self.merge]);
-                panic!("jobs not done within {DEADLINE:?}\n{}", self.logs());
+                panic!(
+                    "jobs not done within {DEADLINE:?} ({:?}, merge {})\n{}",
+                    self.states(),
+                    state(&merge),
+                    self.logs()
+                );
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -278,20 +308,8 @@ fn a_task_requeued_mid_run_resumes_and_the_merge_is_unchanged() {
     );
     command("scontrol", &["requeue", &task]).unwrap_or_else(|e| panic!("{e}"));
     eprintln!("slurm: requeued task {task} after {kept_models} of its 4 models");
-    // Slurm holds a requeued job back for about two minutes; let it start again now.
-    let wait_pending = Instant::now();
-    while state(&jobs(&task)[0]) != "PENDING" {
-        assert!(
-            wait_pending.elapsed() < DEADLINE,
-            "{task} never went back to PENDING"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    command(
-        "scontrol",
-        &["update", &format!("JobId={task}"), "StartTime=now"],
-    )
-    .unwrap();
+    // Slurm holds a requeued job back for the credential lifetime (local-slurm.sh sets 10 s);
+    // forcing an earlier start fails it ("Job credential revoked").
     jobs_of.wait();
 
     let again = &jobs(&task)[0];

@@ -7,7 +7,13 @@
 //! ```text
 //! cargo run --release -p unlearn-attribution --example fit_cost -- \
 //!     [targets=10] [max_seconds=60] [estimators=datamodels-mean,datamodels-ridge,datamodels-lasso]
+//!     [solver=auto|gram|residual] [block=N,M]
 //! ```
+//! `solver` picks the lasso's coordinate descent (default `auto`: the Gram-free `residual` one
+//! once the Gram matrices pass 8 GiB). `block=N,M` fits one block of `targets` targets with
+//! each estimator at N points and M models and prints its time and peak memory against the
+//! 8 GiB a CIFAR-10-scale block must fit in (e.g. `targets=1000 block=50000,10000
+//! estimators=datamodels-lasso`).
 //! Sizes run from small to large; an estimator stops growing once a fit took more than
 //! `max_seconds`, or once its predicted memory passes 12 GiB. Each fit runs in a process of its
 //! own (this example again, with `one=ESTIMATOR,N,M`), so its peak memory (the process's
@@ -112,6 +118,8 @@ fn main() {
     let mut targets = 10usize;
     let mut max_seconds = 60.0f64;
     let mut one: Option<String> = None;
+    let mut block: Option<(usize, usize)> = None;
+    let mut solver: Option<String> = None;
     let mut names = vec![
         "datamodels-mean".to_string(),
         "datamodels-ridge".to_string(),
@@ -123,7 +131,14 @@ fn main() {
             Some(("max_seconds", v)) => max_seconds = v.parse().expect("max_seconds=S"),
             Some(("estimators", v)) => names = v.split(',').map(str::to_string).collect(),
             Some(("one", v)) => one = Some(v.to_string()),
-            _ => panic!("unknown argument {arg}: targets=, max_seconds=, estimators="),
+            Some(("solver", v)) => solver = Some(v.to_string()),
+            Some(("block", v)) => {
+                let (n, m) = v.split_once(',').expect("block=N,M");
+                block = Some((n.parse().expect("N"), m.parse().expect("M")));
+            }
+            _ => panic!(
+                "unknown argument {arg}: targets=, max_seconds=, estimators=, solver=, block="
+            ),
         }
     }
     let registry = EstimatorRegistry::builtin();
@@ -134,8 +149,12 @@ fn main() {
             panic!("one=ESTIMATOR,N,M");
         };
         let (n, m): (usize, usize) = (n.parse().expect("N"), m.parse().expect("M"));
+        let mut overrides = serde_json::Map::new();
+        if let Some(s) = solver.as_ref().filter(|_| name.contains("lasso")) {
+            overrides.insert("solver".into(), s.clone().into());
+        }
         let estimator = registry
-            .build(name, &Default::default(), FitOptions::default())
+            .build(name, &overrides, FitOptions::default())
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let (masks, outputs) = draw(m, n, targets, (n * 31 + m) as u64);
         let (wall, cpu) = (Instant::now(), cpu_seconds());
@@ -153,7 +172,39 @@ fn main() {
         );
         return;
     }
+    let fit_one = |name: &str, n: usize, m: usize| -> Result<[f64; 3], String> {
+        let mut child = std::process::Command::new(std::env::current_exe().expect("own path"));
+        child
+            .arg(format!("one={name},{n},{m}"))
+            .arg(format!("targets={targets}"));
+        if let Some(s) = &solver {
+            child.arg(format!("solver={s}"));
+        }
+        let out = child.output().expect("running one fit");
+        let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let fields: Vec<f64> = line
+            .split(',')
+            .map(|v| v.parse().unwrap_or(f64::NAN))
+            .collect();
+        match (&fields[..], out.status.success()) {
+            (&[wall, cpu, peak], true) => Ok([wall, cpu, peak]),
+            _ => Err(out.status.to_string()),
+        }
+    };
     let threads = rayon::current_num_threads();
+    if let Some((n, m)) = block {
+        for name in &names {
+            match fit_one(name, n, m) {
+                Ok([wall, cpu, peak]) => println!(
+                    "{name} (solver {}): one block of {targets} targets at N = {n}, M = {m}: {wall:.1} s wall, {cpu:.1} CPU s on {threads} threads, peak memory {peak:.2} GiB ({} the 8 GiB a CIFAR-10-scale block must fit in)",
+                    solver.as_deref().unwrap_or("auto"),
+                    if peak <= 8.0 { "within" } else { "over" }
+                ),
+                Err(status) => println!("{name}: one block at N = {n}, M = {m} failed ({status})"),
+            }
+        }
+        return;
+    }
     println!("| estimator | N | M | targets | wall s | CPU s | peak GiB |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     let mut laws = Vec::new();
@@ -171,22 +222,9 @@ fn main() {
             {
                 continue;
             }
-            let out = std::process::Command::new(std::env::current_exe().expect("own path"))
-                .arg(format!("one={name},{n},{m}"))
-                .arg(format!("targets={targets}"))
-                .output()
-                .expect("running one fit");
-            let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            let fields: Vec<f64> = line
-                .split(',')
-                .map(|v| v.parse().unwrap_or(f64::NAN))
-                .collect();
-            let (&[wall, cpu, peak], true) = (&fields[..], out.status.success()) else {
+            let Ok([wall, cpu, peak]) = fit_one(name, n, m) else {
                 // Killed (by the machine's memory, most often): this estimator grows no further.
-                println!(
-                    "| {name} | {n} | {m} | {targets} | failed ({}) | | |",
-                    out.status
-                );
+                println!("| {name} | {n} | {m} | {targets} | failed | | |");
                 break;
             };
             println!("| {name} | {n} | {m} | {targets} | {wall:.2} | {cpu:.2} | {peak:.2} |");

@@ -79,6 +79,12 @@ pub trait Estimator {
         self.fit(masks, outputs)?.rows_sum(rows)
     }
 
+    /// Whether β is mostly zeros by nature (the lasso's supports), so that it is stored sparse
+    /// by default (`unlearn attribute --beta-format auto`).
+    fn sparse(&self) -> bool {
+        false
+    }
+
     /// Whether each target is fitted on its own, so that the targets can be split into shards
     /// fitted apart and joined (`unlearn attribute --shard`). False unless an estimator says so.
     fn independent_targets(&self) -> bool {

@@ -2,15 +2,14 @@
 //! [`unlearn_attribution::EstimatorRegistry`]) scored by LDS on held-out subset models, and
 //! Σ_{i∈F} β read back from an attribution directory for DM-Direct and DMM.
 
+use crate::beta_store::{FittedBeta, StoredBeta};
 use crate::error::{BenchError, Result};
 use crate::record;
 use std::ops::Range;
 use std::path::Path;
 use std::time::Instant;
 pub use unlearn_attribution::FitOptions;
-use unlearn_attribution::{
-    Datamodel, Estimator, Lds, Masks, Outputs, lds_from_predictions, split_models,
-};
+use unlearn_attribution::{Estimator, Lds, Masks, Outputs, lds_from_predictions, split_models};
 use unlearn_data::{ForgetSet, SubsetMasks};
 use unlearn_train::Zoo;
 use unlearn_train::integrity::Finding;
@@ -84,14 +83,15 @@ impl SubsetZoo {
 }
 
 /// Fits the targets of the evaluated points `points` on the non-held-out models (those
-/// `options` does not hold out); returns β, its LDS on the held-out ones (true-class logits of
-/// `points`) and the fit's seconds.
+/// `options` does not hold out), as each target's non-zeros when `sparse`; returns β, its LDS
+/// on the held-out ones (true-class logits of `points`) and the fit's seconds.
 pub fn fit_and_score(
     sz: &SubsetZoo,
     estimator: &dyn Estimator,
     options: FitOptions,
     points: Range<usize>,
-) -> Result<(Datamodel, Lds, f64)> {
+    sparse: bool,
+) -> Result<(FittedBeta, Lds, f64)> {
     let (zoo, n) = (&sz.zoo, sz.masks.n);
     let targets = points.len() * zoo.classes;
     let masks = sz.model_masks()?;
@@ -101,9 +101,11 @@ pub fn fit_and_score(
     let fit_masks = masks.select_models(&split.fit)?;
     let fit_outputs = outputs.select_models(&split.fit)?;
     let started = Instant::now();
-    let model = estimator.fit(
+    let model = FittedBeta::fit(
+        estimator,
         &Masks::new(&fit_masks, split.fit.len(), n)?,
         &Outputs::new(&fit_outputs, split.fit.len(), targets)?,
+        sparse,
     )?;
     let seconds = started.elapsed().as_secs_f64();
     // LDS on each point's true-class logit, over the held-out models.
@@ -130,7 +132,7 @@ pub fn fit_and_score(
 }
 
 /// Σ_{i∈F} β over every evaluated point, from an attribution directory: `forget_rows.npy` when
-/// it was computed for this very forget set (the file `forget_path`), else the rows of `beta.npy`.
+/// it was computed for this very forget set (the file `forget_path`), else the rows of β.
 pub fn attribution_rows(
     dir: &Path,
     forget: &ForgetSet,
@@ -155,7 +157,7 @@ pub fn attribution_rows(
             }
             return Ok(rows);
         }
-        if !dir.join("beta.npy").is_file() {
+        if !StoredBeta::exists(dir) {
             return Err(BenchError::invalid(
                 dir,
                 format!(
@@ -168,43 +170,38 @@ pub fn attribution_rows(
     beta_rows(dir, forget, points, classes)
 }
 
-/// Σ_{i∈F} β over every evaluated point from the full β of `dir` (`beta.npy`), for any set F
-/// (a chain's union of requests has no cached rows).
+/// Σ_{i∈F} β over every evaluated point from the full β of `dir` (dense or sparse), for any set
+/// F (a chain's union of requests has no cached rows); reads only F's rows of a dense β.
 pub fn beta_rows(
     dir: &Path,
     forget: &ForgetSet,
     points: usize,
     classes: usize,
 ) -> Result<Vec<f32>> {
-    let (rows, beta) = read_beta(dir, points, classes)?;
-    if let Some(&bad) = forget.indices.iter().find(|&&i| i >= rows) {
+    stored_beta(dir, points, classes)?.rows_sum(&forget.indices)
+}
+
+/// The β of a finished attribution directory, checked against `points × classes` evaluated
+/// outputs.
+pub fn stored_beta(dir: &Path, points: usize, classes: usize) -> Result<StoredBeta> {
+    check_recorded(dir)?;
+    let stored = StoredBeta::open(dir)?;
+    let shape = stored.shape();
+    if shape[1] != points || shape[2] != classes {
         return Err(BenchError::invalid(
-            dir.join("beta.npy"),
-            format!("forget index {bad} is beyond its {rows} rows"),
+            stored.shape_file(dir),
+            format!("β of shape {shape:?}, expected [train points, {points}, {classes}]"),
         ));
     }
-    Ok(sum_rows(&beta, &forget.indices, points * classes))
+    Ok(stored)
 }
 
 /// Every row of β from a finished attribution directory, checked against `points × classes`
 /// evaluated outputs: (training points, row-major `n × points × classes` values).
 pub fn read_beta(dir: &Path, points: usize, classes: usize) -> Result<(usize, Vec<f32>)> {
-    let full = dir.join("beta.npy");
-    check_recorded(dir)?;
-    if !full.is_file() {
-        return Err(BenchError::invalid(
-            dir,
-            "holds no β (only Σ_F β rows?); compute every row with `unlearn attribute` without --forget-set",
-        ));
-    }
-    let (shape, beta) = unlearn_data::read_npy_f32(&full)?;
-    if shape.len() != 3 || shape[1] != points || shape[2] != classes {
-        return Err(BenchError::invalid(
-            &full,
-            format!("shape {shape:?}, expected [train points, {points}, {classes}]"),
-        ));
-    }
-    Ok((shape[0], beta))
+    let stored = stored_beta(dir, points, classes)?;
+    let rows = stored.shape()[0];
+    Ok((rows, stored.dense()?))
 }
 
 /// `dir` must hold a finished attribution: attribution.json present (it is written last) and
@@ -273,8 +270,14 @@ pub(crate) fn fit_or_read(
             info["fit_seconds"].as_f64().unwrap_or(0.0),
         ));
     }
-    let (model, lds, seconds) =
-        fit_and_score(&sz, estimator, FitOptions::default(), 0..sz.zoo.points)?;
+    let (model, lds, seconds) = fit_and_score(
+        &sz,
+        estimator,
+        FitOptions::default(),
+        0..sz.zoo.points,
+        false,
+    )?;
+    let model = model.into_dense()?;
     let lds = lds.mean;
     let (n, p, c) = (sz.masks.n, sz.zoo.points, sz.zoo.classes);
     unlearn_data::write_npy_f32(dir.join("beta.npy"), &[n, p, c], model.beta())?;

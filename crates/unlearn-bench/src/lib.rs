@@ -22,6 +22,7 @@
 //!
 //! Section marks (§N) refer to `docs/algorithms.md`, the project's account of the methods.
 
+pub mod beta_store;
 pub mod config;
 pub mod datamodels;
 pub mod error;

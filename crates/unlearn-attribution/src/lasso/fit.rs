@@ -563,6 +563,10 @@ impl Estimator for Lasso {
         self.fit_sparse(masks, outputs)?.beta().rows_sum(rows)
     }
 
+    fn sparse(&self) -> bool {
+        true
+    }
+
     /// Each target walks its own path and picks its own λ.
     fn independent_targets(&self) -> bool {
         true

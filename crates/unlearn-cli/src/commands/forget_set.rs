@@ -22,7 +22,7 @@ pub struct ForgetSetArgs {
     /// class: draw only from these classes, e.g. `3` or `3,5`.
     #[arg(long, value_delimiter = ',')]
     pub classes: Option<Vec<u32>>,
-    /// pca: attribution directory holding the full datamodels (beta.npy, from
+    /// pca: attribution directory holding the full datamodels (β, from
     /// `unlearn attribute` on a subset zoo).
     #[arg(long)]
     pub attribution: Option<PathBuf>,
@@ -103,26 +103,15 @@ pub fn run(args: ForgetSetArgs) -> Result<()> {
             let dir = args.attribution.as_ref().context(
                 "--kind pca needs --attribution DIR (from `unlearn attribute --method datamodels-lasso`)",
             )?;
-            let path = dir.join("beta.npy");
-            if !path.is_file() {
-                bail!(
-                    "{} not found: --kind pca needs the full datamodels; run `unlearn attribute` \
-                     without --forget-set into that directory",
-                    path.display()
-                );
-            }
-            let (shape, beta) = unlearn_data::read_npy_f32(&path)?;
-            let [rows, points, classes] = shape[..] else {
-                bail!(
-                    "{}: shape {shape:?}, expected [train points, points, classes]",
-                    path.display()
-                );
-            };
+            let stored = unlearn_bench::beta_store::StoredBeta::open(dir)
+                .context("--kind pca needs the full datamodels: run `unlearn attribute` without --forget-set into that directory")?;
+            let [rows, points, classes] = stored.shape();
+            let beta = stored.dense()?;
             if rows != n {
                 bail!(
                     "{}: datamodels for {rows} training points, but the dataset's training split has {n}; \
                      pass the --dataset/--val-fraction/--split-seed the subset zoo was trained with",
-                    path.display()
+                    dir.display()
                 );
             }
             let matrix =

@@ -16,7 +16,7 @@ pub struct HistoryArgs {
     /// Print the lineage as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// The trained originals' attribution (`beta.npy`): the verdict then also checks how far
+    /// The trained originals' attribution (its full β): the verdict then also checks how far
     /// each step's models landed from the datamodels' prediction.
     #[arg(long)]
     pub attribution: Option<PathBuf>,
@@ -173,7 +173,7 @@ fn verdicts(chain: &Chain, attribution: Option<&Path>) -> Result<Vec<String>> {
     let root = &chain.root;
     let n_train = root.manifest.dataset.n_train;
     let beta = attribution
-        .map(|dir| unlearn_bench::datamodels::read_beta(dir, root.points, root.classes))
+        .map(|dir| unlearn_bench::datamodels::stored_beta(dir, root.points, root.classes))
         .transpose()?;
     let (mut union, mut cost, mut out) = (Vec::new(), 0.0, Vec::new());
     for step in &chain.steps {
@@ -181,10 +181,14 @@ fn verdicts(chain: &Chain, attribution: Option<&Path>) -> Result<Vec<String>> {
         union.extend(ForgetSet::load(&step.forget_set.path, n_train)?.indices);
         union.sort_unstable();
         cost += step.cost.unwrap_or(0.0);
-        let predicted = beta.as_ref().map(|(_, b)| {
-            let sum = unlearn_bench::datamodels::sum_rows(b, &union, root.points * root.classes);
-            unlearn_methods::methods::direct::predicted_logits(&root.logits, &sum, 1.0)
-        });
+        let predicted = match &beta {
+            Some(stored) => Some(unlearn_methods::methods::direct::predicted_logits(
+                &root.logits,
+                &stored.rows_sum(&union)?,
+                1.0,
+            )),
+            None => None,
+        };
         let points = unlearn_eval::EvalPoints {
             labels: &root.labels,
             n_train,
@@ -213,7 +217,7 @@ pub fn coupling_warning(attribution: &Path, forget_path: &Path, zoo: &Zoo) -> Op
 }
 
 fn coupling_line(attribution: &Path, forget_path: &Path, zoo: &Zoo) -> Result<Option<String>> {
-    if !attribution.join("beta.npy").is_file() {
+    if !unlearn_bench::beta_store::StoredBeta::exists(attribution) {
         return Ok(None);
     }
     let (_, beta) = unlearn_bench::datamodels::read_beta(attribution, zoo.points, zoo.classes)?;

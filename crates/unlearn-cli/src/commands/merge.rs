@@ -5,6 +5,7 @@ use crate::common::progress_bar;
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use std::path::{Path, PathBuf};
+use unlearn_bench::beta_store::{self, BetaFormat, INTERCEPT_FILE};
 use unlearn_bench::record;
 use unlearn_train::merge::merge_zoos;
 use unlearn_train::shard::{ShardInfo, check_cover};
@@ -127,6 +128,7 @@ fn merge_attributions(shards: &[PathBuf], out: &Path) -> Result<()> {
         first["classes"].as_u64().unwrap_or(0) as usize,
     );
 
+    let sparse = first.get("beta_format").and_then(|v| v.as_str()) == Some("sparse");
     let _lock = record::open(out)?;
     record::unmark(out)?;
     let mut merged = first.clone();
@@ -149,44 +151,17 @@ fn merge_attributions(shards: &[PathBuf], out: &Path) -> Result<()> {
         }
         unlearn_data::write_npy_f32(out.join("forget_rows.npy"), &[points, classes], &rows)?;
     } else {
-        // parts[j] is the shard order[j]: (training points, values).
-        let mut parts: Vec<(usize, Vec<f32>)> = Vec::new();
         let mut intercept = Vec::with_capacity(points * classes);
         for &k in &order {
-            let path = shards[k].join("beta.npy");
-            let (shape, values) = unlearn_data::read_npy_f32(&path)?;
-            if shape.len() != 3 || shape[1..] != [places[k].len, classes] {
-                bail!(
-                    "{}: shape {shape:?} does not fit its shard ({} points × {classes} classes)",
-                    path.display(),
-                    places[k].len
-                );
-            }
-            if let Some((rows, _)) = parts.first().filter(|(rows, _)| *rows != shape[0]) {
-                bail!(
-                    "cannot merge: {} has β for {} training points, {} for {rows}",
-                    path.display(),
-                    shape[0],
-                    names[order[0]]
-                );
-            }
-            parts.push((shape[0], values));
-            intercept.extend(read_part(
-                &shards[k].join("intercept.npy"),
-                &[places[k].len, classes],
-            )?);
+            let part = read_part(&shards[k].join(INTERCEPT_FILE), &[places[k].len, classes])?;
+            intercept.extend(part);
         }
-        let rows = parts[0].0;
-        // β is n × points × classes: each training point's row joins the shards' point ranges.
-        let mut beta = Vec::with_capacity(rows * points * classes);
-        for i in 0..rows {
-            for (j, &k) in order.iter().enumerate() {
-                let width = places[k].len * classes;
-                beta.extend_from_slice(&parts[j].1[i * width..(i + 1) * width]);
-            }
-        }
-        unlearn_data::write_npy_f32(out.join("beta.npy"), &[rows, points, classes], &beta)?;
-        unlearn_data::write_npy_f32(out.join("intercept.npy"), &[points, classes], &intercept)?;
+        let in_order: Vec<(&Path, usize)> = order
+            .iter()
+            .map(|&k| (shards[k].as_path(), places[k].len))
+            .collect();
+        beta_store::join_shards(&in_order, classes, sparse, out)?;
+        unlearn_data::write_npy_f32(out.join(INTERCEPT_FILE), &[points, classes], &intercept)?;
         merged["lds"] = if defined > 0.0 {
             (weighted_lds / defined).into()
         } else {
@@ -194,11 +169,11 @@ fn merge_attributions(shards: &[PathBuf], out: &Path) -> Result<()> {
         };
         merged["lds_points"] = (defined as u64).into();
     }
-    record::write(
-        out,
-        &mut merged,
-        record::outputs(first.get("forget_set").is_some()),
-    )?;
+    let files = match first.get("forget_set") {
+        Some(_) => record::outputs(true),
+        None => BetaFormat::outputs(sparse),
+    };
+    record::write(out, &mut merged, files)?;
     println!(
         "merged {} attribution shards: {points} points × {classes} classes{} → {}",
         shards.len(),

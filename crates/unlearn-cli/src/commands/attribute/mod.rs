@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use std::time::Instant;
 use unlearn_attribution::{EstimatorRegistry, Outputs};
+use unlearn_bench::beta_store::BetaFormat;
 use unlearn_bench::datamodels::{self, FitOptions};
 use unlearn_bench::record;
 use unlearn_data::ForgetSet;
@@ -40,7 +41,11 @@ pub struct AttributeArgs {
     /// and -lasso, which fit every point on its own); join the shards with `unlearn merge`.
     #[command(flatten)]
     pub shard: ShardArgs,
-    /// Output directory (beta.npy or forget_rows.npy, attribution.json).
+    /// How β is stored: dense (beta.npy), sparse (each target's non-zeros, beta_*.npy, a
+    /// scipy CSR matrix; docs/algorithms.md §6), or auto: sparse for the lassos.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "dense", "sparse"])]
+    pub beta_format: String,
+    /// Output directory (beta.npy or the sparse beta_*.npy, or forget_rows.npy; attribution.json).
     #[arg(long, default_value = "runs/attribution")]
     pub out: PathBuf,
 }
@@ -149,8 +154,17 @@ pub fn run(args: AttributeArgs) -> Result<()> {
     if let Some(path) = &args.forget_set {
         info["forget_set"] = serde_json::json!({ "path": path.display().to_string(), "sha256": unlearn_data::sha256_file(path)? });
     }
+    let format: BetaFormat = serde_json::from_value(args.beta_format.clone().into())?;
+    let sparse = format.sparse_for(estimator.as_ref());
+    // Absent for dense, so directories written before sparse storage stay finished.
+    if sparse && args.forget_set.is_none() {
+        info["beta_format"] = "sparse".into();
+    }
     let _lock = record::open(&args.out)?;
-    let files = record::outputs(args.forget_set.is_some());
+    let files = match &args.forget_set {
+        Some(_) => record::outputs(true),
+        None => BetaFormat::outputs(sparse),
+    };
     if let Some(found) = record::finished(&args.out, &info, files[0]) {
         let done = found.get("lds").and_then(|v| v.as_f64());
         println!(
@@ -187,18 +201,19 @@ pub fn run(args: AttributeArgs) -> Result<()> {
             estimator.as_ref(),
             args.common.options(),
             points.clone(),
+            sparse,
         )?;
         // Merging shards averages their LDS over the points where it is defined.
         info["lds_points"] = (lds.per_target.len() - lds.undefined).into();
         let lds = lds.mean;
         bar.finish_and_clear();
-        unlearn_data::write_npy_f32(args.out.join("beta.npy"), &[n, len, c], model.beta())?;
-        unlearn_data::write_npy_f32(args.out.join("intercept.npy"), &[len, c], model.intercept())?;
+        model.write(&args.out, [n, len, c])?;
         info["lds"] = lds.into();
         info["fit_seconds"] = seconds.into();
         println!(
-            "{}: β of {n} × {len} × {c} (evaluated points {p0}..{}) in {seconds:.2} s; LDS {lds:.4} on held-out subset models → {}",
+            "{}: β of {n} × {len} × {c}{} (evaluated points {p0}..{}) in {seconds:.2} s; LDS {lds:.4} on held-out subset models → {}",
             args.method,
+            if sparse { ", stored sparse" } else { "" },
             points.end,
             args.out.display()
         );
@@ -207,39 +222,11 @@ pub fn run(args: AttributeArgs) -> Result<()> {
     Ok(())
 }
 
-fn run_lds(common: &AttributeCommon, trak: &TrakArgs) -> Result<()> {
-    let sz = load(common)?;
-    println!(
-        "LDS on {} held-out of {} subset models (Spearman over models of each point's true-class logit, mean over points)",
-        ((sz.zoo.models as f64) * common.held_out).round(),
-        sz.zoo.models
-    );
-    println!("{:<26} {:>8} {:>10}", "estimator", "LDS", "fit (s)");
-    let registry = EstimatorRegistry::builtin();
-    for name in registry.names() {
-        let estimator = registry.build(name, &serde_json::Map::new(), common.options())?;
-        let (_, lds, seconds) =
-            datamodels::fit_and_score(&sz, estimator.as_ref(), common.options(), 0..sz.zoo.points)?;
-        let lds = lds.mean;
-        println!("{name:<26} {lds:>8.4} {seconds:>10.2}");
-    }
-    if trak.trak_models == 0 {
-        println!(
-            "{:<26} {:>8} {:>10}",
-            "trak", "n/a", "skipped (--trak-models 0)"
-        );
-        return Ok(());
-    }
-    let outcome = trak_scores(&sz.zoo, Some(&sz), common, trak, None)?;
-    let lds = outcome.lds.unwrap_or(f64::NAN);
-    println!("{:<26} {lds:>8.4} {:>10.2}", "trak", outcome.seconds);
-    println!("{}", outcome.summary());
-    Ok(())
-}
-
+mod lds;
 mod neighbourhood;
 mod trak;
 
+use lds::run_lds;
 use neighbourhood::{NeighbourhoodArgs, run_neighbourhood};
 use trak::run_trak;
 pub use trak::{TrakArgs, trak_scores};
