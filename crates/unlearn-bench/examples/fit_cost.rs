@@ -5,15 +5,17 @@
 //! datamodels extrapolated from it.
 //!
 //! ```text
-//! cargo run --release -p unlearn-attribution --example fit_cost -- \
+//! cargo run --release -p unlearn-bench --example fit_cost -- \
 //!     [targets=10] [max_seconds=60] [estimators=datamodels-mean,datamodels-ridge,datamodels-lasso]
-//!     [solver=auto|gram|residual] [block=N,M]
+//!     [block=N,M] [plot=STEM]
 //! ```
-//! `solver` picks the lasso's coordinate descent (default `auto`: the Gram-free `residual` one
-//! once the Gram matrices pass 8 GiB). `block=N,M` fits one block of `targets` targets with
-//! each estimator at N points and M models and prints its time and peak memory against the
-//! 8 GiB a CIFAR-10-scale block must fit in (e.g. `targets=1000 block=50000,10000
-//! estimators=datamodels-lasso`).
+//! An estimator `NAME:SOLVER` (e.g. `datamodels-lasso:residual`) sets the lasso's coordinate
+//! descent (`auto`, the default, leaves the Gram matrix for the Gram-free `residual` one once
+//! its matrices pass 8 GiB). `block=N,M` fits one block of `targets` targets with each
+//! estimator at N points and M models and prints its time and peak memory against the 8 GiB a
+//! CIFAR-10-scale block must fit in (e.g. `targets=1000 block=50000,10000
+//! estimators=datamodels-lasso`). `plot=STEM` draws the sweep's CPU time and peak memory
+//! against N·M (`STEM-time.png/.svg`, `STEM-memory.png/.svg`).
 //! Sizes run from small to large; an estimator stops growing once a fit took more than
 //! `max_seconds`, or once its predicted memory passes 12 GiB. Each fit runs in a process of its
 //! own (this example again, with `one=ESTIMATOR,N,M`), so its peak memory (the process's
@@ -119,7 +121,7 @@ fn main() {
     let mut max_seconds = 60.0f64;
     let mut one: Option<String> = None;
     let mut block: Option<(usize, usize)> = None;
-    let mut solver: Option<String> = None;
+    let mut plot: Option<std::path::PathBuf> = None;
     let mut names = vec![
         "datamodels-mean".to_string(),
         "datamodels-ridge".to_string(),
@@ -131,14 +133,14 @@ fn main() {
             Some(("max_seconds", v)) => max_seconds = v.parse().expect("max_seconds=S"),
             Some(("estimators", v)) => names = v.split(',').map(str::to_string).collect(),
             Some(("one", v)) => one = Some(v.to_string()),
-            Some(("solver", v)) => solver = Some(v.to_string()),
+            Some(("plot", v)) => plot = Some(v.into()),
             Some(("block", v)) => {
                 let (n, m) = v.split_once(',').expect("block=N,M");
                 block = Some((n.parse().expect("N"), m.parse().expect("M")));
             }
-            _ => panic!(
-                "unknown argument {arg}: targets=, max_seconds=, estimators=, solver=, block="
-            ),
+            _ => {
+                panic!("unknown argument {arg}: targets=, max_seconds=, estimators=, block=, plot=")
+            }
         }
     }
     let registry = EstimatorRegistry::builtin();
@@ -149,9 +151,10 @@ fn main() {
             panic!("one=ESTIMATOR,N,M");
         };
         let (n, m): (usize, usize) = (n.parse().expect("N"), m.parse().expect("M"));
+        let (name, solver) = name.split_once(':').unwrap_or((name, ""));
         let mut overrides = serde_json::Map::new();
-        if let Some(s) = solver.as_ref().filter(|_| name.contains("lasso")) {
-            overrides.insert("solver".into(), s.clone().into());
+        if !solver.is_empty() {
+            overrides.insert("solver".into(), solver.into());
         }
         let estimator = registry
             .build(name, &overrides, FitOptions::default())
@@ -177,9 +180,6 @@ fn main() {
         child
             .arg(format!("one={name},{n},{m}"))
             .arg(format!("targets={targets}"));
-        if let Some(s) = &solver {
-            child.arg(format!("solver={s}"));
-        }
         let out = child.output().expect("running one fit");
         let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
         let fields: Vec<f64> = line
@@ -196,8 +196,7 @@ fn main() {
         for name in &names {
             match fit_one(name, n, m) {
                 Ok([wall, cpu, peak]) => println!(
-                    "{name} (solver {}): one block of {targets} targets at N = {n}, M = {m}: {wall:.1} s wall, {cpu:.1} CPU s on {threads} threads, peak memory {peak:.2} GiB ({} the 8 GiB a CIFAR-10-scale block must fit in)",
-                    solver.as_deref().unwrap_or("auto"),
+                    "{name}: one block of {targets} targets at N = {n}, M = {m}: {wall:.1} s wall, {cpu:.1} CPU s on {threads} threads, peak memory {peak:.2} GiB ({} the 8 GiB a CIFAR-10-scale block must fit in)",
                     if peak <= 8.0 { "within" } else { "over" }
                 ),
                 Err(status) => println!("{name}: one block at N = {n}, M = {m} failed ({status})"),
@@ -208,13 +207,20 @@ fn main() {
     println!("| estimator | N | M | targets | wall s | CPU s | peak GiB |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     let mut laws = Vec::new();
+    // (estimator, N·M, CPU s, peak GiB) of every fit, for the plots.
+    let mut measured: Vec<(String, f64, f64, f64)> = Vec::new();
     for name in &names {
         let mut points: Vec<(usize, usize, f64)> = Vec::new();
         let mut peaks: Vec<(usize, usize, f64)> = Vec::new();
         for &(n, m) in &SIZES {
             // Ridge forms an N × N (or M × M) system in f64.
             let dense = 8.0 * (n.min(m) as f64).powi(2) + 5.0 * (n * m) as f64;
-            if dense / (1u64 << 30) as f64 > 12.0 {
+            // The lasso's Gram solver forms an N × N f32 Gram matrix and an f64 design, twice.
+            let gram = 2.0 * (4.0 * (n as f64).powi(2) + 16.0 * (n * m) as f64);
+            let gram_solver = name.contains("lasso") && !name.ends_with(":residual");
+            if dense / (1u64 << 30) as f64 > 12.0
+                || (gram_solver && gram / (1u64 << 30) as f64 > 12.0)
+            {
                 continue;
             }
             if let Some((a, b, c)) = growth_law(&points)
@@ -230,11 +236,47 @@ fn main() {
             println!("| {name} | {n} | {m} | {targets} | {wall:.2} | {cpu:.2} | {peak:.2} |");
             points.push((n, m, cpu));
             peaks.push((n, m, peak));
+            measured.push((name.clone(), (n * m) as f64, cpu, peak));
             if wall > max_seconds {
                 break;
             }
         }
         laws.push((name.clone(), growth_law(&points), peaks));
+    }
+    if let Some(stem) = &plot {
+        let series = |pick: fn(&(String, f64, f64, f64)) -> f64| -> Vec<(String, f64, f64)> {
+            measured
+                .iter()
+                .map(|r| (r.0.clone(), r.1, pick(r)))
+                .collect()
+        };
+        let with = |suffix: &str| {
+            let mut s = stem.clone().into_os_string();
+            s.push(suffix);
+            std::path::PathBuf::from(s)
+        };
+        let x = "N · M (training points × subset models)";
+        let title = format!("Datamodel fits, a block of {targets} targets");
+        unlearn_eval::plot_scatter(
+            &with("-time"),
+            &title,
+            x,
+            "CPU seconds",
+            &series(|r| r.2),
+            true,
+            true,
+        )
+        .expect("writing the time plot");
+        unlearn_eval::plot_scatter(
+            &with("-memory"),
+            &title,
+            x,
+            "peak memory (GiB)",
+            &series(|r| r.3),
+            true,
+            true,
+        )
+        .expect("writing the memory plot");
     }
     println!(
         "\nGrowth laws (CPU seconds per block of {targets} targets ≈ e^c · N^a · M^b), {threads} threads:"
