@@ -9,7 +9,7 @@
 
 use crate::data::Masks;
 
-use super::solver::DIAG_EPS;
+use super::solver::{DIAG_EPS, soft};
 
 /// The standardised design of some models (rows), held as their masks.
 pub(super) struct Columns {
@@ -230,17 +230,6 @@ impl Residual {
             .collect();
         nz.sort_unstable_by_key(|&(j, _)| j);
         nz
-    }
-}
-
-#[inline(always)]
-fn soft(z: f64, l: f64) -> f64 {
-    if z > l {
-        z - l
-    } else if z < -l {
-        z + l
-    } else {
-        0.0
     }
 }
 

@@ -486,8 +486,9 @@ impl Cd {
     }
 }
 
+/// Soft thresholding: `sign(z) · max(|z| − l, 0)`.
 #[inline(always)]
-fn soft(z: f64, l: f64) -> f64 {
+pub(super) fn soft(z: f64, l: f64) -> f64 {
     if z > l {
         z - l
     } else if z < -l {
