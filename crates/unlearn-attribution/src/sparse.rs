@@ -125,22 +125,22 @@ impl SparseBeta {
         dense
     }
 
-    /// `Σ_{i ∈ rows} β[i, ·]` (length `targets`), in f64, touching only the stored non-zeros.
+    /// `Σ_{i ∈ rows} β[i, ·]` (length `targets`), added in f32 in the order of `rows`, as a
+    /// dense β's rows are summed: the same bits from either storage. Each target looks its rows
+    /// up among its own non-zeros (`O(|rows| · log nnz)` per target).
     pub fn rows_sum(&self, rows: &[usize]) -> Result<Vec<f32>> {
         check_rows(rows, self.train)?;
-        let mut member = vec![false; self.train];
-        for &i in rows {
-            member[i] = true;
-        }
         Ok((0..self.targets)
             .into_par_iter()
             .map(|t| {
                 let (idx, val) = self.target(t);
-                idx.iter()
-                    .zip(val)
-                    .filter(|&(&j, _)| member[j as usize])
-                    .map(|(_, &v)| v as f64)
-                    .sum::<f64>() as f32
+                let mut sum = 0.0f32;
+                for &i in rows {
+                    if let Ok(k) = idx.binary_search(&(i as u32)) {
+                        sum += val[k];
+                    }
+                }
+                sum
             })
             .collect())
     }

@@ -190,25 +190,24 @@ impl StoredBeta {
                         format!("forget index {bad} is beyond its {n} rows"),
                     ));
                 }
-                let per = points * classes;
                 let (_, picked) = unlearn_data::read_npy_f32_rows(path, rows)?;
-                let mut sum = vec![0.0f64; per];
-                for row in picked.chunks_exact(per.max(1)) {
-                    for (s, &b) in sum.iter_mut().zip(row) {
-                        *s += b as f64;
-                    }
-                }
-                Ok(sum.into_iter().map(|v| v as f32).collect())
+                // Summed as the whole file always was (f32, in the order asked): the same bits.
+                let order: Vec<usize> = (0..rows.len()).collect();
+                Ok(crate::datamodels::sum_rows(
+                    &picked,
+                    &order,
+                    points * classes,
+                ))
             }
         }
     }
 
     /// Every row: row-major `n × points × classes` (the whole dense β, for the uses that need
     /// all of it: the neighbourhood term, structured forget sets, coupling).
-    pub fn dense(self) -> Result<Vec<f32>> {
+    pub fn dense(&self) -> Result<Vec<f32>> {
         match self {
             Self::Sparse(beta, _) => Ok(beta.to_dense()),
-            Self::Dense(path, _) => Ok(unlearn_data::read_npy_f32(&path)?.1),
+            Self::Dense(path, _) => Ok(unlearn_data::read_npy_f32(path)?.1),
         }
     }
 }

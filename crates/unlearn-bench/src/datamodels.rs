@@ -2,7 +2,7 @@
 //! [`unlearn_attribution::EstimatorRegistry`]) scored by LDS on held-out subset models, and
 //! Σ_{i∈F} β read back from an attribution directory for DM-Direct and DMM.
 
-use crate::beta_store::{FittedBeta, StoredBeta};
+use crate::beta_store::{BetaFormat, FittedBeta, StoredBeta};
 use crate::error::{BenchError, Result};
 use crate::record;
 use std::ops::Range;
@@ -245,43 +245,43 @@ pub fn sum_rows(beta: &[f32], rows: &[usize], per: usize) -> Vec<f32> {
     sum
 }
 
-/// β (`n × P·C`), its LDS and fit seconds: read back from `dir` or fitted and written there.
+/// β, its LDS and fit seconds: read back from `dir` or fitted and written there (sparse for
+/// the lassos, as `unlearn attribute` stores it; a dense β an earlier run wrote stays in use).
 pub(crate) fn fit_or_read(
     dir: &Path,
     sz: SubsetZoo,
     name: &str,
     estimator: &dyn Estimator,
-) -> Result<(Vec<f32>, f64, f64)> {
+) -> Result<(StoredBeta, f64, f64)> {
     // Locked before looking: a run killed after writing its record but before releasing the lock
     // leaves the lock file, which taking the lock over removes (and a temporary β with it).
     let _lock = record::open(dir)?;
     let info_path = dir.join(record::RECORD);
-    if info_path.is_file() && dir.join("beta.npy").is_file() {
+    if info_path.is_file() && StoredBeta::exists(dir) {
         let text = std::fs::read_to_string(&info_path).map_err(BenchError::io(&info_path))?;
         let mut info: serde_json::Value = serde_json::from_str(&text)?;
         if info.get("files").is_none() {
             // Written before outputs were recorded: record them now, so `verify` can check them.
             record::write(dir, &mut info, &["beta.npy"])?;
         }
-        let (_, beta) = unlearn_data::read_npy_f32(dir.join("beta.npy"))?;
         return Ok((
-            beta,
+            StoredBeta::open(dir)?,
             info["lds"].as_f64().unwrap_or(f64::NAN),
             info["fit_seconds"].as_f64().unwrap_or(0.0),
         ));
     }
+    let sparse = BetaFormat::Auto.sparse_for(estimator);
     let (model, lds, seconds) = fit_and_score(
         &sz,
         estimator,
         FitOptions::default(),
         0..sz.zoo.points,
-        false,
+        sparse,
     )?;
-    let model = model.into_dense()?;
     let lds = lds.mean;
     let (n, p, c) = (sz.masks.n, sz.zoo.points, sz.zoo.classes);
-    unlearn_data::write_npy_f32(dir.join("beta.npy"), &[n, p, c], model.beta())?;
+    let files = model.write(dir, [n, p, c])?;
     let mut info = serde_json::json!({ "estimator": name, "lds": lds, "fit_seconds": seconds, "models": sz.zoo.models });
-    record::write(dir, &mut info, &["beta.npy"])?;
-    Ok((model.beta().to_vec(), lds, seconds))
+    record::write(dir, &mut info, files)?;
+    Ok((StoredBeta::open(dir)?, lds, seconds))
 }

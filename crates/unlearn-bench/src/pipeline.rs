@@ -3,7 +3,8 @@
 //! report. Every artifact lives under the run directory, named by the hash of what determines
 //! it, so a re-run (or a run interrupted and started again) reuses what is finished.
 
-use crate::datamodels::{FitOptions, SubsetZoo, fit_or_read, sum_rows};
+use crate::beta_store::StoredBeta;
+use crate::datamodels::{FitOptions, SubsetZoo, fit_or_read};
 use crate::error::{BenchError, Result};
 use crate::neighbourhood::{FittedTerm, TERM_ALPHA};
 use crate::report::{ReportHeader, ReportRow, write_report};
@@ -21,10 +22,10 @@ use unlearn_models::Architecture;
 use unlearn_train::manifest::{DatasetInfo, InputRef};
 use unlearn_train::{Progress, Recipe, Zoo, ZooKind, ZooSpec, train_zoo};
 
-/// The points of `draw`, given the datamodels `beta` (`n × points × classes`).
+/// The points of `draw`, given the datamodels `beta` (read whole only for a drawn set).
 fn draw_points(
     draw: &ForgetDraw,
-    beta: &[f32],
+    beta: &StoredBeta,
     originals: &Zoo,
     data: &Prepared,
 ) -> Result<ForgetSet> {
@@ -37,7 +38,7 @@ fn draw_points(
         } => {
             let n = data.train.len();
             let matrix = unlearn_attribution::margin_effects(
-                beta,
+                &beta.dense()?,
                 n,
                 originals.points,
                 originals.classes,
@@ -65,7 +66,7 @@ pub struct BenchOutcome {
 /// What a bench's requests start from ([`Bench::foundations`]).
 pub(crate) struct Foundations {
     pub(crate) originals: Zoo,
-    pub(crate) beta: Vec<f32>,
+    pub(crate) beta: StoredBeta,
     pub(crate) attribution_dir: PathBuf,
     pub(crate) lds: f64,
     pub(crate) term: Option<(FittedTerm, PathBuf)>,
@@ -348,8 +349,13 @@ impl<'a, A: Architecture> Bench<'a, A> {
         let term = match &s.neighbourhood_term {
             None => None,
             Some(spec) => {
-                let (term, dir, examples) =
-                    self.neighbourhood_stage(spec, &beta, &attribution_dir, &common, progress)?;
+                let (term, dir, examples) = self.neighbourhood_stage(
+                    spec,
+                    &beta.dense()?,
+                    &attribution_dir,
+                    &common,
+                    progress,
+                )?;
                 subset_examples += examples;
                 Some((term, dir))
             }
@@ -480,7 +486,7 @@ impl<'a, A: Architecture> Bench<'a, A> {
         named: &NamedForgetSet,
         originals: &Zoo,
         common: &serde_json::Value,
-        beta: &[f32],
+        beta: &StoredBeta,
         attribution_dir: &Path,
         term: Option<&(FittedTerm, PathBuf)>,
         subset_examples: u64,
@@ -526,7 +532,7 @@ impl<'a, A: Architecture> Bench<'a, A> {
         ));
         let retrain_examples = (self.recipe.epochs * forget.retain_indices(n_train).len()) as u64;
         let attribution_cost = subset_examples as f64 / retrain_examples.max(1) as f64;
-        let mut beta_forget = sum_rows(beta, &forget.indices, originals.points * originals.classes);
+        let mut beta_forget = beta.rows_sum(&forget.indices)?;
         if let Some((term, _)) = term {
             term.adjust(&mut beta_forget, &forget.indices)?;
         }

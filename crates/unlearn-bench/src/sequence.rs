@@ -3,7 +3,6 @@
 //! after every step with KLoM against oracles retrained without every point forgotten so far,
 //! beside the same method given the whole union in one request and beside the floor.
 
-use crate::datamodels::sum_rows;
 use crate::error::{BenchError, Result};
 use crate::pipeline::{Bench, Foundations, logits_view, score};
 use crate::settings::{MethodSpec, key};
@@ -157,6 +156,8 @@ impl<A: Architecture> Bench<'_, A> {
     ) -> Result<Vec<SequenceRow>> {
         let s = &self.settings;
         let (originals, n_train) = (&found.originals, self.data.train.len());
+        // The coupling of each request reads every row of β.
+        let dense_beta = found.beta.dense()?;
         let requests = spec.draw(&self.data.train)?;
         let dir = self.out.join("sequences").join(&spec.name);
         let mut rows = Vec::new();
@@ -172,7 +173,7 @@ impl<A: Architecture> Bench<'_, A> {
             let union = ForgetSet::from_indices(all, n_train)?;
             let union_ref = save_set(&union, &dir.join(format!("forgotten-{step}.txt")))?;
             let coupling = unlearn_eval::coupling(
-                &found.beta,
+                &dense_beta,
                 originals.points,
                 originals.classes,
                 &originals.labels,
@@ -216,11 +217,7 @@ impl<A: Architecture> Bench<'_, A> {
             let floor_row = row("retrain", "floor", 1.0, &floor)?;
             let (floor_forget, floor_retain) = (floor_row.forget_p95, floor_row.retain_p95);
             rows.push(floor_row);
-            let mut beta_forget = sum_rows(
-                &found.beta,
-                &union.indices,
-                originals.points * originals.classes,
-            );
+            let mut beta_forget = found.beta.rows_sum(&union.indices)?;
             if let Some((term, _)) = &found.term {
                 term.adjust(&mut beta_forget, &union.indices)?;
             }
