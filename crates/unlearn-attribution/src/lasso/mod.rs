@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 mod fit;
 mod params;
+mod path_solver;
 mod relax;
 mod residual;
 mod solver;
