@@ -4,6 +4,7 @@ use crate::architecture::{ArchSpec, Architecture};
 use crate::cnn::CnnConfig;
 use crate::input::{InputSpec, ModelError};
 use crate::mlp::{LogisticConfig, MlpConfig};
+use crate::onnx::OnnxConfig;
 use crate::resnet9::ResNet9Config;
 use crate::resnet9_easydub::EasydubResNet9Config;
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,9 @@ pub enum ModelConfig {
     /// The ResNet-9 of the public CIFAR-10 unlearning benchmark.
     #[serde(rename = "resnet9-easydub")]
     ResNet9Easydub(EasydubResNet9Config),
+    /// A classifier exported to ONNX (`onnx:PATH` on the command line).
+    #[serde(rename = "onnx")]
+    Onnx(OnnxConfig),
 }
 
 /// The built-ins' registration: the one place that lists them. Everything else dispatches on
@@ -63,12 +67,24 @@ impl ModelConfig {
             ModelConfig::Cnn(_) => CnnConfig::NAME,
             ModelConfig::ResNet9(_) => ResNet9Config::NAME,
             ModelConfig::ResNet9Easydub(_) => EasydubResNet9Config::NAME,
+            ModelConfig::Onnx(_) => OnnxConfig::NAME,
         }
     }
 
     /// The default configuration of a named built-in.
     pub fn from_name(name: &str) -> Option<Self> {
         Self::built_ins().into_iter().find(|c| c.name() == name)
+    }
+
+    /// A built-in by name, or `onnx:PATH` (the file opened and checked): what `--model` takes.
+    pub fn parse(text: &str) -> Result<Self, ModelError> {
+        if let Some(path) = text.strip_prefix("onnx:") {
+            return OnnxConfig::open(path).map(ModelConfig::Onnx);
+        }
+        Self::from_name(text).ok_or_else(|| ModelError::NotBuiltIn {
+            kind: text.to_string(),
+            built_in: format!("{}, or onnx:PATH", Self::built_in_names()),
+        })
     }
 
     /// The spec recorded in manifests: this configuration as JSON, `kind` naming it.
@@ -81,6 +97,13 @@ impl ModelConfig {
 
     /// The built-in architecture a spec names, with its configuration.
     pub fn from_spec(spec: &ArchSpec) -> Result<Self, ModelError> {
+        if spec.kind() == OnnxConfig::NAME {
+            // A spec written by hand (a bench config) names the file; its hash is filled in.
+            return match spec.to_config()? {
+                ModelConfig::Onnx(c) => c.resolved().map(ModelConfig::Onnx),
+                other => Ok(other),
+            };
+        }
         if Self::from_name(spec.kind()).is_none() {
             return Err(ModelError::NotBuiltIn {
                 kind: spec.kind().to_string(),
@@ -98,6 +121,7 @@ impl ModelConfig {
             ModelConfig::Cnn(c) => c.validate(input),
             ModelConfig::ResNet9(c) => c.validate(input),
             ModelConfig::ResNet9Easydub(c) => c.validate(input),
+            ModelConfig::Onnx(c) => c.validate(input),
         }
     }
 }

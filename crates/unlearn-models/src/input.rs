@@ -87,6 +87,14 @@ pub enum ModelError {
         /// The built-ins' names, comma-separated.
         built_in: String,
     },
+    /// An ONNX file that cannot be used (unreadable, unsupported operation, wrong shapes).
+    #[error("ONNX model {file}: {what}")]
+    Onnx {
+        /// The file.
+        file: String,
+        /// What is wrong, naming the node where one is at fault.
+        what: String,
+    },
     /// A checkpoint that cannot be written or read.
     #[error("checkpoint {path}: {what}")]
     Checkpoint {

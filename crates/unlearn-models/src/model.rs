@@ -5,6 +5,8 @@ use crate::cnn::Cnn;
 use crate::config::ModelConfig;
 use crate::input::{InputSpec, ModelError};
 use crate::mlp::Mlp;
+use crate::onnx::OnnxConfig;
+use crate::onnx::OnnxModel;
 use crate::resnet9::ResNet9;
 use crate::resnet9_easydub::EasydubResNet9;
 use burn::module::Module;
@@ -24,6 +26,8 @@ pub enum Model {
     ResNet9(ResNet9),
     /// The benchmark's ResNet-9.
     ResNet9Easydub(EasydubResNet9),
+    /// A model of an ONNX graph (stacks of one).
+    Onnx(OnnxModel),
 }
 
 impl Model {
@@ -46,11 +50,15 @@ impl StackModel for Model {
             Model::Cnn(m) => m.forward(x),
             Model::ResNet9(m) => m.forward(x),
             Model::ResNet9Easydub(m) => m.forward(x),
+            Model::Onnx(m) => StackModel::forward(m, x),
         }
     }
 
     fn draws_randomness(&self) -> bool {
-        false
+        match self {
+            Model::Onnx(m) => m.graph().draws_randomness(),
+            _ => false,
+        }
     }
 
     fn head_param_ids(&self) -> Vec<burn::module::ParamId> {
@@ -59,6 +67,7 @@ impl StackModel for Model {
             Model::Cnn(m) => m.head_param_ids(),
             Model::ResNet9(m) => m.head_param_ids(),
             Model::ResNet9Easydub(m) => m.head_param_ids(),
+            Model::Onnx(m) => m.head_param_ids(),
         }
     }
 }
@@ -82,6 +91,19 @@ impl Architecture for ModelConfig {
             ModelConfig::Cnn(c) => Model::Cnn(c.init(input, seeds, device)?),
             ModelConfig::ResNet9(c) => Model::ResNet9(c.init(input, seeds, device)?),
             ModelConfig::ResNet9Easydub(c) => Model::ResNet9Easydub(c.init(input, seeds, device)?),
+            ModelConfig::Onnx(c) => match seeds {
+                [seed] => Model::Onnx(c.init(*seed, device)?),
+                _ => {
+                    return Err(ModelError::Invalid {
+                        model: OnnxConfig::NAME.into(),
+                        what: format!("an ONNX graph builds stacks of one, not {}", seeds.len()),
+                    });
+                }
+            },
         })
+    }
+
+    fn max_stack(&self) -> Option<usize> {
+        matches!(self, ModelConfig::Onnx(_)).then_some(1)
     }
 }

@@ -6,7 +6,9 @@
 
 use crate::cnn::CnnConfig;
 use crate::config::ModelConfig;
-use crate::input::InputSpec;
+use crate::input::{InputSpec, ModelError};
+use crate::onnx::graph::{NormField, Role};
+use crate::onnx::model::burn_path;
 use crate::resnet9::ResNet9Config;
 use crate::resnet9_easydub::EasydubResNet9Config;
 use crate::resnet9_easydub::GEOMETRIES;
@@ -122,8 +124,9 @@ impl TorchLayout {
         }
     }
 
-    /// The layout of `config` built for `input`.
-    pub fn of(config: &ModelConfig, input: &InputSpec) -> Self {
+    /// The layout of `config` built for `input` (an ONNX graph's is its initializers by
+    /// name; the graph is read if it was not yet).
+    pub fn of(config: &ModelConfig, input: &InputSpec) -> Result<Self, ModelError> {
         let mut layout = TorchLayout::default();
         let classes = input.classes;
         match config {
@@ -187,8 +190,30 @@ impl TorchLayout {
                 layout.conv_bn("6", "narrow", w4, w2, GEOMETRIES[2].kernel);
                 layout.linear("9", "head", w2, classes, false);
             }
+            ModelConfig::Onnx(onnx) => {
+                let graph = onnx.graph()?;
+                for init in &graph.initializers {
+                    layout.entries.push(TorchEntry {
+                        key: init.name.clone(),
+                        path: burn_path(&graph, &init.name).expect("an initializer of the graph"),
+                        shape: init.dims.clone(),
+                        transform: Transform::Reshape,
+                    });
+                    // torch's BatchNorm keeps a counter beside its running statistics.
+                    if let Role::Norm {
+                        field: NormField::Mean,
+                        ..
+                    } = init.role
+                        && let Some(module) = init.name.strip_suffix(".running_mean")
+                    {
+                        layout
+                            .counters
+                            .push(format!("{module}.num_batches_tracked"));
+                    }
+                }
+            }
         }
-        layout
+        Ok(layout)
     }
 
     /// The entry of torch key `key`.
@@ -209,7 +234,7 @@ mod tests {
             image_shape: None,
             classes: 3,
         };
-        let layout = TorchLayout::of(&MlpConfig { hidden: vec![5] }.into(), &input);
+        let layout = TorchLayout::of(&MlpConfig { hidden: vec![5] }.into(), &input).unwrap();
         let keys: Vec<(&str, &[usize])> = layout
             .entries
             .iter()
@@ -235,7 +260,7 @@ mod tests {
             classes: 10,
         };
         let config = ModelConfig::from_name("resnet9-easydub").unwrap();
-        let layout = TorchLayout::of(&config, &input);
+        let layout = TorchLayout::of(&config, &input).unwrap();
         assert_eq!(layout.counters.len(), 8);
         assert_eq!(layout.entry("1.0.weight").unwrap().shape, [128, 64, 5, 5]);
         assert_eq!(layout.entry("6.0.weight").unwrap().shape, [128, 256, 3, 3]);

@@ -149,7 +149,10 @@ impl Recipe {
                     final_fraction: 0.0,
                 },
             ),
-            ModelConfig::Mlp(_) => (20, 64, 0.05, Schedule::Triangular { peak_epoch: 4.0 }),
+            // An ONNX graph is the user's own: the MLP's settings, a starting point to override.
+            ModelConfig::Mlp(_) | ModelConfig::Onnx(_) => {
+                (20, 64, 0.05, Schedule::Triangular { peak_epoch: 4.0 })
+            }
             ModelConfig::Cnn(_) => (15, 64, 0.05, Schedule::Triangular { peak_epoch: 3.0 }),
             ModelConfig::ResNet9(_) | ModelConfig::ResNet9Easydub(_) => {
                 (24, 512, 0.4, Schedule::Triangular { peak_epoch: 5.0 })

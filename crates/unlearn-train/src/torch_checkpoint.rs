@@ -122,7 +122,7 @@ pub fn import_checkpoint(
     device: &Device,
 ) -> Result<Model, TrainError> {
     check_key_map(options).map_err(|why| error(path, format!("key map: {why}")))?;
-    let layout = TorchLayout::of(config, input);
+    let layout = TorchLayout::of(config, input)?;
     let mut tensors = read_tensors(path, options)?;
     for counter in &layout.counters {
         tensors.remove(counter);
@@ -237,7 +237,7 @@ pub fn export_checkpoint(
     model: &Model,
     path: &Path,
 ) -> Result<(), TrainError> {
-    let layout = TorchLayout::of(config, input);
+    let layout = TorchLayout::of(config, input)?;
     let mut params: HashMap<String, TensorData> = HashMap::new();
     for tensor in model.collect(None, None, true) {
         let name = tensor.name.clone();
