@@ -16,7 +16,8 @@ crates/unlearn-train/tests/fixtures/onnx/: data/*.npy, CASE.onnx, CASE.safetenso
 state dict), CASE_logits.npy (eval-mode logits on the normalised training then test points) and
 CASE_step.safetensors (one training step from the trained state on the first 12 training points,
 dropout off, batch norm in training mode: `loss` and `grad.NAME` for every parameter), plus
-unsupported.onnx (a LeakyRelu) for the error test. Needs torch, numpy, onnx and safetensors (a
+unsupported.onnx (a LeakyRelu) for the error test, and assets/onnx/digits-cnn.onnx (the CNN for
+the digits bench config). Needs torch, numpy, onnx and safetensors (a
 venv; not a dependency of the project).
 """
 
@@ -34,7 +35,7 @@ MEAN, STD = 0.4, 0.25
 
 
 class Cnn(nn.Module):
-    def __init__(self):
+    def __init__(self, classes=3):
         super().__init__()
         self.conv1 = nn.Conv2d(1, 4, 3, padding=1)
         self.bn1 = nn.BatchNorm2d(4)
@@ -43,7 +44,7 @@ class Cnn(nn.Module):
         self.conv3 = nn.Conv2d(4, 4, 3, stride=2, padding=1, groups=2, bias=False)
         self.bn3 = nn.BatchNorm2d(4)
         self.drop = nn.Dropout(0.25)
-        self.fc = nn.Linear(8, 3)
+        self.fc = nn.Linear(8, classes)
 
     def forward(self, x):
         x = F.relu(self.bn1(self.conv1(x)))
@@ -138,6 +139,10 @@ def make():
               f"{(model.eval()(everything[36:]).argmax(1).numpy() == test_y).mean():.2f}")
     unsupported = nn.Sequential(nn.Flatten(), nn.Linear(64, 3), nn.LeakyReLU())
     export(unsupported, OUT / "unsupported.onnx")
+    # The same CNN for the embedded digits (1×8×8, 10 classes): assets/bench/digits-onnx-cnn.json
+    # trains it from seeds, so only its architecture matters.
+    torch.manual_seed(0)
+    export(Cnn(classes=10), OUT.parents[4] / "assets/onnx/digits-cnn.onnx")
 
 
 def check(case, directory, logits_path):

@@ -46,8 +46,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
         .data
         .load()
         .with_context(|| format!("loading dataset '{}'", config.data.dataset))?;
-    let recipe = config.recipe.resolve()?;
+    let mut recipe = config.recipe.resolve()?;
     let arch = ModelConfig::from_spec(&recipe.model)?;
+    // As resolved (an ONNX file's hash filled in), so the zoos' hashes follow the file.
+    recipe.model = arch.spec();
     let registry = MethodRegistry::builtin();
     let mut bench = Bench::new(
         &arch,

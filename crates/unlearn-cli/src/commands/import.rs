@@ -21,7 +21,8 @@ pub struct ImportArgs {
     /// Directory of checkpoints, or one checkpoint file.
     #[arg(long)]
     pub checkpoints: PathBuf,
-    /// Architecture: a built-in's name (its published defaults; an unknown name lists them), or a
+    /// Architecture: a built-in's name (its published defaults; an unknown name lists them),
+    /// `onnx:PATH` (the state dicts' keys are the graph's initializer names, docs/onnx.md), or a
     /// JSON spec such as '{"kind":"resnet9","width":16,"scale":0.125}'.
     #[arg(long)]
     pub model: String,
@@ -69,12 +70,7 @@ fn architecture(text: &str) -> Result<ModelConfig> {
             serde_json::from_str(text).with_context(|| format!("--model {text}: not JSON"))?;
         return Ok(ModelConfig::from_spec(&spec)?);
     }
-    ModelConfig::from_name(text).with_context(|| {
-        format!(
-            "--model: unknown architecture '{text}' ({}, or a JSON spec)",
-            ModelConfig::built_in_names()
-        )
-    })
+    ModelConfig::parse(text).context("--model (or a JSON spec)")
 }
 
 pub fn run_import(args: ImportArgs) -> Result<()> {

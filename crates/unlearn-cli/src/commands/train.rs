@@ -33,8 +33,9 @@ pub struct TrainArgs {
     /// assets/bench/*.json); overrides --recipe.
     #[arg(long)]
     pub recipe_file: Option<PathBuf>,
-    /// Built-in architecture, overriding the recipe's (its default configuration).
-    #[arg(long, value_parser = built_in_names())]
+    /// Architecture, overriding the recipe's: a built-in's name (its default configuration) or
+    /// `onnx:PATH`, a classifier exported to ONNX (docs/onnx.md).
+    #[arg(long)]
     pub model: Option<String>,
     /// Hidden widths of the MLP, e.g. `64,64`.
     #[arg(long, value_delimiter = ',')]
@@ -204,12 +205,7 @@ fn recipe(args: &TrainArgs) -> Result<Recipe> {
             None => format!("recipe '{}'", args.recipe),
         })?;
     if let Some(name) = &args.model {
-        model = ModelConfig::from_name(name).with_context(|| {
-            format!(
-                "unknown model '{name}'; choose one of {}",
-                ModelConfig::built_in_names()
-            )
-        })?;
+        model = ModelConfig::parse(name).context("--model")?;
     }
     if let Some(hidden) = &args.hidden {
         match &mut model {
