@@ -35,16 +35,16 @@ MEAN, STD = 0.4, 0.25
 
 
 class Cnn(nn.Module):
-    def __init__(self, classes=3):
+    def __init__(self, classes=3, width=4, dropout=0.25):
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 4, 3, padding=1)
-        self.bn1 = nn.BatchNorm2d(4)
-        self.conv2 = nn.Conv2d(4, 4, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(4)
-        self.conv3 = nn.Conv2d(4, 4, 3, stride=2, padding=1, groups=2, bias=False)
-        self.bn3 = nn.BatchNorm2d(4)
-        self.drop = nn.Dropout(0.25)
-        self.fc = nn.Linear(8, classes)
+        self.conv1 = nn.Conv2d(1, width, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, width, 3, stride=2, padding=1, groups=2, bias=False)
+        self.bn3 = nn.BatchNorm2d(width)
+        self.drop = nn.Dropout(dropout)
+        self.fc = nn.Linear(2 * width, classes)
 
     def forward(self, x):
         x = F.relu(self.bn1(self.conv1(x)))
@@ -142,7 +142,7 @@ def make():
     # The same CNN for the embedded digits (1×8×8, 10 classes): assets/bench/digits-onnx-cnn.json
     # trains it from seeds, so only its architecture matters.
     torch.manual_seed(0)
-    export(Cnn(classes=10), OUT.parents[4] / "assets/onnx/digits-cnn.onnx")
+    export(Cnn(classes=10, width=16, dropout=0.1), OUT.parents[4] / "assets/onnx/digits-cnn.onnx")
 
 
 def check(case, directory, logits_path):

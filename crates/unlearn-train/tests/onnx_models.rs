@@ -154,7 +154,9 @@ fn one_training_step_matches_pytorchs_loss_and_gradients() {
             compared += 1;
         }
         assert!(compared >= 6, "{case}: only {compared} gradients compared");
-        eprintln!("{case}: loss {loss_value} (PyTorch {expected_loss}); {compared} gradients within 1e-4");
+        eprintln!(
+            "{case}: loss {loss_value} (PyTorch {expected_loss}); {compared} gradients within 1e-4"
+        );
     }
 }
 
