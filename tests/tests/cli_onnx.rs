@@ -123,7 +123,7 @@ fn a_pytorch_checkpoint_imports_with_its_logits_unlearns_and_exports_with_torchs
             "--out",
             s(&unlearned),
         ],
-        true,
+        false,
     );
     let exported = dir.path().join("exported");
     run(
@@ -243,4 +243,51 @@ fn an_unsupported_graph_or_a_wrong_shape_is_refused_in_one_line() {
         s(&dir.path().join("y")),
     ]);
     assert_one_line_error(&o, &["cnn.onnx", "3 outputs", "10 classes"]);
+}
+
+#[test]
+fn a_bench_config_naming_an_onnx_cnn_separates_doing_nothing_from_dmm() {
+    // assets/bench/digits-onnx-cnn.json names its graph relative to the repository root; the
+    // test runs elsewhere, so it writes the same config with the path made absolute.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let text = std::fs::read_to_string(root.join("assets/bench/digits-onnx-cnn.json")).unwrap();
+    let mut config: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let graph = root.join(config["recipe"]["model"]["path"].as_str().unwrap());
+    config["recipe"]["model"]["path"] = graph.canonicalize().unwrap().display().to_string().into();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bench.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    let out = dir.path().join("bench");
+    ok(&["bench", "--config", s(&path), "--quick", "--out", s(&out)]);
+    let csv = std::fs::read_to_string(out.join("report.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let column = header.iter().position(|c| *c == "klom_p95_forget").unwrap();
+    let forget_klom = |method: &str| -> f64 {
+        let row = csv
+            .lines()
+            .find(|l| l.split(',').nth(1) == Some(method))
+            .unwrap_or_else(|| panic!("no {method} row in\n{csv}"));
+        row.split(',').nth(column).unwrap().parse().unwrap()
+    };
+    let (floor, nothing, dmm) = (
+        forget_klom("retrain"),
+        forget_klom("do-nothing"),
+        forget_klom("dmm"),
+    );
+    eprintln!(
+        "ONNX CNN bench, P95 KLoM on F: floor {floor:.3}, do-nothing {nothing:.3}, DMM {dmm:.3}"
+    );
+    assert!(
+        nothing > floor + 1.0,
+        "doing nothing must be far from retraining"
+    );
+    assert!(
+        dmm < nothing - 1.0,
+        "DMM must close most of the gap ({dmm} vs {nothing})"
+    );
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("\"kind\":\"onnx\"") && report.contains("sha256"),
+        "{report}"
+    );
 }
