@@ -61,7 +61,7 @@ fn reshape_copies_zeros_and_infers_minus_one() {
 #[test]
 fn the_shape_arithmetic_of_view_batch_minus_one() {
     // Shape → Gather(0) → Unsqueeze → Concat with [-1] → Reshape
-    let x = floats(&[0.0; 2 * 1 * 2 * 2], &[2, 1, 2, 2]);
+    let x = floats(&[0.0; 8], &[2, 1, 2, 2]);
     let shape = Value::Ints {
         dims: vec![4],
         values: x.dims().iter().map(|&d| d as i64).collect(),

@@ -22,7 +22,7 @@ fn fixtures() -> PathBuf {
 }
 
 fn npy(name: &str) -> (Vec<usize>, Vec<f32>) {
-    unlearn_data::read_npy_f32(&fixtures().join(name)).unwrap()
+    unlearn_data::read_npy_f32(fixtures().join(name)).unwrap()
 }
 
 /// Training then test images, normalised as the user trained on them.

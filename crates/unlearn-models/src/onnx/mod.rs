@@ -14,6 +14,7 @@ pub mod value;
 pub use graph::OnnxGraph;
 pub use model::OnnxModel;
 
+use crate::architecture::{ArchSpec, Architecture};
 use crate::input::{InputSpec, ModelError};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -145,5 +146,33 @@ impl OnnxConfig {
             self.file_values,
             device,
         ))
+    }
+}
+
+/// The ONNX architecture on its own (without [`crate::ModelConfig`]): the same spec, so zoos
+/// of either read as the other's.
+impl Architecture for OnnxConfig {
+    type Model = OnnxModel;
+
+    fn spec(&self) -> ArchSpec {
+        ArchSpec::new(Self::NAME, self)
+    }
+
+    fn validate(&self, input: &InputSpec) -> Result<(), ModelError> {
+        OnnxConfig::validate(self, input)
+    }
+
+    fn init(&self, _: &InputSpec, seeds: &[u64], device: &Device) -> Result<OnnxModel, ModelError> {
+        match seeds {
+            [seed] => OnnxConfig::init(self, *seed, device),
+            _ => Err(self.error(format!(
+                "an ONNX graph builds stacks of one, not {}",
+                seeds.len()
+            ))),
+        }
+    }
+
+    fn max_stack(&self) -> Option<usize> {
+        Some(1)
     }
 }

@@ -252,7 +252,7 @@ pub fn reshape(x: Value, shape: &[i64], allow_zero: bool) -> Run<Value> {
     }
     if let Some(i) = infer {
         let known: usize = out.iter().product();
-        if known == 0 || count % known != 0 {
+        if known == 0 || !count.is_multiple_of(known) {
             return Err(format!("cannot reshape {dims:?} to {shape:?}"));
         }
         out[i] = count / known;
