@@ -1,5 +1,6 @@
-//! PyTorch interop for the built-in architectures: a torch state dict (a `.pt`/`.pth` pickle or
-//! a `.safetensors` file, read through burn-store) becomes a stack of one model, and a model goes
+//! PyTorch interop for the built-in architectures and ONNX graphs: a torch state dict (a
+//! `.pt`/`.pth` pickle or a `.safetensors` file, read through burn-store; for an ONNX
+//! architecture also the `.onnx` file's own initializers) becomes a stack of one model, and a model goes
 //! back out as a safetensors file that the same torch module loads with
 //! `load_state_dict(strict=True)`. Which key holds which parameter is
 //! [`unlearn_models::torch_layout`]; docs/checkpoints.md shows the torch modules.
@@ -65,6 +66,15 @@ fn read_tensors(
 ) -> Result<BTreeMap<String, TensorData>, TrainError> {
     if !path.is_file() {
         return Err(error(path, "no such file; check the path"));
+    }
+    if path.extension().is_some_and(|e| e == "onnx") {
+        // An ONNX file holds the weights it was exported with, under the state dict's keys.
+        let graph = unlearn_models::onnx::OnnxGraph::read(path).map_err(|why| error(path, why))?;
+        return Ok(graph
+            .initializers
+            .into_iter()
+            .map(|i| (i.name, TensorData::new(i.values, i.dims)))
+            .collect());
     }
     let safetensors = path.extension().is_some_and(|e| e == "safetensors");
     let read_failed = |e: String| {

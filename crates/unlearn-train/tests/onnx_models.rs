@@ -92,6 +92,29 @@ fn imported_state_dicts_give_pytorchs_logits_in_eval_mode() {
 }
 
 #[test]
+fn the_onnx_file_itself_imports_as_its_exported_weights() {
+    let device = Device::default();
+    let (rows, x) = inputs();
+    for case in ["cnn", "mlp"] {
+        let from_onnx = import_checkpoint(
+            &config(case),
+            &input_spec(),
+            &fixtures().join(format!("{case}.onnx")),
+            &ImportOptions::default(),
+            &device,
+        )
+        .unwrap();
+        let (_, expected) = npy(&format!("{case}_logits.npy"));
+        let diff = max_diff(&logits(&from_onnx, rows, &x, &device), &expected);
+        eprintln!("{case}.onnx's own weights: max |logit − PyTorch's| = {diff:.2e}");
+        assert!(
+            diff < 1e-5,
+            "{case}: logits differ from PyTorch's by {diff}"
+        );
+    }
+}
+
+#[test]
 fn one_training_step_matches_pytorchs_loss_and_gradients() {
     let ad = Device::default().autodiff();
     let (_, x) = inputs();

@@ -18,7 +18,8 @@ use unlearn_train::{Recipe, ZooKind};
 /// docs/checkpoints.md. Re-running resumes.
 #[derive(Args, Debug)]
 pub struct ImportArgs {
-    /// Directory of checkpoints, or one checkpoint file.
+    /// Directory of checkpoints, or one checkpoint file (for `--model onnx:…` also the `.onnx`
+    /// file itself: the weights it was exported with).
     #[arg(long)]
     pub checkpoints: PathBuf,
     /// Architecture: a built-in's name (its published defaults; an unknown name lists them),
