@@ -7,8 +7,9 @@
         # points, then test points, normalised as trained) with LOGITS (a zoo's logits.npy)
 
 A user's own data and conventions: small 1×8×8 images of 3 classes with their own test set,
-normalised per channel with fixed ("published") statistics, trained in their own order. Two
-user architectures: a CNN (batch norm, a residual addition, a strided grouped convolution,
+normalised per channel with fixed ("published") statistics, trained in their own order. Three
+user architectures: a torchvision-style ResNet in miniature (basic blocks, projected shortcut,
+3×3/2 max pool with padding, adaptive average pool), a CNN (batch norm, a residual addition, a strided grouped convolution,
 dropout, global and mean pooling concatenated) and an MLP that flattens with x.view(n, -1) and
 computes with constants (Sub, Div, Mul, GELU, Tanh, Sigmoid). Each is trained a few SGD steps in
 PyTorch and exported with the exporter settings docs/onnx.md gives. Writes into
@@ -70,7 +71,47 @@ class Mlp(nn.Module):
         return self.head(h * torch.sigmoid(h))
 
 
-CASES = {"cnn": Cnn, "mlp": Mlp}
+class Block(nn.Module):
+    """torchvision's BasicBlock: two 3×3 convolutions with batch norm, a projected shortcut
+    (1×1 convolution + batch norm) where the shape changes."""
+
+    def __init__(self, c_in, c_out, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.downsample = None
+        if stride != 1 or c_in != c_out:
+            self.downsample = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+class ResNet(nn.Module):
+    """A torchvision-style ResNet in miniature: 3×3 stem, 3×3/2 max pool, two basic blocks,
+    adaptive average pool, flatten, linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 4, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(4)
+        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        self.layer1 = Block(4, 4, 1)
+        self.layer2 = Block(4, 8, 2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(8, 3)
+
+    def forward(self, x):
+        x = self.maxpool(F.relu(self.bn1(self.conv1(x))))
+        x = self.layer2(self.layer1(x))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+CASES = {"cnn": Cnn, "mlp": Mlp, "resnet": ResNet}
 
 
 def data():
@@ -128,7 +169,8 @@ def make():
         # One training step: batch norm on batch statistics, dropout off (its masks are drawn
         # differently in each framework).
         model.train()
-        model.drop.eval()
+        if hasattr(model, "drop"):
+            model.drop.eval()
         model.zero_grad()
         loss = F.cross_entropy(model(xs[:12]), ys[:12])
         loss.backward()
@@ -137,6 +179,7 @@ def make():
         save_file(step, OUT / f"{name}_step.safetensors")
         print(f"{name}: loss {loss.item():.4f}, test accuracy "
               f"{(model.eval()(everything[36:]).argmax(1).numpy() == test_y).mean():.2f}")
+    torch.manual_seed(1)
     unsupported = nn.Sequential(nn.Flatten(), nn.Linear(64, 3), nn.LeakyReLU())
     export(unsupported, OUT / "unsupported.onnx")
     # The same CNN for the embedded digits (1×8×8, 10 classes): assets/bench/digits-onnx-cnn.json

@@ -437,7 +437,7 @@ pub fn run(
     }
     let tau = trak.finish()?.swap_remove(0);
     let scale = calibrate(&tau, n_train, targets, &mask_view, &outputs)?.scale;
-    let beta_trak = unlearn_bench::datamodels::sum_rows(&tau, &forget.indices, targets)
+    let beta_trak = unlearn_bench::beta_store::sum_rows(&tau, &forget.indices, targets)
         .into_iter()
         .map(|v| (v as f64 * scale) as f32)
         .collect::<Vec<_>>();

@@ -193,11 +193,7 @@ impl StoredBeta {
                 let (_, picked) = unlearn_data::read_npy_f32_rows(path, rows)?;
                 // Summed as the whole file always was (f32, in the order asked): the same bits.
                 let order: Vec<usize> = (0..rows.len()).collect();
-                Ok(crate::datamodels::sum_rows(
-                    &picked,
-                    &order,
-                    points * classes,
-                ))
+                Ok(sum_rows(&picked, &order, points * classes))
             }
         }
     }
@@ -271,6 +267,17 @@ pub fn join_shards(
     }
     unlearn_data::write_npy_f32(out.join(DENSE_FILE), &[rows, points, classes], &beta)?;
     Ok(())
+}
+
+/// Σ_{i∈rows} β[i, ·] of a row-major `n × per` matrix.
+pub fn sum_rows(beta: &[f32], rows: &[usize], per: usize) -> Vec<f32> {
+    let mut sum = vec![0.0f32; per];
+    for &i in rows {
+        for (s, &b) in sum.iter_mut().zip(&beta[i * per..(i + 1) * per]) {
+            *s += b;
+        }
+    }
+    sum
 }
 
 #[cfg(test)]

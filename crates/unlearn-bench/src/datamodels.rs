@@ -234,17 +234,6 @@ pub fn check_recorded(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Σ_{i∈rows} β[i, ·] of a row-major `n × per` matrix.
-pub fn sum_rows(beta: &[f32], rows: &[usize], per: usize) -> Vec<f32> {
-    let mut sum = vec![0.0f32; per];
-    for &i in rows {
-        for (s, &b) in sum.iter_mut().zip(&beta[i * per..(i + 1) * per]) {
-            *s += b;
-        }
-    }
-    sum
-}
-
 /// β, its LDS and fit seconds: read back from `dir` or fitted and written there (sparse for
 /// the lassos, as `unlearn attribute` stores it; a dense β an earlier run wrote stays in use).
 pub(crate) fn fit_or_read(

@@ -1,5 +1,6 @@
 //! ONNX architectures against PyTorch itself: `tests/fixtures/onnx` was written by
-//! `scripts/torch_reference/make_onnx_fixtures.py` (two user architectures trained in PyTorch on
+//! `scripts/torch_reference/make_onnx_fixtures.py` (three user architectures: a CNN, an MLP and
+//! a torchvision-style ResNet in miniature trained in PyTorch on
 //! their own per-channel normalisation, exported to ONNX, with their state dicts, PyTorch's
 //! logits and one training step's loss and gradients). Imported state dicts must give PyTorch's
 //! logits (1e-5) and its training step (1e-4); export must write torch's own keys; an
@@ -78,7 +79,7 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 fn imported_state_dicts_give_pytorchs_logits_in_eval_mode() {
     let device = Device::default();
     let (rows, x) = inputs();
-    for case in ["cnn", "mlp"] {
+    for case in ["cnn", "mlp", "resnet"] {
         let model = import(case, &device);
         let (_, expected) = npy(&format!("{case}_logits.npy"));
         let got = logits(&model, rows, &x, &device);
@@ -95,7 +96,7 @@ fn imported_state_dicts_give_pytorchs_logits_in_eval_mode() {
 fn the_onnx_file_itself_imports_as_its_exported_weights() {
     let device = Device::default();
     let (rows, x) = inputs();
-    for case in ["cnn", "mlp"] {
+    for case in ["cnn", "mlp", "resnet"] {
         let from_onnx = import_checkpoint(
             &config(case),
             &input_spec(),
@@ -124,7 +125,7 @@ fn one_training_step_matches_pytorchs_loss_and_gradients() {
     )
     .unwrap();
     let labels: Vec<i64> = train.labels[..12].iter().map(|&v| v as i64).collect();
-    for case in ["cnn", "mlp"] {
+    for case in ["cnn", "mlp", "resnet"] {
         let Model::Onnx(mut model) = import(case, &ad) else {
             panic!("an ONNX model");
         };
@@ -214,7 +215,7 @@ fn read_safetensors(path: &Path) -> BTreeMap<String, (Vec<usize>, Vec<f32>)> {
 fn export_writes_torchs_own_keys_and_values() {
     let device = Device::default();
     let dir = tempfile::tempdir().unwrap();
-    for case in ["cnn", "mlp"] {
+    for case in ["cnn", "mlp", "resnet"] {
         let model = import(case, &device);
         let out = dir.path().join(format!("{case}.safetensors"));
         export_checkpoint(&config(case), &input_spec(), &model, &out).unwrap();

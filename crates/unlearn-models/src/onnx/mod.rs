@@ -9,6 +9,7 @@ pub mod graph;
 pub mod model;
 pub mod op;
 pub mod ops;
+pub mod tensor;
 pub mod value;
 
 pub use graph::OnnxGraph;

@@ -1,9 +1,10 @@
 //! The burn module an ONNX graph becomes: its float initializers as parameters (batch norms'
 //! as burn batch norms, dropouts as burn dropouts), run node by node.
 
-use super::graph::{Constant, NormField, OnnxGraph, Role};
+use super::graph::{NormField, OnnxGraph, Role};
 use super::op::Op;
 use super::ops::{self, Arith};
+use super::tensor::Constant;
 use super::value::Value;
 use crate::init::StackRng;
 use burn::module::{Module, Param, ParamId, RunningState};

@@ -1,7 +1,7 @@
 //! The ONNX operations the interpreter runs, with their attributes read and checked when the
 //! file is read: an operation or attribute it cannot run is an error then, before any work.
 
-use super::graph::{Constant, Why, read_tensor};
+use super::tensor::{Constant, Why, read_tensor};
 use onnx_ir::NodeProto;
 use std::collections::HashMap;
 
