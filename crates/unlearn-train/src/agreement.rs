@@ -7,7 +7,7 @@ use crate::trainer::{Member, TrainSet, train_stack};
 use crate::{Recipe, TrainError};
 use burn::tensor::{Device, Tensor};
 use unlearn_data::{Dataset, digits, prepare, synthetic_images};
-use unlearn_models::ModelConfig;
+use unlearn_models::{Architecture, ModelConfig};
 use unlearn_models::{CnnConfig, ResNet9Config};
 
 /// Largest logit difference accepted between backends: different summation orders drift by
@@ -62,14 +62,16 @@ pub fn compare(
     device: &Device,
     reference: &Device,
 ) -> Result<Agreement, TrainError> {
-    let members: Vec<Member> = (0..2)
+    let arch = ModelConfig::from_spec(&recipe.model)?;
+    // Two models in one stack where the architecture stacks (ONNX graphs run one at a time).
+    let models = arch.max_stack().unwrap_or(2).min(2) as u64;
+    let members: Vec<Member> = (0..models)
         .map(|seed| Member {
             index: seed as usize,
             seed,
             indices: (0..points.min(train.len())).collect(),
         })
         .collect();
-    let arch = ModelConfig::from_spec(&recipe.model)?;
     let run = |device: &Device| -> Result<Vec<f32>, TrainError> {
         let set = TrainSet::new(train, device);
         let model = train_stack(&arch, recipe, &set, &members, device, &mut |_| {})?;

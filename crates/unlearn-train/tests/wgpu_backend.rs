@@ -1,6 +1,6 @@
 //! The GPU code path: a few training steps of the MLP, the small CNN (grouped convolutions,
-//! max-pool) and a narrow ResNet-9 (batch norm, residual blocks) on wgpu give the same logits as
-//! on flex ([`unlearn_train::agreement`], which `unlearn bench-speed --agreement` runs too).
+//! max-pool), a narrow ResNet-9 (batch norm, residual blocks) and an ONNX ResNet (the
+//! interpreter) on wgpu give the same logits as on flex ([`unlearn_train::agreement`], which `unlearn bench-speed --agreement` runs too).
 //!
 //! Built only with `--features wgpu` (`.ci/run` does so after installing Mesa's software Vulkan
 //! driver). Without a usable adapter the test prints why and is skipped; with
@@ -54,4 +54,43 @@ fn mlp_cnn_and_resnet9_steps_on_wgpu_match_flex() {
     }
     // The MLP must have trained for the comparison to mean anything.
     assert!(cases[0].max_abs_logit > 1.0, "the MLP did not train");
+}
+
+#[test]
+fn an_onnx_resnet_steps_on_wgpu_as_on_flex() {
+    let Some(device) = device_or_skip("an_onnx_resnet_steps_on_wgpu_as_on_flex") else {
+        return;
+    };
+    // The torchvision-style ResNet fixture (batch norm, projected shortcut, padded max pool,
+    // adaptive average pool) run by the ONNX interpreter: burn's own kernels on wgpu, unlearn's
+    // CPU kernels on flex.
+    let graph =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/onnx/resnet.onnx");
+    let config = unlearn_models::OnnxConfig::open(&graph).unwrap();
+    let mut recipe =
+        unlearn_train::Recipe::for_model(unlearn_models::ModelConfig::Onnx(config).spec());
+    recipe.epochs = 1;
+    recipe.batch_size = 16;
+    let train = unlearn_data::synthetic_images(64, [1, 8, 8], 3, 1);
+    let eval = unlearn_data::synthetic_images(32, [1, 8, 8], 3, 2);
+    let case = unlearn_train::agreement::compare(
+        "onnx resnet, 4 steps",
+        &recipe,
+        &train,
+        &eval,
+        64,
+        &device,
+        &Device::flex(),
+    )
+    .unwrap();
+    println!(
+        "{}: wgpu vs flex max |Δlogit| {:.2e} (logits up to {:.2})",
+        case.case, case.max_abs_diff, case.max_abs_logit
+    );
+    assert!(case.max_abs_logit > 0.0, "all logits zero");
+    assert!(
+        case.agrees(),
+        "wgpu and flex disagree by {}",
+        case.max_abs_diff
+    );
 }
