@@ -5,7 +5,6 @@ use crate::cnn::Cnn;
 use crate::config::ModelConfig;
 use crate::input::{InputSpec, ModelError};
 use crate::mlp::Mlp;
-use crate::onnx::OnnxConfig;
 use crate::onnx::OnnxModel;
 use crate::resnet9::ResNet9;
 use crate::resnet9_easydub::EasydubResNet9;
@@ -91,15 +90,7 @@ impl Architecture for ModelConfig {
             ModelConfig::Cnn(c) => Model::Cnn(c.init(input, seeds, device)?),
             ModelConfig::ResNet9(c) => Model::ResNet9(c.init(input, seeds, device)?),
             ModelConfig::ResNet9Easydub(c) => Model::ResNet9Easydub(c.init(input, seeds, device)?),
-            ModelConfig::Onnx(c) => match seeds {
-                [seed] => Model::Onnx(c.init(*seed, device)?),
-                _ => {
-                    return Err(ModelError::Invalid {
-                        model: OnnxConfig::NAME.into(),
-                        what: format!("an ONNX graph builds stacks of one, not {}", seeds.len()),
-                    });
-                }
-            },
+            ModelConfig::Onnx(c) => Model::Onnx(Architecture::init(c, input, seeds, device)?),
         })
     }
 

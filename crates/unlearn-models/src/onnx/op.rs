@@ -252,7 +252,6 @@ pub fn parse_op(node: &NodeProto, constants: &HashMap<String, Constant>) -> Resu
         "MatMul" => Op::MatMul,
         "Conv" => {
             let window = window(&mut attrs, false)?;
-            attrs.ints("kernel_shape");
             Op::Conv {
                 window,
                 group: attrs.int("group", 1).max(1) as usize,
