@@ -66,6 +66,8 @@ pub struct Initializer {
 pub struct Node {
     /// Its name in the file (or `#index` when unnamed), for messages.
     pub name: String,
+    /// Its ONNX operation's name (`Conv`), for messages.
+    pub op_type: String,
     /// The operation with its attributes.
     pub op: Op,
     /// Input value names (`""` for an omitted optional input).
@@ -188,6 +190,7 @@ impl OnnxGraph {
             }
             nodes.push(Node {
                 name,
+                op_type: proto.op_type.clone(),
                 op,
                 inputs: proto.input.to_vec(),
                 outputs: proto.output.to_vec(),

@@ -179,7 +179,7 @@ impl OnnxModel {
         }
         let (mut norm, mut drop) = (0, 0);
         for node in &graph.nodes {
-            let fail = |why: String| format!("node '{}' ({}): {why}", node.name, op_name(&node.op));
+            let fail = |why: String| format!("node '{}' ({}): {why}", node.name, node.op_type);
             let mut inputs = Vec::with_capacity(node.inputs.len());
             for name in &node.inputs {
                 inputs.push(if name.is_empty() {
@@ -250,10 +250,9 @@ impl OnnxModel {
                 *drop += 1;
                 ops::dropout(&self.dropouts[*drop - 1], take(0)?)?
             }
-            Op::Relu => ops::activate(take(0)?, "relu")?,
-            Op::Gelu { tanh } => ops::activate(take(0)?, if *tanh { "gelu_tanh" } else { "gelu" })?,
-            Op::Sigmoid => ops::activate(take(0)?, "sigmoid")?,
-            Op::Tanh => ops::activate(take(0)?, "tanh")?,
+            Op::Relu | Op::Gelu { .. } | Op::Sigmoid | Op::Tanh => {
+                ops::activate(take(0)?, &node.op)?
+            }
             Op::MaxPool(window) => ops::max_pool(take(0)?, window)?,
             Op::AveragePool {
                 window,
@@ -378,18 +377,5 @@ fn constant(c: &Constant, device: &Device) -> Result<Value, String> {
             },
             values: values.clone(),
         }),
-    }
-}
-
-/// The ONNX name of an operation, for messages.
-pub fn op_name(op: &Op) -> String {
-    let debug = format!("{op:?}");
-    let name = debug
-        .split(|c: char| !c.is_alphanumeric())
-        .next()
-        .unwrap_or_default();
-    match name {
-        "BatchNorm" => "BatchNormalization".into(),
-        other => other.into(),
     }
 }

@@ -1,7 +1,7 @@
 //! Each supported operation on burn tensors, with ONNX's semantics (numpy broadcasting, negative
 //! axes, PyTorch's padding and pooling conventions).
 
-use super::op::Window;
+use super::op::{Op, Window};
 use super::value::{Value, axis, float_map};
 use burn::nn::{BatchNorm, Dropout};
 use burn::tensor::activation;
@@ -160,15 +160,18 @@ pub fn batch_norm(norm: &BatchNorm, x: Value) -> Run<Value> {
     })
 }
 
-/// An activation applied to any float rank.
-pub fn activate(x: Value, which: &str) -> Run<Value> {
+/// An activation (Relu, Gelu, Sigmoid or Tanh) applied to any float rank.
+pub fn activate(x: Value, op: &Op) -> Run<Value> {
     let bad = || Err::<Value, String>("integer input".into());
-    Ok(match which {
-        "relu" => float_map!(x, t => activation::relu(t), return bad()),
-        "gelu" => float_map!(x, t => activation::gelu(t), return bad()),
-        "gelu_tanh" => float_map!(x, t => activation::gelu_approximate(t), return bad()),
-        "sigmoid" => float_map!(x, t => activation::sigmoid(t), return bad()),
-        _ => float_map!(x, t => t.tanh(), return bad()),
+    Ok(match op {
+        Op::Relu => float_map!(x, t => activation::relu(t), return bad()),
+        Op::Gelu { tanh: false } => float_map!(x, t => activation::gelu(t), return bad()),
+        Op::Gelu { tanh: true } => {
+            float_map!(x, t => activation::gelu_approximate(t), return bad())
+        }
+        Op::Sigmoid => float_map!(x, t => activation::sigmoid(t), return bad()),
+        Op::Tanh => float_map!(x, t => t.tanh(), return bad()),
+        other => return Err(format!("{other:?} is not an activation")),
     })
 }
 
